@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing OnAir need. Idempotent: packages
+# already present are skipped, so it is cheap to call before every run.
+set -euo pipefail
+
+packages=(
+  # building
+  build-essential pkg-config nasm clang libclang-dev libasound2-dev
+  # peers the tests and benchmarks run against
+  ffmpeg nginx libnginx-mod-rtmp srt-tools wrk iproute2 procps curl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "setup.sh: installing ${missing[*]}" >&2
+  sudo_cmd=()
+  if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup.sh: cargo not found; install Rust 1.95 with rustup (https://rustup.rs) and rerun" >&2
+  exit 1
+fi

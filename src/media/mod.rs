@@ -1,0 +1,11 @@
+//! The shared vocabulary: timestamps, frames, codec configurations and
+//! bitstream parsers. No sockets, no threads, no clocks.
+
+pub mod aac;
+pub mod bits;
+pub mod codec;
+pub mod flv;
+pub mod frame;
+pub mod h264;
+pub mod time;
+pub mod wallclock;

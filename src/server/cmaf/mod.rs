@@ -1,0 +1,9 @@
+//! CMAF packaging: init and fragment writers, the segmenter, and the window
+//! of segments that HLS and DASH both list.
+
+pub mod fragment;
+pub mod init;
+pub mod mp4;
+pub mod segmenter;
+pub mod window;
+pub mod track;

@@ -1,0 +1,370 @@
+//! The segmenter: frames in, CMAF segments out, cut on keyframes.
+//!
+//! Video drives the cuts: a segment closes at the first keyframe at or after
+//! the target duration. Audio closes its segment of the same number at the
+//! first audio frame at or after that cut, so both tracks share numbers and
+//! boundaries. Audio-only streams cut on duration alone. Sans-IO: frames and
+//! `now` come in, segments and init segments go out.
+
+use std::collections::VecDeque;
+
+use super::track::{HeldFrame, TrackInit, TrackSegment, TrackSegmenter};
+use crate::media::codec::CodecConfig;
+use crate::media::frame::{EncodedFrame, TrackKind};
+use crate::media::time::{TimeBase, rescale};
+use crate::media::wallclock::UnixMillis;
+
+pub const VIDEO_TIMESCALE: u32 = 90_000;
+/// Before the target duration is fixed, no segment may grow past this.
+const FIRST_SEGMENT_CAP_MS: i64 = 20_000;
+/// Audio frames further than this from their expected time start a new run.
+const AUDIO_RESYNC_FRAMES: i64 = 2;
+
+#[derive(Clone, Debug)]
+pub enum SegmenterEvent {
+    Init(TrackInit),
+    Segment(TrackSegment, SegmentTiming),
+    /// The target duration is fixed for the stream's life once the first segment closes.
+    TargetDuration(u32),
+}
+
+/// Where a segment sits in wall-clock time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SegmentTiming {
+    pub wall_start: UnixMillis,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Cut {
+    number: u64,
+    /// Media time of the cut in milliseconds of the stream timeline.
+    at_ms: i64,
+}
+
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmenterStats {
+    pub frames_in: u64,
+    pub frames_dropped: u64,
+    pub segments: u64,
+    /// Segments cut between keyframes because the publisher's keyframe interval is too long.
+    pub forced_cuts: u64,
+}
+
+pub struct Segmenter {
+    target_ms: i64,
+    target_duration: Option<u32>,
+    video: Option<TrackSegmenter>,
+    audio: Option<TrackSegmenter>,
+    /// Tracks are fixed by the first frame; later sequence headers only reconfigure.
+    tracks_fixed: bool,
+    video_started: bool,
+    next_number: u64,
+    first_number: u64,
+    cuts: VecDeque<Cut>,
+    /// Added to a session's timestamps so the stream timeline never goes back.
+    session_offset_ms: Option<i64>,
+    /// The media time and wall clock of the session's first frame.
+    anchor: Option<(i64, UnixMillis)>,
+    stream_end_ms: i64,
+    pub stats: SegmenterStats,
+}
+
+impl Segmenter {
+    /// `first_number` numbers the first segment; streams that reuse a key
+    /// start elsewhere so cached segment URLs never collide.
+    pub fn new(target_ms: u32, first_number: u64) -> Segmenter {
+        Segmenter {
+            target_ms: i64::from(target_ms.max(100)),
+            target_duration: None,
+            video: None,
+            audio: None,
+            tracks_fixed: false,
+            video_started: false,
+            next_number: first_number,
+            first_number,
+            cuts: VecDeque::new(),
+            session_offset_ms: None,
+            anchor: None,
+            stream_end_ms: 0,
+            stats: SegmenterStats::default(),
+        }
+    }
+
+    pub fn target_duration(&self) -> Option<u32> {
+        self.target_duration
+    }
+
+    pub fn has_track(&self, kind: TrackKind) -> bool {
+        match kind {
+            TrackKind::Video => self.video.is_some(),
+            TrackKind::Audio => self.audio.is_some(),
+        }
+    }
+
+    /// A sequence header arrived. Before the first frame it defines a track;
+    /// afterwards it takes effect at the next segment (video: next keyframe).
+    pub fn configure(&mut self, config: CodecConfig) -> Vec<SegmenterEvent> {
+        let (slot, kind, timescale, track_id) = match &config {
+            CodecConfig::H264(_) => (&mut self.video, TrackKind::Video, VIDEO_TIMESCALE, 1),
+            CodecConfig::Aac(aac) => (&mut self.audio, TrackKind::Audio, aac.sample_rate, 2),
+        };
+        match slot {
+            Some(track) => {
+                if track.timescale != timescale {
+                    // A new sample rate cannot continue the same timeline.
+                    tracing::warn!("audio sample rate changed mid-stream from {} to {}; keeping the first", track.timescale, timescale);
+                    return Vec::new();
+                }
+                if track.config != config {
+                    track.pending_config = Some(config);
+                }
+                Vec::new()
+            }
+            None if self.tracks_fixed => {
+                tracing::warn!("{kind:?} sequence header after the stream started; this track is ignored");
+                Vec::new()
+            }
+            None => {
+                let track = TrackSegmenter::new(kind, track_id, timescale, config);
+                let init = track.init();
+                *slot = Some(track);
+                vec![SegmenterEvent::Init(init)]
+            }
+        }
+    }
+
+    /// A publisher (re)starts on this stream: its timestamps are re-based onto
+    /// the stream's timeline and its first segment follows a discontinuity.
+    pub fn begin_session(&mut self) {
+        self.session_offset_ms = None;
+        self.anchor = None;
+        self.video_started = false;
+        self.cuts.clear();
+        let had_segments = self.next_number > self.first_number;
+        for track in [&mut self.video, &mut self.audio].into_iter().flatten() {
+            track.held = None;
+            track.discontinuity_next = had_segments;
+        }
+    }
+
+    pub fn push(&mut self, frame: EncodedFrame, now: UnixMillis) -> Vec<SegmenterEvent> {
+        self.stats.frames_in += 1;
+        self.tracks_fixed = true;
+        let mut out = Vec::new();
+        let Some((dts_ms, pts_ms)) = self.stream_time(&frame, now) else {
+            self.stats.frames_dropped += 1;
+            return out;
+        };
+        match frame.kind {
+            TrackKind::Video => self.push_video(dts_ms, pts_ms, frame, &mut out),
+            TrackKind::Audio => self.push_audio(dts_ms, frame, &mut out),
+        }
+        out
+    }
+
+    /// Closes every open segment: the publisher has gone.
+    pub fn flush(&mut self, out: &mut Vec<SegmenterEvent>) {
+        let mut video_number = None;
+        if let Some(video) = &mut self.video {
+            let duration = video.last_duration.max(1);
+            video.finalize_held(duration);
+            if !video.samples.is_empty() {
+                let number = self.next_number;
+                if let Some(segment) = video.close(number, None) {
+                    self.next_number += 1;
+                    video_number = Some(number);
+                    let end_ms = ticks_to_ms(segment.start + segment.duration, VIDEO_TIMESCALE);
+                    self.stream_end_ms = self.stream_end_ms.max(end_ms);
+                    emit_segment(segment, self.anchor, &mut self.target_duration, &mut self.stats, out);
+                }
+            }
+        }
+        if let Some(audio) = &mut self.audio {
+            let frame_ticks = 1024;
+            audio.finalize_held(frame_ticks);
+            let has_video = self.video.is_some();
+            while let Some(cut) = self.cuts.pop_front() {
+                let before = ms_to_ticks(cut.at_ms, audio.timescale);
+                if let Some(segment) = audio.close(cut.number, Some(before)) {
+                    emit_segment(segment, self.anchor, &mut self.target_duration, &mut self.stats, out);
+                }
+            }
+            let last_number = if has_video {
+                video_number
+            } else {
+                let number = self.next_number;
+                self.next_number += 1;
+                Some(number)
+            };
+            match last_number {
+                Some(number) => {
+                    if let Some(segment) = audio.close(number, None) {
+                        let end_ms = ticks_to_ms(segment.start + segment.duration, segment.timescale);
+                        self.stream_end_ms = self.stream_end_ms.max(end_ms);
+                        emit_segment(segment, self.anchor, &mut self.target_duration, &mut self.stats, out);
+                    }
+                }
+                None => audio.samples.clear(),
+            }
+        }
+    }
+
+    /// Maps a frame onto the stream timeline in milliseconds; `None` drops it.
+    fn stream_time(&mut self, frame: &EncodedFrame, now: UnixMillis) -> Option<(i64, i64)> {
+        let dts = rescale(frame.dts.value, frame.dts.base, TimeBase::MILLIS).ok()?;
+        let pts = rescale(frame.pts.value, frame.pts.base, TimeBase::MILLIS).ok()?;
+        let track_exists = self.has_track(frame.kind);
+        if !track_exists {
+            return None;
+        }
+        let offset = *self.session_offset_ms.get_or_insert(self.stream_end_ms - dts);
+        let dts = dts.checked_add(offset)?;
+        let pts = pts.checked_add(offset)?;
+        self.anchor.get_or_insert((dts, now));
+        Some((dts, pts))
+    }
+
+    fn push_video(&mut self, dts_ms: i64, pts_ms: i64, frame: EncodedFrame, out: &mut Vec<SegmenterEvent>) {
+        let Some(video) = &mut self.video else { return };
+        if !self.video_started {
+            if !frame.keyframe {
+                self.stats.frames_dropped += 1;
+                return;
+            }
+            self.video_started = true;
+        }
+        let dts = ms_to_ticks(dts_ms, VIDEO_TIMESCALE);
+        let pts = ms_to_ticks(pts_ms, VIDEO_TIMESCALE);
+        if let Some(held) = &video.held {
+            let duration = dts - held.dts;
+            if duration <= 0 {
+                // Decode times must increase; drop the offender rather than the stream.
+                self.stats.frames_dropped += 1;
+                return;
+            }
+            video.finalize_held(duration);
+        }
+        let cap_ms = match self.target_duration {
+            Some(td) => i64::from(td) * 1000 + 400,
+            None => FIRST_SEGMENT_CAP_MS,
+        };
+        if let Some(elapsed) = video.elapsed(dts) {
+            let elapsed_ms = ticks_to_ms(elapsed, VIDEO_TIMESCALE);
+            let reconfigure = frame.keyframe && video.pending_config.is_some();
+            let on_time = frame.keyframe && elapsed_ms >= self.target_ms;
+            let too_long = elapsed_ms + ticks_to_ms(video.last_duration, VIDEO_TIMESCALE) > cap_ms;
+            if (on_time || reconfigure || too_long) && !video.samples.is_empty() {
+                if too_long && !frame.keyframe {
+                    self.stats.forced_cuts += 1;
+                    if self.stats.forced_cuts == 1 {
+                        tracing::warn!(
+                            "the publisher's keyframe interval is longer than the segment limit of {cap_ms} ms; \
+                             cutting between keyframes (set the encoder's keyframe interval to 2 s)"
+                        );
+                    }
+                }
+                let number = self.next_number;
+                if let Some(segment) = video.close(number, None) {
+                    self.next_number += 1;
+                    self.cuts.push_back(Cut { number, at_ms: dts_ms });
+                    emit_segment(segment, self.anchor, &mut self.target_duration, &mut self.stats, out);
+                }
+            }
+        }
+        if video.segment_start.is_none() && frame.keyframe {
+            if let Some(init) = video.apply_pending_config() {
+                out.push(SegmenterEvent::Init(init));
+                if let Some(audio) = &mut self.audio {
+                    // Both tracks start a new period together.
+                    audio.discontinuity_next = true;
+                }
+            }
+        }
+        let composition_offset = (pts - dts).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+        self.stream_end_ms = self.stream_end_ms.max(dts_ms);
+        video.hold(HeldFrame { dts, composition_offset, keyframe: frame.keyframe, data: frame.data });
+    }
+
+    fn push_audio(&mut self, dts_ms: i64, frame: EncodedFrame, out: &mut Vec<SegmenterEvent>) {
+        let has_video = self.video.is_some();
+        if has_video && !self.video_started {
+            self.stats.frames_dropped += 1;
+            return;
+        }
+        let Some(audio) = &mut self.audio else { return };
+        let frame_ticks = 1024i64;
+        let mut dts = ms_to_ticks(dts_ms, audio.timescale);
+        if let Some(held) = &audio.held {
+            let expected = held.dts + frame_ticks;
+            let tolerance = frame_ticks * AUDIO_RESYNC_FRAMES;
+            if dts > expected + tolerance {
+                // A gap: the held frame stretches to cover it.
+                audio.finalize_held(dts - held.dts);
+            } else if dts < expected - tolerance {
+                self.stats.frames_dropped += 1;
+                return;
+            } else {
+                // Millisecond timestamps jitter; AAC frames are exactly 1024 samples.
+                dts = expected;
+                audio.finalize_held(frame_ticks);
+            }
+        }
+        if has_video {
+            while let Some(cut) = self.cuts.front().copied() {
+                let at = ms_to_ticks(cut.at_ms, audio.timescale);
+                if dts < at {
+                    break;
+                }
+                self.cuts.pop_front();
+                if let Some(segment) = audio.close(cut.number, Some(at)) {
+                    emit_segment(segment, self.anchor, &mut self.target_duration, &mut self.stats, out);
+                }
+            }
+        } else if let Some(elapsed) = audio.elapsed(dts) {
+            if ticks_to_ms(elapsed, audio.timescale) >= self.target_ms && !audio.samples.is_empty() {
+                let number = self.next_number;
+                if let Some(segment) = audio.close(number, None) {
+                    self.next_number += 1;
+                    emit_segment(segment, self.anchor, &mut self.target_duration, &mut self.stats, out);
+                }
+            }
+        }
+        if audio.segment_start.is_none() {
+            if let Some(init) = audio.apply_pending_config() {
+                out.push(SegmenterEvent::Init(init));
+            }
+        }
+        self.stream_end_ms = self.stream_end_ms.max(dts_ms);
+        audio.hold(HeldFrame { dts, composition_offset: 0, keyframe: true, data: frame.data });
+    }
+}
+
+fn emit_segment(
+    segment: TrackSegment,
+    anchor: Option<(i64, UnixMillis)>,
+    target_duration: &mut Option<u32>,
+    stats: &mut SegmenterStats,
+    out: &mut Vec<SegmenterEvent>,
+) {
+    if target_duration.is_none() {
+        let seconds = segment.duration as f64 / f64::from(segment.timescale);
+        let td = seconds.round().max(1.0) as u32;
+        *target_duration = Some(td);
+        out.push(SegmenterEvent::TargetDuration(td));
+    }
+    let start_ms = ticks_to_ms(segment.start, segment.timescale);
+    let wall_start = match anchor {
+        Some((media_ms, wall)) => UnixMillis(wall.0 + (start_ms - media_ms)),
+        None => UnixMillis(0),
+    };
+    stats.segments += 1;
+    out.push(SegmenterEvent::Segment(segment, SegmentTiming { wall_start }));
+}
+
+fn ms_to_ticks(ms: i64, timescale: u32) -> i64 {
+    i64::from(timescale).saturating_mul(ms) / 1000
+}
+
+fn ticks_to_ms(ticks: i64, timescale: u32) -> i64 {
+    rescale(ticks, TimeBase::new(timescale).unwrap_or(TimeBase::MILLIS), TimeBase::MILLIS).unwrap_or(i64::MAX)
+}

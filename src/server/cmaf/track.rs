@@ -1,0 +1,179 @@
+//! One track's open segment: samples waiting for their duration and their segment.
+
+use bytes::{Bytes, BytesMut};
+
+use super::fragment::{SampleInfo, write_fragment};
+use super::init::{TrackConfig, write_init};
+use crate::media::codec::CodecConfig;
+use crate::media::frame::TrackKind;
+
+/// A sample whose duration is known, waiting for its segment to close.
+#[derive(Clone, Debug)]
+pub struct PendingSample {
+    pub dts: i64,
+    pub info: SampleInfo,
+    pub data: Bytes,
+}
+
+/// The newest frame: its duration is known only when the next one arrives.
+#[derive(Clone, Debug)]
+pub struct HeldFrame {
+    pub dts: i64,
+    pub composition_offset: i32,
+    pub keyframe: bool,
+    pub data: Bytes,
+}
+
+/// A closed segment of one track, ready to list.
+#[derive(Clone, Debug)]
+pub struct TrackSegment {
+    pub kind: TrackKind,
+    pub number: u64,
+    /// Decode time of the first sample, in `timescale` ticks.
+    pub start: i64,
+    pub duration: i64,
+    pub timescale: u32,
+    pub discontinuity: bool,
+    pub init_version: u32,
+    pub data: Bytes,
+}
+
+/// A new initialization segment for a track.
+#[derive(Clone, Debug)]
+pub struct TrackInit {
+    pub kind: TrackKind,
+    pub version: u32,
+    pub config: TrackConfig,
+    pub data: Bytes,
+}
+
+pub struct TrackSegmenter {
+    pub kind: TrackKind,
+    pub timescale: u32,
+    track_id: u32,
+    pub config: CodecConfig,
+    pub init_version: u32,
+    /// A new configuration that takes effect when the next segment opens.
+    pub pending_config: Option<CodecConfig>,
+    pub samples: Vec<PendingSample>,
+    pub held: Option<HeldFrame>,
+    pub segment_start: Option<i64>,
+    segment_discontinuity: bool,
+    /// The next segment to open follows a discontinuity.
+    pub discontinuity_next: bool,
+    pub last_duration: i64,
+    /// Decode time just past the last finalized sample.
+    pub end: Option<i64>,
+}
+
+impl TrackSegmenter {
+    pub fn new(kind: TrackKind, track_id: u32, timescale: u32, config: CodecConfig) -> TrackSegmenter {
+        TrackSegmenter {
+            kind,
+            timescale,
+            track_id,
+            config,
+            init_version: 1,
+            pending_config: None,
+            samples: Vec::new(),
+            held: None,
+            segment_start: None,
+            segment_discontinuity: false,
+            discontinuity_next: false,
+            last_duration: 0,
+            end: None,
+        }
+    }
+
+    pub fn init(&self) -> TrackInit {
+        let config = TrackConfig { track_id: self.track_id, timescale: self.timescale, codec: self.config.clone() };
+        let data = write_init(&config);
+        TrackInit { kind: self.kind, version: self.init_version, config, data }
+    }
+
+    /// Applies a pending configuration; returns the new init when it differs.
+    pub fn apply_pending_config(&mut self) -> Option<TrackInit> {
+        let config = self.pending_config.take()?;
+        if config == self.config {
+            return None;
+        }
+        self.config = config;
+        self.init_version += 1;
+        self.discontinuity_next = true;
+        Some(self.init())
+    }
+
+    /// Gives the held frame its duration and moves it into the open segment.
+    pub fn finalize_held(&mut self, duration: i64) {
+        if let Some(held) = self.held.take() {
+            let duration = duration.clamp(1, i64::from(u32::MAX));
+            self.last_duration = duration;
+            self.end = Some(held.dts + duration);
+            let info = SampleInfo {
+                duration: duration as u32,
+                size: held.data.len() as u32,
+                keyframe: held.keyframe,
+                composition_offset: held.composition_offset,
+            };
+            self.samples.push(PendingSample { dts: held.dts, info, data: held.data });
+        }
+    }
+
+    /// Holds a new frame, opening a segment if none is open.
+    pub fn hold(&mut self, frame: HeldFrame) {
+        if self.segment_start.is_none() {
+            self.segment_start = Some(self.samples.first().map_or(frame.dts, |s| s.dts));
+            self.segment_discontinuity = std::mem::take(&mut self.discontinuity_next);
+        }
+        self.held = Some(frame);
+    }
+
+    /// Decode time elapsed in the open segment up to `dts`.
+    pub fn elapsed(&self, dts: i64) -> Option<i64> {
+        self.segment_start.map(|start| dts - start)
+    }
+
+    /// Closes the open segment with the samples that decode before `before`
+    /// (all of them when `None`); later samples start the next segment.
+    pub fn close(&mut self, number: u64, before: Option<i64>) -> Option<TrackSegment> {
+        let split = match before {
+            Some(limit) => self.samples.iter().position(|s| s.dts >= limit).unwrap_or(self.samples.len()),
+            None => self.samples.len(),
+        };
+        let rest = self.samples.split_off(split);
+        let taken = std::mem::replace(&mut self.samples, rest);
+        let discontinuity = self.segment_discontinuity;
+        self.segment_start = None;
+        self.segment_discontinuity = false;
+        if let Some(first) = self.samples.first() {
+            // The leftover samples open the next segment.
+            self.segment_start = Some(first.dts);
+            self.segment_discontinuity = std::mem::take(&mut self.discontinuity_next);
+        } else if let Some(held) = &self.held {
+            self.segment_start = Some(held.dts);
+            self.segment_discontinuity = std::mem::take(&mut self.discontinuity_next);
+        }
+        let first = taken.first()?;
+        let start = first.dts;
+        let duration: i64 = taken.iter().map(|s| i64::from(s.info.duration)).sum();
+        let mut payload = BytesMut::with_capacity(taken.iter().map(|s| s.data.len()).sum());
+        let infos: Vec<SampleInfo> = taken
+            .iter()
+            .map(|s| {
+                payload.extend_from_slice(&s.data);
+                s.info
+            })
+            .collect();
+        let data = write_fragment(number as u32, self.track_id, start.max(0) as u64, &infos, &payload);
+        Some(TrackSegment {
+            kind: self.kind,
+            number,
+            start,
+            duration,
+            timescale: self.timescale,
+            discontinuity,
+            init_version: self.init_version,
+            data,
+        })
+    }
+}

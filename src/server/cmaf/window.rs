@@ -1,0 +1,209 @@
+//! The sliding window of segments that playlists and manifests list.
+//!
+//! One set of segments serves HLS and DASH. The window keeps the last
+//! `listed` segments per track and a few more for clients still fetching.
+//! Periods (DASH) and discontinuities (HLS) are the same event: a segment
+//! that starts a new timeline or a new init segment.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use bytes::Bytes;
+
+use super::segmenter::SegmentTiming;
+use super::track::{TrackInit, TrackSegment};
+use crate::media::codec::CodecConfig;
+use crate::media::frame::TrackKind;
+use crate::media::wallclock::UnixMillis;
+
+#[derive(Clone, Debug)]
+pub struct WindowSegment {
+    pub number: u64,
+    pub start: i64,
+    pub duration: i64,
+    pub discontinuity: bool,
+    pub init_version: u32,
+    pub wall_start: UnixMillis,
+    pub data: Bytes,
+}
+
+impl WindowSegment {
+    pub fn duration_secs(&self, timescale: u32) -> f64 {
+        self.duration as f64 / f64::from(timescale)
+    }
+}
+
+/// A DASH Period: begins at a segment number, on the stream's media timeline.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Period {
+    pub first_number: u64,
+    /// Media time of the period's first segment, milliseconds on the stream timeline.
+    pub media_start_ms: i64,
+    pub wall_start: UnixMillis,
+}
+
+#[derive(Clone, Debug)]
+pub struct TrackWindow {
+    pub kind: TrackKind,
+    pub timescale: u32,
+    pub codec: CodecConfig,
+    pub inits: BTreeMap<u32, Bytes>,
+    pub segments: VecDeque<WindowSegment>,
+    /// Discontinuities that have slid out of the listed window (EXT-X-DISCONTINUITY-SEQUENCE).
+    pub discontinuity_sequence: u64,
+    listed: usize,
+}
+
+impl TrackWindow {
+    /// The segments playlists list (the newest `listed` ones).
+    pub fn listed(&self) -> impl Iterator<Item = &WindowSegment> {
+        self.segments.iter().skip(self.segments.len().saturating_sub(self.listed))
+    }
+
+    pub fn segment(&self, number: u64) -> Option<&WindowSegment> {
+        let first = self.segments.front()?.number;
+        let index = usize::try_from(number.checked_sub(first)?).ok()?;
+        self.segments.get(index).filter(|s| s.number == number)
+    }
+
+    /// Peak and average bits per second over the retained segments.
+    pub fn bandwidth(&self) -> (u64, u64) {
+        let mut peak = 0f64;
+        let (mut bytes, mut secs) = (0u64, 0f64);
+        for segment in &self.segments {
+            let duration = segment.duration_secs(self.timescale);
+            if duration > 0.0 {
+                peak = peak.max(segment.data.len() as f64 * 8.0 / duration);
+            }
+            bytes += segment.data.len() as u64;
+            secs += duration;
+        }
+        let average = if secs > 0.0 { bytes as f64 * 8.0 / secs } else { 0.0 };
+        (peak.ceil() as u64, average.ceil() as u64)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct MediaWindow {
+    pub listed: usize,
+    retained: usize,
+    pub video: Option<TrackWindow>,
+    pub audio: Option<TrackWindow>,
+    pub target_duration: Option<u32>,
+    pub periods: Vec<Period>,
+    /// DASH availabilityStartTime: wall clock at media time zero.
+    pub availability_start: Option<UnixMillis>,
+    pub ended: bool,
+}
+
+impl MediaWindow {
+    pub fn new(listed: usize, extra_retained: usize) -> MediaWindow {
+        let listed = listed.max(1);
+        MediaWindow {
+            listed,
+            retained: listed + extra_retained,
+            video: None,
+            audio: None,
+            target_duration: None,
+            periods: Vec::new(),
+            availability_start: None,
+            ended: false,
+        }
+    }
+
+    pub fn track(&self, kind: TrackKind) -> Option<&TrackWindow> {
+        match kind {
+            TrackKind::Video => self.video.as_ref(),
+            TrackKind::Audio => self.audio.as_ref(),
+        }
+    }
+
+    pub fn tracks(&self) -> impl Iterator<Item = &TrackWindow> {
+        self.video.iter().chain(self.audio.iter())
+    }
+
+    /// The track whose segments define periods and timing: video when present.
+    pub fn lead(&self) -> Option<&TrackWindow> {
+        self.video.as_ref().or(self.audio.as_ref())
+    }
+
+    pub fn has_segments(&self) -> bool {
+        self.lead().is_some_and(|t| !t.segments.is_empty())
+    }
+
+    pub fn add_init(&mut self, init: TrackInit) {
+        let listed = self.listed;
+        let slot = match init.kind {
+            TrackKind::Video => &mut self.video,
+            TrackKind::Audio => &mut self.audio,
+        };
+        let track = slot.get_or_insert_with(|| TrackWindow {
+            kind: init.kind,
+            timescale: init.config.timescale,
+            codec: init.config.codec.clone(),
+            inits: BTreeMap::new(),
+            segments: VecDeque::new(),
+            discontinuity_sequence: 0,
+            listed,
+        });
+        track.codec = init.config.codec.clone();
+        track.inits.insert(init.version, init.data);
+    }
+
+    pub fn add_segment(&mut self, segment: TrackSegment, timing: SegmentTiming) {
+        let is_lead = match segment.kind {
+            TrackKind::Video => true,
+            TrackKind::Audio => self.video.is_none(),
+        };
+        let start_ms = segment.start * 1000 / i64::from(segment.timescale.max(1));
+        if is_lead {
+            if self.availability_start.is_none() {
+                self.availability_start = Some(UnixMillis(timing.wall_start.0 - start_ms));
+            }
+            if self.periods.is_empty() || segment.discontinuity {
+                self.periods.push(Period { first_number: segment.number, media_start_ms: start_ms, wall_start: timing.wall_start });
+            }
+        }
+        let retained = self.retained;
+        let listed = self.listed;
+        let Some(track) = (match segment.kind {
+            TrackKind::Video => self.video.as_mut(),
+            TrackKind::Audio => self.audio.as_mut(),
+        }) else {
+            return;
+        };
+        track.segments.push_back(WindowSegment {
+            number: segment.number,
+            start: segment.start,
+            duration: segment.duration,
+            discontinuity: segment.discontinuity,
+            init_version: segment.init_version,
+            wall_start: timing.wall_start,
+            data: segment.data,
+        });
+        while track.segments.len() > retained {
+            track.segments.pop_front();
+        }
+        // Discontinuities before the first listed segment count into the sequence number.
+        let first_listed = track.segments.len().saturating_sub(listed);
+        if let Some(entering_unlisted) = first_listed.checked_sub(1).and_then(|i| track.segments.get(i)) {
+            if entering_unlisted.discontinuity && Some(entering_unlisted.number) == first_unlisted_number(track, listed) {
+                track.discontinuity_sequence += 1;
+            }
+        }
+        let used: Vec<u32> = track.segments.iter().map(|s| s.init_version).collect();
+        let newest = track.inits.keys().next_back().copied();
+        track.inits.retain(|version, _| used.contains(version) || Some(*version) == newest);
+        let oldest_listed = self.lead().and_then(|t| t.listed().next()).map(|s| s.number);
+        if let Some(oldest) = oldest_listed {
+            // Keep the period containing the oldest listed segment and all later ones.
+            let keep_from = self.periods.iter().rposition(|p| p.first_number <= oldest).unwrap_or(0);
+            self.periods.drain(..keep_from);
+        }
+    }
+}
+
+/// The newest segment that just left the listed range, if one did on this add.
+fn first_unlisted_number(track: &TrackWindow, listed: usize) -> Option<u64> {
+    let index = track.segments.len().checked_sub(listed + 1)?;
+    track.segments.get(index).map(|s| s.number)
+}

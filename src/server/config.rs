@@ -1,0 +1,134 @@
+//! The server's TOML configuration; every field has a default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub rtmp: RtmpConfig,
+    pub http: HttpConfig,
+    pub segments: SegmentConfig,
+    pub streams: StreamRules,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RtmpConfig {
+    /// Where RTMP publishers connect: rtmp://ADDR/live/KEY.
+    pub listen: SocketAddr,
+    /// The application name in the URL.
+    pub app: String,
+    /// Largest RTMP message accepted, in bytes; larger ones close the connection.
+    pub max_message_bytes: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Where playlists, segments, the API and metrics are served.
+    pub listen: SocketAddr,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SegmentConfig {
+    /// Target segment duration in milliseconds; cuts happen on the first keyframe at or after it.
+    pub target_ms: u32,
+    /// Segments listed in playlists and the MPD.
+    pub window: usize,
+    /// Also write segments and playlists under this directory.
+    pub directory: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StreamRules {
+    /// Seconds a stream waits for its publisher to come back before it ends.
+    pub grace_seconds: f64,
+    /// Seconds an ended stream stays viewable before it is removed.
+    pub keep_ended_seconds: f64,
+    /// A second publisher on a live key: "refuse" or "replace".
+    pub on_conflict: ConflictPolicy,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ConflictPolicy {
+    Refuse,
+    Replace,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            rtmp: RtmpConfig::default(),
+            http: HttpConfig::default(),
+            segments: SegmentConfig::default(),
+            streams: StreamRules::default(),
+        }
+    }
+}
+
+impl Default for RtmpConfig {
+    fn default() -> Self {
+        RtmpConfig { listen: SocketAddr::from(([127, 0, 0, 1], 1935)), app: "live".into(), max_message_bytes: 8 << 20 }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8080)) }
+    }
+}
+
+impl Default for SegmentConfig {
+    fn default() -> Self {
+        SegmentConfig { target_ms: 2000, window: 6, directory: None }
+    }
+}
+
+impl Default for StreamRules {
+    fn default() -> Self {
+        StreamRules { grace_seconds: 10.0, keep_ended_seconds: 300.0, on_conflict: ConflictPolicy::Refuse }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path} is not valid: {source}")]
+    Parse { path: PathBuf, source: toml::de::Error },
+}
+
+impl ServerConfig {
+    pub fn load(path: &std::path::Path) -> Result<ServerConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.into(), source })
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults_and_printing_round_trips() {
+        let config: ServerConfig = toml::from_str("").unwrap();
+        assert_eq!(config, ServerConfig::default());
+        let printed = config.to_toml();
+        assert_eq!(toml::from_str::<ServerConfig>(&printed).unwrap(), config);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        assert!(toml::from_str::<ServerConfig>("[rtmp]\nlisten_typo = 1").is_err());
+    }
+}

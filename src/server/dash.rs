@@ -1,0 +1,148 @@
+//! The DASH MPD, written as a pure function of the window.
+
+use std::fmt::Write;
+
+use crate::media::codec::CodecConfig;
+use crate::media::wallclock::{UnixMillis, iso8601_duration};
+use crate::server::cmaf::window::{MediaWindow, Period, TrackWindow};
+use crate::server::hls::{codec_string, rendition_name};
+
+/// Stands in for the absolute URL of the server's time endpoint, which
+/// depends on the Host a client used; the HTTP layer substitutes it.
+pub const UTC_TIMING_PLACEHOLDER: &str = "{{UTC_TIMING_URL}}";
+
+pub fn manifest(window: &MediaWindow, now: UnixMillis) -> String {
+    let target = window.target_duration.unwrap_or(2);
+    let ast = window.availability_start.unwrap_or(now);
+    let lead = window.lead();
+    let listed_secs: f64 = lead.map_or(0.0, |t| t.listed().map(|s| s.duration_secs(t.timescale)).sum());
+    let max_segment_secs = lead.map_or(0.0, |t| t.listed().map(|s| s.duration_secs(t.timescale)).fold(0.0, f64::max));
+    let mut out = String::with_capacity(4096);
+    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    out.push_str("<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019\"");
+    let first_period_ms = first_listed_period(window).map_or(0, |p| p.wall_start.0 - ast.0);
+    if window.ended {
+        let end_ms = lead.and_then(|t| t.listed().last().map(|s| wall_end(s.wall_start, s.duration, t.timescale)));
+        let first = first_listed_period(window).map_or(ast, |p| p.wall_start);
+        let duration = end_ms.map_or(0, |end| end.0 - first.0);
+        let _ = write!(out, " type=\"static\" mediaPresentationDuration=\"{}\"", iso8601_duration(duration));
+    } else {
+        let _ = write!(
+            out,
+            " type=\"dynamic\" availabilityStartTime=\"{}\" publishTime=\"{}\" minimumUpdatePeriod=\"PT{target}S\" timeShiftBufferDepth=\"{}\" suggestedPresentationDelay=\"PT{}S\"",
+            ast.to_iso8601(),
+            now.to_iso8601(),
+            iso8601_duration((listed_secs * 1000.0) as i64),
+            target * 3,
+        );
+    }
+    let _ = writeln!(out, " maxSegmentDuration=\"{}\" minBufferTime=\"PT{target}S\">", iso8601_duration((max_segment_secs * 1000.0).ceil() as i64));
+    let periods = listed_periods(window);
+    for (index, period) in periods.iter().enumerate() {
+        let next = periods.get(index + 1).map(|p| p.first_number);
+        // A static presentation starts at zero with its first listed period.
+        let start_ms = if window.ended { period.wall_start.0 - ast.0 - first_period_ms } else { period.wall_start.0 - ast.0 };
+        let _ = writeln!(out, "  <Period id=\"p{}\" start=\"{}\">", period.first_number, iso8601_duration(start_ms));
+        for (set_id, track) in window.tracks().enumerate() {
+            write_adaptation_set(&mut out, set_id, track, period, next);
+        }
+        out.push_str("  </Period>\n");
+    }
+    if !window.ended {
+        let _ = writeln!(out, "  <UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:http-iso:2014\" value=\"{UTC_TIMING_PLACEHOLDER}\"/>");
+    }
+    out.push_str("</MPD>\n");
+    out
+}
+
+fn first_listed_period(window: &MediaWindow) -> Option<Period> {
+    listed_periods(window).first().copied()
+}
+
+fn listed_periods(window: &MediaWindow) -> Vec<Period> {
+    let Some(oldest) = window.lead().and_then(|t| t.listed().next()).map(|s| s.number) else {
+        return Vec::new();
+    };
+    let first = window.periods.iter().rposition(|p| p.first_number <= oldest).unwrap_or(0);
+    window.periods[first..].to_vec()
+}
+
+fn wall_end(start: UnixMillis, duration: i64, timescale: u32) -> UnixMillis {
+    UnixMillis(start.0 + duration * 1000 / i64::from(timescale.max(1)))
+}
+
+fn write_adaptation_set(out: &mut String, set_id: usize, track: &TrackWindow, period: &Period, next_period: Option<u64>) {
+    let segments: Vec<_> = track
+        .listed()
+        .filter(|s| s.number >= period.first_number && next_period.is_none_or(|next| s.number < next))
+        .collect();
+    let Some(first) = segments.first() else { return };
+    let name = rendition_name(track);
+    let (peak, _) = track.bandwidth();
+    let codecs = codec_string(&track.codec);
+    match &track.codec {
+        CodecConfig::H264(h264) => {
+            let _ = writeln!(
+                out,
+                "    <AdaptationSet id=\"{set_id}\" contentType=\"video\" mimeType=\"video/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\">"
+            );
+            let _ = write!(
+                out,
+                "      <Representation id=\"{name}\" bandwidth=\"{}\" codecs=\"{codecs}\" width=\"{}\" height=\"{}\"",
+                peak.max(1),
+                h264.width,
+                h264.height
+            );
+            if let Some(rate) = h264.frame_rate {
+                let _ = write!(out, " frameRate=\"{}\"", frame_rate_attr(rate));
+            }
+            out.push_str(">\n");
+        }
+        CodecConfig::Aac(aac) => {
+            let _ = writeln!(
+                out,
+                "    <AdaptationSet id=\"{set_id}\" contentType=\"audio\" mimeType=\"audio/mp4\" lang=\"und\" segmentAlignment=\"true\" startWithSAP=\"1\">"
+            );
+            let _ = writeln!(
+                out,
+                "      <Representation id=\"{name}\" bandwidth=\"{}\" codecs=\"{codecs}\" audioSamplingRate=\"{}\">",
+                peak.max(1),
+                aac.sample_rate
+            );
+            let _ = writeln!(
+                out,
+                "        <AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" value=\"{}\"/>",
+                aac.channels
+            );
+        }
+    }
+    let pto = period.media_start_ms * i64::from(track.timescale) / 1000;
+    let _ = writeln!(
+        out,
+        "        <SegmentTemplate timescale=\"{}\" presentationTimeOffset=\"{}\" initialization=\"{name}/init-{}.mp4\" media=\"{name}/seg-$Number$.m4s\" startNumber=\"{}\">",
+        track.timescale,
+        pto.max(0),
+        first.init_version,
+        first.number
+    );
+    out.push_str("          <SegmentTimeline>\n");
+    let mut expected_next: Option<i64> = None;
+    for segment in &segments {
+        if expected_next == Some(segment.start) {
+            let _ = writeln!(out, "            <S d=\"{}\"/>", segment.duration);
+        } else {
+            let _ = writeln!(out, "            <S t=\"{}\" d=\"{}\"/>", segment.start, segment.duration);
+        }
+        expected_next = Some(segment.start + segment.duration);
+    }
+    out.push_str("          </SegmentTimeline>\n        </SegmentTemplate>\n      </Representation>\n    </AdaptationSet>\n");
+}
+
+fn frame_rate_attr(rate: f64) -> String {
+    let rounded = rate.round();
+    if (rate - rounded).abs() < 0.001 {
+        format!("{}", rounded as u64)
+    } else {
+        format!("{}/1001", (rate * 1001.0).round() as u64)
+    }
+}

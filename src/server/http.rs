@@ -1,0 +1,249 @@
+//! HTTP: playlists, manifests and segments from memory, the index page, the API and metrics.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+use serde::Serialize;
+
+use super::dash::UTC_TIMING_PLACEHOLDER;
+use super::hls::codec_string;
+use super::hub::{Hub, LiveStream, StreamState};
+use super::stream::StreamSnapshot;
+use crate::media::codec::CodecConfig;
+use crate::media::wallclock::UnixMillis;
+
+const PLAYLIST_CACHE: &str = "max-age=1";
+const SEGMENT_CACHE: &str = "public, max-age=31536000, immutable";
+
+pub fn router(hub: Arc<Hub>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/time", get(time))
+        .route("/api/streams", get(api_streams))
+        .route("/metrics", get(metrics))
+        .route("/live/{key}/{*path}", get(live))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(hub.clone(), common_headers))
+        .with_state(hub)
+}
+
+async fn common_headers(State(hub): State<Arc<Hub>>, request: axum::extract::Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    hub.metrics.count_http(response.status().as_u16());
+    let headers = response.headers_mut();
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Content-Length, Date"));
+    response
+}
+
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found\n").into_response()
+}
+
+fn body(content_type: &'static str, cache: &'static str, data: Bytes) -> Response {
+    let mut response = Response::new(Body::from(data));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
+}
+
+async fn time() -> Response {
+    let now = UnixMillis::from_system_time(SystemTime::now()).to_iso8601();
+    body("text/plain; charset=utf-8", "no-store", Bytes::from(now))
+}
+
+async fn live(
+    State(hub): State<Arc<Hub>>,
+    Path((key, path)): Path<(String, String)>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(stream) = hub.get(&key) else {
+        return not_found().await;
+    };
+    stream.saw_viewer(viewer_id(client, &headers), Instant::now());
+    let snapshot = stream.snapshot();
+    match serve_live_path(&snapshot, &path, &headers) {
+        Some(response) => response,
+        None => not_found().await,
+    }
+}
+
+fn serve_live_path(snapshot: &StreamSnapshot, path: &str, headers: &HeaderMap) -> Option<Response> {
+    const M3U8: &str = "application/vnd.apple.mpegurl";
+    match path {
+        "index.m3u8" => return snapshot.master.clone().map(|b| body(M3U8, PLAYLIST_CACHE, b)),
+        "manifest.mpd" => {
+            let mpd = snapshot.mpd.as_ref()?;
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+            let text = mpd.replace(UTC_TIMING_PLACEHOLDER, &format!("http://{host}/time"));
+            return Some(body("application/dash+xml", PLAYLIST_CACHE, Bytes::from(text)));
+        }
+        _ => {}
+    }
+    let (rendition, file) = path.split_once('/')?;
+    let (track, playlist) = match rendition {
+        "video" => (snapshot.window.video.as_ref()?, &snapshot.video_playlist),
+        "audio" => (snapshot.window.audio.as_ref()?, &snapshot.audio_playlist),
+        _ => return None,
+    };
+    if file == "playlist.m3u8" {
+        return playlist.clone().map(|b| body(M3U8, PLAYLIST_CACHE, b));
+    }
+    let mime = match track.codec {
+        CodecConfig::H264(_) => "video/mp4",
+        CodecConfig::Aac(_) => "audio/mp4",
+    };
+    if let Some(version) = file.strip_prefix("init-").and_then(|rest| rest.strip_suffix(".mp4")) {
+        let version: u32 = version.parse().ok()?;
+        return track.inits.get(&version).map(|data| body(mime, SEGMENT_CACHE, data.clone()));
+    }
+    if let Some(number) = file.strip_prefix("seg-").and_then(|rest| rest.strip_suffix(".m4s")) {
+        let number: u64 = number.parse().ok()?;
+        return track.segment(number).map(|segment| body(mime, SEGMENT_CACHE, segment.data.clone()));
+    }
+    None
+}
+
+fn viewer_id(client: SocketAddr, headers: &HeaderMap) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    client.ip().hash(&mut hasher);
+    headers.get(header::USER_AGENT).map(|v| v.as_bytes()).hash(&mut hasher);
+    hasher.finish()
+}
+
+#[derive(Serialize)]
+struct StreamReport {
+    key: String,
+    protocol: &'static str,
+    state: &'static str,
+    publisher: String,
+    video_codec: Option<String>,
+    audio_codec: Option<String>,
+    width: Option<u32>,
+    height: Option<u32>,
+    fps: Option<f64>,
+    audio_sample_rate: Option<u32>,
+    ingest_kbps: u64,
+    uptime_seconds: f64,
+    frames: u64,
+    frames_dropped: u64,
+    segments_produced: u64,
+    forced_cuts: u64,
+    viewers: usize,
+    target_duration: Option<u32>,
+    hls: String,
+    dash: String,
+}
+
+fn report(stream: &LiveStream, now: Instant) -> StreamReport {
+    let snapshot = stream.snapshot();
+    let (frames, dropped, segments, forced, uptime, bytes_in) = {
+        let packager = stream.packager();
+        (packager.frames, packager.dropped_frames(), packager.segments, packager.forced_cuts(), now.duration_since(packager.started), packager.bytes_in)
+    };
+    let window = &snapshot.window;
+    let video = window.video.as_ref();
+    let h264 = video.and_then(|t| match &t.codec {
+        CodecConfig::H264(h) => Some(h.clone()),
+        CodecConfig::Aac(_) => None,
+    });
+    let aac = window.audio.as_ref().and_then(|t| match &t.codec {
+        CodecConfig::Aac(a) => Some(a.clone()),
+        CodecConfig::H264(_) => None,
+    });
+    let state = match stream.state() {
+        StreamState::Live => "live",
+        StreamState::Waiting { .. } => "waiting-for-publisher",
+        StreamState::Ended { .. } => "ended",
+    };
+    let uptime_seconds = uptime.as_secs_f64();
+    StreamReport {
+        key: stream.key.clone(),
+        protocol: stream.protocol,
+        state,
+        publisher: stream.peer.lock().map(|p| p.to_string()).unwrap_or_default(),
+        video_codec: video.map(|t| codec_string(&t.codec)),
+        audio_codec: window.audio.as_ref().map(|t| codec_string(&t.codec)),
+        width: h264.as_ref().map(|h| h.width),
+        height: h264.as_ref().map(|h| h.height),
+        fps: h264.as_ref().and_then(|h| h.frame_rate),
+        audio_sample_rate: aac.map(|a| a.sample_rate),
+        ingest_kbps: window.tracks().map(|t| t.bandwidth().1).sum::<u64>() / 1000,
+        uptime_seconds,
+        frames,
+        frames_dropped: dropped,
+        segments_produced: segments,
+        forced_cuts: forced,
+        viewers: stream.viewers(now),
+        target_duration: window.target_duration,
+        hls: format!("/live/{}/index.m3u8", stream.key),
+        dash: format!("/live/{}/manifest.mpd", stream.key),
+    }
+    .with_fallback_bitrate(bytes_in, uptime_seconds)
+}
+
+impl StreamReport {
+    /// Before the first segment, the bitrate comes from bytes received so far.
+    fn with_fallback_bitrate(mut self, bytes_in: u64, uptime: f64) -> StreamReport {
+        if self.ingest_kbps == 0 && uptime > 0.0 {
+            self.ingest_kbps = (bytes_in as f64 * 8.0 / uptime / 1000.0) as u64;
+        }
+        self
+    }
+}
+
+async fn api_streams(State(hub): State<Arc<Hub>>) -> Response {
+    let now = Instant::now();
+    let reports: Vec<StreamReport> = hub.list().iter().map(|s| report(s, now)).collect();
+    let json = serde_json::to_vec_pretty(&reports).unwrap_or_default();
+    body("application/json", "no-store", Bytes::from(json))
+}
+
+async fn metrics(State(hub): State<Arc<Hub>>) -> Response {
+    body("text/plain; version=0.0.4", "no-store", Bytes::from(hub.metrics.render(hub.live_count())))
+}
+
+async fn index(State(hub): State<Arc<Hub>>) -> Response {
+    let now = Instant::now();
+    let mut rows = String::new();
+    for stream in hub.list() {
+        let r = report(&stream, now);
+        let key = html_escape(&r.key);
+        let size = match (r.width, r.height) {
+            (Some(w), Some(h)) => format!("{w}×{h}"),
+            _ => "audio only".into(),
+        };
+        rows.push_str(&format!(
+            "<tr><td>{key}</td><td>{}</td><td>{size}</td><td>{} kbit/s</td><td>{:.0} s</td><td>{}</td>\
+             <td><a href=\"/live/{key}/index.m3u8\">HLS</a> · <a href=\"/live/{key}/manifest.mpd\">DASH</a></td></tr>\n",
+            r.state, r.ingest_kbps, r.uptime_seconds, r.viewers
+        ));
+    }
+    if rows.is_empty() {
+        rows = "<tr><td colspan=\"7\">No streams yet. Publish to <code>rtmp://HOST:PORT/live/KEY</code> to start one.</td></tr>".into();
+    }
+    let page = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>OnAir — live streams</title>\
+         <meta http-equiv=\"refresh\" content=\"5\"><style>body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}\
+         table{{border-collapse:collapse}}td,th{{padding:.4em .8em;border-bottom:1px solid #ddd;text-align:left}}</style></head>\
+         <body><h1>OnAir — live streams</h1><table><tr><th>Key</th><th>State</th><th>Size</th><th>Ingest</th><th>Uptime</th><th>Viewers</th><th>Watch</th></tr>\n{rows}</table></body></html>"
+    );
+    body("text/html; charset=utf-8", "no-store", Bytes::from(page))
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}

@@ -1,0 +1,243 @@
+//! Live streams by key: who may publish, republish within the grace period,
+//! and when a stream ends.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::config::{ConflictPolicy, ServerConfig};
+use super::metrics::Metrics;
+use super::stream::{Packager, StreamSnapshot};
+use crate::media::codec::CodecConfig;
+use crate::media::frame::EncodedFrame;
+use crate::media::wallclock::UnixMillis;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum StreamState {
+    /// A publisher is connected.
+    Live,
+    /// The publisher left; it may come back until the grace period ends.
+    Waiting { since: Instant },
+    /// Over: playlists end, the MPD is static; removed after a while.
+    Ended { since: Instant },
+}
+
+pub struct LiveStream {
+    pub key: String,
+    pub protocol: &'static str,
+    pub peer: Mutex<SocketAddr>,
+    packager: Mutex<Packager>,
+    state: Mutex<StreamState>,
+    /// Incremented by each publisher; a replaced publisher sees a newer one.
+    session: AtomicU64,
+    viewers: Mutex<HashMap<u64, Instant>>,
+    pub created: Instant,
+}
+
+impl LiveStream {
+    pub fn packager(&self) -> MutexGuard<'_, Packager> {
+        self.packager.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn state(&self) -> StreamState {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set_state(&self, state: StreamState) {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = state;
+    }
+
+    pub fn snapshot(&self) -> Arc<StreamSnapshot> {
+        self.packager().snapshot()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<Arc<StreamSnapshot>> {
+        self.packager().subscribe()
+    }
+
+    /// Records a viewer (a hash of address and user agent) for the recent-viewers count.
+    pub fn saw_viewer(&self, viewer: u64, now: Instant) {
+        if let Ok(mut viewers) = self.viewers.lock() {
+            viewers.insert(viewer, now);
+            if viewers.len() > 4096 {
+                viewers.retain(|_, seen| now.duration_since(*seen) < VIEWER_WINDOW);
+            }
+        }
+    }
+
+    pub fn viewers(&self, now: Instant) -> usize {
+        self.viewers.lock().map_or(0, |mut viewers| {
+            viewers.retain(|_, seen| now.duration_since(*seen) < VIEWER_WINDOW);
+            viewers.len()
+        })
+    }
+}
+
+const VIEWER_WINDOW: Duration = Duration::from_secs(15);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PublishError {
+    #[error("stream key {0:?} is already live; a second publisher is refused")]
+    AlreadyLive(String),
+    #[error("stream key {0:?} is not valid: use 1-128 characters of letters, digits, '-', '_' or '.'")]
+    BadKey(String),
+    #[error("a newer publisher took over stream {0:?}")]
+    Replaced(String),
+}
+
+pub struct Hub {
+    config: ServerConfig,
+    streams: Mutex<HashMap<String, Arc<LiveStream>>>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Hub {
+    pub fn new(config: ServerConfig, metrics: Arc<Metrics>) -> Hub {
+        Hub { config, streams: Mutex::new(HashMap::new()), metrics }
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    fn streams(&self) -> MutexGuard<'_, HashMap<String, Arc<LiveStream>>> {
+        self.streams.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn get(&self, key: &str) -> Option<Arc<LiveStream>> {
+        self.streams().get(key).cloned()
+    }
+
+    /// Streams sorted by key.
+    pub fn list(&self) -> Vec<Arc<LiveStream>> {
+        let mut streams: Vec<_> = self.streams().values().cloned().collect();
+        streams.sort_by(|a, b| a.key.cmp(&b.key));
+        streams
+    }
+
+    pub fn live_count(&self) -> usize {
+        self.streams().values().filter(|s| !matches!(s.state(), StreamState::Ended { .. })).count()
+    }
+
+    /// A publisher asks for `key`.
+    pub fn publish(&self, key: &str, protocol: &'static str, peer: SocketAddr) -> Result<Publisher, PublishError> {
+        if !valid_key(key) {
+            return Err(PublishError::BadKey(key.to_string()));
+        }
+        let mut streams = self.streams();
+        let existing = streams.get(key).cloned();
+        let stream = match existing {
+            Some(stream) => match stream.state() {
+                StreamState::Live if self.config.streams.on_conflict == ConflictPolicy::Refuse => {
+                    return Err(PublishError::AlreadyLive(key.to_string()));
+                }
+                StreamState::Live | StreamState::Waiting { .. } => {
+                    tracing::info!(key, %peer, "publisher continues stream");
+                    stream
+                }
+                StreamState::Ended { .. } => self.new_stream(&mut streams, key, protocol, peer),
+            },
+            None => self.new_stream(&mut streams, key, protocol, peer),
+        };
+        let session = stream.session.fetch_add(1, Ordering::SeqCst) + 1;
+        *stream.peer.lock().unwrap_or_else(|p| p.into_inner()) = peer;
+        {
+            let mut packager = stream.packager();
+            if session > 1 {
+                // A takeover ends the old publisher's segments first.
+                packager.flush(UnixMillis::from_system_time(std::time::SystemTime::now()));
+            }
+            packager.begin_session();
+        }
+        stream.set_state(StreamState::Live);
+        Ok(Publisher { stream, session, metrics: self.metrics.clone() })
+    }
+
+    fn new_stream(&self, streams: &mut HashMap<String, Arc<LiveStream>>, key: &str, protocol: &'static str, peer: SocketAddr) -> Arc<LiveStream> {
+        let segments = &self.config.segments;
+        let stream = Arc::new(LiveStream {
+            key: key.to_string(),
+            protocol,
+            peer: Mutex::new(peer),
+            packager: Mutex::new(Packager::new(key, segments.target_ms, segments.window, segments.directory.clone())),
+            state: Mutex::new(StreamState::Live),
+            session: AtomicU64::new(0),
+            viewers: Mutex::new(HashMap::new()),
+            created: Instant::now(),
+        });
+        streams.insert(key.to_string(), stream.clone());
+        tracing::info!(key, %peer, "new stream");
+        stream
+    }
+
+    /// Ends streams whose grace period ran out and forgets long-ended ones.
+    pub fn tick(&self, now: Instant, wall: UnixMillis) {
+        let grace = Duration::from_secs_f64(self.config.streams.grace_seconds.max(0.0));
+        let keep = Duration::from_secs_f64(self.config.streams.keep_ended_seconds.max(0.0));
+        let mut streams = self.streams();
+        streams.retain(|key, stream| match stream.state() {
+            StreamState::Waiting { since } if now.duration_since(since) >= grace => {
+                tracing::info!(key, "publisher did not come back; stream ended");
+                stream.packager().end(wall);
+                stream.set_state(StreamState::Ended { since: now });
+                true
+            }
+            StreamState::Ended { since } => now.duration_since(since) < keep,
+            _ => true,
+        });
+    }
+}
+
+fn valid_key(key: &str) -> bool {
+    (1..=128).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) && key != "." && key != ".."
+}
+
+/// The right to feed one stream; dropping it starts the grace period.
+pub struct Publisher {
+    stream: Arc<LiveStream>,
+    session: u64,
+    metrics: Arc<Metrics>,
+}
+
+impl Publisher {
+    pub fn key(&self) -> &str {
+        &self.stream.key
+    }
+
+    fn check_current(&self) -> Result<(), PublishError> {
+        if self.stream.session.load(Ordering::SeqCst) == self.session {
+            Ok(())
+        } else {
+            Err(PublishError::Replaced(self.stream.key.clone()))
+        }
+    }
+
+    pub fn configure(&self, config: CodecConfig) -> Result<(), PublishError> {
+        self.check_current()?;
+        self.stream.packager().configure(config, UnixMillis::from_system_time(std::time::SystemTime::now()));
+        Ok(())
+    }
+
+    pub fn push(&self, frame: EncodedFrame) -> Result<(), PublishError> {
+        self.check_current()?;
+        let segments = self.stream.packager().push(frame, UnixMillis::from_system_time(std::time::SystemTime::now()));
+        Metrics::add(&self.metrics.segments_produced, segments as u64);
+        Ok(())
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        if self.check_current().is_err() {
+            return;
+        }
+        let segments = self.stream.packager().flush(UnixMillis::from_system_time(std::time::SystemTime::now()));
+        Metrics::add(&self.metrics.segments_produced, segments as u64);
+        self.stream.set_state(StreamState::Waiting { since: Instant::now() });
+        tracing::info!(key = %self.stream.key, "publisher left; waiting for it to come back");
+    }
+}

@@ -1,0 +1,5 @@
+//! Drivers that turn publisher connections into streams on the hub.
+
+pub mod flv_ingest;
+pub mod rtmp;
+pub mod rtmp_session;

@@ -1,0 +1,145 @@
+//! The RTMP ingest driver: accepts TCP connections and feeds the hub.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::flv_ingest::{FlvDepacketizer, IngestItem};
+use super::rtmp_session::{RtmpEvent, RtmpServerConnection};
+use crate::server::hub::{Hub, Publisher};
+use crate::server::metrics::Metrics;
+
+/// A connection that sends nothing for this long is closed.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub async fn serve(listener: TcpListener, hub: Arc<Hub>) {
+    loop {
+        match listener.accept().await {
+            Ok((socket, peer)) => {
+                Metrics::add(&hub.metrics.connections_accepted, 1);
+                let hub = hub.clone();
+                tokio::spawn(async move {
+                    if let Err(reason) = handle_connection(socket, peer, &hub).await {
+                        Metrics::add(&hub.metrics.ingest_errors, 1);
+                        tracing::warn!(%peer, "RTMP connection closed: {reason}");
+                    }
+                });
+            }
+            Err(error) => {
+                tracing::warn!("RTMP accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: &Hub) -> Result<(), String> {
+    let _ = socket.set_nodelay(true);
+    let config = &hub.config().rtmp;
+    let mut connection = RtmpServerConnection::new(&config.app, config.max_message_bytes);
+    let mut depacketizer = FlvDepacketizer::default();
+    let mut publisher: Option<Publisher> = None;
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let read = match tokio::time::timeout(IDLE_TIMEOUT, socket.read(&mut buffer)).await {
+            Err(_) => return Err(format!("no data for {} s", IDLE_TIMEOUT.as_secs())),
+            Ok(Err(error)) => return Err(format!("read failed: {error}")),
+            Ok(Ok(0)) => {
+                if let Some(publisher) = &publisher {
+                    tracing::info!(%peer, key = publisher.key(), "publisher disconnected");
+                }
+                return Ok(());
+            }
+            Ok(Ok(n)) => n,
+        };
+        Metrics::add(&hub.metrics.bytes_in, read as u64);
+        let events = connection.receive(&buffer[..read]).map_err(|e| e.to_string());
+        let outcome = match events {
+            Ok(events) => handle_events(events, &mut connection, &mut depacketizer, &mut publisher, hub, peer),
+            Err(error) => Err(error),
+        };
+        let outgoing = connection.take_outgoing();
+        if !outgoing.is_empty() {
+            socket.write_all(&outgoing).await.map_err(|e| format!("write failed: {e}"))?;
+        }
+        match outcome {
+            Ok(true) => {}
+            Ok(false) => return Ok(()),
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Returns false when the publisher finished cleanly.
+fn handle_events(
+    events: Vec<RtmpEvent>,
+    connection: &mut RtmpServerConnection,
+    depacketizer: &mut FlvDepacketizer,
+    publisher: &mut Option<Publisher>,
+    hub: &Hub,
+    peer: SocketAddr,
+) -> Result<bool, String> {
+    for event in events {
+        match event {
+            RtmpEvent::PublishRequested { request_id, key } => {
+                if publisher.is_some() {
+                    connection.reject_publish(request_id, "this connection is already publishing").map_err(|e| e.to_string())?;
+                    continue;
+                }
+                match hub.publish(&key, "rtmp", peer) {
+                    Ok(accepted) => {
+                        connection.accept_publish(request_id).map_err(|e| e.to_string())?;
+                        tracing::info!(%peer, key, "publishing over RTMP");
+                        *publisher = Some(accepted);
+                    }
+                    Err(refusal) => {
+                        Metrics::add(&hub.metrics.publishes_refused, 1);
+                        connection.reject_publish(request_id, &refusal.to_string()).map_err(|e| e.to_string())?;
+                        return Err(format!("publish refused: {refusal}"));
+                    }
+                }
+            }
+            RtmpEvent::Metadata { width, height, frame_rate, encoder } => {
+                tracing::debug!(%peer, ?width, ?height, ?frame_rate, ?encoder, "stream metadata");
+            }
+            RtmpEvent::Video { timestamp_ms, body } => {
+                let Some(active) = publisher.as_ref() else { continue };
+                let item = depacketizer.video(timestamp_ms, &body);
+                feed(item, active, connection)?;
+            }
+            RtmpEvent::Audio { timestamp_ms, body } => {
+                let Some(active) = publisher.as_ref() else { continue };
+                let item = depacketizer.audio(timestamp_ms, &body);
+                feed(item, active, connection)?;
+            }
+            RtmpEvent::PublishFinished => {
+                if let Some(finished) = publisher.take() {
+                    tracing::info!(%peer, key = finished.key(), "publisher finished");
+                }
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
+fn feed(
+    item: Result<Option<IngestItem>, super::flv_ingest::IngestError>,
+    publisher: &Publisher,
+    connection: &mut RtmpServerConnection,
+) -> Result<(), String> {
+    let key = publisher.key().to_string();
+    match item {
+        Ok(None) => Ok(()),
+        Ok(Some(IngestItem::Config(config))) => publisher.configure(config).map_err(|e| e.to_string()),
+        Ok(Some(IngestItem::Frame(frame))) => publisher.push(frame).map_err(|e| e.to_string()),
+        Err(error) if error.is_unsupported_codec() => {
+            connection.refuse_stream(&error.to_string());
+            Err(format!("stream {key:?} refused: {error}"))
+        }
+        Err(error) => Err(format!("stream {key:?}: {error}")),
+    }
+}

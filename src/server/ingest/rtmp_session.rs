@@ -1,0 +1,241 @@
+//! A sans-IO RTMP server connection: bytes in, events and bytes out.
+//!
+//! Wraps rml_rtmp's handshake and server session so the rest of the server
+//! never sees its types, and so it can be patched or replaced. A panic inside
+//! the library on hostile input is contained here and becomes an error for
+//! this one connection.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use bytes::Bytes;
+use rml_rtmp::chunk_io::ChunkSerializer;
+use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
+use rml_rtmp::messages::RtmpMessage;
+use rml_rtmp::rml_amf0::Amf0Value;
+use rml_rtmp::sessions::{ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult};
+use rml_rtmp::time::RtmpTimestamp;
+
+use crate::media::time::WrapExtender;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RtmpError {
+    #[error("RTMP handshake failed: {0}")]
+    Handshake(String),
+    #[error("RTMP protocol error: {0}")]
+    Protocol(String),
+    #[error("RTMP message of {0} bytes is over the limit")]
+    MessageTooLarge(usize),
+    #[error("RTMP library failed on this input (contained): {0}")]
+    Contained(String),
+    #[error("client connected to application {0:?}; this server only accepts {1:?}")]
+    WrongApp(String, String),
+}
+
+#[derive(Debug, PartialEq)]
+pub enum RtmpEvent {
+    /// The client asks to publish; answer with `accept_publish` or `reject_publish`.
+    PublishRequested { request_id: u32, key: String },
+    Metadata { width: Option<u32>, height: Option<u32>, frame_rate: Option<f32>, encoder: Option<String> },
+    /// An FLV video tag body at an extended (wrap-free) millisecond timestamp.
+    Video { timestamp_ms: i64, body: Bytes },
+    Audio { timestamp_ms: i64, body: Bytes },
+    PublishFinished,
+}
+
+enum Stage {
+    Handshaking(Box<Handshake>),
+    Session(Box<ServerSession>),
+    Failed,
+}
+
+pub struct RtmpServerConnection {
+    stage: Stage,
+    app: String,
+    max_message_bytes: usize,
+    outgoing: Vec<u8>,
+    video_clock: WrapExtender,
+    audio_clock: WrapExtender,
+    publish_stream_id: u32,
+}
+
+impl RtmpServerConnection {
+    pub fn new(app: &str, max_message_bytes: usize) -> RtmpServerConnection {
+        RtmpServerConnection {
+            stage: Stage::Handshaking(Box::new(Handshake::new(PeerType::Server))),
+            app: app.to_string(),
+            max_message_bytes,
+            outgoing: Vec::new(),
+            video_clock: WrapExtender::rtmp(),
+            audio_clock: WrapExtender::rtmp(),
+            publish_stream_id: 1,
+        }
+    }
+
+    /// Bytes to send to the peer, in order.
+    pub fn take_outgoing(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.outgoing)
+    }
+
+    pub fn receive(&mut self, bytes: &[u8]) -> Result<Vec<RtmpEvent>, RtmpError> {
+        let result = catch_unwind(AssertUnwindSafe(|| self.receive_inner(bytes)));
+        match result {
+            Ok(result) => {
+                if result.is_err() {
+                    self.stage = Stage::Failed;
+                }
+                result
+            }
+            Err(panic) => {
+                self.stage = Stage::Failed;
+                Err(RtmpError::Contained(panic_message(&panic)))
+            }
+        }
+    }
+
+    fn receive_inner(&mut self, bytes: &[u8]) -> Result<Vec<RtmpEvent>, RtmpError> {
+        match &mut self.stage {
+            Stage::Failed => Err(RtmpError::Protocol("connection already failed".into())),
+            Stage::Handshaking(handshake) => {
+                let result = handshake.process_bytes(bytes).map_err(|e| RtmpError::Handshake(format!("{e:?}")))?;
+                match result {
+                    HandshakeProcessResult::InProgress { response_bytes } => {
+                        self.outgoing.extend_from_slice(&response_bytes);
+                        Ok(Vec::new())
+                    }
+                    HandshakeProcessResult::Completed { response_bytes, remaining_bytes } => {
+                        self.outgoing.extend_from_slice(&response_bytes);
+                        let mut config = ServerSessionConfig::new();
+                        config.chunk_size = 4096;
+                        let (session, results) = ServerSession::new(config).map_err(|e| RtmpError::Protocol(format!("{e:?}")))?;
+                        self.stage = Stage::Session(Box::new(session));
+                        let mut events = self.handle_results(results)?;
+                        if !remaining_bytes.is_empty() {
+                            events.extend(self.receive_inner(&remaining_bytes)?);
+                        }
+                        Ok(events)
+                    }
+                }
+            }
+            Stage::Session(session) => {
+                let results = session.handle_input(bytes).map_err(|e| RtmpError::Protocol(format!("{e:?}")))?;
+                self.handle_results(results)
+            }
+        }
+    }
+
+    fn session(&mut self) -> Result<&mut ServerSession, RtmpError> {
+        match &mut self.stage {
+            Stage::Session(session) => Ok(session),
+            _ => Err(RtmpError::Protocol("no RTMP session yet".into())),
+        }
+    }
+
+    fn handle_results(&mut self, results: Vec<ServerSessionResult>) -> Result<Vec<RtmpEvent>, RtmpError> {
+        let mut events = Vec::new();
+        for result in results {
+            match result {
+                ServerSessionResult::OutboundResponse(packet) => self.outgoing.extend_from_slice(&packet.bytes),
+                ServerSessionResult::UnhandleableMessageReceived(_) => {}
+                ServerSessionResult::RaisedEvent(event) => self.handle_event(event, &mut events)?,
+            }
+        }
+        Ok(events)
+    }
+
+    fn handle_event(&mut self, event: ServerSessionEvent, events: &mut Vec<RtmpEvent>) -> Result<(), RtmpError> {
+        match event {
+            ServerSessionEvent::ConnectionRequested { request_id, app_name } => {
+                let app = app_name.trim_end_matches('/').to_string();
+                if app != self.app {
+                    let results = self.session()?.reject_request(request_id, "NetConnection.Connect.Rejected", "unknown application").map_err(protocol)?;
+                    self.handle_results(results)?;
+                    return Err(RtmpError::WrongApp(app, self.app.clone()));
+                }
+                let results = self.session()?.accept_request(request_id).map_err(protocol)?;
+                events.extend(self.handle_results(results)?);
+            }
+            ServerSessionEvent::PublishStreamRequested { request_id, stream_key, .. } => {
+                events.push(RtmpEvent::PublishRequested { request_id, key: stream_key });
+            }
+            ServerSessionEvent::PlayStreamRequested { request_id, .. } => {
+                let results = self
+                    .session()?
+                    .reject_request(request_id, "NetStream.Play.Failed", "this server does not play over RTMP; use HLS or DASH")
+                    .map_err(protocol)?;
+                self.handle_results(results)?;
+            }
+            ServerSessionEvent::StreamMetadataChanged { metadata, .. } => events.push(RtmpEvent::Metadata {
+                width: metadata.video_width,
+                height: metadata.video_height,
+                frame_rate: metadata.video_frame_rate,
+                encoder: metadata.encoder,
+            }),
+            ServerSessionEvent::VideoDataReceived { data, timestamp, .. } => {
+                self.check_size(data.len())?;
+                let timestamp_ms = self.video_clock.extend(u64::from(timestamp.value));
+                events.push(RtmpEvent::Video { timestamp_ms, body: data });
+            }
+            ServerSessionEvent::AudioDataReceived { data, timestamp, .. } => {
+                self.check_size(data.len())?;
+                let timestamp_ms = self.audio_clock.extend(u64::from(timestamp.value));
+                events.push(RtmpEvent::Audio { timestamp_ms, body: data });
+            }
+            ServerSessionEvent::PublishStreamFinished { .. } => events.push(RtmpEvent::PublishFinished),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn check_size(&self, len: usize) -> Result<(), RtmpError> {
+        if len > self.max_message_bytes { Err(RtmpError::MessageTooLarge(len)) } else { Ok(()) }
+    }
+
+    pub fn accept_publish(&mut self, request_id: u32) -> Result<(), RtmpError> {
+        let results = self.session()?.accept_request(request_id).map_err(protocol)?;
+        self.handle_results(results).map(|_| ())
+    }
+
+    pub fn reject_publish(&mut self, request_id: u32, description: &str) -> Result<(), RtmpError> {
+        let results = self.session()?.reject_request(request_id, "NetStream.Publish.BadName", description).map_err(protocol)?;
+        self.handle_results(results).map(|_| ())
+    }
+
+    /// Tells a publisher its stream was refused after publishing began
+    /// (an unsupported codec); the caller closes the connection next.
+    pub fn refuse_stream(&mut self, description: &str) {
+        let status = [
+            ("level".to_string(), Amf0Value::Utf8String("error".into())),
+            ("code".to_string(), Amf0Value::Utf8String("NetStream.Publish.Rejected".into())),
+            ("description".to_string(), Amf0Value::Utf8String(description.into())),
+        ];
+        let message = RtmpMessage::Amf0Command {
+            command_name: "onStatus".into(),
+            transaction_id: 0.0,
+            command_object: Amf0Value::Null,
+            additional_arguments: vec![Amf0Value::Object(status.into_iter().collect())],
+        };
+        // A separate serializer with full headers on a fresh chunk stream leaves
+        // the peer's view of the session's chunk streams intact.
+        let mut serializer = ChunkSerializer::new();
+        let packet = serializer
+            .set_max_chunk_size(4096, RtmpTimestamp::new(0))
+            .ok()
+            .and_then(|_| message.into_message_payload(RtmpTimestamp::new(0), self.publish_stream_id).ok())
+            .and_then(|payload| serializer.serialize(&payload, true, false).ok());
+        if let Some(packet) = packet {
+            self.outgoing.extend_from_slice(&packet.bytes);
+        }
+    }
+}
+
+fn protocol<E: std::fmt::Debug>(error: E) -> RtmpError {
+    RtmpError::Protocol(format!("{error:?}"))
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}

@@ -1,0 +1,64 @@
+//! The bundled live server: RTMP in, CMAF segments listed by HLS and DASH out.
+
+pub mod cmaf;
+pub mod config;
+pub mod dash;
+pub mod hls;
+pub mod http;
+pub mod hub;
+pub mod ingest;
+pub mod metrics;
+pub mod stream;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::net::TcpListener;
+
+use self::config::ServerConfig;
+use self::hub::Hub;
+use self::metrics::Metrics;
+use crate::media::wallclock::UnixMillis;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen for {what} on {addr}: {source}. Another program may use the port; set `{config_key}` in the config or pass {flag}")]
+    Bind { what: &'static str, addr: SocketAddr, config_key: &'static str, flag: &'static str, source: std::io::Error },
+}
+
+/// A running server: its bound addresses and the hub.
+pub struct RunningServer {
+    pub rtmp_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub hub: Arc<Hub>,
+}
+
+async fn bind(addr: SocketAddr, what: &'static str, config_key: &'static str, flag: &'static str) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { what, addr, config_key, flag, source })
+}
+
+/// Binds every listener, then runs ingest, HTTP and housekeeping on the current runtime.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
+    let rtmp = bind(config.rtmp.listen, "RTMP", "rtmp.listen", "--rtmp ADDR").await?;
+    let http = bind(config.http.listen, "HTTP", "http.listen", "--http ADDR").await?;
+    let rtmp_addr = rtmp.local_addr().unwrap_or(config.rtmp.listen);
+    let http_addr = http.local_addr().unwrap_or(config.http.listen);
+    let hub = Arc::new(Hub::new(config, Arc::new(Metrics::default())));
+    tokio::spawn(ingest::rtmp::serve(rtmp, hub.clone()));
+    let app = http::router(hub.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(http, app).await {
+            tracing::error!("HTTP server stopped: {error}");
+        }
+    });
+    let ticking = hub.clone();
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            interval.tick().await;
+            ticking.tick(Instant::now(), UnixMillis::from_system_time(SystemTime::now()));
+        }
+    });
+    Ok(RunningServer { rtmp_addr, http_addr, hub })
+}
