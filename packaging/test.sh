@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what the tests need, then runs them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./packaging/setup.sh
+cargo test --all-targets --locked -- --test-threads=4 "$@"
