@@ -68,7 +68,10 @@ async fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: &Hub) -
         match outcome {
             Ok(true) => {}
             Ok(false) => return Ok(()),
-            Err(error) => return Err(error),
+            Err(error) => {
+                linger(&mut socket).await;
+                return Err(error);
+            }
         }
     }
 }
@@ -142,4 +145,14 @@ fn feed(
         }
         Err(error) => Err(format!("stream {key:?}: {error}")),
     }
+}
+
+/// Lets the peer read a final status message before the connection closes.
+async fn linger(socket: &mut TcpStream) {
+    let _ = socket.shutdown().await;
+    let mut sink = [0u8; 4096];
+    let drain = async {
+        while matches!(socket.read(&mut sink).await, Ok(n) if n > 0) {}
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
 }

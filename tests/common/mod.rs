@@ -1,0 +1,203 @@
+//! Helpers for tests that run the real `onair` binary against real peers.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Fails the test with a pointer to setup.sh when a tool is missing.
+pub fn require(tool: &str) {
+    let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+    assert!(found, "`{tool}` is not installed: run packaging/setup.sh");
+}
+
+/// Polls `condition` until it returns Some or the deadline passes.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut condition: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = condition() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub struct Server {
+    child: Child,
+    pub rtmp: String,
+    pub http: String,
+    pub log: std::sync::Arc<std::sync::Mutex<String>>,
+    _config: tempfile_path::TempPath,
+}
+
+mod tempfile_path {
+    pub struct TempPath(pub std::path::PathBuf);
+    impl Drop for TempPath {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}
+
+impl Server {
+    /// Starts `onair serve` on free loopback ports with `config` (TOML) appended.
+    pub fn start(config: &str) -> Server {
+        let path = std::env::temp_dir().join(format!("onair-test-{}-{}.toml", std::process::id(), unique()));
+        let toml = format!("[rtmp]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\n{config}");
+        std::fs::write(&path, toml).expect("write test config");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_onair"))
+            .args(["serve", "--config"])
+            .arg(&path)
+            .env("ONAIR_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start onair serve");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let (mut rtmp, mut http) = (None, None);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while rtmp.is_none() || http.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx.recv_timeout(left).unwrap_or_else(|_| panic!("onair serve did not report its addresses; log:\n{}", log.lock().unwrap()));
+            if let Some(url) = line.strip_prefix("onair: RTMP ingest ") {
+                rtmp = Some(url.trim_end_matches("/KEY").to_string());
+            } else if let Some(url) = line.strip_prefix("onair: HTTP ") {
+                http = Some(url.trim_end_matches('/').to_string());
+            }
+        }
+        Server { child, rtmp: rtmp.unwrap(), http: http.unwrap(), log, _config: tempfile_path::TempPath(path) }
+    }
+
+    pub fn rtmp_url(&self, key: &str) -> String {
+        format!("{}/{key}", self.rtmp)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.http)
+    }
+
+    pub fn get(&self, path: &str) -> Option<String> {
+        get_text(&self.url(path))
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    COUNTER.fetch_add(1, Ordering::SeqCst)
+}
+
+/// GET a URL; None unless the status is 200.
+pub fn get_text(url: &str) -> Option<String> {
+    let mut response = ureq::get(url).call().ok()?;
+    response.body_mut().read_to_string().ok()
+}
+
+pub fn get_bytes(url: &str) -> Option<Vec<u8>> {
+    let mut response = ureq::get(url).call().ok()?;
+    let mut out = Vec::new();
+    response.body_mut().as_reader().read_to_end(&mut out).ok()?;
+    Some(out)
+}
+
+/// The status of a GET, following nothing.
+pub fn status(url: &str) -> u16 {
+    match ureq::get(url).call() {
+        Ok(response) => response.status().as_u16(),
+        Err(ureq::Error::StatusCode(code)) => code,
+        Err(other) => panic!("GET {url} failed: {other}"),
+    }
+}
+
+/// An ffmpeg that publishes a synthetic stream; killed on drop.
+pub struct Publisher(pub Child);
+
+impl Publisher {
+    /// `ffmpeg -re` with lavfi inputs, then `output_args`, to `url`.
+    pub fn spawn(input_args: &str, output_args: &str, url: &str) -> Publisher {
+        require("ffmpeg");
+        let mut args: Vec<String> = vec!["-hide_banner".into(), "-loglevel".into(), "error".into(), "-re".into()];
+        args.extend(input_args.split_whitespace().map(String::from));
+        args.extend(output_args.split_whitespace().map(String::from));
+        args.extend(["-f".into(), "flv".into(), url.into()]);
+        let child = Command::new("ffmpeg").args(&args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start ffmpeg");
+        Publisher(child)
+    }
+
+    /// Waits for ffmpeg to exit; returns (success, stderr).
+    pub fn finish(mut self, timeout: Duration) -> (bool, String) {
+        let status = wait_for("ffmpeg publisher to exit", timeout, || self.0.try_wait().ok().flatten());
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.0.stderr.take() {
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        (status.success(), stderr)
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs a command to completion and returns (success, stdout, stderr).
+pub fn run(program: &str, args: &[&str]) -> (bool, String, String) {
+    require(program);
+    let output = Command::new(program).args(args).stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// Decodes `url` with `ffmpeg -xerror`; returns the number of video frames (or audio frames if `stream` is "a").
+pub fn decode_count(url: &str, stream: &str) -> u64 {
+    let map = format!("0:{stream}:0");
+    let (ok, stdout, stderr) = run(
+        "ffmpeg",
+        &["-hide_banner", "-v", "error", "-xerror", "-i", url, "-map", &map, "-f", "null", "-", "-progress", "pipe:1", "-nostats"],
+    );
+    assert!(ok, "ffmpeg -xerror failed to decode {url}:\n{stderr}");
+    assert!(stderr.trim().is_empty(), "ffmpeg reported errors decoding {url}:\n{stderr}");
+    let frames = stdout.lines().filter_map(|l| l.strip_prefix("frame=")).last();
+    match frames {
+        Some(count) => count.trim().parse().expect("frame count"),
+        None => stdout.lines().filter(|l| l.starts_with("out_time_us=")).count() as u64,
+    }
+}
+
+pub fn repo_path(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
