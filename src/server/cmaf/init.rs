@@ -92,7 +92,7 @@ fn write_mp4a(w: &mut BoxWriter, aac: &AacConfig) {
     w.begin_full(b"esds", 0, 0);
     let asc_len = aac.asc.len();
     let decoder_specific = 2 + asc_len;
-    let decoder_config = 13 + 2 + decoder_specific;
+    let decoder_config = 13 + decoder_specific;
     let es = 3 + 2 + decoder_config + 3;
     descriptor(w, 0x03, es).u16(0).u8(0);
     descriptor(w, 0x04, decoder_config).u8(0x40).u8(0x15).u24(0).u32(0).u32(0);

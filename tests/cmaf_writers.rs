@@ -1,0 +1,302 @@
+//! Our init segments, fragments, segmenter and playlists, checked with
+//! independent parsers (mp4-atom, m3u8-rs, dash-mpd-core).
+
+use bytes::Bytes;
+use mp4_atom::{Codec, Decode, Ftyp, Mdat, Moof, Moov};
+use onair::media::aac::parse_asc;
+use onair::media::codec::CodecConfig;
+use onair::media::frame::{EncodedFrame, TrackKind};
+use onair::media::h264::parse_avcc;
+use onair::media::time::{TimeBase, Timestamp};
+use onair::media::wallclock::UnixMillis;
+use onair::server::cmaf::fragment::{SampleInfo, write_fragment};
+use onair::server::cmaf::init::{TrackConfig, write_init};
+use onair::server::cmaf::segmenter::{Segmenter, SegmenterEvent};
+use onair::server::cmaf::track::TrackSegment;
+use onair::server::cmaf::window::MediaWindow;
+use onair::server::{dash, hls};
+
+const SPS: [u8; 24] = [
+    0x67, 0x42, 0xc0, 0x0d, 0xd9, 0x01, 0x41, 0xfb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10, 0x00, 0x00, 0x03, 0x03, 0xc0,
+    0xf1, 0x42, 0xa4, 0x80,
+];
+const PPS: [u8; 4] = [0x68, 0xcb, 0x83, 0xcb];
+
+fn avcc() -> Bytes {
+    let mut record = vec![1, SPS[1], SPS[2], SPS[3], 0xff, 0xe1];
+    record.extend_from_slice(&(SPS.len() as u16).to_be_bytes());
+    record.extend_from_slice(&SPS);
+    record.push(1);
+    record.extend_from_slice(&(PPS.len() as u16).to_be_bytes());
+    record.extend_from_slice(&PPS);
+    Bytes::from(record)
+}
+
+fn h264() -> CodecConfig {
+    CodecConfig::H264(parse_avcc(avcc()).unwrap())
+}
+
+fn aac(sample_rate_asc: [u8; 2]) -> CodecConfig {
+    CodecConfig::Aac(parse_asc(Bytes::copy_from_slice(&sample_rate_asc)).unwrap())
+}
+
+#[test]
+fn video_init_segment_decodes_with_mp4_atom() {
+    let init = write_init(&TrackConfig { track_id: 1, timescale: 90_000, codec: h264() });
+    let mut buf = &init[..];
+    let ftyp = Ftyp::decode(&mut buf).unwrap();
+    assert_eq!(ftyp.major_brand.as_ref(), b"iso6");
+    let moov = Moov::decode(&mut buf).unwrap();
+    assert!(buf.is_empty());
+    let trak = &moov.trak[0];
+    assert_eq!(trak.tkhd.track_id, 1);
+    assert_eq!(trak.mdia.mdhd.timescale, 90_000);
+    match &trak.mdia.minf.stbl.stsd.codecs[0] {
+        Codec::Avc1(avc1) => {
+            assert_eq!((avc1.visual.width, avc1.visual.height), (320, 240));
+            assert_eq!(avc1.avcc.sequence_parameter_sets, [SPS.to_vec()]);
+            assert_eq!(avc1.avcc.picture_parameter_sets, [PPS.to_vec()]);
+        }
+        other => panic!("expected avc1, got {other:?}"),
+    }
+    assert_eq!(moov.mvex.unwrap().trex[0].track_id, 1);
+}
+
+#[test]
+fn audio_init_segment_decodes_with_mp4_atom() {
+    let init = write_init(&TrackConfig { track_id: 2, timescale: 44_100, codec: aac([0x12, 0x10]) });
+    let mut buf = &init[..];
+    Ftyp::decode(&mut buf).unwrap();
+    let moov = Moov::decode(&mut buf).unwrap();
+    match &moov.trak[0].mdia.minf.stbl.stsd.codecs[0] {
+        Codec::Mp4a(mp4a) => {
+            assert_eq!(mp4a.audio.channel_count, 2);
+            assert_eq!(mp4a.audio.sample_rate.integer(), 44_100);
+            let decoder = &mp4a.esds.es_desc.dec_config;
+            assert_eq!(decoder.object_type_indication, 0x40);
+            assert_eq!(decoder.dec_specific.as_ref().map(|d| d.profile), Some(2));
+        }
+        other => panic!("expected mp4a, got {other:?}"),
+    }
+}
+
+#[test]
+fn fragment_trun_is_exact_with_signed_composition_offsets() {
+    let samples = [
+        SampleInfo { duration: 3000, size: 5, keyframe: true, composition_offset: 6000 },
+        SampleInfo { duration: 3000, size: 3, keyframe: false, composition_offset: -3000 },
+        SampleInfo { duration: 3003, size: 2, keyframe: false, composition_offset: 0 },
+    ];
+    let payload = [1u8, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    let fragment = write_fragment(7, 1, 1_234_567, &samples, &payload);
+    let mut buf = &fragment[..];
+    let moof = Moof::decode(&mut buf).unwrap();
+    let mdat = Mdat::decode(&mut buf).unwrap();
+    assert_eq!(mdat.data, payload);
+    assert_eq!(moof.mfhd.sequence_number, 7);
+    let traf = &moof.traf[0];
+    assert_eq!(traf.tfdt.as_ref().unwrap().base_media_decode_time, 1_234_567);
+    let trun = &traf.trun[0];
+    let moof_size = fragment.len() - payload.len() - 8;
+    assert_eq!(trun.data_offset, Some((moof_size + 8) as i32), "data offset points at the mdat payload");
+    let entries: Vec<_> = trun.samples.iter().collect();
+    assert_eq!(entries.len(), 3);
+    assert_eq!(entries[1].cts, Some(-3000));
+    assert_eq!(entries[2].duration, Some(3003));
+    assert_eq!(entries[0].flags, Some(0x0200_0000));
+    assert_eq!(entries[1].flags, Some(0x0101_0000));
+}
+
+fn video(ms: i64, keyframe: bool) -> EncodedFrame {
+    let time = Timestamp::new(ms, TimeBase::MILLIS);
+    EncodedFrame { kind: TrackKind::Video, dts: time, pts: time, keyframe, data: Bytes::from_static(&[0, 0, 0, 1, 0x65]) }
+}
+
+fn audio(ms: i64) -> EncodedFrame {
+    let time = Timestamp::new(ms, TimeBase::MILLIS);
+    EncodedFrame { kind: TrackKind::Audio, dts: time, pts: time, keyframe: true, data: Bytes::from_static(&[0x21, 0x10]) }
+}
+
+fn segments(events: &[SegmenterEvent], kind: TrackKind) -> Vec<TrackSegment> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            SegmenterEvent::Segment(s, _) if s.kind == kind => Some(s.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Feeds `seconds` of 30 fps video (keyframe every `gop` frames) and 48 kHz audio, interleaved.
+fn run_stream(segmenter: &mut Segmenter, start_ms: i64, seconds: i64, gop: i64) -> Vec<SegmenterEvent> {
+    let mut events = Vec::new();
+    let frames = seconds * 30;
+    let audio_frames = seconds * 48_000 / 1024;
+    let (mut v, mut a) = (0, 0);
+    while v < frames || a < audio_frames {
+        let video_ms = start_ms + v * 1000 / 30;
+        let audio_ms = start_ms + a * 1024 * 1000 / 48_000;
+        if v < frames && (a >= audio_frames || video_ms <= audio_ms) {
+            events.extend(segmenter.push(video(video_ms, v % gop == 0), UnixMillis(1_000_000 + video_ms)));
+            v += 1;
+        } else {
+            events.extend(segmenter.push(audio(audio_ms), UnixMillis(1_000_000 + audio_ms)));
+            a += 1;
+        }
+    }
+    events
+}
+
+fn configured(target_ms: u32) -> Segmenter {
+    configured_with_inits(target_ms).0
+}
+
+fn configured_with_inits(target_ms: u32) -> (Segmenter, Vec<SegmenterEvent>) {
+    let mut segmenter = Segmenter::new(target_ms, 1);
+    let mut events = segmenter.configure(h264());
+    events.extend(segmenter.configure(aac([0x11, 0x90])));
+    (segmenter, events)
+}
+
+#[test]
+fn segments_cut_on_the_first_keyframe_at_or_after_the_target() {
+    let mut segmenter = configured(2000);
+    // Keyframes every 0.9 s: cuts land at 2.7 s, 5.4 s ...
+    let mut events = run_stream(&mut segmenter, 5_000, 8, 27);
+    segmenter.flush(&mut events);
+    let video = segments(&events, TrackKind::Video);
+    let durations: Vec<i64> = video.iter().map(|s| s.duration).collect();
+    assert_eq!(&durations[..2], [243_000, 243_000], "2.7 s segments at 90 kHz");
+    let mut expected_start = 0;
+    for segment in &video {
+        assert_eq!(segment.start, expected_start, "segments tile the timeline from zero");
+        expected_start += segment.duration;
+    }
+    assert_eq!(video.iter().map(|s| s.number).collect::<Vec<_>>(), (1..=video.len() as u64).collect::<Vec<_>>());
+    let audio = segments(&events, TrackKind::Audio);
+    assert_eq!(audio.len(), video.len(), "audio follows the video's cuts");
+    for (a, v) in audio.iter().zip(&video) {
+        assert_eq!(a.number, v.number);
+        let audio_start_s = a.start as f64 / 48_000.0;
+        let video_start_s = v.start as f64 / 90_000.0;
+        assert!((audio_start_s - video_start_s).abs() < 1024.0 / 48_000.0, "audio segment {} starts within a frame of video", a.number);
+        assert_eq!(a.duration % 1024, 0, "audio durations are whole AAC frames");
+    }
+    assert!(events.iter().any(|e| matches!(e, SegmenterEvent::TargetDuration(3))));
+}
+
+#[test]
+fn a_gop_longer_than_the_target_sets_the_target_duration_and_never_exceeds_it() {
+    let mut segmenter = configured(2000);
+    let mut events = run_stream(&mut segmenter, 0, 20, 120);
+    segmenter.flush(&mut events);
+    assert_eq!(segmenter.target_duration(), Some(4));
+    for segment in segments(&events, TrackKind::Video) {
+        assert!((segment.duration as f64 / 90_000.0).round() <= 4.0);
+    }
+}
+
+#[test]
+fn an_irregular_gop_is_cut_between_keyframes_rather_than_break_the_target_duration() {
+    let mut segmenter = configured(2000);
+    let mut events = run_stream(&mut segmenter, 0, 4, 60);
+    // Then a 7 s stretch without keyframes.
+    for i in 0..210 {
+        events.extend(segmenter.push(video(4000 + i * 1000 / 30, i == 0), UnixMillis(0)));
+    }
+    segmenter.flush(&mut events);
+    let td = segmenter.target_duration().unwrap();
+    for segment in segments(&events, TrackKind::Video) {
+        assert!((segment.duration as f64 / 90_000.0).round() <= f64::from(td), "segment {} too long", segment.number);
+    }
+    assert!(segmenter.stats.forced_cuts > 0);
+}
+
+#[test]
+fn timestamps_that_start_late_and_wrap_are_rebased() {
+    let mut segmenter = configured(2000);
+    // Start 3 s before the 32-bit wrap; the ingest extends past it.
+    let start = (1i64 << 32) - 3000;
+    let mut events = run_stream(&mut segmenter, start, 6, 60);
+    segmenter.flush(&mut events);
+    let video = segments(&events, TrackKind::Video);
+    assert_eq!(video[0].start, 0);
+    let total: i64 = video.iter().map(|s| s.duration).sum();
+    assert!((total - 6 * 90_000).abs() <= 3060, "6 s of video within one frame, got {total}");
+}
+
+#[test]
+fn a_new_sequence_header_starts_a_new_init_and_period_at_the_next_keyframe() {
+    let (mut segmenter, mut events) = configured_with_inits(2000);
+    events.extend(run_stream(&mut segmenter, 0, 3, 30));
+    let mut other = parse_avcc(avcc()).unwrap();
+    other.width = 640;
+    events.extend(segmenter.configure(CodecConfig::H264(other)));
+    events.extend(run_stream(&mut segmenter, 3000, 3, 30));
+    segmenter.flush(&mut events);
+    let inits: Vec<u32> = events
+        .iter()
+        .filter_map(|e| match e {
+            SegmenterEvent::Init(init) if init.kind == TrackKind::Video => Some(init.version),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(inits, [1, 2]);
+    let video = segments(&events, TrackKind::Video);
+    let changed = video.iter().position(|s| s.init_version == 2).expect("segments with the new init");
+    assert!(video[changed].discontinuity);
+    assert_eq!(video[changed].start, 3 * 90_000, "the change cuts at the keyframe after the header");
+    let audio = segments(&events, TrackKind::Audio);
+    assert!(audio.iter().find(|s| s.number == video[changed].number).unwrap().discontinuity);
+
+    let mut window = MediaWindow::new(6, 2);
+    for event in &events {
+        match event.clone() {
+            SegmenterEvent::Init(init) => window.add_init(init),
+            SegmenterEvent::Segment(segment, timing) => window.add_segment(segment, timing),
+            SegmenterEvent::TargetDuration(td) => window.target_duration = Some(td),
+        }
+    }
+    let text = hls::media_playlist(&window, window.video.as_ref().unwrap());
+    let playlist = match m3u8_rs::parse_playlist_res(text.as_bytes()).unwrap() {
+        m3u8_rs::Playlist::MediaPlaylist(p) => p,
+        _ => panic!("media playlist expected"),
+    };
+    let maps: Vec<_> = playlist.segments.iter().filter_map(|s| s.map.as_ref().map(|m| m.uri.clone())).collect();
+    assert_eq!(maps, ["init-1.mp4", "init-2.mp4"]);
+    assert_eq!(playlist.segments.iter().filter(|s| s.discontinuity).count(), 1);
+    let mpd = dash_mpd_core::parse(&dash::manifest(&window, UnixMillis(2_000_000))).unwrap();
+    assert_eq!(mpd.periods.len(), 2);
+}
+
+#[test]
+fn the_window_slides_and_counts_discontinuities_that_leave_it() {
+    let (mut segmenter, inits) = configured_with_inits(1000);
+    let mut window = MediaWindow::new(3, 1);
+    let apply = |events: Vec<SegmenterEvent>, window: &mut MediaWindow| {
+        for event in events {
+            match event {
+                SegmenterEvent::Init(init) => window.add_init(init),
+                SegmenterEvent::Segment(segment, timing) => window.add_segment(segment, timing),
+                SegmenterEvent::TargetDuration(td) => window.target_duration = Some(td),
+            }
+        }
+    };
+    apply(inits, &mut window);
+    apply(run_stream(&mut segmenter, 0, 3, 30), &mut window);
+    let mut flushed = Vec::new();
+    segmenter.flush(&mut flushed);
+    apply(flushed, &mut window);
+    segmenter.begin_session();
+    // The publisher returns with timestamps from zero again.
+    apply(run_stream(&mut segmenter, 0, 8, 30), &mut window);
+    let video = window.video.as_ref().unwrap();
+    assert_eq!(video.listed().count(), 3);
+    assert_eq!(video.segments.len(), 4, "one extra segment stays fetchable");
+    assert_eq!(video.discontinuity_sequence, 1, "the discontinuity has slid out of the listing");
+    let listed: Vec<_> = video.listed().collect();
+    assert!(listed.windows(2).all(|w| w[1].start == w[0].start + w[0].duration), "the timeline continues across the return");
+    let text = hls::media_playlist(&window, video);
+    assert!(text.contains("#EXT-X-DISCONTINUITY-SEQUENCE:1"));
+    assert!(!text.contains("#EXT-X-ENDLIST"));
+}
