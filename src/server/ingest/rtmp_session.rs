@@ -56,6 +56,11 @@ pub struct RtmpServerConnection {
     video_clock: WrapExtender,
     audio_clock: WrapExtender,
     publish_stream_id: u32,
+    /// Handshake bytes received so far; the first one is C0, the version.
+    handshake_bytes: usize,
+    /// Bytes fed to the session since it last completed a message: a bound
+    /// on what a half-sent message can make it buffer.
+    bytes_since_message: usize,
 }
 
 impl RtmpServerConnection {
@@ -68,6 +73,8 @@ impl RtmpServerConnection {
             video_clock: WrapExtender::rtmp(),
             audio_clock: WrapExtender::rtmp(),
             publish_stream_id: 1,
+            handshake_bytes: 0,
+            bytes_since_message: 0,
         }
     }
 
@@ -96,6 +103,12 @@ impl RtmpServerConnection {
         match &mut self.stage {
             Stage::Failed => Err(RtmpError::Protocol("connection already failed".into())),
             Stage::Handshaking(handshake) => {
+                if let Some(&version) = bytes.first().filter(|_| self.handshake_bytes == 0) {
+                    if version != 3 {
+                        return Err(RtmpError::Handshake(format!("client asked for RTMP version {version}; only plain RTMP (3) is spoken")));
+                    }
+                }
+                self.handshake_bytes += bytes.len();
                 let result = handshake.process_bytes(bytes).map_err(|e| RtmpError::Handshake(format!("{e:?}")))?;
                 match result {
                     HandshakeProcessResult::InProgress { response_bytes } => {
@@ -118,6 +131,14 @@ impl RtmpServerConnection {
             }
             Stage::Session(session) => {
                 let results = session.handle_input(bytes).map_err(|e| RtmpError::Protocol(format!("{e:?}")))?;
+                if results.is_empty() {
+                    self.bytes_since_message += bytes.len();
+                    if self.bytes_since_message > self.max_message_bytes + 64 * 1024 {
+                        return Err(RtmpError::MessageTooLarge(self.bytes_since_message));
+                    }
+                } else {
+                    self.bytes_since_message = 0;
+                }
                 self.handle_results(results)
             }
         }
