@@ -61,24 +61,25 @@ ffmpeg -hide_banner -loglevel error -nostdin -re \
 PUB_PID=$!; PIDS+=("$PUB_PID")
 
 newest_seg() { curl -sf "$ONAIR$PL_PATH" | grep '^seg-' | tail -1; }
-echo "== waiting for 3 segments"
-for ((i = 0; i < 300; i++)); do
+WINDOW=6   # onair's default [segments] window
+echo "== waiting until the video playlist window is full ($WINDOW segments)"
+for ((i = 0; i < 600; i++)); do
     n="$(curl -sf "$ONAIR$PL_PATH" | grep -c '^seg-' || true)"
-    [ "${n:-0}" -ge 3 ] && break
+    [ "${n:-0}" -ge "$WINDOW" ] && break
     kill -0 "$PUB_PID" 2>/dev/null || { echo "publisher died:" >&2; cat "$TMP/pub.log" >&2; exit 1; }
     sleep 0.1
 done
-[ "${n:-0}" -ge 3 ] || { echo "no segments after 30 s" >&2; exit 1; }
+[ "${n:-0}" -ge "$WINDOW" ] || { echo "window not full after 60 s" >&2; exit 1; }
 
-# ---------------------------------------------------------------- nginx docroot with the same bytes
-SEG="$(newest_seg)"
+# nginx docroot mirrors onair's URL paths; files are refreshed from onair right before each pair of runs
 mkdir -p "$TMP/www/live/$KEY/video" "$TMP/logs"
-curl -sf -o "$TMP/www/live/$KEY/video/$SEG" "$ONAIR/live/$KEY/video/$SEG"
-curl -sf -o "$TMP/www$PL_PATH" "$ONAIR$PL_PATH"
 chmod -R a+rX "$TMP/www"
-SEG_BYTES="$(stat -c %s "$TMP/www/live/$KEY/video/$SEG")"
-PL_BYTES="$(stat -c %s "$TMP/www$PL_PATH")"
-echo "   nginx docroot: $SEG ($SEG_BYTES B), playlist.m3u8 ($PL_BYTES B)"
+mirror() { # path -> prints byte count
+    curl -sf -o "$TMP/www$1.tmp" "$ONAIR$1"
+    chmod a+r "$TMP/www$1.tmp"; mv "$TMP/www$1.tmp" "$TMP/www$1"
+    stat -c %s "$TMP/www$1"
+}
+mirror "$PL_PATH" >/dev/null
 
 USER_LINE=""
 [ "$(id -u)" = 0 ] && USER_LINE="user $(id -un) $(id -gn);"
@@ -110,7 +111,7 @@ EOF
 nginx -p "$TMP/" -c "$TMP/nginx.conf" -e "$TMP/logs/error.log" >"$TMP/nginx.out" 2>&1 &
 NGINX_PID=$!; PIDS+=("$NGINX_PID")
 wait_port "$HOST" "$N_HTTP" 20
-curl -sf -o /dev/null "$NGINX/live/$KEY/video/$SEG" || { echo "nginx does not serve $SEG" >&2; cat "$TMP/logs/error.log" >&2; exit 1; }
+curl -sf -o /dev/null "$NGINX$PL_PATH" || { echo "nginx does not serve $PL_PATH" >&2; cat "$TMP/logs/error.log" >&2; exit 1; }
 
 # ---------------------------------------------------------------- wrk
 declare -A RPS BYTES ERRS LAT URLS
@@ -127,12 +128,12 @@ run_wrk() { # name url bytes
 }
 
 echo "== wrk $WRK_ARGS (publisher live throughout), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-SEG_O="$(newest_seg)"
-SEG_O_BYTES="$(curl -sf "$ONAIR/live/$KEY/video/$SEG_O" | wc -c)"
-run_wrk onair-segment "$ONAIR/live/$KEY/video/$SEG_O" "$SEG_O_BYTES"
+SEG="$(newest_seg)"   # newest segment: stays listed for WINDOW*2 s = 12 s > one 10 s run
+SEG_BYTES="$(mirror "/live/$KEY/video/$SEG")"
+run_wrk onair-segment "$ONAIR/live/$KEY/video/$SEG" "$SEG_BYTES"
 run_wrk nginx-segment "$NGINX/live/$KEY/video/$SEG" "$SEG_BYTES"
-O_PL_BYTES="$(curl -sf "$ONAIR$PL_PATH" | wc -c)"
-run_wrk onair-playlist "$ONAIR$PL_PATH" "$O_PL_BYTES"
+PL_BYTES="$(mirror "$PL_PATH")"  # onair's playlist changes every 2 s but keeps its size once the window is full
+run_wrk onair-playlist "$ONAIR$PL_PATH" "$PL_BYTES"
 run_wrk nginx-playlist "$NGINX$PL_PATH" "$PL_BYTES"
 
 ratio() { python3 -c "import sys; a,b=map(float,sys.argv[1:]); print(f'{a/b:.2f}')" "$1" "$2"; }

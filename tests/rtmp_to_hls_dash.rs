@@ -227,3 +227,18 @@ fn other_codecs_are_refused_and_the_server_keeps_running() {
     assert!(!follow_until_end(&server, "fine", "video").segments.is_empty());
     let _ = get_text(&server.url("/"));
 }
+
+#[test]
+fn timestamps_near_the_rtmp_wrap_and_in_extended_form_play_through() {
+    let server = Server::start(FAST);
+    let key = "wrap";
+    // Starts 5.3 s before ffmpeg's RTMP clock wraps; every timestamp needs the extended field.
+    let publisher = Publisher::spawn(&av_input("320x240", 9, 48_000), &format!("{} -output_ts_offset 4294962", x264(60)), &server.rtmp_url(key));
+    let (ok, stderr) = publisher.finish(Duration::from_secs(60));
+    assert!(ok, "ffmpeg failed to publish: {stderr}");
+    let video = follow_until_end(&server, key, "video");
+    let seconds: f32 = video.segments.iter().map(|s| s.duration).sum();
+    assert!((seconds - 9.0).abs() < 0.1, "9 s of video listed, got {seconds}");
+    let frames = decode_count(&server.url(&format!("/live/{key}/index.m3u8")), "v");
+    assert!(frames.abs_diff(270) <= 1, "decoded {frames} of 270");
+}

@@ -75,18 +75,21 @@ pub fn rescale(value: i64, from: TimeBase, to: TimeBase) -> Result<i64, RescaleO
 
 /// Turns a clock that wraps at 2^bits into a continuous one.
 ///
-/// Each new raw value is taken as the candidate nearest to the previous
-/// extended value, so small steps backwards (B-frames, interleaving jitter)
-/// stay backwards instead of jumping a whole period forward.
+/// Steps are taken from one raw value to the next, so small steps backwards
+/// (B-frames, interleaving jitter) stay backwards. A step of more than a
+/// quarter period is a wrap. Encoders that keep timestamps signed wrap one bit
+/// early (ffmpeg's FLV writer wraps RTMP time at 2^31 ms); a wrap from below
+/// 2^(bits-1) is taken as that shorter period.
 #[derive(Clone, Debug)]
 pub struct WrapExtender {
     bits: u32,
-    last: Option<i64>,
+    /// The last raw value and its extension.
+    last: Option<(u64, i64)>,
 }
 
 impl WrapExtender {
     pub fn new(bits: u32) -> WrapExtender {
-        assert!((1..=62).contains(&bits), "wrap width must be 1..=62 bits");
+        assert!((2..=62).contains(&bits), "wrap width must be 2..=62 bits");
         WrapExtender { bits, last: None }
     }
 
@@ -101,20 +104,22 @@ impl WrapExtender {
     }
 
     pub fn extend(&mut self, raw: u64) -> i64 {
-        let period = 1i64 << self.bits;
-        let raw = (raw & (period as u64 - 1)) as i64;
+        let raw = raw & ((1u64 << self.bits) - 1);
         let extended = match self.last {
-            None => raw,
-            Some(last) => {
-                let base = last - last.rem_euclid(period);
-                // Pick among the three candidate periods the one closest to `last`.
-                [base - period + raw, base + raw, base + period + raw]
-                    .into_iter()
-                    .min_by_key(|candidate| (candidate - last).abs())
-                    .unwrap_or(base + raw)
+            None => raw as i64,
+            Some((last_raw, last_extended)) => {
+                let threshold = 1i64 << (self.bits - 2);
+                let period = if last_raw.max(raw) < 1u64 << (self.bits - 1) { 1i64 << (self.bits - 1) } else { 1i64 << self.bits };
+                let mut delta = raw as i64 - last_raw as i64;
+                if delta < -threshold {
+                    delta += period;
+                } else if delta > threshold {
+                    delta -= period;
+                }
+                last_extended + delta
             }
         };
-        self.last = Some(extended);
+        self.last = Some((raw, extended));
         extended
     }
 }
@@ -148,6 +153,15 @@ mod tests {
         // A B-frame-like step back across the wrap stays before it.
         assert_eq!(ext.extend(u64::from(u32::MAX) - 2), (1i64 << 32) - 3);
         assert_eq!(ext.extend(60), (1i64 << 32) + 60);
+    }
+
+    #[test]
+    fn a_signed_31_bit_rtmp_wrap_is_followed_too() {
+        let mut ext = WrapExtender::rtmp();
+        let start = (1u64 << 31) - 40;
+        assert_eq!(ext.extend(start), start as i64);
+        assert_eq!(ext.extend(26), (1i64 << 31) + 26);
+        assert_eq!(ext.extend(60), (1i64 << 31) + 60);
     }
 
     #[test]
