@@ -136,6 +136,7 @@ fn http_serves_known_paths_only_with_the_right_headers() {
     let metrics = server.get("/metrics").unwrap();
     assert!(metrics.contains("onair_streams_live 1"), "{metrics}");
     assert!(metrics.contains("onair_http_requests_total{status=\"404\"}"), "{metrics}");
+    assert!(metrics.contains("onair_segment_listing_delay_seconds{quantile=\"0.99\"}"), "{metrics}");
     assert!(server.get("/").unwrap().contains("href=\"/live/web/index.m3u8\""));
     assert!(server.get("/time").unwrap().ends_with('Z'));
 }

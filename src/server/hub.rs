@@ -222,10 +222,14 @@ impl Publisher {
         Ok(())
     }
 
-    pub fn push(&self, frame: EncodedFrame) -> Result<(), PublishError> {
+    /// `arrived` is when the frame's bytes came off the socket.
+    pub fn push(&self, frame: EncodedFrame, arrived: Instant) -> Result<(), PublishError> {
         self.check_current()?;
         let segments = self.stream.packager().push(frame, UnixMillis::from_system_time(std::time::SystemTime::now()));
-        Metrics::add(&self.metrics.segments_produced, segments as u64);
+        if segments > 0 {
+            Metrics::add(&self.metrics.segments_produced, segments as u64);
+            self.metrics.record_listing_delay(arrived.elapsed().as_micros() as u64);
+        }
         Ok(())
     }
 }

@@ -13,6 +13,35 @@ pub struct Metrics {
     pub connections_accepted: AtomicU64,
     pub publishes_refused: AtomicU64,
     http_requests: Mutex<BTreeMap<u16, u64>>,
+    /// Microseconds from a frame's arrival to the segment it completed being listed.
+    listing_delays: Mutex<DelayRing>,
+}
+
+/// The newest delays, for percentiles without unbounded memory.
+#[derive(Default)]
+struct DelayRing {
+    values: Vec<u64>,
+    next: usize,
+}
+
+const DELAY_RING: usize = 4096;
+
+impl DelayRing {
+    fn push(&mut self, value: u64) {
+        if self.values.len() < DELAY_RING {
+            self.values.push(value);
+        } else {
+            self.values[self.next] = value;
+        }
+        self.next = (self.next + 1) % DELAY_RING;
+    }
+
+    fn percentile(&self, p: f64) -> Option<u64> {
+        let mut sorted = self.values.clone();
+        sorted.sort_unstable();
+        let last = sorted.len().checked_sub(1)?;
+        sorted.get(((last as f64) * p).round() as usize).copied()
+    }
 }
 
 impl Metrics {
@@ -26,6 +55,18 @@ impl Metrics {
         }
     }
 
+    pub fn record_listing_delay(&self, micros: u64) {
+        if let Ok(mut ring) = self.listing_delays.lock() {
+            ring.push(micros);
+        }
+    }
+
+    /// (p50, p99, count) of listing delays in microseconds.
+    pub fn listing_delay_percentiles(&self) -> Option<(u64, u64, usize)> {
+        let ring = self.listing_delays.lock().ok()?;
+        Some((ring.percentile(0.5)?, ring.percentile(0.99)?, ring.values.len()))
+    }
+
     pub fn render(&self, streams_live: usize) -> String {
         let mut out = String::new();
         let gauge = |out: &mut String, name: &str, help: &str, kind: &str, value: u64| {
@@ -37,6 +78,12 @@ impl Metrics {
         gauge(&mut out, "onair_ingest_errors_total", "Publisher connections closed for bad input.", "counter", self.ingest_errors.load(Ordering::Relaxed));
         gauge(&mut out, "onair_ingest_connections_total", "Publisher connections accepted.", "counter", self.connections_accepted.load(Ordering::Relaxed));
         gauge(&mut out, "onair_publishes_refused_total", "Publish requests refused.", "counter", self.publishes_refused.load(Ordering::Relaxed));
+        if let Some((p50, p99, count)) = self.listing_delay_percentiles() {
+            out.push_str("# HELP onair_segment_listing_delay_seconds From the arrival of the frame that completes a segment to the segment being listed.\n# TYPE onair_segment_listing_delay_seconds summary\n");
+            let _ = writeln!(out, "onair_segment_listing_delay_seconds{{quantile=\"0.5\"}} {:.6}", p50 as f64 / 1e6);
+            let _ = writeln!(out, "onair_segment_listing_delay_seconds{{quantile=\"0.99\"}} {:.6}", p99 as f64 / 1e6);
+            let _ = writeln!(out, "onair_segment_listing_delay_seconds_count {count}");
+        }
         out.push_str("# HELP onair_http_requests_total HTTP requests by response status.\n# TYPE onair_http_requests_total counter\n");
         if let Ok(map) = self.http_requests.lock() {
             for (status, count) in map.iter() {

@@ -55,10 +55,11 @@ async fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: &Hub) -
             }
             Ok(Ok(n)) => n,
         };
+        let arrived = std::time::Instant::now();
         Metrics::add(&hub.metrics.bytes_in, read as u64);
         let events = connection.receive(&buffer[..read]).map_err(|e| e.to_string());
         let outcome = match events {
-            Ok(events) => handle_events(events, &mut connection, &mut depacketizer, &mut publisher, hub, peer),
+            Ok(events) => handle_events(events, &mut connection, &mut depacketizer, &mut publisher, hub, peer, arrived),
             Err(error) => Err(error),
         };
         let outgoing = connection.take_outgoing();
@@ -84,6 +85,7 @@ fn handle_events(
     publisher: &mut Option<Publisher>,
     hub: &Hub,
     peer: SocketAddr,
+    arrived: std::time::Instant,
 ) -> Result<bool, String> {
     for event in events {
         match event {
@@ -111,12 +113,12 @@ fn handle_events(
             RtmpEvent::Video { timestamp_ms, body } => {
                 let Some(active) = publisher.as_ref() else { continue };
                 let item = depacketizer.video(timestamp_ms, &body);
-                feed(item, active, connection)?;
+                feed(item, active, connection, arrived)?;
             }
             RtmpEvent::Audio { timestamp_ms, body } => {
                 let Some(active) = publisher.as_ref() else { continue };
                 let item = depacketizer.audio(timestamp_ms, &body);
-                feed(item, active, connection)?;
+                feed(item, active, connection, arrived)?;
             }
             RtmpEvent::PublishFinished => {
                 if let Some(finished) = publisher.take() {
@@ -133,12 +135,13 @@ fn feed(
     item: Result<Option<IngestItem>, super::flv_ingest::IngestError>,
     publisher: &Publisher,
     connection: &mut RtmpServerConnection,
+    arrived: std::time::Instant,
 ) -> Result<(), String> {
     let key = publisher.key().to_string();
     match item {
         Ok(None) => Ok(()),
         Ok(Some(IngestItem::Config(config))) => publisher.configure(config).map_err(|e| e.to_string()),
-        Ok(Some(IngestItem::Frame(frame))) => publisher.push(frame).map_err(|e| e.to_string()),
+        Ok(Some(IngestItem::Frame(frame))) => publisher.push(frame, arrived).map_err(|e| e.to_string()),
         Err(error) if error.is_unsupported_codec() => {
             connection.refuse_stream(&error.to_string());
             Err(format!("stream {key:?} refused: {error}"))
