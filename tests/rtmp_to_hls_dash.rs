@@ -184,7 +184,8 @@ fn a_second_publisher_on_a_live_key_is_refused_and_the_first_carries_on() {
 
 #[test]
 fn audio_only_and_video_only_streams_are_packaged() {
-    let server = Server::start(FAST);
+    let directory = std::env::temp_dir().join(format!("onair-mirror-{}", std::process::id()));
+    let server = Server::start(&format!("{FAST}[segments]\ndirectory = {:?}\n", directory.display().to_string()));
     let audio = Publisher::spawn("-f lavfi -i sine=frequency=440:sample_rate=48000 -t 6", "-c:a aac -b:a 64k", &server.rtmp_url("radio"));
     let video = Publisher::spawn(
         "-f lavfi -i testsrc2=size=320x240:rate=30 -t 6",
@@ -209,6 +210,18 @@ fn audio_only_and_video_only_streams_are_packaged() {
     assert!(frames.abs_diff(180) <= 1, "decoded {frames} of 180");
     let frames = decode_count(&server.url("/live/silent/manifest.mpd"), "v");
     assert!(frames.abs_diff(180) <= 1, "DASH decoded {frames} of 180");
+
+    // The directory mirror holds the same playlist and segments.
+    let mirrored = wait_for("the mirrored playlist to end", Duration::from_secs(10), || {
+        let text = std::fs::read_to_string(directory.join("silent/video/playlist.m3u8")).ok()?;
+        text.contains("#EXT-X-ENDLIST").then_some(text)
+    });
+    for segment in mirrored.lines().filter(|l| l.starts_with("seg-")) {
+        let on_disk = std::fs::read(directory.join("silent/video").join(segment)).expect("mirrored segment");
+        assert_eq!(Some(on_disk), common::get_bytes(&server.url(&format!("/live/silent/video/{segment}"))));
+    }
+    assert!(directory.join("radio/audio/init-1.mp4").exists());
+    let _ = std::fs::remove_dir_all(&directory);
 }
 
 #[test]
