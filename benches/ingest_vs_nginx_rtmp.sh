@@ -118,6 +118,7 @@ sleep 1
 
 # ---------------------------------------------------------------- run
 echo "== publishing the same file to both at once (ffmpeg -re -c copy), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+O_IDLE="$(hwm_kb "$ONAIR_PID")"; N_IDLE="$(hwm_kb "$NGINX_PID")"
 O0="$(cpu_ticks "$ONAIR_PID")"; N0="$(cpu_ticks "$NGINX_PID")"; T0="$(date +%s.%N)"
 ffmpeg -hide_banner -loglevel error -nostdin -re -i "$FILE" -c copy -f flv "rtmp://$HOST:$O_RTMP/live/bench" >"$TMP/pub-onair.log" 2>&1 &
 PUB_O=$!; PIDS+=("$PUB_O")
@@ -135,23 +136,25 @@ wait "$PUB_O" || RC_O=$?
 wait "$PUB_N" || RC_N=$?
 O1="$(cpu_ticks "$ONAIR_PID")"; N1="$(cpu_ticks "$NGINX_PID")"; T1="$(date +%s.%N)"
 O_HWM="$(hwm_kb "$ONAIR_PID")"; N_HWM="$(hwm_kb "$NGINX_PID")"
+O_RSS="$(awk '/^VmRSS:/ {print $2}' "/proc/$ONAIR_PID/status")"
 if [ "$RC_O" != 0 ] || [ "$RC_N" != 0 ]; then
     echo "publisher failed: onair rc=$RC_O nginx rc=$RC_N" >&2
     tail -5 "$TMP/pub-onair.log" "$TMP/pub-nginx.log" "$TMP/logs/error.log" >&2 || true
     exit 1
 fi
 
-python3 - "$TICKS" "$T0" "$T1" "$O0" "$O1" "$N0" "$N1" "$O_HWM" "$N_HWM" <<'EOF'
+python3 - "$TICKS" "$T0" "$T1" "$O0" "$O1" "$N0" "$N1" "$O_HWM" "$N_HWM" "$O_IDLE" "$N_IDLE" "$O_RSS" <<'EOF'
 import sys
 ticks, t0, t1 = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
-o0, o1, n0, n1, ohwm, nhwm = map(int, sys.argv[4:])
+o0, o1, n0, n1, ohwm, nhwm, oidle, nidle, orss = map(int, sys.argv[4:])
 wall = t1 - t0
 oc, nc = (o1 - o0) / ticks, (n1 - n0) / ticks
 ratio = f"{oc / nc:.2f}" if nc > 0 else "n/a"
 print(f"\nwall {wall:.1f} s (both publishers concurrent), CLK_TCK={ticks}\n")
-print("| server | CPU s | CPU % of one core | peak RSS (VmHWM) MB |")
-print("|---|---|---|---|")
-print(f"| onair | {oc:.2f} | {100 * oc / wall:.1f} | {ohwm / 1024:.1f} |")
-print(f"| nginx-rtmp (hls+dash) | {nc:.2f} | {100 * nc / wall:.1f} | {nhwm / 1024:.1f} |")
+print("| server | CPU s | CPU % of one core | idle RSS MB | peak RSS (VmHWM) MB | peak - idle (per stream) MB |")
+print("|---|---|---|---|---|---|")
+print(f"| onair | {oc:.2f} | {100 * oc / wall:.1f} | {oidle / 1024:.1f} | {ohwm / 1024:.1f} | {(ohwm - oidle) / 1024:.1f} |")
+print(f"| nginx-rtmp (hls+dash) | {nc:.2f} | {100 * nc / wall:.1f} | {nidle / 1024:.1f} | {nhwm / 1024:.1f} | {(nhwm - nidle) / 1024:.1f} |")
+print(f"\nonair RSS after the stream ended (window still held): {orss / 1024:.1f} MB")
 print(f"\nCPU ratio onair/nginx: {ratio}; RSS ratio onair/nginx: {ohwm / nhwm:.2f}")
 EOF

@@ -41,6 +41,7 @@ struct ServeArgs {
 }
 
 fn main() -> anyhow::Result<()> {
+    return_large_buffers_to_the_system();
     init_logging();
     install_panic_logger();
     let cli = Cli::parse();
@@ -89,4 +90,16 @@ fn install_panic_logger() {
     std::panic::set_hook(Box::new(|info| {
         tracing::error!("internal error (please report): {info}");
     }));
+}
+
+/// Segments are megabytes each and live for seconds. glibc raises its mmap
+/// threshold after the first such buffer is freed, after which segments come
+/// from the heap and fragment it; a fixed threshold keeps them mmapped, so a
+/// segment that leaves the window goes back to the system.
+fn return_large_buffers_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator and is called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
 }

@@ -88,7 +88,7 @@ fn fragment_trun_is_exact_with_signed_composition_offsets() {
         SampleInfo { duration: 3003, size: 2, keyframe: false, composition_offset: 0 },
     ];
     let payload = [1u8, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-    let fragment = write_fragment(7, 1, 1_234_567, &samples, &payload);
+    let fragment = write_fragment(7, 1, 1_234_567, &samples, &[&payload[..4], &payload[4..]]);
     let mut buf = &fragment[..];
     let moof = Moof::decode(&mut buf).unwrap();
     let mdat = Mdat::decode(&mut buf).unwrap();

@@ -186,7 +186,8 @@ impl Hub {
                 stream.set_state(StreamState::Ended { since: now });
                 true
             }
-            StreamState::Ended { since } => now.duration_since(since) < keep,
+            // A stream that never produced a segment (a refused codec) has nothing to keep.
+            StreamState::Ended { since } => now.duration_since(since) < keep && stream.packager().segments > 0,
             _ => true,
         });
     }

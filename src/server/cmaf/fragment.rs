@@ -28,9 +28,11 @@ const TRUN_SIZE: u32 = 0x200;
 const TRUN_FLAGS: u32 = 0x400;
 const TRUN_COMPOSITION: u32 = 0x800;
 
-/// Writes `moof` + `mdat`. `payload` is the samples' bytes back to back.
-pub fn write_fragment(sequence: u32, track_id: u32, base_decode_time: u64, samples: &[SampleInfo], payload: &[u8]) -> Bytes {
-    let mut w = BoxWriter::with_capacity(payload.len() + 64 + samples.len() * 16);
+/// Writes `moof` + `mdat`. `payload` holds the samples' bytes in order, in
+/// any number of pieces: they are copied once, straight into the fragment.
+pub fn write_fragment(sequence: u32, track_id: u32, base_decode_time: u64, samples: &[SampleInfo], payload: &[&[u8]]) -> Bytes {
+    let payload_len: usize = payload.iter().map(|piece| piece.len()).sum();
+    let mut w = BoxWriter::with_capacity(payload_len + 128 + samples.len() * 16);
     w.begin(b"moof");
     w.begin_full(b"mfhd", 0, 0).u32(sequence).end();
     w.begin(b"traf");
@@ -56,6 +58,10 @@ pub fn write_fragment(sequence: u32, track_id: u32, base_decode_time: u64, sampl
     w.end(); // moof
     let moof_size = w.position();
     w.patch_u32(data_offset_at, (moof_size + 8) as u32);
-    w.begin(b"mdat").bytes(payload).end();
+    w.begin(b"mdat");
+    for piece in payload {
+        w.bytes(piece);
+    }
+    w.end();
     Bytes::from(w.finish())
 }

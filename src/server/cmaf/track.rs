@@ -1,6 +1,6 @@
 //! One track's open segment: samples waiting for their duration and their segment.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::fragment::{SampleInfo, write_fragment};
 use super::init::{TrackConfig, write_init};
@@ -156,14 +156,8 @@ impl TrackSegmenter {
         let first = taken.first()?;
         let start = first.dts;
         let duration: i64 = taken.iter().map(|s| i64::from(s.info.duration)).sum();
-        let mut payload = BytesMut::with_capacity(taken.iter().map(|s| s.data.len()).sum());
-        let infos: Vec<SampleInfo> = taken
-            .iter()
-            .map(|s| {
-                payload.extend_from_slice(&s.data);
-                s.info
-            })
-            .collect();
+        let infos: Vec<SampleInfo> = taken.iter().map(|s| s.info).collect();
+        let payload: Vec<&[u8]> = taken.iter().map(|s| &s.data[..]).collect();
         let data = write_fragment(number as u32, self.track_id, start.max(0) as u64, &infos, &payload);
         Some(TrackSegment {
             kind: self.kind,
