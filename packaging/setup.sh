@@ -8,6 +8,8 @@ packages=(
   build-essential pkg-config nasm clang libclang-dev libasound2-dev
   # peers the tests and benchmarks run against
   ffmpeg nginx libnginx-mod-rtmp srt-tools wrk iproute2 procps curl
+  # a microphone stand-in: PulseAudio with a null sink, reached through ALSA
+  pulseaudio pulseaudio-utils libasound2-plugins
 )
 
 missing=()

@@ -1,4 +1,6 @@
 //! OnAir: a live-streaming studio and a small live origin.
 
+pub mod capture;
+pub mod encode;
 pub mod media;
 pub mod server;

@@ -71,6 +71,25 @@ pub fn parse_audio(body: &Bytes) -> Result<FlvAudio, FlvError> {
     Ok(if packet_type == 0 { FlvAudio::SequenceHeader(payload) } else { FlvAudio::Frame(payload) })
 }
 
+/// An AVC video tag body: frame type, codec 7, packet type, composition time, payload.
+pub fn avc_video_body(keyframe: bool, packet_type: u8, composition_ms: i32, payload: &[u8]) -> Bytes {
+    let mut body = Vec::with_capacity(payload.len() + 5);
+    body.push(if keyframe { 0x17 } else { 0x27 });
+    body.push(packet_type);
+    body.extend_from_slice(&composition_ms.to_be_bytes()[1..]);
+    body.extend_from_slice(payload);
+    Bytes::from(body)
+}
+
+/// An AAC audio tag body (44 kHz/16-bit/stereo flags, as FLV requires for AAC).
+pub fn aac_audio_body(sequence_header: bool, payload: &[u8]) -> Bytes {
+    let mut body = Vec::with_capacity(payload.len() + 2);
+    body.push(0xaf);
+    body.push(if sequence_header { 0 } else { 1 });
+    body.extend_from_slice(payload);
+    Bytes::from(body)
+}
+
 fn video_codec_name(id: u8) -> String {
     match id {
         2 => "Sorenson H.263".into(),
@@ -118,6 +137,13 @@ mod tests {
         assert!(err.to_string().contains("hvc1"));
         let err = parse_audio(&Bytes::from_static(&[0x2f, 0])).unwrap_err();
         assert!(err.to_string().contains("MP3"));
+    }
+
+    #[test]
+    fn written_bodies_parse_back() {
+        let body = avc_video_body(false, 1, -40, &[0, 0, 0, 1, 0x41]);
+        assert_eq!(parse_video(&body).unwrap(), FlvVideo::Frame { keyframe: false, composition_ms: -40, data: Bytes::from_static(&[0, 0, 0, 1, 0x41]) });
+        assert_eq!(parse_audio(&aac_audio_body(true, &[0x11, 0x90])).unwrap(), FlvAudio::SequenceHeader(Bytes::from_static(&[0x11, 0x90])));
     }
 
     #[test]

@@ -213,6 +213,60 @@ pub fn nal_types(data: &[u8], nal_length_size: u8) -> Result<Vec<u8>, H264Error>
     Ok(types)
 }
 
+/// Splits an Annex-B byte stream into NAL units (without start codes).
+pub fn annexb_nal_units(stream: &[u8]) -> Vec<&[u8]> {
+    let mut units = Vec::new();
+    let mut start = None;
+    let mut i = 0;
+    while i + 3 <= stream.len() {
+        if stream[i] == 0 && stream[i + 1] == 0 && stream[i + 2] == 1 {
+            if let Some(begin) = start {
+                units.push(trim_trailing_zeros(&stream[begin..i]));
+            }
+            i += 3;
+            start = Some(i);
+        } else {
+            i += 1;
+        }
+    }
+    if let Some(begin) = start {
+        if begin < stream.len() {
+            units.push(&stream[begin..]);
+        }
+    }
+    units.retain(|unit| !unit.is_empty());
+    units
+}
+
+fn trim_trailing_zeros(unit: &[u8]) -> &[u8] {
+    let end = unit.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
+    &unit[..end]
+}
+
+/// Writes NAL units with 4-byte length prefixes (the avcC / FLV / MP4 framing).
+pub fn length_prefixed(units: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(units.iter().map(|u| u.len() + 4).sum());
+    for unit in units {
+        out.extend_from_slice(&(unit.len() as u32).to_be_bytes());
+        out.extend_from_slice(unit);
+    }
+    out
+}
+
+/// Builds an AVCDecoderConfigurationRecord from one SPS and one PPS.
+pub fn build_avcc(sps: &[u8], pps: &[u8]) -> Result<Bytes, H264Error> {
+    if sps.len() < 4 {
+        return Err(H264Error::AvccTooShort(sps.len()));
+    }
+    let mut record = vec![1, sps[1], sps[2], sps[3], 0xff, 0xe1];
+    record.extend_from_slice(&(sps.len() as u16).to_be_bytes());
+    record.extend_from_slice(sps);
+    record.push(1);
+    record.extend_from_slice(&(pps.len() as u16).to_be_bytes());
+    record.extend_from_slice(pps);
+    Ok(Bytes::from(record))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +303,16 @@ mod tests {
             let _ = parse_sps(&SPS_320X240_BASELINE_30[..end]);
         }
         assert!(parse_sps(&SPS_320X240_BASELINE_30[..6]).is_err());
+    }
+
+    #[test]
+    fn annexb_splits_on_three_and_four_byte_start_codes() {
+        let stream = [0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 4, 5];
+        let units = annexb_nal_units(&stream);
+        assert_eq!(units, [&[0x67, 1, 2][..], &[0x68, 3][..], &[0x65, 4, 5][..]]);
+        assert_eq!(nal_types(&length_prefixed(&units), 4).unwrap(), [7, 8, 5]);
+        let avcc = build_avcc(&SPS_320X240_BASELINE_30, &[0x68, 0xcb]).unwrap();
+        assert_eq!(parse_avcc(avcc).unwrap().width, 320);
     }
 
     #[test]

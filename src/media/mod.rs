@@ -9,3 +9,4 @@ pub mod frame;
 pub mod h264;
 pub mod time;
 pub mod wallclock;
+pub mod stamp;
