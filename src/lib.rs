@@ -2,5 +2,7 @@
 
 pub mod capture;
 pub mod encode;
+pub mod engine;
 pub mod media;
+pub mod publish;
 pub mod server;

@@ -22,6 +22,34 @@ enum Command {
     /// Publish with e.g. `ffmpeg -re -i input.mp4 -c copy -f flv rtmp://127.0.0.1:1935/live/KEY`
     /// and watch http://127.0.0.1:8080/live/KEY/index.m3u8.
     Serve(ServeArgs),
+    /// List cameras (with their formats) and microphones.
+    Devices,
+    /// Publish a camera or the test pattern, with a microphone or the test tone, to an RTMP URL.
+    ///
+    /// Example: onair publish --video test --audio tone --to rtmp://127.0.0.1:1935/live/mykey --quality 3
+    Publish(PublishArgs),
+}
+
+#[derive(clap::Args)]
+struct PublishArgs {
+    /// `test` for the test pattern, `camera` for the first camera, `camera:ID` for one by index or name.
+    #[arg(long, default_value = "test", value_name = "SOURCE")]
+    video: String,
+    /// `tone` for the test tone, `mic` or `mic:NAME` for a microphone, `none` for no audio.
+    #[arg(long, default_value = "tone", value_name = "SOURCE")]
+    audio: String,
+    /// Where to publish: rtmp://HOST[:PORT]/APP/KEY.
+    #[arg(long, value_name = "URL")]
+    to: String,
+    /// Quality knob position: 1 (360p) .. 5 (1080p).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    quality: u8,
+    /// Exact video bitrate in kbit/s instead of the preset's.
+    #[arg(long, value_name = "KBPS")]
+    bitrate: Option<u32>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    duration: Option<f64>,
 }
 
 #[derive(clap::Args)]
@@ -47,6 +75,8 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Serve(args)) => serve(args),
+        Some(Command::Devices) => devices(),
+        Some(Command::Publish(args)) => publish(args),
         None => serve(ServeArgs { config: None, rtmp: None, http: None, print_config: false }),
     }
 }
@@ -78,6 +108,93 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!("shutting down");
         anyhow::Ok(())
     })
+}
+
+fn devices() -> anyhow::Result<()> {
+    match onair::capture::camera::list_cameras() {
+        Ok(cameras) if cameras.is_empty() => println!("Cameras: none found. Use the test pattern: --video test"),
+        Ok(cameras) => {
+            println!("Cameras:");
+            for camera in cameras {
+                println!("  camera:{}  {}", camera.index, camera.name);
+                for format in camera.formats {
+                    println!("      {format}");
+                }
+            }
+        }
+        Err(error) => println!("Cameras: {error}. Use the test pattern: --video test"),
+    }
+    match onair::capture::microphone::list_microphones() {
+        Ok(microphones) if microphones.is_empty() => println!("Microphones: none found. Use the test tone: --audio tone"),
+        Ok(microphones) => {
+            println!("Microphones:");
+            for microphone in microphones {
+                println!("  mic:{}  ({})", microphone.name, microphone.default_config);
+            }
+        }
+        Err(error) => println!("Microphones: {error}. Use the test tone: --audio tone"),
+    }
+    Ok(())
+}
+
+fn publish(args: PublishArgs) -> anyhow::Result<()> {
+    use onair::engine::{AudioChoice, Command as EngineCommand, Engine, EngineConfig, VideoChoice};
+    use onair::publish::shared::PublishState;
+
+    let video = match args.video.split_once(':') {
+        None if args.video == "test" => VideoChoice::TestPattern,
+        None if args.video == "camera" => VideoChoice::Camera(None),
+        Some(("camera", id)) => VideoChoice::Camera(Some(id.to_string())),
+        _ => anyhow::bail!("--video {:?}: use test, camera or camera:ID", args.video),
+    };
+    let audio = match args.audio.split_once(':') {
+        None if args.audio == "tone" => AudioChoice::TestTone,
+        None if args.audio == "none" => AudioChoice::None,
+        None if args.audio == "mic" => AudioChoice::Microphone(None),
+        Some(("mic", name)) => AudioChoice::Microphone(Some(name.to_string())),
+        _ => anyhow::bail!("--audio {:?}: use tone, mic, mic:NAME or none", args.audio),
+    };
+    let target = onair::publish::target::RtmpTarget::parse(&args.to)?;
+    let knob = onair::encode::quality::QualityKnob::new(args.quality, args.bitrate).map_err(anyhow::Error::msg)?;
+    let engine = Engine::start(EngineConfig::new(video, audio, target.clone(), knob))?;
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = interrupted.clone();
+    ctrlc_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst))?;
+    eprintln!("publishing to {} ({}), Ctrl-C to end", target.display(), engine.status().video_source);
+    let started = std::time::Instant::now();
+    let mut last_line = std::time::Instant::now() - std::time::Duration::from_secs(1);
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let status = engine.status();
+        if last_line.elapsed() >= std::time::Duration::from_millis(500) {
+            eprint!("\r{}\x1b[K", status.line());
+            last_line = std::time::Instant::now();
+        }
+        if let PublishState::Stopped { reason } = &status.state {
+            eprintln!();
+            anyhow::bail!("{reason}");
+        }
+        let out_of_time = args.duration.is_some_and(|limit| started.elapsed().as_secs_f64() >= limit);
+        if out_of_time || interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+            engine.send(EngineCommand::Stop);
+            let last = engine.shutdown();
+            eprintln!("\r{}\x1b[K", last.line());
+            return Ok(());
+        }
+    }
+}
+
+/// Ctrl-C ends the stream cleanly instead of killing the process.
+fn ctrlc_handler(on_interrupt: impl Fn() + Send + 'static) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    std::thread::Builder::new().name("signals".into()).spawn(move || {
+        runtime.block_on(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                on_interrupt();
+            }
+        })
+    })?;
+    Ok(())
 }
 
 fn init_logging() {

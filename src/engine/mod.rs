@@ -1,0 +1,276 @@
+//! The broadcaster pipeline: capture -> encode -> publish.
+//!
+//! Capture and encoding run on their own OS threads, the network on a
+//! small tokio runtime; they meet at the bounded outgoing queue. Callers
+//! send `Command`s and read `Status` snapshots; they never own a codec, a
+//! socket or a device.
+
+pub mod audio;
+pub mod status;
+pub mod video;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use self::status::Status;
+use crate::capture::camera::{CameraSource, find_camera};
+use crate::capture::clock::CaptureClock;
+use crate::capture::frames::AudioLevel;
+use crate::capture::microphone::Microphone;
+use crate::capture::pattern::TestPattern;
+use crate::capture::tone::TestTone;
+use crate::capture::{AudioSource, CaptureError, VideoSource};
+use crate::encode::quality::QualityKnob;
+use crate::publish::shared::{PublishShared, PublishState};
+use crate::publish::target::RtmpTarget;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VideoChoice {
+    TestPattern,
+    /// A camera by index or name; None for the first one.
+    Camera(Option<String>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AudioChoice {
+    TestTone,
+    Microphone(Option<String>),
+    None,
+}
+
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub video: VideoChoice,
+    pub audio: AudioChoice,
+    pub target: RtmpTarget,
+    pub knob: QualityKnob,
+    pub keyframe_interval_secs: u32,
+    /// Media the outgoing queue may hold before it drops.
+    pub queue_span_ms: i64,
+}
+
+impl EngineConfig {
+    pub fn new(video: VideoChoice, audio: AudioChoice, target: RtmpTarget, knob: QualityKnob) -> EngineConfig {
+        EngineConfig { video, audio, target, knob, keyframe_interval_secs: 2, queue_span_ms: 3000 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    SetQuality(QualityKnob),
+    Stop,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error("cannot start the engine: {0}")]
+    Start(String),
+}
+
+/// State the engine's threads share.
+pub struct EngineShared {
+    pub publish: Arc<PublishShared>,
+    knob: Mutex<QualityKnob>,
+    knob_generation: AtomicU64,
+    stopping: AtomicBool,
+    encode_times: Mutex<VecDeque<Duration>>,
+    audio_level: Mutex<AudioLevel>,
+    failure: Mutex<Option<String>>,
+}
+
+impl EngineShared {
+    pub fn knob(&self) -> QualityKnob {
+        *self.knob.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    fn record_encode_time(&self, took: Duration) {
+        let mut times = self.encode_times.lock().unwrap_or_else(|p| p.into_inner());
+        if times.len() == 60 {
+            times.pop_front();
+        }
+        times.push_back(took);
+    }
+
+    fn mean_encode_ms(&self) -> f64 {
+        let times = self.encode_times.lock().unwrap_or_else(|p| p.into_inner());
+        if times.is_empty() {
+            return 0.0;
+        }
+        times.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0 / times.len() as f64
+    }
+
+    fn set_audio_level(&self, level: AudioLevel) {
+        *self.audio_level.lock().unwrap_or_else(|p| p.into_inner()) = level;
+    }
+}
+
+/// A capture or encoder failure ends the stream with its reason.
+fn log_failure(shared: &EngineShared, reason: &str) {
+    tracing::error!("{reason}");
+    shared.failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(|| reason.to_string());
+    shared.stopping.store(true, Ordering::SeqCst);
+}
+
+pub struct Engine {
+    commands: mpsc::Sender<Command>,
+    status: watch::Receiver<Status>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Opens the sources and starts publishing. A missing device is an error
+    /// that names the synthetic alternative, never a hang.
+    pub fn start(config: EngineConfig) -> Result<Engine, EngineError> {
+        let clock = CaptureClock::start();
+        let (width, height) = config.knob.size();
+        let preset = config.knob.preset();
+        let video: Box<dyn VideoSource> = match &config.video {
+            VideoChoice::TestPattern => Box::new(TestPattern::new(width, height, preset.fps, clock)),
+            VideoChoice::Camera(selector) => {
+                let index = find_camera(selector.as_deref())?;
+                Box::new(CameraSource::open(index, width, height, preset.fps, clock)?)
+            }
+        };
+        let audio: Option<Box<dyn AudioSource>> = match &config.audio {
+            AudioChoice::TestTone => Some(Box::new(TestTone::new(clock))),
+            AudioChoice::Microphone(selector) => Some(Box::new(Microphone::open(selector.as_deref(), clock)?)),
+            AudioChoice::None => None,
+        };
+        let shared = Arc::new(EngineShared {
+            publish: Arc::new(PublishShared::new(config.queue_span_ms, clock)),
+            knob: Mutex::new(config.knob),
+            knob_generation: AtomicU64::new(0),
+            stopping: AtomicBool::new(false),
+            encode_times: Mutex::new(VecDeque::new()),
+            audio_level: Mutex::new(AudioLevel::SILENT),
+            failure: Mutex::new(None),
+        });
+        let video_source = video.describe();
+        let audio_source = audio.as_ref().map_or_else(|| "none".to_string(), |a| a.describe());
+        let (status_tx, status) = watch::channel(Status::idle());
+        let (commands, command_rx) = mpsc::channel();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let spawn = |name: &str, work: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new().name(name.into()).spawn(work).map_err(|e| EngineError::Start(format!("{name} thread: {e}")))
+        };
+        let mut threads = Vec::new();
+        let keyframe = config.keyframe_interval_secs;
+        let for_video = shared.clone();
+        threads.push(spawn("video", Box::new(move || video::run(video, for_video, keyframe)))?);
+        if let Some(audio) = audio {
+            let for_audio = shared.clone();
+            let kbps = preset.audio_kbps;
+            threads.push(spawn("audio", Box::new(move || audio::run(audio, for_audio, kbps)))?);
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| EngineError::Start(e.to_string()))?;
+        let for_network = shared.publish.clone();
+        let target = config.target.clone();
+        threads.push(spawn("publish", Box::new(move || runtime.block_on(crate::publish::rtmp::run(target, for_network, stop_rx))))?);
+        let for_control = shared.clone();
+        threads.push(spawn(
+            "control",
+            Box::new(move || control_loop(command_rx, for_control, stop_tx, status_tx, video_source, audio_source)),
+        )?);
+        Ok(Engine { commands, status, threads })
+    }
+
+    pub fn send(&self, command: Command) {
+        let _ = self.commands.send(command);
+    }
+
+    pub fn status(&self) -> Status {
+        self.status.borrow().clone()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<Status> {
+        self.status.clone()
+    }
+
+    /// Stops (if not stopped already) and waits for every thread.
+    pub fn shutdown(self) -> Status {
+        self.send(Command::Stop);
+        let status = self.status.clone();
+        for thread in self.threads {
+            let _ = thread.join();
+        }
+        let last = status.borrow().clone();
+        last
+    }
+}
+
+fn control_loop(
+    commands: mpsc::Receiver<Command>,
+    shared: Arc<EngineShared>,
+    stop: watch::Sender<bool>,
+    status: watch::Sender<Status>,
+    video_source: String,
+    audio_source: String,
+) {
+    let mut samples: VecDeque<(Instant, u64, u64)> = VecDeque::new();
+    loop {
+        match commands.recv_timeout(Duration::from_millis(250)) {
+            Ok(Command::SetQuality(knob)) => {
+                *shared.knob.lock().unwrap_or_else(|p| p.into_inner()) = knob;
+                shared.knob_generation.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok(Command::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => shared.stopping.store(true, Ordering::SeqCst),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if shared.stopping() && !*stop.borrow() {
+            let _ = stop.send(true);
+        }
+        let (mut state, live_since) = shared.publish.state();
+        let finished = matches!(state, PublishState::Stopped { .. });
+        if finished {
+            // The network side ended (refused, or stopped): capture ends too.
+            shared.stopping.store(true, Ordering::SeqCst);
+            if let Some(reason) = shared.failure.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+                state = PublishState::Stopped { reason };
+            }
+        }
+        let now = Instant::now();
+        let bytes = shared.publish.bytes_sent.load(Ordering::Relaxed);
+        let frames = shared.publish.video_frames_sent.load(Ordering::Relaxed);
+        samples.push_back((now, bytes, frames));
+        while samples.len() > 2 && now.duration_since(samples[0].0) > Duration::from_secs(1) {
+            samples.pop_front();
+        }
+        let (then, bytes_then, frames_then) = samples[0];
+        let elapsed = now.duration_since(then).as_secs_f64();
+        let rate = |delta: u64| if elapsed > 0.0 { delta as f64 / elapsed } else { 0.0 };
+        let knob = shared.knob();
+        let (width, height) = knob.size();
+        let drops = shared.publish.drops();
+        let snapshot = Status {
+            state,
+            sent_kbps: rate(bytes - bytes_then) * 8.0 / 1000.0,
+            fps: rate(frames - frames_then),
+            dropped_frames: drops.video_frames + drops.audio_frames,
+            queue_depth: shared.publish.queue_depth(),
+            encode_ms: shared.mean_encode_ms(),
+            uptime: live_since.map_or(Duration::ZERO, |since| now.duration_since(since)),
+            width,
+            height,
+            target_kbps: knob.video_kbps(),
+            audio_level: *shared.audio_level.lock().unwrap_or_else(|p| p.into_inner()),
+            latency_ms: shared.publish.latency_ms(),
+            video_source: video_source.clone(),
+            audio_source: audio_source.clone(),
+        };
+        status.send_replace(snapshot);
+        if finished {
+            return;
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The video thread: capture, apply the knob, encode, queue. Never blocks on the network.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::{EngineShared, log_failure};
+use crate::capture::VideoSource;
+use crate::encode::h264::H264Encoder;
+use crate::encode::quality::QualityKnob;
+use crate::media::flv::avc_video_body;
+use crate::publish::queue::{Outgoing, OutgoingKind};
+use crate::publish::shared::MediaDescription;
+
+pub fn run(mut source: Box<dyn VideoSource>, shared: Arc<EngineShared>, keyframe_interval_secs: u32) {
+    let mut knob = shared.knob();
+    let mut knob_generation = shared.knob_generation.load(Ordering::SeqCst);
+    let mut encoder: Option<H264Encoder> = None;
+    while !shared.stopping() {
+        let generation = shared.knob_generation.load(Ordering::SeqCst);
+        if generation != knob_generation {
+            knob_generation = generation;
+            let next = shared.knob();
+            apply_knob(&mut encoder, &mut source, knob, next, &shared);
+            knob = next;
+        }
+        let frame = match source.next_frame() {
+            Ok(frame) => frame,
+            Err(error) => {
+                log_failure(&shared, &format!("video capture stopped: {error}"));
+                return;
+            }
+        };
+        if encoder.is_none() {
+            let preset = knob.preset();
+            match H264Encoder::new(frame.width, frame.height, preset.fps, knob.video_kbps(), keyframe_interval_secs) {
+                Ok(created) => encoder = Some(created),
+                Err(error) => {
+                    log_failure(&shared, &error.to_string());
+                    return;
+                }
+            }
+            shared.publish.set_media_description(MediaDescription {
+                width: frame.width as u32,
+                height: frame.height as u32,
+                fps: preset.fps as f32,
+                video_kbps: knob.video_kbps(),
+                audio_kbps: preset.audio_kbps,
+            });
+        }
+        let Some(active) = encoder.as_mut() else { continue };
+        if shared.publish.take_keyframe_request() {
+            active.force_keyframe();
+        }
+        let started = Instant::now();
+        let encoded = active.encode(&frame);
+        shared.record_encode_time(started.elapsed());
+        let encoded = match encoded {
+            Ok(Some(encoded)) => encoded,
+            Ok(None) => continue,
+            Err(error) => {
+                log_failure(&shared, &error.to_string());
+                return;
+            }
+        };
+        let timestamp_ms = frame.captured.micros / 1000;
+        if let Some(config) = &encoded.config {
+            shared.publish.push(Outgoing {
+                kind: OutgoingKind::VideoHeader,
+                timestamp_ms,
+                body: avc_video_body(true, 0, 0, &config.avcc),
+                captured_micros: frame.captured.micros,
+            });
+        }
+        shared.publish.push(Outgoing {
+            kind: OutgoingKind::Video { keyframe: encoded.keyframe, reference: true },
+            timestamp_ms,
+            body: avc_video_body(encoded.keyframe, 1, 0, &encoded.data),
+            captured_micros: frame.captured.micros,
+        });
+    }
+}
+
+/// A new knob position: same size and rate changes the bitrate in place;
+/// anything else restarts the encoder, whose first frame is a keyframe with new SPS/PPS.
+fn apply_knob(encoder: &mut Option<H264Encoder>, source: &mut Box<dyn VideoSource>, old: QualityKnob, new: QualityKnob, shared: &EngineShared) {
+    let (old_preset, new_preset) = (old.preset(), new.preset());
+    let same_shape = (old_preset.width, old_preset.height, old_preset.fps) == (new_preset.width, new_preset.height, new_preset.fps);
+    if same_shape {
+        if let Some(active) = encoder.as_mut() {
+            if let Err(error) = active.set_bitrate(new.video_kbps()) {
+                tracing::warn!("{error}; restarting the encoder instead");
+                *encoder = None;
+            }
+        }
+    } else {
+        let (width, height) = new.size();
+        source.set_output(width, height, new_preset.fps);
+        *encoder = None;
+    }
+    let (width, height) = new.size();
+    shared.publish.set_media_description(MediaDescription {
+        width: width as u32,
+        height: height as u32,
+        fps: new_preset.fps as f32,
+        video_kbps: new.video_kbps(),
+        audio_kbps: new_preset.audio_kbps,
+    });
+    tracing::info!("quality {} ({}x{} {} fps, {} kbit/s)", new.position, width, height, new_preset.fps, new.video_kbps());
+}

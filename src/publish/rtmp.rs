@@ -1,0 +1,149 @@
+//! The RTMP publishing driver: connects, publishes, drains the outgoing
+//! queue, and reconnects with backoff when the connection drops.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use super::reconnect::ReconnectPolicy;
+use super::rtmp_client::{RtmpClientConnection, RtmpClientError};
+use super::shared::{PublishShared, PublishState};
+use super::target::RtmpTarget;
+use super::queue::OutgoingKind;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+enum Failure {
+    /// Worth another try (network trouble). `was_live` resets the backoff.
+    Transient { reason: String, was_live: bool },
+    /// Not worth retrying: the server refused, the name does not resolve.
+    Fatal(String),
+}
+
+/// Runs until stopped or refused; the final state says which.
+pub async fn run(target: RtmpTarget, shared: Arc<PublishShared>, mut stop: watch::Receiver<bool>) {
+    let mut policy = ReconnectPolicy::standard(std::process::id() as u64 ^ 0x5eed);
+    loop {
+        if *stop.borrow() {
+            shared.set_state(PublishState::Stopped { reason: "ended by the user".into() });
+            return;
+        }
+        if policy.attempt() == 0 {
+            shared.set_state(PublishState::Connecting);
+        }
+        match publish_once(&target, &shared, &mut stop).await {
+            Ok(()) => {
+                shared.set_state(PublishState::Stopped { reason: "ended by the user".into() });
+                return;
+            }
+            Err(Failure::Fatal(reason)) => {
+                tracing::error!(target = %target.display(), "publishing stopped: {reason}");
+                shared.set_state(PublishState::Stopped { reason });
+                return;
+            }
+            Err(Failure::Transient { reason, was_live }) => {
+                if was_live {
+                    policy.succeeded();
+                }
+                let delay = policy.next_delay();
+                tracing::warn!(target = %target.display(), "connection lost: {reason}; retrying in {:.1} s", delay.as_secs_f64());
+                shared.set_state(PublishState::Reconnecting { attempt: policy.attempt(), last_error: reason });
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+    }
+}
+
+async fn publish_once(target: &RtmpTarget, shared: &PublishShared, stop: &mut watch::Receiver<bool>) -> Result<(), Failure> {
+    let transient = |reason: String| Failure::Transient { reason, was_live: false };
+    let mut addresses = tokio::net::lookup_host((target.host.as_str(), target.port))
+        .await
+        .map_err(|e| Failure::Fatal(format!("cannot resolve {}: {e}", target.host)))?;
+    let address = addresses.next().ok_or_else(|| Failure::Fatal(format!("{} has no address", target.host)))?;
+    let mut socket = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
+        .await
+        .map_err(|_| transient(format!("no answer from {address} within {} s", CONNECT_TIMEOUT.as_secs())))?
+        .map_err(|e| transient(format!("cannot connect to {address}: {e}")))?;
+    let _ = socket.set_nodelay(true);
+    let mut connection = RtmpClientConnection::new(&target.app, &target.key, &target.tc_url()).map_err(|e| transient(e.to_string()))?;
+    let mut buffer = vec![0u8; 16 * 1024];
+    let handshake = async {
+        while !connection.is_publishing() {
+            let outgoing = connection.take_outgoing();
+            socket.write_all(&outgoing).await.map_err(|e| transient(format!("write failed: {e}")))?;
+            let read = socket.read(&mut buffer).await.map_err(|e| transient(format!("read failed: {e}")))?;
+            if read == 0 {
+                return Err(transient("the server closed the connection during setup".into()));
+            }
+            connection.receive(&buffer[..read]).map_err(classify)?;
+        }
+        Ok(())
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, handshake).await.map_err(|_| transient("the server did not accept the publish within 10 s".into()))??;
+
+    tracing::info!(target = %target.display(), "live");
+    shared.set_state(PublishState::Live);
+    let live_failure = |reason: String| Failure::Transient { reason, was_live: true };
+    let (width, height, fps, video_kbps, audio_kbps) = shared.media_description();
+    connection.send_metadata(width, height, fps, video_kbps, audio_kbps).map_err(classify)?;
+    let headers = shared.resync();
+    shared.request_keyframe();
+    for header in headers {
+        match header.kind {
+            OutgoingKind::VideoHeader => connection.send_video(header.body, header.timestamp_ms, false),
+            _ => connection.send_audio(header.body, header.timestamp_ms),
+        }
+        .map_err(classify)?;
+    }
+    loop {
+        let outgoing = connection.take_outgoing();
+        if !outgoing.is_empty() {
+            socket.write_all(&outgoing).await.map_err(|e| live_failure(format!("send failed: {e}")))?;
+            shared.count_sent(outgoing.len());
+        }
+        tokio::select! {
+            _ = shared.wait_for_media() => {}
+            read = socket.read(&mut buffer) => {
+                match read {
+                    Ok(0) => return Err(live_failure("the server closed the connection".into())),
+                    Ok(n) => { connection.receive(&buffer[..n]).map_err(|e| match classify(e) {
+                        Failure::Transient { reason, .. } => live_failure(reason),
+                        fatal => fatal,
+                    })?; }
+                    Err(e) => return Err(live_failure(format!("read failed: {e}"))),
+                }
+            }
+            _ = stop.changed() => {
+                connection.finish().ok();
+                let outgoing = connection.take_outgoing();
+                let _ = socket.write_all(&outgoing).await;
+                let _ = socket.shutdown().await;
+                return Ok(());
+            }
+        }
+        while let Some(item) = shared.pop() {
+            let sent = match item.kind {
+                OutgoingKind::VideoHeader => connection.send_video(item.body, item.timestamp_ms, false),
+                OutgoingKind::Video { keyframe, .. } => connection.send_video(item.body, item.timestamp_ms, !keyframe),
+                OutgoingKind::AudioHeader | OutgoingKind::Audio => connection.send_audio(item.body, item.timestamp_ms),
+            };
+            sent.map_err(|e| live_failure(e.to_string()))?;
+            if matches!(item.kind, OutgoingKind::Video { .. }) {
+                shared.count_video_frame(item.captured_micros);
+            }
+        }
+    }
+}
+
+fn classify(error: RtmpClientError) -> Failure {
+    match error {
+        RtmpClientError::Refused(reason) => Failure::Fatal(format!("the server refused the stream: {reason}")),
+        other => Failure::Transient { reason: other.to_string(), was_live: false },
+    }
+}

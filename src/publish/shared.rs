@@ -1,0 +1,163 @@
+//! What the encoders and the network sender share: the queue, a keyframe
+//! request, the publish state and send counters.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use tokio::sync::Notify;
+
+use super::queue::{DropCounts, Outgoing, OutgoingQueue};
+use crate::capture::clock::CaptureClock;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PublishState {
+    Idle,
+    Connecting,
+    Live,
+    Reconnecting { attempt: u32, last_error: String },
+    Stopped { reason: String },
+}
+
+impl std::fmt::Display for PublishState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PublishState::Idle => write!(f, "idle"),
+            PublishState::Connecting => write!(f, "connecting"),
+            PublishState::Live => write!(f, "live"),
+            PublishState::Reconnecting { attempt, .. } => write!(f, "reconnecting (attempt {attempt})"),
+            PublishState::Stopped { reason } => write!(f, "stopped: {reason}"),
+        }
+    }
+}
+
+/// The stream's shape, for onMetaData.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MediaDescription {
+    pub width: u32,
+    pub height: u32,
+    pub fps: f32,
+    pub video_kbps: u32,
+    pub audio_kbps: u32,
+}
+
+pub struct PublishShared {
+    queue: Mutex<OutgoingQueue>,
+    media_ready: Notify,
+    keyframe_wanted: AtomicBool,
+    state: Mutex<(PublishState, Option<Instant>)>,
+    media: Mutex<MediaDescription>,
+    pub bytes_sent: AtomicU64,
+    pub video_frames_sent: AtomicU64,
+    latencies: Mutex<VecDeque<i64>>,
+    clock: CaptureClock,
+}
+
+const LATENCY_SAMPLES: usize = 300;
+
+impl PublishShared {
+    pub fn new(queue_span_ms: i64, clock: CaptureClock) -> PublishShared {
+        PublishShared {
+            queue: Mutex::new(OutgoingQueue::new(queue_span_ms)),
+            media_ready: Notify::new(),
+            keyframe_wanted: AtomicBool::new(false),
+            state: Mutex::new((PublishState::Idle, None)),
+            media: Mutex::new(MediaDescription::default()),
+            bytes_sent: AtomicU64::new(0),
+            video_frames_sent: AtomicU64::new(0),
+            latencies: Mutex::new(VecDeque::new()),
+            clock,
+        }
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, OutgoingQueue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// From an encoder thread: never waits on the network.
+    pub fn push(&self, item: Outgoing) {
+        if self.queue().push(item) {
+            self.request_keyframe();
+        }
+        self.media_ready.notify_one();
+    }
+
+    pub fn pop(&self) -> Option<Outgoing> {
+        self.queue().pop()
+    }
+
+    pub fn resync(&self) -> Vec<Outgoing> {
+        self.queue().resync()
+    }
+
+    pub async fn wait_for_media(&self) {
+        self.media_ready.notified().await;
+    }
+
+    pub fn queue_depth(&self) -> usize {
+        self.queue().len()
+    }
+
+    pub fn drops(&self) -> DropCounts {
+        self.queue().drops
+    }
+
+    pub fn request_keyframe(&self) {
+        self.keyframe_wanted.store(true, Ordering::SeqCst);
+    }
+
+    /// For the video encoder: true once per request.
+    pub fn take_keyframe_request(&self) -> bool {
+        self.keyframe_wanted.swap(false, Ordering::SeqCst)
+    }
+
+    pub fn set_state(&self, state: PublishState) {
+        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let live_since = match (&state, guard.1) {
+            (PublishState::Live, None) => Some(Instant::now()),
+            (PublishState::Live | PublishState::Reconnecting { .. }, since) => since,
+            _ => None,
+        };
+        *guard = (state, live_since);
+    }
+
+    /// The state and when the stream first went live.
+    pub fn state(&self) -> (PublishState, Option<Instant>) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set_media_description(&self, media: MediaDescription) {
+        *self.media.lock().unwrap_or_else(|p| p.into_inner()) = media;
+    }
+
+    pub fn media_description(&self) -> (u32, u32, f32, u32, u32) {
+        let m = *self.media.lock().unwrap_or_else(|p| p.into_inner());
+        (m.width, m.height, m.fps, m.video_kbps, m.audio_kbps)
+    }
+
+    pub fn count_sent(&self, bytes: usize) {
+        self.bytes_sent.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// A video frame left for the socket: record its capture-to-send latency.
+    pub fn count_video_frame(&self, captured_micros: i64) {
+        self.video_frames_sent.fetch_add(1, Ordering::Relaxed);
+        let latency = self.clock.now().micros - captured_micros;
+        let mut latencies = self.latencies.lock().unwrap_or_else(|p| p.into_inner());
+        if latencies.len() == LATENCY_SAMPLES {
+            latencies.pop_front();
+        }
+        latencies.push_back(latency);
+    }
+
+    /// Capture-to-send latency (p50, p99) in milliseconds over recent frames.
+    pub fn latency_ms(&self) -> Option<(f64, f64)> {
+        let latencies = self.latencies.lock().unwrap_or_else(|p| p.into_inner());
+        let mut sorted: Vec<i64> = latencies.iter().copied().collect();
+        sorted.sort_unstable();
+        let last = sorted.len().checked_sub(1)?;
+        let at = |p: f64| sorted[((last as f64) * p).round() as usize] as f64 / 1000.0;
+        Some((at(0.5), at(0.99)))
+    }
+}
