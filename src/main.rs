@@ -24,6 +24,14 @@ enum Command {
     Serve(ServeArgs),
     /// List cameras (with their formats) and microphones.
     Devices,
+    /// Show a microphone's level (peak and RMS in dBFS) for a few seconds.
+    Meter {
+        /// Part of the microphone's name; the default input when omitted.
+        #[arg(long, value_name = "NAME")]
+        mic: Option<String>,
+        #[arg(long, default_value_t = 3.0, value_name = "SECS")]
+        seconds: f64,
+    },
     /// Publish a camera or the test pattern, with a microphone or the test tone, to an RTMP URL.
     ///
     /// Example: onair publish --video test --audio tone --to rtmp://127.0.0.1:1935/live/mykey --quality 3
@@ -76,6 +84,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Devices) => devices(),
+        Some(Command::Meter { mic, seconds }) => meter(mic, seconds),
         Some(Command::Publish(args)) => publish(args),
         None => serve(ServeArgs { config: None, rtmp: None, http: None, print_config: false }),
     }
@@ -133,6 +142,25 @@ fn devices() -> anyhow::Result<()> {
             }
         }
         Err(error) => println!("Microphones: {error}. Use the test tone: --audio tone"),
+    }
+    Ok(())
+}
+
+fn meter(mic: Option<String>, seconds: f64) -> anyhow::Result<()> {
+    use onair::capture::AudioSource;
+    use onair::capture::frames::AudioLevel;
+    let clock = onair::capture::clock::CaptureClock::start();
+    let mut microphone = onair::capture::microphone::Microphone::open(mic.as_deref(), clock)?;
+    println!("listening to {}", microphone.describe());
+    let started = std::time::Instant::now();
+    let mut samples = Vec::new();
+    while started.elapsed().as_secs_f64() < seconds {
+        samples.extend(microphone.next_buffer()?.samples);
+        if samples.len() >= 48_000 / 2 {
+            let level = AudioLevel::measure(&samples);
+            println!("peak {:6.1} dBFS  rms {:6.1} dBFS{}", level.peak_dbfs, level.rms_dbfs, if level.clipped() { "  CLIP" } else { "" });
+            samples.clear();
+        }
     }
     Ok(())
 }

@@ -45,6 +45,9 @@ impl TestPattern {
             let y = h / 2 - size / 2;
             fill_rect(&mut frame.i420[..w * h], w, x, y, size, size, 235);
         }
+        if !flash {
+            fill_noise(&mut frame.i420[..w * h], w, h, index);
+        }
         draw_clock(&mut frame.i420[..w * h], w, h, captured);
         stamp::draw(&mut frame.i420[..w * h], w, h, w, captured.wall.0 as u64);
         frame
@@ -99,6 +102,19 @@ fn background(width: usize, height: usize) -> Vec<u8> {
         }
     }
     out
+}
+
+/// Film-grain-like noise over the bottom quarter, new every frame, so the
+/// encoder has to spend its bitrate the way it does on a real camera.
+fn fill_noise(luma: &mut [u8], width: usize, height: usize, index: u64) {
+    let mut state = index.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    for pixel in &mut luma[width * (height * 3 / 4)..] {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let grain = (state >> 59) as i16 - 16;
+        *pixel = (i16::from(*pixel) + grain).clamp(16, 235) as u8;
+    }
 }
 
 fn fill_rect(luma: &mut [u8], stride: usize, x: usize, y: usize, w: usize, h: usize, value: u8) {

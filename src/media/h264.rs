@@ -213,6 +213,23 @@ pub fn nal_types(data: &[u8], nal_length_size: u8) -> Result<Vec<u8>, H264Error>
     Ok(types)
 }
 
+/// The SPS and PPS units listed in an avcC record, in order.
+pub fn avcc_parameter_sets(avcc: &[u8]) -> Vec<&[u8]> {
+    let mut units = Vec::new();
+    let mut offset = 5;
+    for count_mask in [0x1f, 0xff] {
+        let Some(&count) = avcc.get(offset) else { return units };
+        offset += 1;
+        for _ in 0..(count & count_mask) {
+            let Some(len) = avcc.get(offset..offset + 2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]]))) else { return units };
+            let Some(unit) = avcc.get(offset + 2..offset + 2 + len) else { return units };
+            units.push(unit);
+            offset += 2 + len;
+        }
+    }
+    units
+}
+
 /// Splits an Annex-B byte stream into NAL units (without start codes).
 pub fn annexb_nal_units(stream: &[u8]) -> Vec<&[u8]> {
     let mut units = Vec::new();
@@ -312,6 +329,7 @@ mod tests {
         assert_eq!(units, [&[0x67, 1, 2][..], &[0x68, 3][..], &[0x65, 4, 5][..]]);
         assert_eq!(nal_types(&length_prefixed(&units), 4).unwrap(), [7, 8, 5]);
         let avcc = build_avcc(&SPS_320X240_BASELINE_30, &[0x68, 0xcb]).unwrap();
+        assert_eq!(avcc_parameter_sets(&avcc), [&SPS_320X240_BASELINE_30[..], &[0x68, 0xcb][..]]);
         assert_eq!(parse_avcc(avcc).unwrap().width, 320);
     }
 

@@ -1,9 +1,10 @@
 //! The bounded outgoing queue between the encoders and the network.
 //!
-//! Encoders never wait: when the queue holds more than its span of media,
-//! it drops non-reference video frames first, then video up to the next
-//! keyframe (the rest of a GOP, so nothing is sent whose reference was
-//! dropped), then the oldest audio. Sequence headers are never dropped.
+//! Encoders never wait. Once the backlog passes half its allowed span,
+//! non-reference video frames are dropped as they arrive; past the full
+//! span, video is dropped from the oldest frame up to the next keyframe
+//! (the rest of a GOP, so nothing is sent whose reference was dropped), and
+//! audio older than the span goes too. Sequence headers are never dropped.
 
 use std::collections::VecDeque;
 
@@ -57,9 +58,10 @@ impl OutgoingQueue {
         self.items.is_empty()
     }
 
-    /// Media time the queue spans, in milliseconds.
+    /// Media time the queued media spans, in milliseconds.
     pub fn span_ms(&self) -> i64 {
-        match (self.items.front(), self.items.back()) {
+        let media = |item: &&Outgoing| matches!(item.kind, OutgoingKind::Video { .. } | OutgoingKind::Audio);
+        match (self.items.iter().find(media), self.items.iter().rev().find(media)) {
             (Some(first), Some(last)) => last.timestamp_ms - first.timestamp_ms,
             _ => 0,
         }
@@ -70,17 +72,25 @@ impl OutgoingQueue {
         match item.kind {
             OutgoingKind::VideoHeader => self.video_header = Some(item.clone()),
             OutgoingKind::AudioHeader => self.audio_header = Some(item.clone()),
+            OutgoingKind::Video { reference: false, keyframe: false } if self.span_ms() > self.max_span_ms / 2 => {
+                self.drops.video_frames += 1;
+                return false;
+            }
             _ => {}
         }
+        let newest = item.timestamp_ms;
         self.items.push_back(item);
+        let horizon = newest - self.max_span_ms;
         let mut dropped_video = false;
-        while self.span_ms() > self.max_span_ms {
-            if self.drop_non_reference() || self.drop_gop_tail() {
-                dropped_video = true;
-            } else if !self.drop_oldest_audio() {
+        while self.items.iter().find(|i| matches!(i.kind, OutgoingKind::Video { .. })).is_some_and(|oldest| oldest.timestamp_ms < horizon) {
+            if !self.drop_gop_tail() {
                 break;
             }
+            dropped_video = true;
         }
+        let before = self.items.len();
+        self.items.retain(|i| !(i.kind == OutgoingKind::Audio && i.timestamp_ms < horizon));
+        self.drops.audio_frames += (before - self.items.len()) as u64;
         dropped_video
     }
 
@@ -107,18 +117,6 @@ impl OutgoingQueue {
         self.video_header.iter().chain(self.audio_header.iter()).cloned().collect()
     }
 
-    fn drop_non_reference(&mut self) -> bool {
-        let position = self.items.iter().position(|item| matches!(item.kind, OutgoingKind::Video { reference: false, keyframe: false }));
-        match position {
-            Some(index) => {
-                self.items.remove(index);
-                self.drops.video_frames += 1;
-                true
-            }
-            None => false,
-        }
-    }
-
     /// Drops video from the oldest queued frame up to the next queued keyframe.
     fn drop_gop_tail(&mut self) -> bool {
         let is_video = |item: &Outgoing| matches!(item.kind, OutgoingKind::Video { .. });
@@ -138,17 +136,6 @@ impl OutgoingQueue {
             self.waiting_for_keyframe = true;
         }
         dropped > 0
-    }
-
-    fn drop_oldest_audio(&mut self) -> bool {
-        match self.items.iter().position(|item| item.kind == OutgoingKind::Audio) {
-            Some(index) => {
-                self.items.remove(index);
-                self.drops.audio_frames += 1;
-                true
-            }
-            None => false,
-        }
     }
 }
 
@@ -183,13 +170,16 @@ mod tests {
 
     #[test]
     fn non_reference_frames_go_first() {
+        let non_reference = |ms| Outgoing { kind: OutgoingKind::Video { keyframe: false, reference: false }, timestamp_ms: ms, body: Bytes::new(), captured_micros: 0 };
         let mut queue = OutgoingQueue::new(100);
         queue.push(video(0, true));
-        queue.push(Outgoing { kind: OutgoingKind::Video { keyframe: false, reference: false }, timestamp_ms: 33, body: Bytes::new(), captured_micros: 0 });
+        queue.push(non_reference(33));
         queue.push(video(66, false));
-        queue.push(video(133, false));
+        // Past half the span: a non-reference frame is not queued; reference frames still are.
+        queue.push(non_reference(80));
+        queue.push(video(90, false));
         assert_eq!(queue.drops.video_frames, 1);
-        assert_eq!(queue.len(), 3);
+        assert_eq!(queue.len(), 4);
     }
 
     #[test]

@@ -116,7 +116,7 @@ impl PublishShared {
         let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let live_since = match (&state, guard.1) {
             (PublishState::Live, None) => Some(Instant::now()),
-            (PublishState::Live | PublishState::Reconnecting { .. }, since) => since,
+            (PublishState::Live | PublishState::Reconnecting { .. } | PublishState::Stopped { .. }, since) => since,
             _ => None,
         };
         *guard = (state, live_since);

@@ -93,7 +93,7 @@ fn write_adaptation_set(out: &mut String, set_id: usize, track: &TrackWindow, pe
                 h264.width,
                 h264.height
             );
-            if let Some(rate) = h264.frame_rate {
+            if let Some(rate) = track.frame_rate() {
                 let _ = write!(out, " frameRate=\"{}\"", frame_rate_attr(rate));
             }
             out.push_str(">\n");

@@ -179,7 +179,7 @@ fn report(stream: &LiveStream, now: Instant) -> StreamReport {
         audio_codec: window.audio.as_ref().map(|t| codec_string(&t.codec)),
         width: h264.as_ref().map(|h| h.width),
         height: h264.as_ref().map(|h| h.height),
-        fps: h264.as_ref().and_then(|h| h.frame_rate),
+        fps: video.and_then(|t| t.frame_rate()),
         audio_sample_rate: aac.map(|a| a.sample_rate),
         ingest_kbps: window.tracks().map(|t| t.bandwidth().1).sum::<u64>() / 1000,
         uptime_seconds,

@@ -45,8 +45,14 @@ mod tempfile_path {
 impl Server {
     /// Starts `onair serve` on free loopback ports with `config` (TOML) appended.
     pub fn start(config: &str) -> Server {
+        Server::start_exact(&format!("[rtmp]\nlisten = \"127.0.0.1:0\"\n{config}"))
+    }
+
+    /// Starts `onair serve` with exactly this config (HTTP on a free port unless it says otherwise).
+    pub fn start_exact(config: &str) -> Server {
         let path = std::env::temp_dir().join(format!("onair-test-{}-{}.toml", std::process::id(), unique()));
-        let toml = format!("[rtmp]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\n{config}");
+        let http = if config.contains("[http]") { String::new() } else { "[http]\nlisten = \"127.0.0.1:0\"\n".to_string() };
+        let toml = format!("{http}{config}");
         std::fs::write(&path, toml).expect("write test config");
         let mut child = Command::new(env!("CARGO_BIN_EXE_onair"))
             .args(["serve", "--config"])
@@ -200,4 +206,76 @@ pub fn decode_count(url: &str, stream: &str) -> u64 {
 
 pub fn repo_path(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// Flash times (video frames with mean luma over 200) and beep onsets (audio
+/// peaks over -12 dBFS after quiet) in a decoded output, on one timeline.
+pub fn flashes_and_beeps(url: &str) -> (Vec<f64>, Vec<f64>) {
+    let escaped = url.replace(':', "\\\\:");
+    let graph = format!(
+        "movie={escaped}:s=dv+da[v][a];[v]signalstats[out0];[a]asetnsamples=n=48,astats=metadata=1:reset=1[out1]"
+    );
+    let (ok, stdout, stderr) = run(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            &graph,
+            "-show_entries",
+            "frame=media_type,pts_time:frame_tags=lavfi.signalstats.YAVG,lavfi.astats.Overall.Peak_level",
+            "-of",
+            "csv=p=0",
+        ],
+    );
+    assert!(ok, "ffprobe could not analyse {url}: {stderr}");
+    let mut flashes = Vec::new();
+    let mut beeps = Vec::new();
+    let mut quiet = true;
+    let mut previous_flash = false;
+    for line in stdout.lines() {
+        let fields: Vec<&str> = line.split(',').collect();
+        if fields.len() < 3 {
+            continue;
+        }
+        let Ok(time) = fields[1].parse::<f64>() else { continue };
+        let value = fields[2].parse::<f64>().unwrap_or(-200.0);
+        match fields[0] {
+            "video" => {
+                let flash = value > 200.0;
+                if flash && !previous_flash {
+                    flashes.push(time);
+                }
+                previous_flash = flash;
+            }
+            "audio" => {
+                if value > -12.0 && quiet {
+                    beeps.push(time);
+                    quiet = false;
+                } else if value < -15.0 {
+                    quiet = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    (flashes, beeps)
+}
+
+/// Each flash after the first second paired with the nearest beep: the A/V offsets in seconds.
+pub fn av_offsets(url: &str) -> Vec<f64> {
+    let (flashes, beeps) = flashes_and_beeps(url);
+    assert!(flashes.len() >= 3 && beeps.len() >= 3, "too few flashes ({flashes:?}) or beeps ({beeps:?}) in {url}");
+    flashes
+        .iter()
+        .filter(|&&flash| flash >= 1.0)
+        .filter_map(|&flash| beeps.iter().map(|&beep| beep - flash).min_by(|a, b| a.abs().total_cmp(&b.abs())))
+        .collect()
+}
+
+/// A free loopback TCP port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

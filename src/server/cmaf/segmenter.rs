@@ -8,7 +8,10 @@
 
 use std::collections::VecDeque;
 
+use bytes::Bytes;
+
 use super::track::{HeldFrame, TrackInit, TrackSegment, TrackSegmenter};
+use crate::media::h264::{avcc_parameter_sets, nal_types};
 use crate::media::codec::CodecConfig;
 use crate::media::frame::{EncodedFrame, TrackKind};
 use crate::media::time::{TimeBase, rescale};
@@ -282,7 +285,8 @@ impl Segmenter {
         }
         let composition_offset = (pts - dts).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
         self.stream_end_ms = self.stream_end_ms.max(dts_ms);
-        video.hold(HeldFrame { dts, composition_offset, keyframe: frame.keyframe, data: frame.data });
+        let data = if frame.keyframe { with_parameter_sets(&video.config, frame.data) } else { frame.data };
+        video.hold(HeldFrame { dts, composition_offset, keyframe: frame.keyframe, data });
     }
 
     fn push_audio(&mut self, dts_ms: i64, frame: EncodedFrame, out: &mut Vec<SegmenterEvent>) {
@@ -337,6 +341,25 @@ impl Segmenter {
         self.stream_end_ms = self.stream_end_ms.max(dts_ms);
         audio.hold(HeldFrame { dts, composition_offset: 0, keyframe: true, data: frame.data });
     }
+}
+
+/// Keyframes carry their SPS and PPS in-band as well as in the init segment,
+/// so a decoder that crosses a resolution change without re-reading the init
+/// segment (or joins mid-stream) still has the right parameter sets.
+fn with_parameter_sets(config: &CodecConfig, data: Bytes) -> Bytes {
+    let CodecConfig::H264(h264) = config else { return data };
+    let size = usize::from(h264.nal_length_size);
+    if nal_types(&data, h264.nal_length_size).is_ok_and(|types| types.contains(&7)) {
+        return data;
+    }
+    let sets = avcc_parameter_sets(&h264.avcc);
+    let mut out = Vec::with_capacity(data.len() + sets.iter().map(|s| s.len() + size).sum::<usize>());
+    for set in sets {
+        out.extend_from_slice(&(set.len() as u32).to_be_bytes()[4 - size..]);
+        out.extend_from_slice(set);
+    }
+    out.extend_from_slice(&data);
+    Bytes::from(out)
 }
 
 fn emit_segment(

@@ -35,6 +35,7 @@ pub struct TrackSegment {
     pub timescale: u32,
     pub discontinuity: bool,
     pub init_version: u32,
+    pub samples: u32,
     pub data: Bytes,
 }
 
@@ -167,6 +168,7 @@ impl TrackSegmenter {
             timescale: self.timescale,
             discontinuity,
             init_version: self.init_version,
+            samples: taken.len() as u32,
             data,
         })
     }

@@ -23,6 +23,7 @@ pub struct WindowSegment {
     pub discontinuity: bool,
     pub init_version: u32,
     pub wall_start: UnixMillis,
+    pub samples: u32,
     pub data: Bytes,
 }
 
@@ -63,6 +64,23 @@ impl TrackWindow {
         let first = self.segments.front()?.number;
         let index = usize::try_from(number.checked_sub(first)?).ok()?;
         self.segments.get(index).filter(|s| s.number == number)
+    }
+
+    /// Frames per second: from the SPS when it says, else measured over the window.
+    pub fn frame_rate(&self) -> Option<f64> {
+        if let CodecConfig::H264(h264) = &self.codec {
+            if h264.frame_rate.is_some() {
+                return h264.frame_rate;
+            }
+        }
+        let (frames, ticks) = self.segments.iter().fold((0u64, 0i64), |(f, t), s| (f + u64::from(s.samples), t + s.duration));
+        if frames < 2 || ticks <= 0 {
+            return None;
+        }
+        let measured = frames as f64 * f64::from(self.timescale) / ticks as f64;
+        // Snap to the common rates the measurement is within 1 % of.
+        let common = [23.976, 24.0, 25.0, 29.97, 30.0, 48.0, 50.0, 59.94, 60.0];
+        Some(common.into_iter().find(|rate| (measured - rate).abs() / rate < 0.01).unwrap_or((measured * 1000.0).round() / 1000.0))
     }
 
     /// Peak and average bits per second over the retained segments.
@@ -178,6 +196,7 @@ impl MediaWindow {
             discontinuity: segment.discontinuity,
             init_version: segment.init_version,
             wall_start: timing.wall_start,
+            samples: segment.samples,
             data: segment.data,
         });
         while track.segments.len() > retained {
