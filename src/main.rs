@@ -153,14 +153,22 @@ fn meter(mic: Option<String>, seconds: f64) -> anyhow::Result<()> {
     let mut microphone = onair::capture::microphone::Microphone::open(mic.as_deref(), clock)?;
     println!("listening to {}", microphone.describe());
     let started = std::time::Instant::now();
+    let mut last_line = started;
     let mut samples = Vec::new();
+    let print = |samples: &[i16]| {
+        let level = AudioLevel::measure(samples);
+        println!("peak {:6.1} dBFS  rms {:6.1} dBFS{}", level.peak_dbfs, level.rms_dbfs, if level.clipped() { "  CLIP" } else { "" });
+    };
     while started.elapsed().as_secs_f64() < seconds {
         samples.extend(microphone.next_buffer()?.samples);
-        if samples.len() >= 48_000 / 2 {
-            let level = AudioLevel::measure(&samples);
-            println!("peak {:6.1} dBFS  rms {:6.1} dBFS{}", level.peak_dbfs, level.rms_dbfs, if level.clipped() { "  CLIP" } else { "" });
+        if last_line.elapsed() >= std::time::Duration::from_millis(500) {
+            print(&samples);
             samples.clear();
+            last_line = std::time::Instant::now();
         }
+    }
+    if !samples.is_empty() {
+        print(&samples);
     }
     Ok(())
 }

@@ -1,0 +1,87 @@
+//! A real capture path for sound: PulseAudio with a null sink stands in for a
+//! microphone, a tone plays into it, and cpal (through ALSA's pulse plugin)
+//! captures it via `onair meter`.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{require, wait_for};
+
+struct Pulse {
+    daemon: Child,
+    runtime: std::path::PathBuf,
+}
+
+impl Pulse {
+    fn start() -> Pulse {
+        require("pulseaudio");
+        require("pactl");
+        require("paplay");
+        let runtime = std::env::temp_dir().join(format!("onair-pulse-{}", std::process::id()));
+        std::fs::create_dir_all(&runtime).unwrap();
+        let socket = runtime.join("native");
+        let daemon = Command::new("pulseaudio")
+            .args(["--daemonize=no", "--exit-idle-time=-1", "--disallow-exit", "-n", "--log-target=stderr"])
+            .arg("--load=module-null-sink sink_name=onair_test")
+            .arg(format!("--load=module-native-protocol-unix socket={} auth-anonymous=1", socket.display()))
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env("HOME", &runtime)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start pulseaudio");
+        let pulse = Pulse { daemon, runtime };
+        wait_for("PulseAudio to accept clients", Duration::from_secs(15), || {
+            pulse.command("pactl").args(["set-default-source", "onair_test.monitor"]).status().ok().filter(|s| s.success())
+        });
+        pulse
+    }
+
+    /// A command that talks to this PulseAudio.
+    fn command(&self, program: &str) -> Command {
+        let mut command = Command::new(program);
+        command
+            .env("PULSE_SERVER", format!("unix:{}", self.runtime.join("native").display()))
+            .env("XDG_RUNTIME_DIR", &self.runtime)
+            .env("HOME", &self.runtime)
+            .stdin(Stdio::null());
+        command
+    }
+}
+
+impl Drop for Pulse {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+        let _ = std::fs::remove_dir_all(&self.runtime);
+    }
+}
+
+fn peaks(output: &str) -> Vec<f64> {
+    output.lines().filter_map(|l| l.strip_prefix("peak")).filter_map(|rest| rest.split_whitespace().next()?.parse().ok()).collect()
+}
+
+#[test]
+fn a_tone_played_into_a_null_sink_is_captured_with_a_level() {
+    let pulse = Pulse::start();
+    // Silence first: the monitor of an idle sink reads as (near) nothing.
+    let quiet = pulse.command(env!("CARGO_BIN_EXE_onair")).args(["meter", "--seconds", "1.5"]).output().unwrap();
+    assert!(quiet.status.success(), "{}", String::from_utf8_lossy(&quiet.stderr));
+    let quiet_peaks = peaks(&String::from_utf8_lossy(&quiet.stdout));
+    assert!(!quiet_peaks.is_empty() && quiet_peaks.iter().all(|&p| p < -60.0), "idle sink should be silent: {quiet_peaks:?}");
+
+    let tone = pulse.runtime.join("tone.wav");
+    let (ok, _, stderr) = common::run("ffmpeg", &["-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "20", "-ac", "2", &tone.display().to_string()]);
+    assert!(ok, "{stderr}");
+    let mut player = pulse.command("paplay").arg(&tone).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("paplay");
+    let loud = pulse.command(env!("CARGO_BIN_EXE_onair")).args(["meter", "--seconds", "2.5"]).output().unwrap();
+    let _ = player.kill();
+    let _ = player.wait();
+    let stdout = String::from_utf8_lossy(&loud.stdout);
+    assert!(loud.status.success(), "{}", String::from_utf8_lossy(&loud.stderr));
+    let loud_peaks = peaks(&stdout);
+    // ffmpeg's sine is at 1/8 of full scale: about -18 dBFS.
+    assert!(loud_peaks.iter().any(|&p| (-24.0..-12.0).contains(&p)), "the tone was not captured: {stdout}");
+}
