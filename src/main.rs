@@ -136,9 +136,17 @@ fn devices() -> anyhow::Result<()> {
     match onair::capture::microphone::list_microphones() {
         Ok(microphones) if microphones.is_empty() => println!("Microphones: none found. Use the test tone: --audio tone"),
         Ok(microphones) => {
-            println!("Microphones:");
-            for microphone in microphones {
+            let (usable, unusable): (Vec<_>, Vec<_>) = microphones.into_iter().partition(|m| !m.default_config.starts_with("unusable"));
+            if usable.is_empty() {
+                println!("Microphones: none usable. Use the test tone: --audio tone");
+            } else {
+                println!("Microphones:");
+            }
+            for microphone in usable {
                 println!("  mic:{}  ({})", microphone.name, microphone.default_config);
+            }
+            if !unusable.is_empty() {
+                println!("  ({} more audio inputs are not usable right now)", unusable.len());
             }
         }
         Err(error) => println!("Microphones: {error}. Use the test tone: --audio tone"),

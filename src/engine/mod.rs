@@ -144,7 +144,10 @@ impl Engine {
         };
         let audio: Option<Box<dyn AudioSource>> = match &config.audio {
             AudioChoice::TestTone => Some(Box::new(TestTone::new(clock))),
-            AudioChoice::Microphone(selector) => Some(Box::new(Microphone::open(selector.as_deref(), clock)?)),
+            AudioChoice::Microphone(selector) => Some(Box::new(Microphone::open(selector.as_deref(), clock).map_err(|error| match error {
+                CaptureError::Device(reason) => CaptureError::Device(format!("{reason}; the test tone (--audio tone) or no audio (--audio none) work without one")),
+                other => other,
+            })?)),
             AudioChoice::None => None,
         };
         let shared = Arc::new(EngineShared {
