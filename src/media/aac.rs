@@ -46,6 +46,61 @@ pub fn parse_asc(asc: Bytes) -> Result<AacConfig, AacError> {
     Ok(AacConfig { asc, object_type, sample_rate, channels })
 }
 
+/// An ADTS frame header: what it says and how long it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdtsHeader {
+    pub object_type: u8,
+    pub frequency_index: u8,
+    pub channel_config: u8,
+    /// Whole frame, header included.
+    pub frame_length: usize,
+    pub header_length: usize,
+}
+
+impl AdtsHeader {
+    pub fn parse(data: &[u8]) -> Option<AdtsHeader> {
+        if data.len() < 7 || data[0] != 0xff || data[1] & 0xf0 != 0xf0 {
+            return None;
+        }
+        let protection_absent = data[1] & 1 == 1;
+        let object_type = ((data[2] >> 6) & 0b11) + 1;
+        let frequency_index = (data[2] >> 2) & 0b1111;
+        let channel_config = ((data[2] & 1) << 2) | (data[3] >> 6);
+        let frame_length = (usize::from(data[3] & 0b11) << 11) | (usize::from(data[4]) << 3) | usize::from(data[5] >> 5);
+        let header_length = if protection_absent { 7 } else { 9 };
+        if frame_length < header_length || usize::from(frequency_index) >= SAMPLE_RATES.len() {
+            return None;
+        }
+        Some(AdtsHeader { object_type, frequency_index, channel_config, frame_length, header_length })
+    }
+
+    /// The two-byte AudioSpecificConfig equivalent to this header.
+    pub fn audio_specific_config(&self) -> Bytes {
+        let value = (u16::from(self.object_type) << 11) | (u16::from(self.frequency_index) << 7) | (u16::from(self.channel_config) << 3);
+        Bytes::copy_from_slice(&value.to_be_bytes())
+    }
+}
+
+/// A 7-byte ADTS header (no CRC) for a raw frame of `payload_len` bytes.
+pub fn adts_header(config: &AacConfig, payload_len: usize) -> Option<[u8; 7]> {
+    let index = SAMPLE_RATES.iter().position(|&rate| rate == config.sample_rate)? as u8;
+    let length = payload_len + 7;
+    if length >= 1 << 13 || config.object_type == 0 || config.object_type > 4 {
+        return None;
+    }
+    let profile = config.object_type - 1;
+    let channels = config.channels.min(7);
+    Some([
+        0xff,
+        0xf1,
+        (profile << 6) | (index << 2) | (channels >> 2),
+        ((channels & 3) << 6) | ((length >> 11) as u8 & 0b11),
+        (length >> 3) as u8,
+        (((length & 0b111) as u8) << 5) | 0x1f,
+        0xfc,
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,6 +116,16 @@ mod tests {
     fn lc_44k1_mono() {
         let config = parse_asc(Bytes::from_static(&[0x12, 0x08])).unwrap();
         assert_eq!((config.sample_rate, config.channels), (44_100, 1));
+    }
+
+    #[test]
+    fn adts_headers_round_trip() {
+        let config = parse_asc(Bytes::from_static(&[0x11, 0x90])).unwrap();
+        let header = adts_header(&config, 300).unwrap();
+        let parsed = AdtsHeader::parse(&header).unwrap();
+        assert_eq!((parsed.frame_length, parsed.header_length), (307, 7));
+        assert_eq!(parse_asc(parsed.audio_specific_config()).unwrap(), config);
+        assert!(AdtsHeader::parse(&[0xff, 0x00, 0, 0, 0, 0, 0]).is_none());
     }
 
     #[test]

@@ -8,5 +8,6 @@ pub mod flv;
 pub mod frame;
 pub mod h264;
 pub mod time;
+pub mod ts;
 pub mod wallclock;
 pub mod stamp;
