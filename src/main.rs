@@ -68,6 +68,9 @@ struct ServeArgs {
     /// RTMP listen address (config: rtmp.listen) [default: 127.0.0.1:1935].
     #[arg(long, value_name = "ADDR")]
     rtmp: Option<SocketAddr>,
+    /// SRT listen address (config: srt.listen) [default: 127.0.0.1:8890].
+    #[arg(long, value_name = "ADDR")]
+    srt: Option<SocketAddr>,
     /// HTTP listen address (config: http.listen) [default: 127.0.0.1:8080].
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
@@ -86,7 +89,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Devices) => devices(),
         Some(Command::Meter { mic, seconds }) => meter(mic, seconds),
         Some(Command::Publish(args)) => publish(args),
-        None => serve(ServeArgs { config: None, rtmp: None, http: None, print_config: false }),
+        None => serve(ServeArgs { config: None, rtmp: None, srt: None, http: None, print_config: false }),
     }
 }
 
@@ -97,6 +100,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     if let Some(addr) = args.rtmp {
         config.rtmp.listen = addr;
+    }
+    if let Some(addr) = args.srt {
+        config.srt.listen = addr;
     }
     if let Some(addr) = args.http {
         config.http.listen = addr;
@@ -111,6 +117,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let server = onair::server::start(config).await?;
         // One machine-readable line per listener, for scripts and tests.
         println!("onair: RTMP ingest rtmp://{}/{app}/KEY", server.rtmp_addr);
+        println!("onair: SRT ingest srt://{}?streamid=publish:{app}/KEY", server.srt_addr);
         println!("onair: HTTP http://{}/", server.http_addr);
         tracing::info!("ready: publish to rtmp://{}/{app}/KEY, watch http://{}/live/KEY/index.m3u8", server.rtmp_addr, server.http_addr);
         tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;

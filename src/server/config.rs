@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     pub rtmp: RtmpConfig,
+    pub srt: SrtConfig,
     pub http: HttpConfig,
     pub segments: SegmentConfig,
     pub streams: StreamRules,
@@ -23,6 +24,33 @@ pub struct RtmpConfig {
     pub app: String,
     /// Largest RTMP message accepted, in bytes; larger ones close the connection.
     pub max_message_bytes: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SrtConfig {
+    /// Where SRT publishers connect: srt://ADDR?streamid=publish:live/KEY.
+    pub listen: std::net::SocketAddr,
+    /// Receive latency in milliseconds (the buffer SRT uses to recover lost packets).
+    pub latency_ms: u32,
+    /// Passphrase every SRT publisher must use (10 to 79 characters); none when absent.
+    pub passphrase: Option<String>,
+    /// Key length for that passphrase: 16, 24 or 32 bytes (AES-128/192/256).
+    pub key_size: u16,
+    /// Per stream key passphrases, overriding the global one.
+    pub passphrases: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for SrtConfig {
+    fn default() -> Self {
+        SrtConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8890)),
+            latency_ms: 120,
+            passphrase: None,
+            key_size: 16,
+            passphrases: std::collections::BTreeMap::new(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -65,6 +93,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             rtmp: RtmpConfig::default(),
+            srt: SrtConfig::default(),
             http: HttpConfig::default(),
             segments: SegmentConfig::default(),
             streams: StreamRules::default(),

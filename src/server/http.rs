@@ -128,6 +128,8 @@ fn viewer_id(client: SocketAddr, headers: &HeaderMap) -> u64 {
 struct StreamReport {
     key: String,
     protocol: &'static str,
+    /// SRT round trip, loss and retransmissions; absent for RTMP.
+    transport: Option<super::hub::IngestStats>,
     state: &'static str,
     publisher: String,
     video_codec: Option<String>,
@@ -172,7 +174,8 @@ fn report(stream: &LiveStream, now: Instant) -> StreamReport {
     let uptime_seconds = uptime.as_secs_f64();
     StreamReport {
         key: stream.key.clone(),
-        protocol: stream.protocol,
+        protocol: stream.protocol(),
+        transport: stream.ingest_stats(),
         state,
         publisher: stream.peer.lock().map(|p| p.to_string()).unwrap_or_default(),
         video_codec: video.map(|t| codec_string(&t.codec)),

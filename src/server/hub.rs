@@ -26,9 +26,22 @@ pub enum StreamState {
     Ended { since: Instant },
 }
 
+/// Transport statistics of the current publisher (SRT: from the socket and the TS demuxer).
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct IngestStats {
+    pub rtt_ms: f64,
+    pub packets_received: u64,
+    pub packets_lost: u64,
+    pub packets_retransmitted: u64,
+    pub packets_dropped: u64,
+    pub continuity_errors: u64,
+    pub frames_dropped: u64,
+}
+
 pub struct LiveStream {
     pub key: String,
-    pub protocol: &'static str,
+    protocol: Mutex<&'static str>,
+    ingest_stats: Mutex<Option<IngestStats>>,
     pub peer: Mutex<SocketAddr>,
     packager: Mutex<Packager>,
     state: Mutex<StreamState>,
@@ -41,6 +54,19 @@ pub struct LiveStream {
 impl LiveStream {
     pub fn packager(&self) -> MutexGuard<'_, Packager> {
         self.packager.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The protocol of the current (or last) publisher.
+    pub fn protocol(&self) -> &'static str {
+        *self.protocol.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn ingest_stats(&self) -> Option<IngestStats> {
+        *self.ingest_stats.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_ingest_stats(&self, stats: IngestStats) {
+        *self.ingest_stats.lock().unwrap_or_else(|p| p.into_inner()) = Some(stats);
     }
 
     pub fn state(&self) -> StreamState {
@@ -145,6 +171,8 @@ impl Hub {
         };
         let session = stream.session.fetch_add(1, Ordering::SeqCst) + 1;
         *stream.peer.lock().unwrap_or_else(|p| p.into_inner()) = peer;
+        *stream.protocol.lock().unwrap_or_else(|p| p.into_inner()) = protocol;
+        *stream.ingest_stats.lock().unwrap_or_else(|p| p.into_inner()) = None;
         {
             let mut packager = stream.packager();
             if session > 1 {
@@ -161,7 +189,8 @@ impl Hub {
         let segments = &self.config.segments;
         let stream = Arc::new(LiveStream {
             key: key.to_string(),
-            protocol,
+            protocol: Mutex::new(protocol),
+            ingest_stats: Mutex::new(None),
             peer: Mutex::new(peer),
             packager: Mutex::new(Packager::new(key, segments.target_ms, segments.window, segments.directory.clone())),
             state: Mutex::new(StreamState::Live),

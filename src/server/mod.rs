@@ -30,6 +30,7 @@ pub enum ServeError {
 /// A running server: its bound addresses and the hub.
 pub struct RunningServer {
     pub rtmp_addr: SocketAddr,
+    pub srt_addr: SocketAddr,
     pub http_addr: SocketAddr,
     pub hub: Arc<Hub>,
 }
@@ -42,10 +43,19 @@ async fn bind(addr: SocketAddr, what: &'static str, config_key: &'static str, fl
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     let rtmp = bind(config.rtmp.listen, "RTMP", "rtmp.listen", "--rtmp ADDR").await?;
     let http = bind(config.http.listen, "HTTP", "http.listen", "--http ADDR").await?;
+    let (srt_listener, srt_incoming, srt_addr) = ingest::srt::bind(config.srt.listen, Duration::from_millis(u64::from(config.srt.latency_ms)))
+        .await
+        .map_err(|source| ServeError::Bind { what: "SRT", addr: config.srt.listen, config_key: "srt.listen", flag: "--srt ADDR", source })?;
     let rtmp_addr = rtmp.local_addr().unwrap_or(config.rtmp.listen);
     let http_addr = http.local_addr().unwrap_or(config.http.listen);
     let hub = Arc::new(Hub::new(config, Arc::new(Metrics::default())));
     tokio::spawn(ingest::rtmp::serve(rtmp, hub.clone()));
+    let srt_hub = hub.clone();
+    tokio::spawn(async move {
+        // The listener must live as long as its incoming stream.
+        let _listener = srt_listener;
+        ingest::srt::serve(srt_incoming, srt_hub).await;
+    });
     let app = http::router(hub.clone()).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
         if let Err(error) = axum::serve(http, app).await {
@@ -60,5 +70,6 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
             ticking.tick(Instant::now(), UnixMillis::from_system_time(SystemTime::now()));
         }
     });
-    Ok(RunningServer { rtmp_addr, http_addr, hub })
+    Ok(RunningServer { rtmp_addr, srt_addr, http_addr, hub })
 }
+

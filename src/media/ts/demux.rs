@@ -59,8 +59,15 @@ pub struct TsDemuxer {
     pps: Option<Vec<u8>>,
     aac: Option<AacConfig>,
     waiting_for_keyframe: bool,
+    /// Frames held until every stream the PMT lists has its configuration,
+    /// so the packager learns all tracks before the first frame.
+    held: Vec<TsEvent>,
+    released: bool,
     pub stats: TsStats,
 }
+
+/// Frames held at most while waiting for a listed stream's configuration.
+const MAX_HELD_FRAMES: usize = 600;
 
 impl Default for TsDemuxer {
     fn default() -> Self {
@@ -78,6 +85,8 @@ impl Default for TsDemuxer {
             pps: None,
             aac: None,
             waiting_for_keyframe: true,
+            held: Vec::new(),
+            released: false,
             stats: TsStats::default(),
         }
     }
@@ -100,7 +109,23 @@ impl TsDemuxer {
             self.packet(&packet, &mut events)?;
         }
         self.pending.drain(..offset);
-        Ok(events)
+        Ok(self.gate(events))
+    }
+
+    fn gate(&mut self, events: Vec<TsEvent>) -> Vec<TsEvent> {
+        if self.released {
+            return events;
+        }
+        let (configs, frames): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| matches!(e, TsEvent::Config(_)));
+        self.held.extend(frames);
+        let listed = self.video_pid.is_some() || self.audio_pid.is_some();
+        let configured = (self.video_pid.is_none() || self.h264.is_some()) && (self.audio_pid.is_none() || self.aac.is_some());
+        let mut out = configs;
+        if (listed && configured) || self.held.len() > MAX_HELD_FRAMES {
+            self.released = true;
+            out.append(&mut self.held);
+        }
+        out
     }
 
     /// The end of the stream: completes the PES units still being assembled.
@@ -111,7 +136,10 @@ impl TsDemuxer {
                 self.finish_pes(pid, pes, &mut events);
             }
         }
-        events
+        self.released = true;
+        let mut out = std::mem::take(&mut self.held);
+        out.extend(events);
+        out
     }
 
     fn packet(&mut self, packet: &[u8; PACKET_SIZE], events: &mut Vec<TsEvent>) -> Result<(), TsError> {

@@ -3,3 +3,5 @@
 pub mod flv_ingest;
 pub mod rtmp;
 pub mod rtmp_session;
+pub mod srt;
+pub mod stream_id;
