@@ -46,7 +46,7 @@ struct PublishArgs {
     /// `tone` for the test tone, `mic` or `mic:NAME` for a microphone, `none` for no audio.
     #[arg(long, default_value = "tone", value_name = "SOURCE")]
     audio: String,
-    /// Where to publish: rtmp://HOST[:PORT]/APP/KEY.
+    /// Where to publish: rtmp://HOST[:PORT]/APP/KEY or srt://HOST:PORT?streamid=publish:APP/KEY[&passphrase=..][&latency=MS].
     #[arg(long, value_name = "URL")]
     to: String,
     /// Quality knob position: 1 (360p) .. 5 (1080p).
@@ -205,7 +205,7 @@ fn publish(args: PublishArgs) -> anyhow::Result<()> {
         Some(("mic", name)) => AudioChoice::Microphone(Some(name.to_string())),
         _ => anyhow::bail!("--audio {:?}: use tone, mic, mic:NAME or none", args.audio),
     };
-    let target = onair::publish::target::RtmpTarget::parse(&args.to)?;
+    let target = onair::publish::target::PublishTarget::parse(&args.to)?;
     let knob = onair::encode::quality::QualityKnob::new(args.quality, args.bitrate).map_err(anyhow::Error::msg)?;
     let engine = Engine::start(EngineConfig::new(video, audio, target.clone(), knob))?;
     let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -10,7 +10,7 @@ use common::{Server, av_offsets, decode_count, free_port, get_bytes, require, ru
 use onair::encode::quality::QualityKnob;
 use onair::engine::{AudioChoice, Command as EngineCommand, Engine, EngineConfig, VideoChoice};
 use onair::publish::shared::PublishState;
-use onair::publish::target::RtmpTarget;
+use onair::publish::target::PublishTarget;
 
 const ONE_FRAME: f64 = 1.0 / 30.0 + 0.002;
 
@@ -121,7 +121,7 @@ fn test_sources_published_to_nginx_rtmp_are_recorded_in_sync() {
 }
 
 fn start_engine(url: &str, knob: QualityKnob) -> Engine {
-    let target = RtmpTarget::parse(url).unwrap();
+    let target = PublishTarget::parse(url).unwrap();
     Engine::start(EngineConfig::new(VideoChoice::TestPattern, AudioChoice::TestTone, target, knob)).expect("engine starts")
 }
 

@@ -27,7 +27,7 @@ use crate::capture::tone::TestTone;
 use crate::capture::{AudioSource, CaptureError, VideoSource};
 use crate::encode::quality::QualityKnob;
 use crate::publish::shared::{PublishShared, PublishState};
-use crate::publish::target::RtmpTarget;
+use crate::publish::target::PublishTarget;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum VideoChoice {
@@ -47,7 +47,7 @@ pub enum AudioChoice {
 pub struct EngineConfig {
     pub video: VideoChoice,
     pub audio: AudioChoice,
-    pub target: RtmpTarget,
+    pub target: PublishTarget,
     pub knob: QualityKnob,
     pub keyframe_interval_secs: u32,
     /// Media the outgoing queue may hold before it drops.
@@ -55,7 +55,7 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    pub fn new(video: VideoChoice, audio: AudioChoice, target: RtmpTarget, knob: QualityKnob) -> EngineConfig {
+    pub fn new(video: VideoChoice, audio: AudioChoice, target: PublishTarget, knob: QualityKnob) -> EngineConfig {
         EngineConfig { video, audio, target, knob, keyframe_interval_secs: 2, queue_span_ms: 3000 }
     }
 }
@@ -179,7 +179,13 @@ impl Engine {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| EngineError::Start(e.to_string()))?;
         let for_network = shared.publish.clone();
         let target = config.target.clone();
-        threads.push(spawn("publish", Box::new(move || runtime.block_on(crate::publish::rtmp::run(target, for_network, stop_rx))))?);
+        threads.push(spawn(
+            "publish",
+            Box::new(move || match target {
+                PublishTarget::Rtmp(target) => runtime.block_on(crate::publish::rtmp::run(target, for_network, stop_rx)),
+                PublishTarget::Srt(target) => runtime.block_on(crate::publish::srt::run(target, for_network, stop_rx)),
+            }),
+        )?);
         let for_control = shared.clone();
         threads.push(spawn(
             "control",

@@ -5,5 +5,7 @@ pub mod queue;
 pub mod reconnect;
 pub mod rtmp;
 pub mod rtmp_client;
+pub mod session;
+pub mod srt;
 pub mod shared;
 pub mod target;

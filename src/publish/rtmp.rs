@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::reconnect::ReconnectPolicy;
+use super::session::{Failure, run_with_reconnect};
 use super::rtmp_client::{RtmpClientConnection, RtmpClientError};
 use super::shared::{PublishShared, PublishState};
 use super::target::RtmpTarget;
@@ -16,48 +16,11 @@ use super::queue::OutgoingKind;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-enum Failure {
-    /// Worth another try (network trouble). `was_live` resets the backoff.
-    Transient { reason: String, was_live: bool },
-    /// Not worth retrying: the server refused, the name does not resolve.
-    Fatal(String),
-}
-
 /// Runs until stopped or refused; the final state says which.
-pub async fn run(target: RtmpTarget, shared: Arc<PublishShared>, mut stop: watch::Receiver<bool>) {
-    let mut policy = ReconnectPolicy::standard(std::process::id() as u64 ^ 0x5eed);
-    loop {
-        if *stop.borrow() {
-            shared.set_state(PublishState::Stopped { reason: "ended by the user".into() });
-            return;
-        }
-        if policy.attempt() == 0 {
-            shared.set_state(PublishState::Connecting);
-        }
-        match publish_once(&target, &shared, &mut stop).await {
-            Ok(()) => {
-                shared.set_state(PublishState::Stopped { reason: "ended by the user".into() });
-                return;
-            }
-            Err(Failure::Fatal(reason)) => {
-                tracing::error!(target = %target.display(), "publishing stopped: {reason}");
-                shared.set_state(PublishState::Stopped { reason });
-                return;
-            }
-            Err(Failure::Transient { reason, was_live }) => {
-                if was_live {
-                    policy.succeeded();
-                }
-                let delay = policy.next_delay();
-                tracing::warn!(target = %target.display(), "connection lost: {reason}; retrying in {:.1} s", delay.as_secs_f64());
-                shared.set_state(PublishState::Reconnecting { attempt: policy.attempt(), last_error: reason });
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = stop.changed() => {}
-                }
-            }
-        }
-    }
+pub async fn run(target: RtmpTarget, shared: Arc<PublishShared>, stop: watch::Receiver<bool>) {
+    let label = target.display();
+    let for_session = shared.clone();
+    run_with_reconnect(label, shared, stop, async move |stop: &mut watch::Receiver<bool>| publish_once(&target, &for_session, stop).await).await;
 }
 
 async fn publish_once(target: &RtmpTarget, shared: &PublishShared, stop: &mut watch::Receiver<bool>) -> Result<(), Failure> {

@@ -9,7 +9,7 @@ pub struct RtmpTarget {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{url:?} is not a publish URL: {reason}. Expected rtmp://HOST[:PORT]/APP/KEY")]
+#[error("{url:?} is not a publish URL: {reason}. Expected rtmp://HOST[:PORT]/APP/KEY or srt://HOST:PORT?streamid=publish:APP/KEY")]
 pub struct TargetError {
     pub url: String,
     pub reason: &'static str,
@@ -57,6 +57,98 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// Where to publish over SRT: `srt://host:port?streamid=...&passphrase=...&latency=MS`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SrtTarget {
+    pub host: String,
+    pub port: u16,
+    pub stream_id: Option<String>,
+    pub passphrase: Option<String>,
+    pub latency_ms: u32,
+}
+
+impl SrtTarget {
+    pub fn parse(url: &str) -> Result<SrtTarget, TargetError> {
+        let error = |reason| TargetError { url: redact_query(url), reason };
+        let rest = url.strip_prefix("srt://").ok_or_else(|| error("only srt:// is supported here"))?;
+        let (authority, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (host, port) = authority.trim_end_matches('/').rsplit_once(':').ok_or_else(|| error("SRT needs a port"))?;
+        let port = port.parse::<u16>().map_err(|_| error("the port is not a number"))?;
+        if host.is_empty() {
+            return Err(error("no host"));
+        }
+        let mut target = SrtTarget { host: host.trim_matches(['[', ']']).to_string(), port, stream_id: None, passphrase: None, latency_ms: 120 };
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let value = percent_decode(value);
+            match name {
+                "streamid" => target.stream_id = Some(value),
+                "passphrase" => {
+                    if !(10..=79).contains(&value.len()) {
+                        return Err(error("an SRT passphrase has 10 to 79 characters"));
+                    }
+                    target.passphrase = Some(value);
+                }
+                "latency" => target.latency_ms = value.parse().map_err(|_| error("latency is in milliseconds"))?,
+                "mode" if value == "caller" => {}
+                _ => return Err(error("unknown parameter (streamid, passphrase and latency are understood)")),
+            }
+        }
+        Ok(target)
+    }
+
+    /// The URL with the passphrase and the stream key masked.
+    pub fn display(&self) -> String {
+        let stream = self.stream_id.as_deref().map(|id| match id.rsplit_once('/') {
+            Some((base, key)) => format!("{base}/{}", mask(key)),
+            None => mask(id),
+        });
+        format!("srt://{}:{}{}", self.host, self.port, stream.map(|s| format!("?streamid={s}")).unwrap_or_default())
+    }
+}
+
+/// Either protocol a stream can leave by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PublishTarget {
+    Rtmp(RtmpTarget),
+    Srt(SrtTarget),
+}
+
+impl PublishTarget {
+    pub fn parse(url: &str) -> Result<PublishTarget, TargetError> {
+        if url.starts_with("srt://") { SrtTarget::parse(url).map(PublishTarget::Srt) } else { RtmpTarget::parse(url).map(PublishTarget::Rtmp) }
+    }
+
+    pub fn display(&self) -> String {
+        match self {
+            PublishTarget::Rtmp(target) => target.display(),
+            PublishTarget::Srt(target) => target.display(),
+        }
+    }
+}
+
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(byte) = u8::from_str_radix(&value[i + 1..i + 3], 16) {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn redact_query(url: &str) -> String {
+    url.split_once('?').map_or(url.to_string(), |(base, _)| format!("{base}?…"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +163,18 @@ mod tests {
             assert!(RtmpTarget::parse(bad).is_err(), "{bad}");
         }
         assert!(!RtmpTarget::parse("rtmp://h:x/live/topsecret").unwrap_err().to_string().contains("topsecret"));
+    }
+
+    #[test]
+    fn srt_urls() {
+        let target = SrtTarget::parse("srt://127.0.0.1:8890?streamid=%23!::r=live/cam,m=publish&passphrase=0123456789abc&latency=400").unwrap();
+        assert_eq!(target.stream_id.as_deref(), Some("#!::r=live/cam,m=publish"));
+        assert_eq!(target.passphrase.as_deref(), Some("0123456789abc"));
+        assert_eq!(target.latency_ms, 400);
+        assert!(!target.display().contains("0123456789abc"));
+        assert!(SrtTarget::parse("srt://host?streamid=x").is_err());
+        assert!(SrtTarget::parse("srt://host:1?passphrase=short").is_err());
+        assert!(matches!(PublishTarget::parse("srt://h:1"), Ok(PublishTarget::Srt(_))));
+        assert!(matches!(PublishTarget::parse("rtmp://h/a/k"), Ok(PublishTarget::Rtmp(_))));
     }
 }

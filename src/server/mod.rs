@@ -50,12 +50,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     let http_addr = http.local_addr().unwrap_or(config.http.listen);
     let hub = Arc::new(Hub::new(config, Arc::new(Metrics::default())));
     tokio::spawn(ingest::rtmp::serve(rtmp, hub.clone()));
-    let srt_hub = hub.clone();
-    tokio::spawn(async move {
-        // The listener must live as long as its incoming stream.
-        let _listener = srt_listener;
-        ingest::srt::serve(srt_incoming, srt_hub).await;
-    });
+    let srt_latency = Duration::from_millis(u64::from(hub.config().srt.latency_ms));
+    tokio::spawn(ingest::srt::serve(srt_listener, srt_incoming, srt_addr, srt_latency, hub.clone()));
     let app = http::router(hub.clone()).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
         if let Err(error) = axum::serve(http, app).await {

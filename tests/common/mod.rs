@@ -28,6 +28,8 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut condition: impl FnMut() ->
 pub struct Server {
     child: Child,
     pub rtmp: String,
+    /// `srt://127.0.0.1:PORT`
+    pub srt: String,
     pub http: String,
     pub log: std::sync::Arc<std::sync::Mutex<String>>,
     _config: tempfile_path::TempPath,
@@ -52,7 +54,8 @@ impl Server {
     pub fn start_exact(config: &str) -> Server {
         let path = std::env::temp_dir().join(format!("onair-test-{}-{}.toml", std::process::id(), unique()));
         let http = if config.contains("[http]") { String::new() } else { "[http]\nlisten = \"127.0.0.1:0\"\n".to_string() };
-        let toml = format!("{http}{config}");
+        let srt = if config.contains("[srt]") { String::new() } else { "[srt]\nlisten = \"127.0.0.1:0\"\n".to_string() };
+        let toml = format!("{http}{srt}{config}");
         std::fs::write(&path, toml).expect("write test config");
         let mut child = Command::new(env!("CARGO_BIN_EXE_onair"))
             .args(["serve", "--config"])
@@ -78,18 +81,20 @@ impl Server {
                 let _ = tx.send(line);
             }
         });
-        let (mut rtmp, mut http) = (None, None);
+        let (mut rtmp, mut http, mut srt) = (None, None, None);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while rtmp.is_none() || http.is_none() {
+        while rtmp.is_none() || http.is_none() || srt.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = rx.recv_timeout(left).unwrap_or_else(|_| panic!("onair serve did not report its addresses; log:\n{}", log.lock().unwrap()));
             if let Some(url) = line.strip_prefix("onair: RTMP ingest ") {
                 rtmp = Some(url.trim_end_matches("/KEY").to_string());
+            } else if let Some(url) = line.strip_prefix("onair: SRT ingest ") {
+                srt = Some(url.split('?').next().unwrap_or(url).to_string());
             } else if let Some(url) = line.strip_prefix("onair: HTTP ") {
                 http = Some(url.trim_end_matches('/').to_string());
             }
         }
-        Server { child, rtmp: rtmp.unwrap(), http: http.unwrap(), log, _config: tempfile_path::TempPath(path) }
+        Server { child, rtmp: rtmp.unwrap(), srt: srt.unwrap(), http: http.unwrap(), log, _config: tempfile_path::TempPath(path) }
     }
 
     pub fn rtmp_url(&self, key: &str) -> String {

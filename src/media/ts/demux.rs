@@ -133,7 +133,12 @@ impl TsDemuxer {
         let mut events = Vec::new();
         for pid in [self.video_pid, self.audio_pid].into_iter().flatten() {
             if let Some(pes) = self.pes.remove(&pid) {
-                self.finish_pes(pid, pes, &mut events);
+                // Without a declared length, the last unit cannot be known to be whole.
+                if declared_length(&pes.data).is_some_and(|length| length > 0) {
+                    self.finish_pes(pid, pes, &mut events);
+                } else {
+                    self.stats.frames_dropped += 1;
+                }
             }
         }
         self.released = true;
@@ -207,7 +212,8 @@ impl TsDemuxer {
 
     fn finish_pes(&mut self, pid: u16, pes: Pes, events: &mut Vec<TsEvent>) {
         let is_video = Some(pid) == self.video_pid;
-        if pes.damaged || !pes.started {
+        let truncated = declared_length(&pes.data).is_some_and(|length| length > 0 && pes.data.len() < 6 + length);
+        if pes.damaged || !pes.started || truncated {
             self.stats.frames_dropped += 1;
             if is_video {
                 self.waiting_for_keyframe = true;
@@ -286,6 +292,11 @@ impl TsDemuxer {
     }
 }
 
+/// PES_packet_length: bytes after the length field, 0 for "unbounded".
+fn declared_length(data: &[u8]) -> Option<usize> {
+    Some(usize::from(u16::from_be_bytes([*data.get(4)?, *data.get(5)?])))
+}
+
 /// (pts, dts, payload) of a PES packet; dts equals pts when absent.
 fn parse_pes(data: &[u8]) -> Option<(u64, u64, &[u8])> {
     if data.get(..3)? != [0, 0, 1] {
@@ -299,5 +310,9 @@ fn parse_pes(data: &[u8]) -> Option<(u64, u64, &[u8])> {
     };
     let pts = if flags & 0x80 != 0 { timestamp(9)? } else { return None };
     let dts = if flags & 0x40 != 0 { timestamp(14)? } else { pts };
-    Some((pts, dts, data.get(9 + header_length..)?))
+    let end = match declared_length(data)? {
+        0 => data.len(),
+        length => (6 + length).min(data.len()),
+    };
+    Some((pts, dts, data.get(9 + header_length..end)?))
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use srt_protocol::settings::KeySettings;
 use srt_tokio::access::{RejectReason, ServerRejectReason};
-use srt_tokio::options::{KeySize, Passphrase};
+use srt_tokio::options::Passphrase;
 use srt_tokio::{ConnectionRequest, SrtListener};
 
 use super::stream_id::parse_stream_id;
@@ -24,11 +24,31 @@ pub async fn bind(addr: SocketAddr, latency: Duration) -> std::io::Result<(SrtLi
     Ok((listener, incoming, bound))
 }
 
-pub async fn serve(mut incoming: srt_tokio::SrtIncoming, hub: Arc<Hub>) {
-    while let Some(request) = incoming.incoming().next().await {
-        Metrics::add(&hub.metrics.connections_accepted, 1);
-        let hub = hub.clone();
-        tokio::spawn(async move { admit(request, hub).await });
+/// Admits callers; if the SRT library's listener dies (it panics on some
+/// handshakes instead of rejecting them), it is bound again on the same address.
+pub async fn serve(mut listener: SrtListener, mut incoming: srt_tokio::SrtIncoming, addr: SocketAddr, latency: Duration, hub: Arc<Hub>) {
+    loop {
+        while let Some(request) = incoming.incoming().next().await {
+            Metrics::add(&hub.metrics.connections_accepted, 1);
+            let hub = hub.clone();
+            tokio::spawn(async move { admit(request, hub).await });
+        }
+        Metrics::add(&hub.metrics.ingest_errors, 1);
+        tracing::error!("the SRT listener on {addr} stopped on a bad handshake; listening again");
+        drop(listener);
+        loop {
+            match bind(addr, latency).await {
+                Ok((new_listener, new_incoming, _)) => {
+                    listener = new_listener;
+                    incoming = new_incoming;
+                    break;
+                }
+                Err(error) => {
+                    tracing::error!("cannot listen for SRT on {addr} again: {error}; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
     }
 }
 
@@ -41,6 +61,11 @@ async fn admit(request: ConnectionRequest, hub: Arc<Hub>) {
         RejectReason::Server(code)
     };
     let config = &hub.config().srt;
+    if passphrase_missing_for_encrypting_caller(config, &request) {
+        let reason = refuse("the caller encrypts but no passphrase is configured for SRT".into(), ServerRejectReason::BadRequest);
+        let _ = request.reject(reason).await;
+        return;
+    }
     let wanted = match parse_stream_id(stream_id.as_deref(), &hub.config().rtmp.app) {
         Ok(wanted) => wanted,
         Err(error) => {
@@ -50,20 +75,12 @@ async fn admit(request: ConnectionRequest, hub: Arc<Hub>) {
         }
     };
     let passphrase = config.passphrases.get(&wanted.key).or(config.passphrase.as_ref()).cloned();
-    let key_settings = match (&passphrase, request.key_size()) {
-        (None, KeySize::Unspecified) => None,
-        (None, _) => {
-            let reason = refuse("the caller encrypts but this stream has no passphrase configured".into(), ServerRejectReason::BadRequest);
-            let _ = request.reject(reason).await;
-            return;
-        }
-        (Some(_), KeySize::Unspecified) => {
-            let reason = refuse(format!("stream {:?} needs a passphrase and the caller sent none", wanted.key), ServerRejectReason::Unauthorized);
-            let _ = request.reject(reason).await;
-            return;
-        }
-        (Some(passphrase), size) => match Passphrase::try_from(passphrase.clone()) {
-            Ok(passphrase) => Some(KeySettings { key_size: size, passphrase }),
+    // The key length is the one the caller announced (the library insists they
+    // match); the key material itself then decides whether the passphrase is right.
+    let key_settings = match passphrase {
+        None => None,
+        Some(passphrase) => match Passphrase::try_from(passphrase) {
+            Ok(passphrase) => Some(KeySettings { key_size: request.key_size(), passphrase }),
             Err(error) => {
                 let reason = refuse(format!("the configured passphrase is unusable: {error}"), ServerRejectReason::InternalServerError);
                 let _ = request.reject(reason).await;
@@ -143,4 +160,10 @@ async fn admit(request: ConnectionRequest, hub: Arc<Hub>) {
         };
     }
     tracing::info!(%peer, key = wanted.key, "SRT publisher disconnected");
+}
+
+/// A caller that announced a key length while no passphrase exists at all
+/// would reach a panic in the library; refuse it here instead.
+fn passphrase_missing_for_encrypting_caller(config: &crate::server::config::SrtConfig, request: &ConnectionRequest) -> bool {
+    config.passphrase.is_none() && config.passphrases.is_empty() && request.key_size() != srt_tokio::options::KeySize::Unspecified
 }

@@ -1,0 +1,202 @@
+//! SRT both ways: ffmpeg and `onair publish` into `onair serve` over SRT,
+//! `onair publish` into srt-live-transmit, refusals, and loss recovery.
+
+mod common;
+
+use std::net::UdpSocket;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{Server, decode_count, free_port, require, run, wait_for};
+
+fn ffmpeg_srt(url: &str, seconds: u32) -> std::process::Output {
+    require("ffmpeg");
+    Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-f", "lavfi", "-i", "sine=sample_rate=48000"])
+        .args(["-t", &seconds.to_string(), "-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "mpegts", url])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ffmpeg")
+}
+
+fn ended(server: &Server, key: &str) -> String {
+    wait_for("the playlist to end", Duration::from_secs(30), || server.get(&format!("/live/{key}/video/playlist.m3u8")).filter(|p| p.contains("#EXT-X-ENDLIST")))
+}
+
+/// ffmpeg's SRT latency is in microseconds.
+fn srt_url(server: &Server, stream_id: &str, extra: &str) -> String {
+    format!("{}?streamid={stream_id}&latency=200000{extra}", server.srt)
+}
+
+#[test]
+fn ffmpeg_publishes_over_srt_with_each_stream_id_form() {
+    let server = Server::start("[streams]\ngrace_seconds = 1.0\n");
+    let forms = [("#!::r=live/acl,m=publish", "acl"), ("publish:live/prefixed", "prefixed"), ("live/plain", "plain")];
+    let outputs: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = forms.iter().map(|(id, _)| scope.spawn(|| ffmpeg_srt(&srt_url(&server, id, ""), 6))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for output in &outputs {
+        assert!(output.status.success(), "ffmpeg over SRT failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    for key in forms.iter().map(|(_, key)| *key) {
+        ended(&server, key);
+        let url = server.url(&format!("/live/{key}/index.m3u8"));
+        let frames = decode_count(&url, "v");
+        assert!(frames >= 150, "{key}: decoded {frames} frames");
+        let (ok, probe, _) = run("ffprobe", &["-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", &url]);
+        assert!(ok && probe.contains("h264") && probe.contains("aac"), "{key}: {probe}");
+    }
+    let api: serde_json::Value = serde_json::from_str(&server.get("/api/streams").unwrap()).unwrap();
+    let stream = api.as_array().unwrap().iter().find(|s| s["key"] == "plain").unwrap();
+    assert_eq!(stream["protocol"], "srt");
+    assert!(stream["transport"]["packets_received"].as_u64().unwrap() > 100);
+}
+
+#[test]
+fn malformed_and_non_publishing_stream_ids_are_refused_and_the_server_carries_on() {
+    let mut server = Server::start("[streams]\ngrace_seconds = 1.0\n");
+    for id in ["nonsense", "#!::r=live/watch,m=request", "other/app-key"] {
+        let refused = ffmpeg_srt(&srt_url(&server, id, ""), 3);
+        assert!(!refused.status.success(), "stream id {id:?} must be refused at the handshake");
+    }
+    let log = server.log();
+    assert_eq!(log.matches("SRT connection refused").count(), 3, "{log}");
+    assert!(log.contains("malformed") && log.contains("only accepts publishers") && log.contains("names application"), "{log}");
+    assert!(server.is_running());
+    let good = ffmpeg_srt(&srt_url(&server, "publish:live/fine", ""), 4);
+    assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stderr));
+    ended(&server, "fine");
+}
+
+#[test]
+fn onair_publish_over_srt_reaches_srt_live_transmit_as_decodable_ts() {
+    require("srt-live-transmit");
+    let port = free_port();
+    let file = std::env::temp_dir().join(format!("onair-srt-{}.ts", std::process::id()));
+    let mut receiver = Command::new("srt-live-transmit")
+        .args(["-a:no", &format!("srt://127.0.0.1:{port}?mode=listener&latency=200"), "file://con"])
+        .stdout(std::fs::File::create(&file).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start srt-live-transmit");
+    std::thread::sleep(Duration::from_millis(500));
+    let output = Command::new(env!("CARGO_BIN_EXE_onair"))
+        .args(["publish", "--to", &format!("srt://127.0.0.1:{port}?latency=200"), "--quality", "1", "--duration", "8"])
+        .output()
+        .unwrap();
+    // Without auto-reconnect, srt-live-transmit ends (flushing its output) when the caller leaves.
+    let exited = wait_for("srt-live-transmit to finish", Duration::from_secs(10), || receiver.try_wait().ok().flatten());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let _ = exited;
+    let path = file.display().to_string();
+    let (ok, probe, stderr) = run("ffprobe", &["-v", "error", "-show_entries", "stream=codec_name,width,height,sample_rate:format=duration", "-of", "compact", &path]);
+    assert!(ok, "{stderr}");
+    assert!(probe.contains("codec_name=h264|width=640|height=360"), "{probe}");
+    assert!(probe.contains("codec_name=aac|sample_rate=48000"), "{probe}");
+    let duration: f64 = probe.lines().find_map(|l| l.strip_prefix("format|duration=")).and_then(|d| d.parse().ok()).unwrap_or(0.0);
+    assert!((6.5..=9.0).contains(&duration), "duration {duration} for 8 s published: {probe}");
+    let frames = decode_count(&path, "v");
+    assert!(frames as f64 >= duration * 30.0 - 35.0, "{frames} frames in {duration} s");
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn onair_publish_over_srt_into_onair_serve_decodes_as_hls_and_dash() {
+    let server = Server::start("[streams]\ngrace_seconds = 1.0\n");
+    let url = format!("{}?streamid=publish:live/engine-srt&latency=200", server.srt);
+    let output = Command::new(env!("CARGO_BIN_EXE_onair")).args(["publish", "--to", &url, "--quality", "1", "--duration", "8"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    ended(&server, "engine-srt");
+    for path in ["/live/engine-srt/index.m3u8", "/live/engine-srt/manifest.mpd"] {
+        let frames = decode_count(&server.url(path), "v");
+        assert!(frames >= 200, "{path}: {frames} frames");
+    }
+}
+
+/// A UDP relay that drops a share of datagrams both ways and delays the rest.
+struct LossyRelay {
+    port: u16,
+    running: Arc<AtomicBool>,
+}
+
+impl LossyRelay {
+    fn start(to: std::net::SocketAddr, loss_percent: u64, delay: Duration) -> LossyRelay {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let upstream = UdpSocket::bind("127.0.0.1:0").unwrap();
+        upstream.connect(to).unwrap();
+        socket.set_nonblocking(true).unwrap();
+        upstream.set_nonblocking(true).unwrap();
+        let running = Arc::new(AtomicBool::new(true));
+        let flag = running.clone();
+        std::thread::spawn(move || {
+            let mut client = None;
+            let mut queue: std::collections::VecDeque<(Instant, bool, Vec<u8>)> = std::collections::VecDeque::new();
+            let mut state = 0x2545_f491_4f6c_dd1du64;
+            let mut buffer = [0u8; 2048];
+            while flag.load(Ordering::SeqCst) {
+                let mut lose = || {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state % 100 < loss_percent
+                };
+                let mut idle = true;
+                while let Ok((n, from)) = socket.recv_from(&mut buffer) {
+                    idle = false;
+                    client = Some(from);
+                    if !lose() {
+                        queue.push_back((Instant::now() + delay, true, buffer[..n].to_vec()));
+                    }
+                }
+                while let Ok(n) = upstream.recv(&mut buffer) {
+                    idle = false;
+                    if !lose() {
+                        queue.push_back((Instant::now() + delay, false, buffer[..n].to_vec()));
+                    }
+                }
+                while queue.front().is_some_and(|(due, _, _)| *due <= Instant::now()) {
+                    let (_, upward, data) = queue.pop_front().unwrap();
+                    if upward {
+                        let _ = upstream.send(&data);
+                    } else if let Some(client) = client {
+                        let _ = socket.send_to(&data, client);
+                    }
+                }
+                if idle {
+                    std::thread::sleep(Duration::from_micros(500));
+                }
+            }
+        });
+        LossyRelay { port, running }
+    }
+}
+
+impl Drop for LossyRelay {
+    fn drop(&mut self) {
+        self.running.store(false, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn srt_ingest_at_400_ms_latency_delivers_every_frame_through_5_percent_loss_and_40_ms_delay() {
+    // Loss is injected by a relay on loopback: this kernel has no netem qdisc for namespaces.
+    let server = Server::start("[streams]\ngrace_seconds = 2.0\n[srt]\nlisten = \"127.0.0.1:0\"\nlatency_ms = 400\n");
+    let target: std::net::SocketAddr = server.srt.trim_start_matches("srt://").parse().unwrap();
+    let relay = LossyRelay::start(target, 5, Duration::from_millis(40));
+    let url = format!("srt://127.0.0.1:{}?streamid=publish:live/lossy&latency=400000", relay.port);
+    let output = ffmpeg_srt(&url, 10);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    ended(&server, "lossy");
+    drop(relay);
+    let api: serde_json::Value = serde_json::from_str(&server.get("/api/streams").unwrap()).unwrap();
+    let transport = &api[0]["transport"];
+    assert!(transport["packets_retransmitted"].as_u64().unwrap_or(0) > 0 || transport["packets_lost"].as_u64().unwrap_or(0) > 0, "the relay lost nothing? {transport}");
+    assert_eq!(transport["continuity_errors"], 0, "SRT recovered every packet: {transport}");
+    assert_eq!(transport["frames_dropped"], 0, "{transport}");
+    let frames = decode_count(&server.url("/live/lossy/video/playlist.m3u8"), "v");
+    assert!(frames >= 290, "{frames} of 300 frames");
+}
