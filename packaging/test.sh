@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./packaging/setup.sh
-cargo test --all-targets --locked -- --test-threads=4 "$@"
+cargo test --all-targets --locked -- --test-threads=2 "$@"

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# SRT versus RTMP into the same `onair serve`, in the same run: ingest CPU for
+# the same 1080p30 ~6 Mbit/s file published over each (ffmpeg -re -c copy, 30 s).
+# Usage: benches/srt_vs_rtmp.sh   (needs benches/.cache from ingest_vs_nginx_rtmp.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN="${ONAIR_BIN:-target/release/onair}"
+[ -x "$BIN" ] || cargo build --release
+FILE=benches/.cache/ingest_1080p30_6M_60s.flv
+[ -s "$FILE" ] || benches/ingest_vs_nginx_rtmp.sh --prepare-only
+TMP="$(mktemp -d /tmp/onair-srt-bench.XXXXXX)"
+"$BIN" serve --rtmp 127.0.0.1:0 --srt 127.0.0.1:0 --http 127.0.0.1:0 >"$TMP/serve.out" 2>/dev/null &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null; rm -rf "$TMP"' EXIT
+for _ in $(seq 100); do grep -q '^onair: HTTP' "$TMP/serve.out" && break; sleep 0.1; done
+RTMP="$(sed -n 's/^onair: RTMP ingest \(.*\)\/KEY$/\1/p' "$TMP/serve.out")"
+SRT="$(sed -n 's/^onair: SRT ingest \(srt:\/\/[^?]*\).*/\1/p' "$TMP/serve.out")"
+HTTP="$(sed -n 's/^onair: HTTP \(.*\)\/$/\1/p' "$TMP/serve.out")"
+ticks() { local s; s="$(cat "/proc/$SERVER/stat")"; s="${s##*) }"; set -- $s; echo $(( ${12} + ${13} )); }
+cpu_for() { # label url format
+    local before after
+    before="$(ticks)"
+    ffmpeg -hide_banner -loglevel error -nostdin -re -i "$FILE" -t 30 -c copy -f "$3" "$2"
+    after="$(ticks)"
+    python3 -c "print(f'| $1 | {($after - $before) / $(getconf CLK_TCK):.2f} CPU s for 30 s |')"
+}
+echo "| ingest of the same 1080p30 6 Mbit/s file | onair CPU |"
+echo "|---|---|"
+cpu_for RTMP "$RTMP/cpu-rtmp" flv
+cpu_for SRT "$SRT?streamid=publish:live/cpu-srt&latency=120000" mpegts
