@@ -10,6 +10,9 @@ packages=(
   ffmpeg nginx libnginx-mod-rtmp srt-tools wrk iproute2 procps curl
   # a microphone stand-in: PulseAudio with a null sink, reached through ALSA
   pulseaudio pulseaudio-utils libasound2-plugins
+  # the desktop app's window (X11 or Wayland, OpenGL), and a virtual display for its tests
+  libx11-6 libxcursor1 libxrandr2 libxi6 libxkbcommon0 libxkbcommon-x11-0 libgl1 libegl1 libgl1-mesa-dri
+  xvfb x11-utils imagemagick
 )
 
 missing=()

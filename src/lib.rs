@@ -3,6 +3,7 @@
 pub mod capture;
 pub mod encode;
 pub mod engine;
+pub mod gui;
 pub mod media;
 pub mod publish;
 pub mod server;

@@ -89,7 +89,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Devices) => devices(),
         Some(Command::Meter { mic, seconds }) => meter(mic, seconds),
         Some(Command::Publish(args)) => publish(args),
-        None => serve(ServeArgs { config: None, rtmp: None, srt: None, http: None, print_config: false }),
+        None => desktop(),
     }
 }
 
@@ -124,6 +124,17 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!("shutting down");
         anyhow::Ok(())
     })
+}
+
+/// With a display: the desktop app. Without one: the bundled server alone.
+fn desktop() -> anyhow::Result<()> {
+    let has_display = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    if has_display {
+        onair::gui::run(onair::gui::GuiOptions::from_env())
+    } else {
+        eprintln!("onair: no display found, so running the bundled server only (`onair serve`); `onair --help` lists the rest");
+        serve(ServeArgs { config: None, rtmp: None, srt: None, http: None, print_config: false })
+    }
 }
 
 fn devices() -> anyhow::Result<()> {

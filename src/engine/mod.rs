@@ -83,6 +83,17 @@ pub struct EngineShared {
     encode_times: Mutex<VecDeque<Duration>>,
     audio_level: Mutex<AudioLevel>,
     failure: Mutex<Option<String>>,
+    /// A small RGBA copy of the newest captured frame, for the GUI's source preview.
+    preview: Mutex<Option<Arc<Preview>>>,
+}
+
+/// A downscaled RGBA picture of what is being captured.
+#[derive(Clone, Debug)]
+pub struct Preview {
+    pub width: usize,
+    pub height: usize,
+    pub rgba: Vec<u8>,
+    pub captured_micros: i64,
 }
 
 impl EngineShared {
@@ -110,6 +121,10 @@ impl EngineShared {
         times.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0 / times.len() as f64
     }
 
+    pub fn set_preview(&self, preview: Preview) {
+        *self.preview.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(preview));
+    }
+
     fn set_audio_level(&self, level: AudioLevel) {
         *self.audio_level.lock().unwrap_or_else(|p| p.into_inner()) = level;
     }
@@ -123,6 +138,7 @@ fn log_failure(shared: &EngineShared, reason: &str) {
 }
 
 pub struct Engine {
+    shared: Arc<EngineShared>,
     commands: mpsc::Sender<Command>,
     status: watch::Receiver<Status>,
     threads: Vec<JoinHandle<()>>,
@@ -158,6 +174,7 @@ impl Engine {
             encode_times: Mutex::new(VecDeque::new()),
             audio_level: Mutex::new(AudioLevel::SILENT),
             failure: Mutex::new(None),
+            preview: Mutex::new(None),
         });
         let video_source = video.describe();
         let audio_source = audio.as_ref().map_or_else(|| "none".to_string(), |a| a.describe());
@@ -191,7 +208,12 @@ impl Engine {
             "control",
             Box::new(move || control_loop(command_rx, for_control, stop_tx, status_tx, video_source, audio_source)),
         )?);
-        Ok(Engine { commands, status, threads })
+        Ok(Engine { shared, commands, status, threads })
+    }
+
+    /// The newest source preview, if one was captured yet.
+    pub fn preview(&self) -> Option<Arc<Preview>> {
+        self.shared.preview.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn send(&self, command: Command) {

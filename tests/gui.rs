@@ -1,0 +1,65 @@
+//! The real app, driven by label with egui_kittest: pick the test sources,
+//! set the knob, Go Live to a local server, see LIVE and a source preview,
+//! End stream, see Stopped.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Server;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use onair::gui::app::{OnAirApp, ServerInfo};
+use onair::gui::settings::Settings;
+use onair::publish::shared::PublishState;
+
+fn step_until(harness: &mut Harness<'_, OnAirApp>, what: &str, timeout: Duration, done: impl Fn(&OnAirApp) -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done(harness.state()) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}; state {:?}", harness.state().status.state);
+        harness.step();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn go_live_from_the_window_and_end_the_stream() {
+    let server = Server::start("[streams]\ngrace_seconds = 1.0\n");
+    let info = ServerInfo { rtmp: server.rtmp.clone(), srt: server.srt.clone(), http: server.http.clone(), notice: None };
+    let settings = Settings { local_key: "window".into(), knob: 3, ..Settings::default() };
+    let app = OnAirApp::new(settings, Some(info));
+    let mut harness = Harness::builder().with_size(egui::vec2(1240.0, 700.0)).build_ui_state(|ui, app: &mut OnAirApp| app.show(ui), app);
+    harness.run_steps(2);
+
+    // The test sources are there whatever the machine has: choose them from the pickers.
+    harness.get_by_label("Camera").click();
+    harness.run_steps(2);
+    harness.get_by_label("Test pattern").click();
+    harness.run_steps(2);
+    harness.get_by_label("Microphone").click();
+    harness.run_steps(2);
+    harness.get_by_label("Test tone").click();
+    harness.run_steps(2);
+    assert_eq!((harness.state().settings.camera.as_str(), harness.state().settings.microphone.as_str()), ("test", "tone"));
+    harness.get_by_label("Local server over RTMP").click();
+    harness.run_steps(1);
+    // Down to position 1 with the keyboard.
+    harness.get_by_role(egui::accesskit::Role::Slider).focus();
+    harness.run_steps(1);
+    harness.key_press(egui::Key::ArrowLeft);
+    harness.key_press(egui::Key::ArrowLeft);
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings.knob, 1);
+    harness.get_by_label_contains("640×360");
+
+    harness.get_by_label("Go Live").click();
+    step_until(&mut harness, "LIVE", Duration::from_secs(20), |app| app.status.state == PublishState::Live);
+    harness.run_steps(2);
+    harness.get_by_label_contains("LIVE 00:");
+    step_until(&mut harness, "segments on the local server", Duration::from_secs(20), |_| server.get("/live/window/index.m3u8").is_some());
+    harness.get_by_label("End stream").click();
+    step_until(&mut harness, "Stopped", Duration::from_secs(10), |app| matches!(app.status.state, PublishState::Stopped { .. }));
+    harness.run_steps(2);
+    harness.get_by_label_contains("Stopped");
+    harness.get_by_label("Go Live");
+}
