@@ -5,5 +5,6 @@ pub mod encode;
 pub mod engine;
 pub mod gui;
 pub mod media;
+pub mod player;
 pub mod publish;
 pub mod server;

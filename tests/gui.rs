@@ -1,6 +1,6 @@
 //! The real app, driven by label with egui_kittest: pick the test sources,
-//! set the knob, Go Live to a local server, see LIVE and a source preview,
-//! End stream, see Stopped.
+//! set the knob, Go Live to a local server, see LIVE and the in-app player
+//! decoding the local HLS with its latency, End stream, see Stopped.
 
 mod common;
 
@@ -57,6 +57,15 @@ fn go_live_from_the_window_and_end_the_stream() {
     harness.run_steps(2);
     harness.get_by_label_contains("LIVE 00:");
     step_until(&mut harness, "segments on the local server", Duration::from_secs(20), |_| server.get("/live/window/index.m3u8").is_some());
+    // The in-app player reads the local HLS and decodes it; the stamp gives the latency.
+    step_until(&mut harness, "decoded frames from the local HLS", Duration::from_secs(30), |app| {
+        app.player_status().is_some_and(|p| p.frames_decoded > 10 && p.latency_ms.is_some())
+    });
+    harness.run_steps(2);
+    harness.get_by_label_contains("glass-to-glass");
+    let latency = harness.state().player_status().and_then(|p| p.latency_ms).unwrap();
+    assert!((0..15_000).contains(&latency), "glass-to-glass latency {latency} ms");
+    eprintln!("in-app preview glass-to-glass latency: {latency} ms");
     harness.get_by_label("End stream").click();
     step_until(&mut harness, "Stopped", Duration::from_secs(10), |app| matches!(app.status.state, PublishState::Stopped { .. }));
     harness.run_steps(2);

@@ -50,8 +50,8 @@ fn the_window_goes_live_and_is_not_blank() {
         log.contains("state: live").then_some(())
     });
     let _ = live;
-    // Let a few seconds of stats and preview accumulate.
-    std::thread::sleep(Duration::from_secs(4));
+    // Let the stats, the source preview and the HLS output (a segment or two behind) fill in.
+    std::thread::sleep(Duration::from_secs(8));
     let directory = repo_path("target/screenshots");
     std::fs::create_dir_all(&directory).unwrap();
     let png = directory.join("app-live.png");

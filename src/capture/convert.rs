@@ -113,6 +113,27 @@ fn scale_plane(src: &[u8], w: usize, h: usize, dst: &mut [u8], tw: usize, th: us
     }
 }
 
+/// A small RGBA picture (at most `max_width` wide) of I420 planes with the
+/// given strides, BT.601 limited range, nearest-neighbour sampled.
+pub fn i420_to_rgba_preview(planes: [&[u8]; 3], strides: [usize; 3], width: usize, height: usize, max_width: usize) -> (usize, usize, Vec<u8>) {
+    let out_width = max_width.min(width).max(1);
+    let out_height = (height * out_width / width.max(1)).max(1);
+    let mut rgba = Vec::with_capacity(out_width * out_height * 4);
+    let sample = |plane: usize, x: usize, y: usize| f32::from(planes[plane].get(y * strides[plane] + x).copied().unwrap_or(128));
+    for y in 0..out_height {
+        let sy = y * height / out_height;
+        for x in 0..out_width {
+            let sx = x * width / out_width;
+            let c = 1.164 * (sample(0, sx, sy) - 16.0);
+            let u = sample(1, sx / 2, sy / 2) - 128.0;
+            let v = sample(2, sx / 2, sy / 2) - 128.0;
+            let channel = |value: f32| value.clamp(0.0, 255.0) as u8;
+            rgba.extend_from_slice(&[channel(c + 1.596 * v), channel(c - 0.392 * u - 0.813 * v), channel(c + 2.017 * u), 255]);
+        }
+    }
+    (out_width, out_height, rgba)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

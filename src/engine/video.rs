@@ -115,25 +115,12 @@ fn apply_knob(encoder: &mut Option<H264Encoder>, source: &mut Box<dyn VideoSourc
     tracing::info!("quality {} ({}x{} {} fps, {} kbit/s)", new.position, width, height, new_preset.fps, new.video_kbps());
 }
 
-/// A 320-pixel-wide RGBA copy of an I420 frame (BT.601 limited range).
+/// A 320-pixel-wide RGBA copy of an I420 frame.
 fn preview_of(frame: &crate::capture::frames::VideoFrame) -> super::Preview {
-    let width = 320.min(frame.width);
-    let height = (frame.height * width / frame.width.max(1)).max(1);
     let luma = frame.width * frame.height;
-    let chroma_width = frame.width / 2;
-    let mut rgba = Vec::with_capacity(width * height * 4);
-    for y in 0..height {
-        let sy = y * frame.height / height;
-        for x in 0..width {
-            let sx = x * frame.width / width;
-            let luma_value = f32::from(frame.i420[sy * frame.width + sx]) - 16.0;
-            let chroma = (sy / 2) * chroma_width + sx / 2;
-            let u = f32::from(frame.i420[luma + chroma]) - 128.0;
-            let v = f32::from(frame.i420[luma + luma / 4 + chroma]) - 128.0;
-            let c = 1.164 * luma_value;
-            let channel = |value: f32| value.clamp(0.0, 255.0) as u8;
-            rgba.extend_from_slice(&[channel(c + 1.596 * v), channel(c - 0.392 * u - 0.813 * v), channel(c + 2.017 * u), 255]);
-        }
-    }
+    let (y, chroma) = frame.i420.split_at(luma);
+    let (u, v) = chroma.split_at(luma / 4);
+    let chroma_stride = frame.width / 2;
+    let (width, height, rgba) = crate::capture::convert::i420_to_rgba_preview([y, u, v], [frame.width, chroma_stride, chroma_stride], frame.width, frame.height, 320);
     super::Preview { width, height, rgba, captured_micros: frame.captured.micros }
 }

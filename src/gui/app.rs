@@ -38,6 +38,13 @@ pub struct OnAirApp {
     preview_stamp: i64,
     cameras: Vec<(String, String)>,
     microphones: Vec<String>,
+    /// The in-app player of the local server's HLS output, while live to it.
+    player: Option<crate::player::HlsPreview>,
+    player_texture: Option<egui::TextureHandle>,
+    player_frames_shown: u64,
+    /// Media playlists of the master playlist, and the one being previewed.
+    pub renditions: Vec<String>,
+    pub rendition: String,
 }
 
 impl OnAirApp {
@@ -60,6 +67,40 @@ impl OnAirApp {
             preview_stamp: -1,
             cameras,
             microphones,
+            player: None,
+            player_texture: None,
+            player_frames_shown: 0,
+            renditions: Vec::new(),
+            rendition: "video/playlist.m3u8".into(),
+        }
+    }
+
+    /// The player's state, for tests and the stats panel.
+    pub fn player_status(&self) -> Option<crate::player::PlayerStatus> {
+        self.player.as_ref().map(|p| p.status())
+    }
+
+    fn local_stream_base(&self) -> Option<String> {
+        let local = matches!(self.settings.target, TargetKind::LocalRtmp | TargetKind::LocalSrt);
+        self.server.as_ref().filter(|_| local).map(|server| format!("{}/live/{}", server.http, self.settings.local_key))
+    }
+
+    fn start_player(&mut self) {
+        self.player = None;
+        if let Some(base) = self.local_stream_base() {
+            self.player = Some(crate::player::HlsPreview::start(format!("{base}/{}", self.rendition)));
+        }
+    }
+
+    /// Renditions come from the master playlist once the stream has one.
+    fn refresh_renditions(&mut self) {
+        if !self.renditions.is_empty() {
+            return;
+        }
+        let Some(base) = self.local_stream_base() else { return };
+        if let Ok(body) = crate::player::http::get(&format!("{base}/index.m3u8")) {
+            let text = String::from_utf8_lossy(&body);
+            self.renditions = text.lines().filter(|l| !l.starts_with('#') && l.ends_with(".m3u8")).map(str::to_string).collect();
         }
     }
 
@@ -102,12 +143,15 @@ impl OnAirApp {
                 tracing::info!("going live");
                 self.bitrate_history.clear();
                 self.engine = Some(engine);
+                self.renditions.clear();
+                self.start_player();
             }
             Err(error) => self.error = Some(error),
         }
     }
 
     pub fn end_stream(&mut self) {
+        self.player = None;
         if let Some(engine) = self.engine.take() {
             // Shutting down joins the engine's threads; they end within a frame.
             self.status = engine.shutdown();
@@ -144,6 +188,20 @@ impl OnAirApp {
                     None => self.preview = Some(ctx.load_texture("source-preview", image, egui::TextureOptions::LINEAR)),
                 }
             }
+        }
+        if let Some(frame) = self.player.as_ref().and_then(|p| p.frame()) {
+            let status = self.player.as_ref().map(|p| p.status()).unwrap_or_default();
+            if status.frames_decoded != self.player_frames_shown {
+                self.player_frames_shown = status.frames_decoded;
+                let image = egui::ColorImage::from_rgba_unmultiplied([frame.width, frame.height], &frame.rgba);
+                match &mut self.player_texture {
+                    Some(texture) => texture.set(image, egui::TextureOptions::LINEAR),
+                    None => self.player_texture = Some(ctx.load_texture("hls-preview", image, egui::TextureOptions::LINEAR)),
+                }
+            }
+        }
+        if self.status.state == PublishState::Live {
+            self.refresh_renditions();
         }
         if matches!(self.status.state, PublishState::Stopped { .. }) {
             self.end_stream();
@@ -321,20 +379,57 @@ impl OnAirApp {
     }
 
     fn preview_panel(&mut self, ui: &mut egui::Ui) {
-        ui.heading("Source");
-        match &self.preview {
-            Some(texture) if self.is_live() => {
-                let width = ui.available_width().min(640.0);
-                let size = texture.size_vec2();
-                ui.image((texture.id(), egui::vec2(width, width * size.y / size.x)));
-            }
-            _ => {
-                ui.label("The source shows here while live.");
-            }
-        }
+        let live = self.is_live();
+        let half = ((ui.available_width() - 16.0) / 2.0).clamp(200.0, 480.0);
+        ui.horizontal_top(|ui| {
+            ui.vertical(|ui| {
+                ui.heading("Source");
+                match &self.preview {
+                    Some(texture) if live => {
+                        let size = texture.size_vec2();
+                        ui.image((texture.id(), egui::vec2(half, half * size.y / size.x)));
+                    }
+                    _ => {
+                        ui.label("The source shows here while live.");
+                    }
+                }
+            });
+            ui.vertical(|ui| {
+                ui.heading("Output (local HLS)");
+                let status = self.player.as_ref().map(|p| p.status());
+                match (&self.player_texture, &status) {
+                    (Some(texture), Some(status)) if live && status.frames_decoded > 0 => {
+                        let size = texture.size_vec2();
+                        ui.image((texture.id(), egui::vec2(half, half * size.y / size.x)));
+                        match status.latency_ms {
+                            Some(ms) => ui.strong(format!("glass-to-glass {:.1} s", ms as f64 / 1000.0)),
+                            None => ui.label("latency shows with the test pattern"),
+                        };
+                    }
+                    (_, Some(status)) if live => {
+                        ui.label(status.error.as_deref().map_or("Waiting for the first segment…".to_string(), |e| format!("Waiting: {e}")));
+                    }
+                    _ => {
+                        ui.label("What viewers get shows here while live to the local server.");
+                    }
+                }
+                if live && self.renditions.len() > 1 {
+                    let mut chosen = self.rendition.clone();
+                    egui::ComboBox::from_label("Rendition").selected_text(chosen.clone()).show_ui(ui, |ui| {
+                        for rendition in &self.renditions {
+                            ui.selectable_value(&mut chosen, rendition.clone(), rendition);
+                        }
+                    });
+                    if chosen != self.rendition {
+                        self.rendition = chosen;
+                        self.start_player();
+                    }
+                }
+            });
+        });
         if let Some(server) = &self.server {
             let page = format!("{}/live/{}/index.m3u8", server.http, self.settings.local_key);
-            if ui.button("Open the local HLS output in the browser").clicked() {
+            if ui.button("Open in the browser").on_hover_text(page.clone()).clicked() {
                 let _ = std::process::Command::new("xdg-open").arg(&page).spawn();
             }
         }
