@@ -45,6 +45,9 @@ pub struct OnAirApp {
     /// Media playlists of the master playlist, and the one being previewed.
     pub renditions: Vec<String>,
     pub rendition: String,
+    /// How long building each frame took, for the UI frame-time log.
+    frame_times: VecDeque<Duration>,
+    frame_times_logged: Instant,
 }
 
 impl OnAirApp {
@@ -72,6 +75,8 @@ impl OnAirApp {
             player_frames_shown: 0,
             renditions: Vec::new(),
             rendition: "video/playlist.m3u8".into(),
+            frame_times: VecDeque::new(),
+            frame_times_logged: Instant::now(),
         }
     }
 
@@ -89,18 +94,6 @@ impl OnAirApp {
         self.player = None;
         if let Some(base) = self.local_stream_base() {
             self.player = Some(crate::player::HlsPreview::start(format!("{base}/{}", self.rendition)));
-        }
-    }
-
-    /// Renditions come from the master playlist once the stream has one.
-    fn refresh_renditions(&mut self) {
-        if !self.renditions.is_empty() {
-            return;
-        }
-        let Some(base) = self.local_stream_base() else { return };
-        if let Ok(body) = crate::player::http::get(&format!("{base}/index.m3u8")) {
-            let text = String::from_utf8_lossy(&body);
-            self.renditions = text.lines().filter(|l| !l.starts_with('#') && l.ends_with(".m3u8")).map(str::to_string).collect();
         }
     }
 
@@ -150,10 +143,18 @@ impl OnAirApp {
         }
     }
 
+    /// Asks the engine to stop; its threads wind down on their own and
+    /// `refresh` collects them once the status says Stopped.
     pub fn end_stream(&mut self) {
         self.player = None;
+        if let Some(engine) = &self.engine {
+            engine.send(Command::Stop);
+        }
+    }
+
+    fn collect_stopped_engine(&mut self) {
         if let Some(engine) = self.engine.take() {
-            // Shutting down joins the engine's threads; they end within a frame.
+            // Every thread has finished by now: joining does not block the UI.
             self.status = engine.shutdown();
             tracing::info!("stream ended: {}", self.status.state);
         }
@@ -200,11 +201,14 @@ impl OnAirApp {
                 }
             }
         }
-        if self.status.state == PublishState::Live {
-            self.refresh_renditions();
+        if let Some(status) = self.player_status() {
+            if !status.renditions.is_empty() {
+                self.renditions = status.renditions;
+            }
         }
         if matches!(self.status.state, PublishState::Stopped { .. }) {
-            self.end_stream();
+            self.player = None;
+            self.collect_stopped_engine();
         }
     }
 
@@ -486,9 +490,28 @@ fn process_cpu_percent() -> f64 {
     percent
 }
 
+impl OnAirApp {
+    /// Logs UI frame build times (p50, p99) every ten seconds.
+    fn record_frame_time(&mut self, took: Duration) {
+        if self.frame_times.len() == 2000 {
+            self.frame_times.pop_front();
+        }
+        self.frame_times.push_back(took);
+        if self.frame_times_logged.elapsed() >= Duration::from_secs(10) {
+            self.frame_times_logged = Instant::now();
+            let mut sorted: Vec<Duration> = self.frame_times.iter().copied().collect();
+            sorted.sort_unstable();
+            let at = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1000.0;
+            tracing::info!("ui frame time p50 {:.2} ms p99 {:.2} ms over {} frames", at(0.5), at(0.99), sorted.len());
+        }
+    }
+}
+
 impl eframe::App for OnAirApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let started = Instant::now();
         self.show(ui);
+        self.record_frame_time(started.elapsed());
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
@@ -496,6 +519,9 @@ impl eframe::App for OnAirApp {
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
-        self.end_stream();
+        self.player = None;
+        if let Some(engine) = self.engine.take() {
+            engine.shutdown();
+        }
     }
 }

@@ -33,6 +33,8 @@ pub struct PlayerStatus {
     /// Capture stamp to this picture on screen, when the picture carries a stamp.
     pub latency_ms: Option<i64>,
     pub error: Option<String>,
+    /// Media playlists the master lists (read once, by the player thread).
+    pub renditions: Vec<String>,
 }
 
 #[derive(Default)]
@@ -104,6 +106,13 @@ fn play(playlist_url: &str, shared: &Mutex<Shared>, stop: &AtomicBool) {
             return;
         }
     };
+    if let Some(master) = playlist_url.rsplit_once('/').and_then(|(stream, _)| stream.rsplit_once('/')).map(|(stream, _)| format!("{stream}/index.m3u8")) {
+        if let Ok(body) = http::get(&master) {
+            let text = String::from_utf8_lossy(&body);
+            let renditions: Vec<String> = text.lines().filter(|l| !l.starts_with('#') && l.ends_with(".m3u8")).map(str::to_string).collect();
+            report(&|s| s.renditions = renditions.clone());
+        }
+    }
     let mut next: Option<u64> = None;
     let mut current_init = String::new();
     let mut parameter_sets: Vec<Vec<u8>> = Vec::new();
