@@ -16,7 +16,6 @@ pub fn run(mut source: Box<dyn VideoSource>, shared: Arc<EngineShared>, keyframe
     let mut knob = shared.knob();
     let mut knob_generation = shared.knob_generation.load(Ordering::SeqCst);
     let mut encoder: Option<H264Encoder> = None;
-    let mut last_preview = -1;
     while !shared.stopping() {
         let generation = shared.knob_generation.load(Ordering::SeqCst);
         if generation != knob_generation {
@@ -49,11 +48,7 @@ pub fn run(mut source: Box<dyn VideoSource>, shared: Arc<EngineShared>, keyframe
                 audio_kbps: preset.audio_kbps,
             });
         }
-        if frame.captured.micros / 100_000 != last_preview {
-            // About ten previews a second are plenty for a monitor.
-            last_preview = frame.captured.micros / 100_000;
-            shared.set_preview(preview_of(&frame));
-        }
+        shared.set_preview(preview_of(&frame));
         let Some(active) = encoder.as_mut() else { continue };
         if shared.publish.take_keyframe_request() {
             active.force_keyframe();
@@ -116,7 +111,7 @@ fn apply_knob(encoder: &mut Option<H264Encoder>, source: &mut Box<dyn VideoSourc
 }
 
 /// A 320-pixel-wide RGBA copy of an I420 frame.
-fn preview_of(frame: &crate::capture::frames::VideoFrame) -> super::Preview {
+pub fn preview_of(frame: &crate::capture::frames::VideoFrame) -> super::Preview {
     let luma = frame.width * frame.height;
     let (y, chroma) = frame.i420.split_at(luma);
     let (u, v) = chroma.split_at(luma / 4);

@@ -36,6 +36,8 @@ pub struct OnAirApp {
     started: Instant,
     preview: Option<egui::TextureHandle>,
     preview_stamp: i64,
+    /// Captures the selected source while not live.
+    source_preview: Option<super::source_preview::SourcePreview>,
     cameras: Vec<(String, String)>,
     microphones: Vec<String>,
     /// The in-app player of the local server's HLS output, while live to it.
@@ -68,6 +70,7 @@ impl OnAirApp {
             started: Instant::now(),
             preview: None,
             preview_stamp: -1,
+            source_preview: None,
             cameras,
             microphones,
             player: None,
@@ -120,6 +123,8 @@ impl OnAirApp {
 
     pub fn go_live(&mut self) {
         self.error = None;
+        // The engine opens the device itself.
+        self.source_preview = None;
         let result = (|| -> Result<Engine, String> {
             let target = PublishTarget::parse(&self.target_url()?).map_err(|e| e.to_string())?;
             let video = if self.settings.camera == "test" { VideoChoice::TestPattern } else { VideoChoice::Camera(Some(self.settings.camera.clone())) };
@@ -167,8 +172,35 @@ impl OnAirApp {
         }
     }
 
+    /// Keeps the idle preview on the selected source.
+    fn refresh_idle_preview(&mut self, ctx: &egui::Context) {
+        if self.source_preview.as_ref().is_none_or(|p| p.camera != self.settings.camera) {
+            let (width, height) = QualityKnob::new(self.settings.knob, None).map_or((1280, 720), |k| k.size());
+            self.source_preview = Some(super::source_preview::SourcePreview::start(&self.settings.camera, width, height, 30));
+        }
+        if let Some(preview) = self.source_preview.as_ref().and_then(|p| p.latest()) {
+            self.show_preview(ctx, &preview);
+        }
+    }
+
+    fn show_preview(&mut self, ctx: &egui::Context, preview: &crate::engine::Preview) {
+        if preview.captured_micros == self.preview_stamp {
+            return;
+        }
+        self.preview_stamp = preview.captured_micros;
+        let image = egui::ColorImage::from_rgba_unmultiplied([preview.width, preview.height], &preview.rgba);
+        match &mut self.preview {
+            Some(texture) => texture.set(image, egui::TextureOptions::LINEAR),
+            None => self.preview = Some(ctx.load_texture("source-preview", image, egui::TextureOptions::LINEAR)),
+        }
+    }
+
     /// Pulls the engine's newest status and preview.
     pub fn refresh(&mut self, ctx: &egui::Context) {
+        if self.engine.is_none() {
+            self.refresh_idle_preview(ctx);
+            return;
+        }
         let Some(engine) = &self.engine else { return };
         let status = engine.status();
         if status.state != self.status.state {
@@ -181,14 +213,7 @@ impl OnAirApp {
             self.bitrate_history.pop_front();
         }
         if let Some(preview) = engine.preview() {
-            if preview.captured_micros != self.preview_stamp {
-                self.preview_stamp = preview.captured_micros;
-                let image = egui::ColorImage::from_rgba_unmultiplied([preview.width, preview.height], &preview.rgba);
-                match &mut self.preview {
-                    Some(texture) => texture.set(image, egui::TextureOptions::LINEAR),
-                    None => self.preview = Some(ctx.load_texture("source-preview", image, egui::TextureOptions::LINEAR)),
-                }
-            }
+            self.show_preview(ctx, &preview);
         }
         if let Some(frame) = self.player.as_ref().and_then(|p| p.frame()) {
             let status = self.player.as_ref().map(|p| p.status()).unwrap_or_default();
@@ -235,9 +260,8 @@ impl OnAirApp {
             ui.separator();
             self.stats(ui);
         });
-        if self.engine.is_some() {
-            ctx.request_repaint_after(Duration::from_millis(100));
-        }
+        // The previews run at the capture rate.
+        ctx.request_repaint_after(Duration::from_millis(33));
     }
 
     fn server_bar(&self, ui: &mut egui::Ui) {
@@ -389,12 +413,13 @@ impl OnAirApp {
             ui.vertical(|ui| {
                 ui.heading("Source");
                 match &self.preview {
-                    Some(texture) if live => {
+                    Some(texture) => {
                         let size = texture.size_vec2();
                         ui.image((texture.id(), egui::vec2(half, half * size.y / size.x)));
                     }
                     _ => {
-                        ui.label("The source shows here while live.");
+                        let message = self.source_preview.as_ref().and_then(|p| p.error()).unwrap_or_else(|| "Opening the source…".into());
+                        ui.label(message);
                     }
                 }
             });

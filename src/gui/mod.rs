@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod settings;
+pub mod source_preview;
 
 use std::net::SocketAddr;
 
