@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./packaging/setup.sh
-cargo test --all-targets --locked -- --test-threads=2 "$@"
+cargo test --locked --lib --bins --tests -- --test-threads=2 "$@"
