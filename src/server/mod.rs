@@ -1,4 +1,4 @@
-//! The bundled live server: RTMP in, CMAF segments listed by HLS and DASH out.
+//! The bundled live server: RTMP and SRT in, CMAF segments listed by HLS and DASH out.
 
 pub mod cmaf;
 pub mod config;
