@@ -11,7 +11,7 @@ use std::time::Instant;
 use onair::capture::clock::CaptureClock;
 use onair::capture::pattern::TestPattern;
 use onair::encode::h264::H264Encoder;
-use onair::media::h264::avcc_parameter_sets;
+use onair::media::h264::{append_annexb, avcc_parameter_sets, length_prefixed_units};
 
 fn cpu_seconds() -> f64 {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
@@ -56,18 +56,9 @@ fn main() {
     for frame in &source {
         let Some(encoded) = encoder.encode(frame).expect("encode") else { continue };
         if let Some(config) = &encoded.config {
-            for set in avcc_parameter_sets(&config.avcc) {
-                annexb.extend_from_slice(&[0, 0, 0, 1]);
-                annexb.extend_from_slice(set);
-            }
+            append_annexb(&mut annexb, avcc_parameter_sets(&config.avcc));
         }
-        let mut rest = &encoded.data[..];
-        while rest.len() >= 4 {
-            let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-            annexb.extend_from_slice(&[0, 0, 0, 1]);
-            annexb.extend_from_slice(&rest[4..4 + len]);
-            rest = &rest[4 + len..];
-        }
+        append_annexb(&mut annexb, length_prefixed_units(&encoded.data));
     }
     let (wall, cpu) = (started.elapsed().as_secs_f64(), cpu_seconds() - cpu_before);
     std::fs::write(out.join(format!("onair_{size}.h264")), &annexb).unwrap();

@@ -270,6 +270,26 @@ pub fn length_prefixed(units: &[&[u8]]) -> Vec<u8> {
     out
 }
 
+/// The NAL units of data framed with 4-byte length prefixes, up to the first
+/// unit that runs past the end.
+pub fn length_prefixed_units(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = data;
+    std::iter::from_fn(move || {
+        let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        let unit = rest.get(4..4 + len)?;
+        rest = &rest[4 + len..];
+        Some(unit)
+    })
+}
+
+/// Appends NAL units with 4-byte Annex-B start codes.
+pub fn append_annexb<'a>(out: &mut Vec<u8>, units: impl IntoIterator<Item = &'a [u8]>) {
+    for unit in units {
+        out.extend_from_slice(&[0, 0, 0, 1]);
+        out.extend_from_slice(unit);
+    }
+}
+
 /// Builds an AVCDecoderConfigurationRecord from one SPS and one PPS.
 pub fn build_avcc(sps: &[u8], pps: &[u8]) -> Result<Bytes, H264Error> {
     if sps.len() < 4 {
@@ -328,6 +348,13 @@ mod tests {
         let units = annexb_nal_units(&stream);
         assert_eq!(units, [&[0x67, 1, 2][..], &[0x68, 3][..], &[0x65, 4, 5][..]]);
         assert_eq!(nal_types(&length_prefixed(&units), 4).unwrap(), [7, 8, 5]);
+        assert_eq!(length_prefixed_units(&length_prefixed(&units)).collect::<Vec<_>>(), units);
+        let mut truncated = length_prefixed(&units);
+        truncated.pop();
+        assert_eq!(length_prefixed_units(&truncated).count(), 2);
+        let mut annexb = Vec::new();
+        append_annexb(&mut annexb, units.iter().copied());
+        assert_eq!(annexb_nal_units(&annexb), units);
         let avcc = build_avcc(&SPS_320X240_BASELINE_30, &[0x68, 0xcb]).unwrap();
         assert_eq!(avcc_parameter_sets(&avcc), [&SPS_320X240_BASELINE_30[..], &[0x68, 0xcb][..]]);
         assert_eq!(parse_avcc(avcc).unwrap().width, 320);

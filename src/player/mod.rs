@@ -14,7 +14,7 @@ use openh264::decoder::Decoder;
 use openh264::formats::YUVSource;
 
 use crate::capture::convert::i420_to_rgba_preview;
-use crate::media::h264::avcc_parameter_sets;
+use crate::media::h264::{append_annexb, avcc_parameter_sets, length_prefixed_units};
 use crate::media::stamp;
 use crate::media::wallclock::UnixMillis;
 
@@ -176,19 +176,9 @@ fn play_segment(samples: &[fmp4::Sample], parameter_sets: &[Vec<u8>], decoder: &
         }
         let mut annexb = Vec::with_capacity(sample.data.len() + 64);
         if sample.keyframe {
-            for set in parameter_sets {
-                annexb.extend_from_slice(&[0, 0, 0, 1]);
-                annexb.extend_from_slice(set);
-            }
+            append_annexb(&mut annexb, parameter_sets.iter().map(Vec::as_slice));
         }
-        let mut rest = &sample.data[..];
-        while rest.len() >= 4 {
-            let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-            let Some(unit) = rest.get(4..4 + len) else { break };
-            annexb.extend_from_slice(&[0, 0, 0, 1]);
-            annexb.extend_from_slice(unit);
-            rest = &rest[4 + len..];
-        }
+        append_annexb(&mut annexb, length_prefixed_units(&sample.data));
         let Ok(Some(picture)) = decoder.decode(&annexb) else { continue };
         let (width, height) = picture.dimensions();
         let (y_stride, u_stride, v_stride) = picture.strides();

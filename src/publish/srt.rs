@@ -15,7 +15,7 @@ use super::shared::{PublishShared, PublishState};
 use super::target::SrtTarget;
 use crate::media::aac::{adts_header, parse_asc};
 use crate::media::codec::AacConfig;
-use crate::media::h264::avcc_parameter_sets;
+use crate::media::h264::{avcc_parameter_sets, length_prefixed_units};
 use crate::media::ts::PACKET_SIZE;
 use crate::media::ts::mux::TsMuxer;
 
@@ -119,14 +119,8 @@ fn mux(muxer: &mut TsMuxer, codecs: &Codecs, item: &Outgoing, out: &mut Vec<u8>)
     let time_90k = (item.timestamp_ms.max(0) as u64) * 90;
     match item.kind {
         OutgoingKind::Video { keyframe, .. } => {
-            let Some(mut rest) = item.body.get(5..) else { return };
-            let mut units = Vec::new();
-            while rest.len() >= 4 {
-                let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-                let Some(unit) = rest.get(4..4 + len) else { break };
-                units.push(unit);
-                rest = &rest[4 + len..];
-            }
+            let Some(nalus) = item.body.get(5..) else { return };
+            let units: Vec<&[u8]> = length_prefixed_units(nalus).collect();
             let sets: Vec<&[u8]> = codecs.parameter_sets.iter().map(Vec::as_slice).collect();
             muxer.write_video(time_90k, time_90k, keyframe, &sets, &units, out);
         }

@@ -4,6 +4,7 @@
 //! access unit starts with an AUD and keyframes carry SPS and PPS.
 
 use super::psi::{ProgramMap, write_pat, write_pmt};
+use crate::media::h264::append_annexb;
 use super::{PACKET_SIZE, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264, SYNC_BYTE};
 
 pub const PMT_PID: u16 = 0x1000;
@@ -67,15 +68,9 @@ impl TsMuxer {
         }
         let mut elementary = vec![0, 0, 0, 1, 0x09, 0xf0];
         if keyframe {
-            for set in parameter_sets {
-                elementary.extend_from_slice(&[0, 0, 0, 1]);
-                elementary.extend_from_slice(set);
-            }
+            append_annexb(&mut elementary, parameter_sets.iter().copied());
         }
-        for unit in units {
-            elementary.extend_from_slice(&[0, 0, 0, 1]);
-            elementary.extend_from_slice(unit);
-        }
+        append_annexb(&mut elementary, units.iter().copied());
         let pes = pes_packet(0xe0, pts, Some(dts), &elementary);
         self.write_pes(VIDEO_PID, &pes, Some(dts.saturating_sub(PCR_LEAD_90K)), keyframe, out);
     }
