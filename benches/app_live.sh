@@ -19,11 +19,11 @@ DISPLAY="$DISPLAY_NUMBER" HOME="$TMP" ONAIR_TEST_SOURCES=1 ONAIR_GO_LIVE=1 NO_CO
 APP=$!
 for _ in $(seq 300); do grep -q "state: live" "$TMP/app.log" && break; sleep 0.1; done
 sleep 5 # let the preview join
-ticks() { local s; s="$(cat "/proc/$APP/stat")"; s="${s##*) }"; set -- $s; echo $(( ${12} + ${13} )); }
-T0="$(ticks)"; W0="$(date +%s.%N)"
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+T0="$(cpu_ticks "$APP")"; W0="$(date +%s.%N)"
 sleep "$RUN_SECONDS"
-T1="$(ticks)"; W1="$(date +%s.%N)"
-HWM="$(awk '/^VmHWM:/ {print $2}' "/proc/$APP/status")"
+T1="$(cpu_ticks "$APP")"; W1="$(date +%s.%N)"
+HWM="$(hwm_kb "$APP")"
 FRAMES="$(grep 'ui frame time' "$TMP/app.log" | tail -1 | sed 's/.*ui frame time/ui frame time/')"
 python3 -c "
 t0,t1,w0,w1,hz,hwm=$T0,$T1,$W0,$W1,$(getconf CLK_TCK),$HWM

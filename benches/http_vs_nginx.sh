@@ -31,15 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_port() {
-    local i
-    for ((i = 0; i < $3 * 10; i++)); do
-        (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "port $1:$2 never opened" >&2; return 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 O_RTMP="$(free_port)"; O_HTTP="$(free_port)"; N_HTTP="$(free_port)"
 while [ "$O_HTTP" = "$O_RTMP" ]; do O_HTTP="$(free_port)"; done
 while [ "$N_HTTP" = "$O_RTMP" ] || [ "$N_HTTP" = "$O_HTTP" ]; do N_HTTP="$(free_port)"; done

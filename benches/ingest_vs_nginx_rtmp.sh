@@ -60,18 +60,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-# utime+stime in clock ticks (fields 14,15; strip "pid (comm) " first since comm may hold spaces)
-cpu_ticks() { local s; s="$(cat "/proc/$1/stat")"; s="${s##*) }"; set -- $s; echo $(( ${12} + ${13} )); }
-hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
-wait_port() { # host port timeout_s
-    local i
-    for ((i = 0; i < $3 * 10; i++)); do
-        (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "port $1:$2 never opened" >&2; return 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 O_RTMP="$(free_port)"; O_HTTP="$(free_port)"; N_RTMP="$(free_port)"
 while [ "$O_HTTP" = "$O_RTMP" ]; do O_HTTP="$(free_port)"; done

@@ -16,12 +16,12 @@ for _ in $(seq 100); do grep -q '^onair: HTTP' "$TMP/serve.out" && break; sleep 
 RTMP="$(sed -n 's/^onair: RTMP ingest \(.*\)\/KEY$/\1/p' "$TMP/serve.out")"
 SRT="$(sed -n 's/^onair: SRT ingest \(srt:\/\/[^?]*\).*/\1/p' "$TMP/serve.out")"
 HTTP="$(sed -n 's/^onair: HTTP \(.*\)\/$/\1/p' "$TMP/serve.out")"
-ticks() { local s; s="$(cat "/proc/$SERVER/stat")"; s="${s##*) }"; set -- $s; echo $(( ${12} + ${13} )); }
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cpu_for() { # label url format
     local before after
-    before="$(ticks)"
+    before="$(cpu_ticks "$SERVER")"
     ffmpeg -hide_banner -loglevel error -nostdin -re -i "$FILE" -t 30 -c copy -f "$3" "$2"
-    after="$(ticks)"
+    after="$(cpu_ticks "$SERVER")"
     python3 -c "print(f'| $1 | {($after - $before) / $(getconf CLK_TCK):.2f} CPU s for 30 s |')"
 }
 echo "| ingest of the same 1080p30 6 Mbit/s file | onair CPU |"
