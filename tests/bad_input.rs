@@ -53,11 +53,8 @@ fn handshake(socket: &mut TcpStream) {
 #[test]
 fn garbage_on_the_rtmp_port_closes_that_connection_and_streams_carry_on() {
     let mut server = Server::start("[streams]\ngrace_seconds = 1.0\n");
-    let live = Publisher::spawn(
-        "-f lavfi -i testsrc2=size=320x240:rate=30 -t 12",
-        "-c:v libx264 -preset veryfast -g 30 -pix_fmt yuv420p",
-        &server.rtmp_url("steady"),
-    );
+    let live =
+        Publisher::spawn("-f lavfi -i testsrc2=size=320x240:rate=30 -t 12", "-c:v libx264 -preset veryfast -g 30 -pix_fmt yuv420p", &server.rtmp_url("steady"));
     wait_for("the live stream", Duration::from_secs(30), || server.get("/live/steady/index.m3u8"));
 
     // Random bytes instead of a handshake.

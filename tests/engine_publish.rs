@@ -23,12 +23,7 @@ fn assert_in_sync(offsets: &[f64]) {
 }
 
 fn onair_publish(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_onair"))
-        .arg("publish")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run onair publish")
+    Command::new(env!("CARGO_BIN_EXE_onair")).arg("publish").args(args).stdin(Stdio::null()).output().expect("run onair publish")
 }
 
 /// Video bitrate over the listed segments after the first, in kbit/s.
@@ -57,7 +52,10 @@ fn test_sources_published_to_onair_serve_keep_size_bitrate_and_sync() {
     let output = onair_publish(&["--video", "test", "--audio", "tone", "--to", &url, "--quality", "1", "--bitrate", "1000", "--duration", "14"]);
     assert!(output.status.success(), "onair publish failed: {}", String::from_utf8_lossy(&output.stderr));
     let playlist = wait_for("the stream to end", Duration::from_secs(30), || media_playlist(&server, "engine").filter(|p| p.end_list));
-    let (ok, probe, stderr) = run("ffprobe", &["-v", "error", "-show_entries", "stream=codec_name,width,height,sample_rate,channels", "-of", "compact", &server.url("/live/engine/index.m3u8")]);
+    let (ok, probe, stderr) = run(
+        "ffprobe",
+        &["-v", "error", "-show_entries", "stream=codec_name,width,height,sample_rate,channels", "-of", "compact", &server.url("/live/engine/index.m3u8")],
+    );
     assert!(ok, "{stderr}");
     assert!(probe.contains("codec_name=h264|width=640|height=360"), "{probe}");
     assert!(probe.contains("codec_name=aac|sample_rate=48000|channels=2"), "{probe}");
@@ -86,7 +84,14 @@ fn test_sources_published_to_nginx_rtmp_are_recorded_in_sync() {
     );
     std::fs::write(directory.join("nginx.conf"), config).unwrap();
     let mut nginx = Command::new("nginx")
-        .args(["-p", &directory.display().to_string(), "-c", &directory.join("nginx.conf").display().to_string(), "-e", &directory.join("error.log").display().to_string()])
+        .args([
+            "-p",
+            &directory.display().to_string(),
+            "-c",
+            &directory.join("nginx.conf").display().to_string(),
+            "-e",
+            &directory.join("error.log").display().to_string(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -16,7 +16,12 @@ fn the_window_goes_live_and_is_not_blank() {
     require("Xvfb");
     require("import");
     let display = format!(":{}", 90 + std::process::id() % 100);
-    let mut xvfb = Command::new("Xvfb").args([&display, "-screen", "0", "1366x768x24", "-nolisten", "tcp"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start Xvfb");
+    let mut xvfb = Command::new("Xvfb")
+        .args([&display, "-screen", "0", "1366x768x24", "-nolisten", "tcp"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start Xvfb");
     wait_for("Xvfb", Duration::from_secs(10), || {
         Command::new("xdpyinfo").args(["-display", &display]).stdout(Stdio::null()).stderr(Stdio::null()).status().ok().filter(|s| s.success())
     });

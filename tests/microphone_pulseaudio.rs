@@ -73,7 +73,10 @@ fn a_tone_played_into_a_null_sink_is_captured_with_a_level() {
     assert!(!quiet_peaks.is_empty() && quiet_peaks.iter().all(|&p| p < -60.0), "idle sink should be silent: {quiet_peaks:?}");
 
     let tone = pulse.runtime.join("tone.wav");
-    let (ok, _, stderr) = common::run("ffmpeg", &["-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "20", "-ac", "2", &tone.display().to_string()]);
+    let (ok, _, stderr) = common::run(
+        "ffmpeg",
+        &["-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "20", "-ac", "2", &tone.display().to_string()],
+    );
     assert!(ok, "{stderr}");
     let mut player = pulse.command("paplay").arg(&tone).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("paplay");
     let loud = pulse.command(env!("CARGO_BIN_EXE_onair")).args(["meter", "--seconds", "2.5"]).output().unwrap();

@@ -15,7 +15,9 @@ fn av_input(size: &str, seconds: u32, sample_rate: u32) -> String {
 }
 
 fn x264(gop: u32) -> String {
-    format!("-c:v libx264 -preset veryfast -tune zerolatency -bf 2 -x264-params bframes=2 -g {gop} -keyint_min {gop} -sc_threshold 0 -pix_fmt yuv420p -c:a aac -b:a 64k")
+    format!(
+        "-c:v libx264 -preset veryfast -tune zerolatency -bf 2 -x264-params bframes=2 -g {gop} -keyint_min {gop} -sc_threshold 0 -pix_fmt yuv420p -c:a aac -b:a 64k"
+    )
 }
 
 fn master(server: &Server, key: &str) -> MasterPlaylist {
@@ -187,11 +189,8 @@ fn audio_only_and_video_only_streams_are_packaged() {
     let directory = std::env::temp_dir().join(format!("onair-mirror-{}", std::process::id()));
     let server = Server::start(&format!("{FAST}[segments]\ndirectory = {:?}\n", directory.display().to_string()));
     let audio = Publisher::spawn("-f lavfi -i sine=frequency=440:sample_rate=48000 -t 6", "-c:a aac -b:a 64k", &server.rtmp_url("radio"));
-    let video = Publisher::spawn(
-        "-f lavfi -i testsrc2=size=320x240:rate=30 -t 6",
-        "-c:v libx264 -preset veryfast -g 60 -pix_fmt yuv420p",
-        &server.rtmp_url("silent"),
-    );
+    let video =
+        Publisher::spawn("-f lavfi -i testsrc2=size=320x240:rate=30 -t 6", "-c:v libx264 -preset veryfast -g 60 -pix_fmt yuv420p", &server.rtmp_url("silent"));
     assert!(audio.finish(Duration::from_secs(60)).0);
     assert!(video.finish(Duration::from_secs(60)).0);
     let radio = follow_until_end(&server, "radio", "audio");

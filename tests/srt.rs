@@ -14,7 +14,20 @@ use common::{Server, decode_count, free_port, require, run, wait_for};
 fn ffmpeg_srt(url: &str, seconds: u32) -> std::process::Output {
     require("ffmpeg");
     Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-f", "lavfi", "-i", "sine=sample_rate=48000"])
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=sample_rate=48000",
+        ])
         .args(["-t", &seconds.to_string(), "-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "mpegts", url])
         .stdin(Stdio::null())
         .output()
@@ -22,7 +35,9 @@ fn ffmpeg_srt(url: &str, seconds: u32) -> std::process::Output {
 }
 
 fn ended(server: &Server, key: &str) -> String {
-    wait_for("the playlist to end", Duration::from_secs(30), || server.get(&format!("/live/{key}/video/playlist.m3u8")).filter(|p| p.contains("#EXT-X-ENDLIST")))
+    wait_for("the playlist to end", Duration::from_secs(30), || {
+        server.get(&format!("/live/{key}/video/playlist.m3u8")).filter(|p| p.contains("#EXT-X-ENDLIST"))
+    })
 }
 
 /// ffmpeg's SRT latency is in microseconds.
@@ -92,7 +107,8 @@ fn onair_publish_over_srt_reaches_srt_live_transmit_as_decodable_ts() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let _ = exited;
     let path = file.display().to_string();
-    let (ok, probe, stderr) = run("ffprobe", &["-v", "error", "-show_entries", "stream=codec_name,width,height,sample_rate:format=duration", "-of", "compact", &path]);
+    let (ok, probe, stderr) =
+        run("ffprobe", &["-v", "error", "-show_entries", "stream=codec_name,width,height,sample_rate:format=duration", "-of", "compact", &path]);
     assert!(ok, "{stderr}");
     assert!(probe.contains("codec_name=h264|width=640|height=360"), "{probe}");
     assert!(probe.contains("codec_name=aac|sample_rate=48000"), "{probe}");
@@ -194,7 +210,10 @@ fn srt_ingest_at_400_ms_latency_delivers_every_frame_through_5_percent_loss_and_
     drop(relay);
     let api: serde_json::Value = serde_json::from_str(&server.get("/api/streams").unwrap()).unwrap();
     let transport = &api[0]["transport"];
-    assert!(transport["packets_retransmitted"].as_u64().unwrap_or(0) > 0 || transport["packets_lost"].as_u64().unwrap_or(0) > 0, "the relay lost nothing? {transport}");
+    assert!(
+        transport["packets_retransmitted"].as_u64().unwrap_or(0) > 0 || transport["packets_lost"].as_u64().unwrap_or(0) > 0,
+        "the relay lost nothing? {transport}"
+    );
     assert_eq!(transport["continuity_errors"], 0, "SRT recovered every packet: {transport}");
     assert_eq!(transport["frames_dropped"], 0, "{transport}");
     // Every listed second decodes to 30 frames: nothing missing inside the stream.

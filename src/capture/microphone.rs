@@ -70,13 +70,15 @@ impl Microphone {
                 }
             })
             .map_err(|e| CaptureError::Device(format!("cannot start the microphone thread: {e}")))?;
-        let (rate, channels, name) = ready_rx
-            .recv_timeout(Duration::from_secs(10))
-            .map_err(|_| CaptureError::Device("the microphone did not start within 10 s".into()))??;
+        let (rate, channels, name) =
+            ready_rx.recv_timeout(Duration::from_secs(10)).map_err(|_| CaptureError::Device("the microphone did not start within 10 s".into()))??;
         let resampler = if rate == AUDIO_RATE {
             None
         } else {
-            Some(FftFixedIn::<f32>::new(rate as usize, AUDIO_RATE as usize, 480, 2, 2).map_err(|e| CaptureError::Device(format!("cannot resample {rate} Hz: {e}")))?)
+            Some(
+                FftFixedIn::<f32>::new(rate as usize, AUDIO_RATE as usize, 480, 2, 2)
+                    .map_err(|e| CaptureError::Device(format!("cannot resample {rate} Hz: {e}")))?,
+            )
         };
         Ok(Microphone { buffers, channels, resampler, pending: vec![Vec::new(), Vec::new()], clock, delivered: 0, start_micros: None, name, _stop: stop_tx })
     }
@@ -163,11 +165,7 @@ impl AudioSource for Microphone {
             }
             let captured = self.clock.from_micros(start + (self.delivered * 1_000_000 / u64::from(AUDIO_RATE)) as i64);
             self.delivered += stereo[0].len() as u64;
-            let samples = stereo[0]
-                .iter()
-                .zip(&stereo[1])
-                .flat_map(|(&l, &r)| [to_i16(l), to_i16(r)])
-                .collect();
+            let samples = stereo[0].iter().zip(&stereo[1]).flat_map(|(&l, &r)| [to_i16(l), to_i16(r)]).collect();
             return Ok(AudioBuffer { samples, captured });
         }
     }

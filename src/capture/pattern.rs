@@ -132,13 +132,7 @@ const DIGITS: [u8; 10] = [0x3f, 0x06, 0x5b, 0x4f, 0x66, 0x6d, 0x7d, 0x07, 0x7f, 
 /// `HH:MM:SS.mmm` of the capture wall clock, bottom left, readable by eye.
 fn draw_clock(luma: &mut [u8], width: usize, height: usize, captured: CaptureTime) {
     let ms_of_day = captured.wall.0.rem_euclid(86_400_000);
-    let text = format!(
-        "{:02}:{:02}:{:02}.{:03}",
-        ms_of_day / 3_600_000,
-        ms_of_day / 60_000 % 60,
-        ms_of_day / 1000 % 60,
-        ms_of_day % 1000
-    );
+    let text = format!("{:02}:{:02}:{:02}.{:03}", ms_of_day / 3_600_000, ms_of_day / 60_000 % 60, ms_of_day / 1000 % 60, ms_of_day % 1000);
     let digit_h = (height / 10).max(10);
     let digit_w = digit_h / 2;
     let t = (digit_h / 8).max(1);

@@ -77,10 +77,12 @@ mod tests {
     fn encodes_aac_lc_48k_stereo_with_its_delay() {
         let mut encoder = AacEncoder::new(128).unwrap();
         assert_eq!((encoder.config().object_type, encoder.config().sample_rate, encoder.config().channels), (2, 48_000, 2));
-        let tone: Vec<i16> = (0..48_000).flat_map(|i| {
-            let v = ((i as f64 / 48.0).sin() * 8000.0) as i16;
-            [v, v]
-        }).collect();
+        let tone: Vec<i16> = (0..48_000)
+            .flat_map(|i| {
+                let v = ((i as f64 / 48.0).sin() * 8000.0) as i16;
+                [v, v]
+            })
+            .collect();
         let frames = encoder.encode(&tone).unwrap();
         assert!(frames.len() >= 40, "one second gives ~46 frames, got {}", frames.len());
         assert!(frames[0].first_sample < 0, "the first frames are encoder priming");

@@ -42,7 +42,8 @@ impl H264Encoder {
             .usage_type(UsageType::CameraVideoRealTime)
             .complexity(Complexity::Low)
             .num_threads(threads);
-        let encoder = Encoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| EncodeError::Video(format!("cannot start H.264 encoder {width}x{height}: {e}")))?;
+        let encoder = Encoder::with_api_config(OpenH264API::from_source(), config)
+            .map_err(|e| EncodeError::Video(format!("cannot start H.264 encoder {width}x{height}: {e}")))?;
         Ok(H264Encoder { encoder, width, height, bitrate_kbps, config: None })
     }
 

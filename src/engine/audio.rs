@@ -52,7 +52,12 @@ pub fn run(mut source: Box<dyn AudioSource>, shared: Arc<EngineShared>, bitrate_
                 // Encoder priming before the capture clock began: nothing to play.
                 continue;
             }
-            shared.publish.push(Outgoing { kind: OutgoingKind::Audio, timestamp_ms: micros / 1000, body: aac_audio_body(false, &frame.data), captured_micros: micros });
+            shared.publish.push(Outgoing {
+                kind: OutgoingKind::Audio,
+                timestamp_ms: micros / 1000,
+                body: aac_audio_body(false, &frame.data),
+                captured_micros: micros,
+            });
         }
     }
 }

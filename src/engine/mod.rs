@@ -161,7 +161,9 @@ impl Engine {
         let audio: Option<Box<dyn AudioSource>> = match &config.audio {
             AudioChoice::TestTone => Some(Box::new(TestTone::new(clock))),
             AudioChoice::Microphone(selector) => Some(Box::new(Microphone::open(selector.as_deref(), clock).map_err(|error| match error {
-                CaptureError::Device(reason) => CaptureError::Device(format!("{reason}; the test tone (--audio tone) or no audio (--audio none) work without one")),
+                CaptureError::Device(reason) => {
+                    CaptureError::Device(format!("{reason}; the test tone (--audio tone) or no audio (--audio none) work without one"))
+                }
                 other => other,
             })?)),
             AudioChoice::None => None,
@@ -204,10 +206,7 @@ impl Engine {
             }),
         )?);
         let for_control = shared.clone();
-        threads.push(spawn(
-            "control",
-            Box::new(move || control_loop(command_rx, for_control, stop_tx, status_tx, video_source, audio_source)),
-        )?);
+        threads.push(spawn("control", Box::new(move || control_loop(command_rx, for_control, stop_tx, status_tx, video_source, audio_source)))?);
         Ok(Engine { shared, commands, status, threads })
     }
 

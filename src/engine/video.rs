@@ -116,6 +116,7 @@ pub fn preview_of(frame: &crate::capture::frames::VideoFrame) -> super::Preview 
     let (y, chroma) = frame.i420.split_at(luma);
     let (u, v) = chroma.split_at(luma / 4);
     let chroma_stride = frame.width / 2;
-    let (width, height, rgba) = crate::capture::convert::i420_to_rgba_preview([y, u, v], [frame.width, chroma_stride, chroma_stride], frame.width, frame.height, 320);
+    let (width, height, rgba) =
+        crate::capture::convert::i420_to_rgba_preview([y, u, v], [frame.width, chroma_stride, chroma_stride], frame.width, frame.height, 320);
     super::Preview { width, height, rgba, captured_micros: frame.captured.micros }
 }

@@ -54,9 +54,7 @@ pub struct OnAirApp {
 
 impl OnAirApp {
     pub fn new(settings: Settings, server: Option<ServerInfo>) -> OnAirApp {
-        let cameras = crate::capture::camera::list_cameras()
-            .map(|list| list.into_iter().map(|c| (c.index.to_string(), c.name)).collect())
-            .unwrap_or_default();
+        let cameras = crate::capture::camera::list_cameras().map(|list| list.into_iter().map(|c| (c.index.to_string(), c.name)).collect()).unwrap_or_default();
         let microphones = crate::capture::microphone::list_microphones()
             .map(|list| list.into_iter().filter(|m| !m.default_config.starts_with("unusable")).map(|m| m.name).collect())
             .unwrap_or_default();
@@ -109,7 +107,9 @@ impl OnAirApp {
         let server = self.server.as_ref();
         match s.target {
             TargetKind::LocalRtmp => server.map(|srv| format!("{}/{}", srv.rtmp, s.local_key)).ok_or_else(|| "the bundled server is not running".to_string()),
-            TargetKind::LocalSrt => server.map(|srv| format!("{}?streamid=publish:live/{}", srv.srt, s.local_key)).ok_or_else(|| "the bundled server is not running".to_string()),
+            TargetKind::LocalSrt => {
+                server.map(|srv| format!("{}?streamid=publish:live/{}", srv.srt, s.local_key)).ok_or_else(|| "the bundled server is not running".to_string())
+            }
             TargetKind::CustomRtmp => Ok(format!("{}/{}", s.custom_rtmp_url.trim_end_matches('/'), s.custom_rtmp_key)),
             TargetKind::CustomSrt => {
                 let mut url = format!("{}?streamid={}", s.custom_srt_url, s.custom_srt_stream_id);
@@ -319,8 +319,19 @@ impl OnAirApp {
         });
         let level = self.status.audio_level;
         let fraction = ((level.peak_dbfs + 60.0) / 60.0).clamp(0.0, 1.0);
-        let color = if level.clipped() { egui::Color32::RED } else if level.peak_dbfs > -6.0 { egui::Color32::YELLOW } else { egui::Color32::GREEN };
-        ui.add(egui::ProgressBar::new(fraction).fill(color).text(format!("peak {:.0} dBFS · rms {:.0} dBFS{}", level.peak_dbfs, level.rms_dbfs, if level.clipped() { " · CLIP" } else { "" })));
+        let color = if level.clipped() {
+            egui::Color32::RED
+        } else if level.peak_dbfs > -6.0 {
+            egui::Color32::YELLOW
+        } else {
+            egui::Color32::GREEN
+        };
+        ui.add(egui::ProgressBar::new(fraction).fill(color).text(format!(
+            "peak {:.0} dBFS · rms {:.0} dBFS{}",
+            level.peak_dbfs,
+            level.rms_dbfs,
+            if level.clipped() { " · CLIP" } else { "" }
+        )));
     }
 
     fn target(&mut self, ui: &mut egui::Ui) {

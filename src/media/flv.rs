@@ -17,7 +17,11 @@ pub enum FlvVideo {
     /// AVCDecoderConfigurationRecord.
     SequenceHeader(Bytes),
     /// Length-prefixed NAL units with the composition time offset in milliseconds.
-    Frame { keyframe: bool, composition_ms: i32, data: Bytes },
+    Frame {
+        keyframe: bool,
+        composition_ms: i32,
+        data: Bytes,
+    },
     EndOfSequence,
     /// Frame-type 5 (video info/command frames): nothing to package.
     Info,
@@ -123,10 +127,7 @@ mod tests {
     #[test]
     fn avc_frame_with_negative_composition_time() {
         let body = Bytes::from_static(&[0x17, 1, 0xff, 0xff, 0xdf, 0, 0, 0, 1, 0x65]);
-        assert_eq!(
-            parse_video(&body).unwrap(),
-            FlvVideo::Frame { keyframe: true, composition_ms: -33, data: Bytes::from_static(&[0, 0, 0, 1, 0x65]) }
-        );
+        assert_eq!(parse_video(&body).unwrap(), FlvVideo::Frame { keyframe: true, composition_ms: -33, data: Bytes::from_static(&[0, 0, 0, 1, 0x65]) });
     }
 
     #[test]

@@ -7,7 +7,7 @@ pub mod codec;
 pub mod flv;
 pub mod frame;
 pub mod h264;
+pub mod stamp;
 pub mod time;
 pub mod ts;
 pub mod wallclock;
-pub mod stamp;

@@ -17,11 +17,7 @@ impl UnixMillis {
     }
 
     pub fn to_system_time(self) -> SystemTime {
-        if self.0 >= 0 {
-            UNIX_EPOCH + Duration::from_millis(self.0 as u64)
-        } else {
-            UNIX_EPOCH - Duration::from_millis(self.0.unsigned_abs())
-        }
+        if self.0 >= 0 { UNIX_EPOCH + Duration::from_millis(self.0 as u64) } else { UNIX_EPOCH - Duration::from_millis(self.0.unsigned_abs()) }
     }
 
     /// `2026-11-25T19:35:06.123Z`

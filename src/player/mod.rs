@@ -134,7 +134,8 @@ fn play(playlist_url: &str, shared: &Mutex<Shared>, stop: &AtomicBool) {
             if init != current_init {
                 match http::get(&format!("{base}/{init}")) {
                     Ok(body) => {
-                        parameter_sets = fmp4::init_avcc(&body).map(|avcc| avcc_parameter_sets(&avcc).into_iter().map(<[u8]>::to_vec).collect()).unwrap_or_default();
+                        parameter_sets =
+                            fmp4::init_avcc(&body).map(|avcc| avcc_parameter_sets(&avcc).into_iter().map(<[u8]>::to_vec).collect()).unwrap_or_default();
                         current_init = init;
                     }
                     Err(error) => {
@@ -182,8 +183,7 @@ fn play_segment(samples: &[fmp4::Sample], parameter_sets: &[Vec<u8>], decoder: &
         let Ok(Some(picture)) = decoder.decode(&annexb) else { continue };
         let (width, height) = picture.dimensions();
         let (y_stride, u_stride, v_stride) = picture.strides();
-        let latency_ms = stamp::read(picture.y(), width, height, y_stride)
-            .map(|captured| UnixMillis::from_system_time(SystemTime::now()).0 - captured as i64);
+        let latency_ms = stamp::read(picture.y(), width, height, y_stride).map(|captured| UnixMillis::from_system_time(SystemTime::now()).0 - captured as i64);
         let (w, h, rgba) = i420_to_rgba_preview([picture.y(), picture.u(), picture.v()], [y_stride, u_stride, v_stride], width, height, 320);
         if let Ok(mut shared) = shared.lock() {
             shared.frame = Some(Arc::new(PlayerFrame { width: w, height: h, rgba }));
@@ -201,7 +201,8 @@ mod tests {
 
     #[test]
     fn media_playlists_list_segments_with_their_init() {
-        let text = "#EXTM3U\n#EXT-X-MAP:URI=\"init-1.mp4\"\n#EXTINF:2.0,\nseg-7.m4s\n#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"init-2.mp4\"\n#EXTINF:2.0,\nseg-8.m4s\n";
+        let text =
+            "#EXTM3U\n#EXT-X-MAP:URI=\"init-1.mp4\"\n#EXTINF:2.0,\nseg-7.m4s\n#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"init-2.mp4\"\n#EXTINF:2.0,\nseg-8.m4s\n";
         assert_eq!(parse_media_playlist(text), [(7, "seg-7.m4s".into(), "init-1.mp4".into()), (8, "seg-8.m4s".into(), "init-2.mp4".into())]);
     }
 }

@@ -6,6 +6,6 @@ pub mod reconnect;
 pub mod rtmp;
 pub mod rtmp_client;
 pub mod session;
-pub mod srt;
 pub mod shared;
+pub mod srt;
 pub mod target;

@@ -121,7 +121,8 @@ impl OutgoingQueue {
     fn drop_gop_tail(&mut self) -> bool {
         let is_video = |item: &Outgoing| matches!(item.kind, OutgoingKind::Video { .. });
         let Some(first) = self.items.iter().position(is_video) else { return false };
-        let next_keyframe = self.items.iter().enumerate().skip(first + 1).find(|(_, item)| matches!(item.kind, OutgoingKind::Video { keyframe: true, .. })).map(|(i, _)| i);
+        let next_keyframe =
+            self.items.iter().enumerate().skip(first + 1).find(|(_, item)| matches!(item.kind, OutgoingKind::Video { keyframe: true, .. })).map(|(i, _)| i);
         let end = next_keyframe.unwrap_or(self.items.len());
         let before = self.items.len();
         let mut index = 0;
@@ -170,7 +171,8 @@ mod tests {
 
     #[test]
     fn non_reference_frames_go_first() {
-        let non_reference = |ms| Outgoing { kind: OutgoingKind::Video { keyframe: false, reference: false }, timestamp_ms: ms, body: Bytes::new(), captured_micros: 0 };
+        let non_reference =
+            |ms| Outgoing { kind: OutgoingKind::Video { keyframe: false, reference: false }, timestamp_ms: ms, body: Bytes::new(), captured_micros: 0 };
         let mut queue = OutgoingQueue::new(100);
         queue.push(video(0, true));
         queue.push(non_reference(33));

@@ -72,20 +72,15 @@ fn wall_end(start: UnixMillis, duration: i64, timescale: u32) -> UnixMillis {
 }
 
 fn write_adaptation_set(out: &mut String, set_id: usize, track: &TrackWindow, period: &Period, next_period: Option<u64>) {
-    let segments: Vec<_> = track
-        .listed()
-        .filter(|s| s.number >= period.first_number && next_period.is_none_or(|next| s.number < next))
-        .collect();
+    let segments: Vec<_> = track.listed().filter(|s| s.number >= period.first_number && next_period.is_none_or(|next| s.number < next)).collect();
     let Some(first) = segments.first() else { return };
     let name = rendition_name(track);
     let (peak, _) = track.bandwidth();
     let codecs = codec_string(&track.codec);
     match &track.codec {
         CodecConfig::H264(h264) => {
-            let _ = writeln!(
-                out,
-                "    <AdaptationSet id=\"{set_id}\" contentType=\"video\" mimeType=\"video/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\">"
-            );
+            let _ =
+                writeln!(out, "    <AdaptationSet id=\"{set_id}\" contentType=\"video\" mimeType=\"video/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\">");
             let _ = write!(
                 out,
                 "      <Representation id=\"{name}\" bandwidth=\"{}\" codecs=\"{codecs}\" width=\"{}\" height=\"{}\"",
@@ -140,9 +135,5 @@ fn write_adaptation_set(out: &mut String, set_id: usize, track: &TrackWindow, pe
 
 fn frame_rate_attr(rate: f64) -> String {
     let rounded = rate.round();
-    if (rate - rounded).abs() < 0.001 {
-        format!("{}", rounded as u64)
-    } else {
-        format!("{}/1001", (rate * 1001.0).round() as u64)
-    }
+    if (rate - rounded).abs() < 0.001 { format!("{}", rounded as u64) } else { format!("{}/1001", (rate * 1001.0).round() as u64) }
 }

@@ -239,11 +239,7 @@ impl Publisher {
     }
 
     fn check_current(&self) -> Result<(), PublishError> {
-        if self.stream.session.load(Ordering::SeqCst) == self.session {
-            Ok(())
-        } else {
-            Err(PublishError::Replaced(self.stream.key.clone()))
-        }
+        if self.stream.session.load(Ordering::SeqCst) == self.session { Ok(()) } else { Err(PublishError::Replaced(self.stream.key.clone())) }
     }
 
     pub fn configure(&self, config: CodecConfig) -> Result<(), PublishError> {

@@ -68,4 +68,3 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     });
     Ok(RunningServer { rtmp_addr, srt_addr, http_addr, hub })
 }
-

@@ -32,15 +32,7 @@ pub struct StreamSnapshot {
 
 impl StreamSnapshot {
     fn empty(key: &str) -> StreamSnapshot {
-        StreamSnapshot {
-            key: key.to_string(),
-            window: MediaWindow::new(1, 0),
-            master: None,
-            video_playlist: None,
-            audio_playlist: None,
-            mpd: None,
-            live: true,
-        }
+        StreamSnapshot { key: key.to_string(), window: MediaWindow::new(1, 0), master: None, video_playlist: None, audio_playlist: None, mpd: None, live: true }
     }
 }
 
@@ -164,15 +156,8 @@ impl Packager {
         if let Some(playlist) = &audio_playlist {
             self.write_file("audio/playlist.m3u8".into(), playlist.clone());
         }
-        let snapshot = StreamSnapshot {
-            key: self.key.clone(),
-            window: window.clone(),
-            master,
-            video_playlist,
-            audio_playlist,
-            mpd,
-            live: live && !window.ended,
-        };
+        let snapshot =
+            StreamSnapshot { key: self.key.clone(), window: window.clone(), master, video_playlist, audio_playlist, mpd, live: live && !window.ended };
         self.snapshot.send_replace(Arc::new(snapshot));
     }
 

@@ -196,10 +196,8 @@ pub fn run(program: &str, args: &[&str]) -> (bool, String, String) {
 /// Decodes `url` with `ffmpeg -xerror`; returns the number of video frames (or audio frames if `stream` is "a").
 pub fn decode_count(url: &str, stream: &str) -> u64 {
     let map = format!("0:{stream}:0");
-    let (ok, stdout, stderr) = run(
-        "ffmpeg",
-        &["-hide_banner", "-v", "error", "-xerror", "-i", url, "-map", &map, "-f", "null", "-", "-progress", "pipe:1", "-nostats"],
-    );
+    let (ok, stdout, stderr) =
+        run("ffmpeg", &["-hide_banner", "-v", "error", "-xerror", "-i", url, "-map", &map, "-f", "null", "-", "-progress", "pipe:1", "-nostats"]);
     assert!(ok, "ffmpeg -xerror failed to decode {url}:\n{stderr}");
     assert!(stderr.trim().is_empty(), "ffmpeg reported errors decoding {url}:\n{stderr}");
     let frames = stdout.lines().filter_map(|l| l.strip_prefix("frame=")).last();
@@ -217,9 +215,7 @@ pub fn repo_path(relative: &str) -> PathBuf {
 /// peaks over -12 dBFS after quiet) in a decoded output, on one timeline.
 pub fn flashes_and_beeps(url: &str) -> (Vec<f64>, Vec<f64>) {
     let escaped = url.replace(':', "\\\\:");
-    let graph = format!(
-        "movie={escaped}:s=dv+da[v][a];[v]signalstats[out0];[a]asetnsamples=n=48,astats=metadata=1:reset=1[out1]"
-    );
+    let graph = format!("movie={escaped}:s=dv+da[v][a];[v]signalstats[out0];[a]asetnsamples=n=48,astats=metadata=1:reset=1[out1]");
     let (ok, stdout, stderr) = run(
         "ffprobe",
         &[

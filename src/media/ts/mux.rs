@@ -4,8 +4,8 @@
 //! access unit starts with an AUD and keyframes carry SPS and PPS.
 
 use super::psi::{ProgramMap, write_pat, write_pmt};
-use crate::media::h264::append_annexb;
 use super::{PACKET_SIZE, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264, SYNC_BYTE};
+use crate::media::h264::append_annexb;
 
 pub const PMT_PID: u16 = 0x1000;
 pub const VIDEO_PID: u16 = 0x100;
@@ -102,7 +102,14 @@ impl TsMuxer {
                 if let Some(pcr) = pcr {
                     adaptation[0] |= 0x10;
                     let base = pcr & ((1 << 33) - 1);
-                    adaptation.extend_from_slice(&[(base >> 25) as u8, (base >> 17) as u8, (base >> 9) as u8, (base >> 1) as u8, ((base & 1) << 7) as u8 | 0x7e, 0]);
+                    adaptation.extend_from_slice(&[
+                        (base >> 25) as u8,
+                        (base >> 17) as u8,
+                        (base >> 9) as u8,
+                        (base >> 1) as u8,
+                        ((base & 1) << 7) as u8 | 0x7e,
+                        0,
+                    ]);
                 }
             }
             let room = PACKET_SIZE - 4 - if adaptation.is_empty() { 0 } else { 1 + adaptation.len() };
@@ -183,9 +190,8 @@ mod tests {
     use crate::media::aac::adts_header;
     use crate::media::codec::CodecConfig;
 
-    const SPS: [u8; 24] = [
-        0x67, 0x42, 0xc0, 0x0d, 0xd9, 0x01, 0x41, 0xfb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10, 0x00, 0x00, 0x03, 0x03, 0xc0, 0xf1, 0x42, 0xa4, 0x80,
-    ];
+    const SPS: [u8; 24] =
+        [0x67, 0x42, 0xc0, 0x0d, 0xd9, 0x01, 0x41, 0xfb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10, 0x00, 0x00, 0x03, 0x03, 0xc0, 0xf1, 0x42, 0xa4, 0x80];
     const PPS: [u8; 4] = [0x68, 0xcb, 0x83, 0xcb];
 
     fn stream(frames: u64) -> Vec<u8> {
@@ -195,7 +201,8 @@ mod tests {
         for i in 0..frames {
             let keyframe = i % 30 == 0;
             // Picture sizes vary so packets split at every boundary.
-            let picture: Vec<u8> = std::iter::once(if keyframe { 0x65 } else { 0x41 }).chain((0..(i as usize * 37) % 900 + 1).map(|b| (b % 251) as u8 | 1)).collect();
+            let picture: Vec<u8> =
+                std::iter::once(if keyframe { 0x65 } else { 0x41 }).chain((0..(i as usize * 37) % 900 + 1).map(|b| (b % 251) as u8 | 1)).collect();
             let dts = 90_000 + i * 3000;
             muxer.write_video(dts + 6000, dts, keyframe, &[&SPS, &PPS], &[&picture], &mut out);
             let raw = vec![0x21u8; 200 + i as usize % 50];
@@ -216,10 +223,13 @@ mod tests {
         events.extend(demuxer.flush());
         let configs = events.iter().filter(|e| matches!(e, TsEvent::Config(_))).count();
         assert_eq!(configs, 2);
-        let video: Vec<_> = events.iter().filter_map(|e| match e {
-            TsEvent::Frame(f) if f.kind == crate::media::frame::TrackKind::Video => Some(f),
-            _ => None,
-        }).collect();
+        let video: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                TsEvent::Frame(f) if f.kind == crate::media::frame::TrackKind::Video => Some(f),
+                _ => None,
+            })
+            .collect();
         assert_eq!(video.len(), 60);
         assert_eq!(video[1].dts.value, 93_000);
         assert_eq!(video[1].pts.value - video[1].dts.value, 6000);
@@ -249,10 +259,13 @@ mod tests {
             let mut demuxer = TsDemuxer::default();
             let mut events = demuxer.push(&kept).unwrap();
             events.extend(demuxer.flush());
-            let video: Vec<_> = events.iter().filter_map(|e| match e {
-                TsEvent::Frame(f) if f.kind == crate::media::frame::TrackKind::Video => Some(f),
-                _ => None,
-            }).collect();
+            let video: Vec<_> = events
+                .iter()
+                .filter_map(|e| match e {
+                    TsEvent::Frame(f) if f.kind == crate::media::frame::TrackKind::Video => Some(f),
+                    _ => None,
+                })
+                .collect();
             // After any loss, the next frame handed on is a keyframe.
             if let Some(first) = video.first() {
                 assert!(first.keyframe);

@@ -5,5 +5,5 @@ pub mod fragment;
 pub mod init;
 pub mod mp4;
 pub mod segmenter;
-pub mod window;
 pub mod track;
+pub mod window;

@@ -11,9 +11,9 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use super::track::{HeldFrame, TrackInit, TrackSegment, TrackSegmenter};
-use crate::media::h264::{avcc_parameter_sets, nal_types};
 use crate::media::codec::CodecConfig;
 use crate::media::frame::{EncodedFrame, TrackKind};
+use crate::media::h264::{avcc_parameter_sets, nal_types};
 use crate::media::time::{TimeBase, rescale};
 use crate::media::wallclock::UnixMillis;
 

@@ -110,12 +110,8 @@ impl TrackSegmenter {
             let duration = duration.clamp(1, i64::from(u32::MAX));
             self.last_duration = duration;
             self.end = Some(held.dts + duration);
-            let info = SampleInfo {
-                duration: duration as u32,
-                size: held.data.len() as u32,
-                keyframe: held.keyframe,
-                composition_offset: held.composition_offset,
-            };
+            let info =
+                SampleInfo { duration: duration as u32, size: held.data.len() as u32, keyframe: held.keyframe, composition_offset: held.composition_offset };
             self.samples.push(PendingSample { dts: held.dts, info, data: held.data });
         }
     }

@@ -154,8 +154,6 @@ fn feed(
 async fn linger(socket: &mut TcpStream) {
     let _ = socket.shutdown().await;
     let mut sink = [0u8; 4096];
-    let drain = async {
-        while matches!(socket.read(&mut sink).await, Ok(n) if n > 0) {}
-    };
+    let drain = async { while matches!(socket.read(&mut sink).await, Ok(n) if n > 0) {} };
     let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
 }

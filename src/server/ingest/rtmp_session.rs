@@ -34,11 +34,25 @@ pub enum RtmpError {
 #[derive(Debug, PartialEq)]
 pub enum RtmpEvent {
     /// The client asks to publish; answer with `accept_publish` or `reject_publish`.
-    PublishRequested { request_id: u32, key: String },
-    Metadata { width: Option<u32>, height: Option<u32>, frame_rate: Option<f32>, encoder: Option<String> },
+    PublishRequested {
+        request_id: u32,
+        key: String,
+    },
+    Metadata {
+        width: Option<u32>,
+        height: Option<u32>,
+        frame_rate: Option<f32>,
+        encoder: Option<String>,
+    },
     /// An FLV video tag body at an extended (wrap-free) millisecond timestamp.
-    Video { timestamp_ms: i64, body: Bytes },
-    Audio { timestamp_ms: i64, body: Bytes },
+    Video {
+        timestamp_ms: i64,
+        body: Bytes,
+    },
+    Audio {
+        timestamp_ms: i64,
+        body: Bytes,
+    },
     PublishFinished,
 }
 
@@ -254,9 +268,5 @@ fn protocol<E: std::fmt::Debug>(error: E) -> RtmpError {
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
+    panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "unknown panic".into())
 }
