@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use super::queue::OutgoingKind;
 use super::rtmp_client::{RtmpClientConnection, RtmpClientError};
-use super::session::{Failure, run_with_reconnect};
+use super::session::{Failure, resolve, run_with_reconnect};
 use super::shared::{PublishShared, PublishState};
 use super::target::RtmpTarget;
 
@@ -25,9 +25,7 @@ pub async fn run(target: RtmpTarget, shared: Arc<PublishShared>, stop: watch::Re
 
 async fn publish_once(target: &RtmpTarget, shared: &PublishShared, stop: &mut watch::Receiver<bool>) -> Result<(), Failure> {
     let transient = |reason: String| Failure::Transient { reason, was_live: false };
-    let mut addresses =
-        tokio::net::lookup_host((target.host.as_str(), target.port)).await.map_err(|e| Failure::Fatal(format!("cannot resolve {}: {e}", target.host)))?;
-    let address = addresses.next().ok_or_else(|| Failure::Fatal(format!("{} has no address", target.host)))?;
+    let address = resolve(&target.host, target.port).await?;
     let mut socket = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
         .await
         .map_err(|_| transient(format!("no answer from {address} within {} s", CONNECT_TIMEOUT.as_secs())))?

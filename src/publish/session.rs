@@ -16,6 +16,12 @@ pub enum Failure {
     Fatal(String),
 }
 
+/// The first address of `host`; a name that does not resolve is not worth retrying.
+pub async fn resolve(host: &str, port: u16) -> Result<std::net::SocketAddr, Failure> {
+    let mut addresses = tokio::net::lookup_host((host, port)).await.map_err(|e| Failure::Fatal(format!("cannot resolve {host}: {e}")))?;
+    addresses.next().ok_or_else(|| Failure::Fatal(format!("{host} has no address")))
+}
+
 pub async fn run_with_reconnect(
     label: String,
     shared: Arc<PublishShared>,

@@ -10,7 +10,7 @@ use srt_tokio::SrtSocket;
 use tokio::sync::watch;
 
 use super::queue::{Outgoing, OutgoingKind};
-use super::session::{Failure, run_with_reconnect};
+use super::session::{Failure, resolve, run_with_reconnect};
 use super::shared::{PublishShared, PublishState};
 use super::target::SrtTarget;
 use crate::media::aac::{adts_header, parse_asc};
@@ -51,11 +51,7 @@ impl Codecs {
 
 async fn publish_once(target: &SrtTarget, shared: &PublishShared, stop: &mut watch::Receiver<bool>) -> Result<(), Failure> {
     let transient = |reason: String| Failure::Transient { reason, was_live: false };
-    let address = tokio::net::lookup_host((target.host.as_str(), target.port))
-        .await
-        .map_err(|e| Failure::Fatal(format!("cannot resolve {}: {e}", target.host)))?
-        .next()
-        .ok_or_else(|| Failure::Fatal(format!("{} has no address", target.host)))?;
+    let address = resolve(&target.host, target.port).await?;
     let mut builder = SrtSocket::builder().latency(Duration::from_millis(u64::from(target.latency_ms)));
     if let Some(passphrase) = &target.passphrase {
         builder = builder.encryption(16, passphrase.clone());
