@@ -6,8 +6,10 @@ set -euo pipefail
 packages=(
   # building
   build-essential pkg-config nasm clang libclang-dev libasound2-dev
+  # SRT: libsrt, the library ffmpeg and srt-live-transmit use too
+  libsrt-gnutls-dev
   # peers the tests and benchmarks run against
-  ffmpeg nginx libnginx-mod-rtmp srt-tools wrk iproute2 procps curl
+  ffmpeg nginx libnginx-mod-rtmp srt-tools wrk iproute2 procps curl chromium
   # a microphone stand-in: PulseAudio with a null sink, reached through ALSA
   pulseaudio pulseaudio-utils libasound2-plugins
   # the desktop app's window (X11 or Wayland, OpenGL), and a virtual display for its tests
@@ -34,4 +36,18 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup.sh: cargo not found; install Rust 1.95 with rustup (https://rustup.rs) and rerun" >&2
   exit 1
+fi
+
+# hls.js and dash.js, embedded into the binary for the web player page, and
+# playwright-core, which drives Chromium in the browser tests: pinned in
+# package-lock.json, installed into node_modules/ (ignored by git).
+if ! command -v npm >/dev/null 2>&1; then
+  echo "setup.sh: npm not found; install Node.js 20 or newer with npm (the nodejs package from a Node.js apt repository, or nvm) and rerun" >&2
+  exit 1
+fi
+cd "$(dirname "$0")/.."
+if [ ! -d node_modules/hls.js ] || [ ! -d node_modules/dashjs ] || [ ! -d node_modules/playwright-core ] \
+  || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup.sh: installing npm packages from package-lock.json" >&2
+  npm ci --no-audit --no-fund
 fi

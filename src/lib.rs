@@ -8,3 +8,4 @@ pub mod media;
 pub mod player;
 pub mod publish;
 pub mod server;
+pub mod srt;

@@ -249,13 +249,9 @@ fn a_new_sequence_header_starts_a_new_init_and_period_at_the_next_keyframe() {
 
     let mut window = MediaWindow::new(6, 2);
     for event in &events {
-        match event.clone() {
-            SegmenterEvent::Init(init) => window.add_init(init),
-            SegmenterEvent::Segment(segment, timing) => window.add_segment(segment, timing),
-            SegmenterEvent::TargetDuration(td) => window.target_duration = Some(td),
-        }
+        window.apply(event.clone());
     }
-    let text = hls::media_playlist(&window, window.video.as_ref().unwrap());
+    let text = hls::media_playlist(&window, window.video.as_ref().unwrap(), false);
     let playlist = match m3u8_rs::parse_playlist_res(text.as_bytes()).unwrap() {
         m3u8_rs::Playlist::MediaPlaylist(p) => p,
         _ => panic!("media playlist expected"),
@@ -273,11 +269,7 @@ fn the_window_slides_and_counts_discontinuities_that_leave_it() {
     let mut window = MediaWindow::new(3, 1);
     let apply = |events: Vec<SegmenterEvent>, window: &mut MediaWindow| {
         for event in events {
-            match event {
-                SegmenterEvent::Init(init) => window.add_init(init),
-                SegmenterEvent::Segment(segment, timing) => window.add_segment(segment, timing),
-                SegmenterEvent::TargetDuration(td) => window.target_duration = Some(td),
-            }
+            window.apply(event);
         }
     };
     apply(inits, &mut window);
@@ -294,7 +286,7 @@ fn the_window_slides_and_counts_discontinuities_that_leave_it() {
     assert_eq!(video.discontinuity_sequence, 1, "the discontinuity has slid out of the listing");
     let listed: Vec<_> = video.listed().collect();
     assert!(listed.windows(2).all(|w| w[1].start == w[0].start + w[0].duration), "the timeline continues across the return");
-    let text = hls::media_playlist(&window, video);
+    let text = hls::media_playlist(&window, video, false);
     assert!(text.contains("#EXT-X-DISCONTINUITY-SEQUENCE:1"));
     assert!(!text.contains("#EXT-X-ENDLIST"));
 }

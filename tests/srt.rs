@@ -223,3 +223,76 @@ fn srt_ingest_at_400_ms_latency_delivers_every_frame_through_5_percent_loss_and_
     let frames = decode_count(&server.url("/live/lossy/video/playlist.m3u8"), "v");
     assert!((frames as f64 - listed * 30.0).abs() <= 1.5, "{frames} frames decoded from {listed} s listed");
 }
+
+#[test]
+fn passphrases_global_and_per_key_admit_ffmpeg_and_a_wrong_one_is_refused() {
+    let mut server = Server::start(
+        "[streams]\ngrace_seconds = 1.0\n[srt]\nlisten = \"127.0.0.1:0\"\npassphrase = \"global-secret-1\"\n[srt.passphrases]\nstudio = \"studio-secret-2\"\n",
+    );
+    // ffmpeg states no key length (like OBS by default): the listener must adopt the caller's.
+    let global = ffmpeg_srt(&srt_url(&server, "publish:live/global", "&passphrase=global-secret-1"), 4);
+    assert!(global.status.success(), "{}", String::from_utf8_lossy(&global.stderr));
+    let per_key = ffmpeg_srt(&srt_url(&server, "publish:live/studio", "&passphrase=studio-secret-2&pbkeylen=32"), 4);
+    assert!(per_key.status.success(), "{}", String::from_utf8_lossy(&per_key.stderr));
+    for key in ["global", "studio"] {
+        ended(&server, key);
+        let frames = decode_count(&server.url(&format!("/live/{key}/index.m3u8")), "v");
+        assert!(frames >= 90, "{key}: decoded {frames} frames");
+    }
+    for (key, passphrase) in [("studio", "global-secret-1"), ("other", "not-the-secret"), ("other", "")] {
+        let extra = if passphrase.is_empty() { String::new() } else { format!("&passphrase={passphrase}") };
+        let refused = ffmpeg_srt(&srt_url(&server, &format!("publish:live/{key}"), &extra), 3);
+        assert!(!refused.status.success(), "{key} with passphrase {passphrase:?} must be refused");
+    }
+    let log = wait_for("the refusals in the log", Duration::from_secs(10), || {
+        let log = server.log();
+        (log.matches("wrong passphrase").count() >= 2 && log.contains("no passphrase where one is required")).then_some(log)
+    });
+    assert!(server.is_running(), "{log}");
+    let again = ffmpeg_srt(&srt_url(&server, "publish:live/global", "&passphrase=global-secret-1"), 3);
+    assert!(again.status.success(), "the server carries on after refusals: {}", String::from_utf8_lossy(&again.stderr));
+}
+
+#[test]
+fn onair_publish_with_a_passphrase_and_a_wrong_one_stops_with_a_clear_error() {
+    let server = Server::start("[streams]\ngrace_seconds = 1.0\n[srt]\nlisten = \"127.0.0.1:0\"\npassphrase = \"engine-secret-9\"\n");
+    let base = format!("{}?streamid=publish:live/enc&latency=200", server.srt);
+    let good = Command::new(env!("CARGO_BIN_EXE_onair"))
+        .args(["publish", "--to", &format!("{base}&passphrase=engine-secret-9"), "--quality", "1", "--duration", "4"])
+        .output()
+        .unwrap();
+    assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stderr));
+    ended(&server, "enc");
+    assert!(decode_count(&server.url("/live/enc/index.m3u8"), "v") >= 90);
+    let bad = Command::new(env!("CARGO_BIN_EXE_onair"))
+        .args(["publish", "--to", &format!("{base}&passphrase=wrong-secret-0"), "--quality", "1", "--duration", "4"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("wrong passphrase") && stderr.contains("check the passphrase"), "{stderr}");
+}
+
+#[test]
+fn onair_publish_over_srt_delivers_every_frame_through_5_percent_loss_and_40_ms_delay() {
+    let server = Server::start("[streams]\ngrace_seconds = 2.0\n[srt]\nlisten = \"127.0.0.1:0\"\nlatency_ms = 400\n");
+    let target: std::net::SocketAddr = server.srt.trim_start_matches("srt://").parse().unwrap();
+    let relay = LossyRelay::start(target, 5, Duration::from_millis(40));
+    let url = format!("srt://127.0.0.1:{}?streamid=publish:live/engine-lossy&latency=400", relay.port);
+    let output = Command::new(env!("CARGO_BIN_EXE_onair")).args(["publish", "--to", &url, "--quality", "1", "--duration", "10"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    ended(&server, "engine-lossy");
+    drop(relay);
+    let api: serde_json::Value = serde_json::from_str(&server.get("/api/streams").unwrap()).unwrap();
+    let transport = &api[0]["transport"];
+    assert!(transport["packets_lost"].as_u64().unwrap_or(0) > 0, "the relay lost nothing? {transport}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let sender: Vec<&str> = stderr.split(['\r', '\n', '\x1b']).filter(|l| l.contains("SRT sent")).collect();
+    assert_eq!(transport["packets_dropped"], 0, "SRT recovered every packet: {transport}\nsender: {sender:?}");
+    assert_eq!(transport["continuity_errors"], 0, "{transport}");
+    assert_eq!(transport["frames_dropped"], 0, "{transport}");
+    let playlist = server.get("/live/engine-lossy/video/playlist.m3u8").unwrap();
+    let listed: f64 = playlist.lines().filter_map(|l| l.strip_prefix("#EXTINF:")).filter_map(|d| d.trim_end_matches(',').parse::<f64>().ok()).sum();
+    assert!(listed >= 8.0, "only {listed} s listed of 10 s published:\n{playlist}");
+    let frames = decode_count(&server.url("/live/engine-lossy/video/playlist.m3u8"), "v");
+    assert!((frames as f64 - listed * 30.0).abs() <= 1.5, "{frames} frames decoded from {listed} s listed");
+}

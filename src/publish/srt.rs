@@ -5,8 +5,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::SinkExt;
-use srt_tokio::SrtSocket;
 use tokio::sync::watch;
 
 use super::queue::{Outgoing, OutgoingKind};
@@ -16,10 +14,12 @@ use super::target::SrtTarget;
 use crate::media::aac::{adts_header, parse_asc};
 use crate::media::codec::AacConfig;
 use crate::media::h264::{avcc_parameter_sets, length_prefixed_units};
-use crate::media::ts::PACKET_SIZE;
+use crate::media::ts::{PACKET_SIZE, null_packet};
 use crate::media::ts::mux::TsMuxer;
+use crate::srt::{SrtError, SrtOptions, SrtSocket};
 
-const PACKETS_PER_PAYLOAD: usize = 7;
+const PAYLOAD_BYTES: usize = 7 * PACKET_SIZE;
+const PADDING_INTERVAL: Duration = Duration::from_millis(20);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn run(target: SrtTarget, shared: Arc<PublishShared>, stop: watch::Receiver<bool>) {
@@ -52,22 +52,30 @@ impl Codecs {
 async fn publish_once(target: &SrtTarget, shared: &PublishShared, stop: &mut watch::Receiver<bool>) -> Result<(), Failure> {
     let transient = |reason: String| Failure::Transient { reason, was_live: false };
     let address = resolve(&target.host, target.port).await?;
-    let mut builder = SrtSocket::builder().latency(Duration::from_millis(u64::from(target.latency_ms)));
-    if let Some(passphrase) = &target.passphrase {
-        builder = builder.encryption(16, passphrase.clone());
-    }
-    let call = builder.call(address, target.stream_id.as_deref());
-    let mut socket = match tokio::time::timeout(CONNECT_TIMEOUT, call).await {
-        Err(_) => return Err(transient(format!("no SRT answer from {address} within {} s", CONNECT_TIMEOUT.as_secs()))),
-        Ok(Err(error)) if error.to_string().to_lowercase().contains("reject") => {
-            return Err(Failure::Fatal(format!("the server refused the stream: {error}")));
-        }
-        Ok(Err(error)) => return Err(transient(format!("cannot connect to {address}: {error}"))),
-        Ok(Ok(socket)) => socket,
+    let options = SrtOptions {
+        latency: Duration::from_millis(u64::from(target.latency_ms)),
+        passphrase: target.passphrase.clone(),
+        key_length: target.key_length,
+        stream_id: target.stream_id.clone(),
+        connect_timeout: Some(CONNECT_TIMEOUT),
     };
+    let socket = match tokio::task::spawn_blocking(move || SrtSocket::connect(address, &options)).await {
+        Err(error) => return Err(transient(format!("the SRT connect task failed: {error}"))),
+        Ok(Err(SrtError::NoAnswer(_))) => return Err(transient(format!("no SRT answer from {address} within {} s", CONNECT_TIMEOUT.as_secs()))),
+        Ok(Err(error)) if error.is_passphrase_refusal() => {
+            return Err(Failure::Fatal(format!("the server refused the stream: {error}; check the passphrase in the SRT URL")));
+        }
+        Ok(Err(error @ SrtError::Rejected { .. })) => return Err(Failure::Fatal(format!("the server refused the stream: {error}"))),
+        Ok(Err(error)) => return Err(transient(format!("cannot connect to {address}: {error}"))),
+        Ok(Ok(socket)) => Arc::new(socket),
+    };
+    let latency = Duration::from_millis(u64::from(target.latency_ms));
+    let warming = socket.clone();
+    if let Ok(Err(error)) = tokio::task::spawn_blocking(move || warm_up(&warming, latency)).await {
+        return Err(transient(format!("send failed: {error}")));
+    }
     tracing::info!(target = %target.display(), "live over SRT");
     shared.set_state(PublishState::Live);
-    let live_failure = |reason: String| Failure::Transient { reason, was_live: true };
     let mut codecs = Codecs::default();
     let headers = shared.resync();
     shared.request_keyframe();
@@ -87,27 +95,85 @@ async fn publish_once(target: &SrtTarget, shared: &PublishShared, stop: &mut wat
             }
         }
         // Whole payloads only; a partial one waits for the next frame.
-        let whole = packets.len() / (PACKET_SIZE * PACKETS_PER_PAYLOAD) * (PACKET_SIZE * PACKETS_PER_PAYLOAD);
-        for chunk in packets[..whole].chunks(PACKET_SIZE * PACKETS_PER_PAYLOAD) {
-            socket.feed((Instant::now(), Bytes::copy_from_slice(chunk))).await.map_err(|e| live_failure(format!("send failed: {e:?}")))?;
-            shared.count_sent(chunk.len());
-        }
+        let whole = packets.len() / PAYLOAD_BYTES * PAYLOAD_BYTES;
         if whole > 0 {
-            socket.flush().await.map_err(|e| live_failure(format!("send failed: {e:?}")))?;
-            packets.drain(..whole);
+            let payloads: Vec<u8> = packets.drain(..whole).collect();
+            send(&socket, payloads, shared).await?;
         }
         tokio::select! {
             _ = shared.wait_for_media() => {}
             _ = stop.changed() => {
                 if !packets.is_empty() {
-                    let _ = socket.send((Instant::now(), Bytes::from(std::mem::take(&mut packets)))).await;
+                    send(&socket, std::mem::take(&mut packets), shared).await?;
                 }
-                // Closing drops what is still in SRT's send buffer: give it the latency to drain.
-                tokio::time::sleep(Duration::from_millis(u64::from(target.latency_ms) + 200)).await;
-                let _ = socket.close().await;
+                let _ = tokio::task::spawn_blocking(move || drain(&socket, latency)).await;
                 return Ok(());
             }
         }
+    }
+}
+
+/// Sends TS packets in SRT payloads of seven, off the async runtime.
+async fn send(socket: &Arc<SrtSocket>, packets: Vec<u8>, shared: &PublishShared) -> Result<(), Failure> {
+    let socket = socket.clone();
+    let sent = tokio::task::spawn_blocking(move || -> Result<usize, SrtError> {
+        for payload in packets.chunks(PAYLOAD_BYTES) {
+            socket.send(payload)?;
+        }
+        Ok(packets.len())
+    })
+    .await;
+    match sent {
+        Ok(Ok(bytes)) => {
+            shared.count_sent(bytes);
+            Ok(())
+        }
+        Ok(Err(error)) => Err(Failure::Transient { reason: format!("send failed: {error}"), was_live: true }),
+        Err(error) => Err(Failure::Transient { reason: format!("the SRT send task failed: {error}"), was_live: true }),
+    }
+}
+
+fn null_payload() -> Vec<u8> {
+    std::iter::repeat_n(null_packet(), PAYLOAD_BYTES / PACKET_SIZE).flatten().collect()
+}
+
+/// A loss in a connection's first moments is sometimes not recovered (the
+/// peers have no round-trip estimate yet): null TS packets take that place
+/// for one latency instead of the first keyframe.
+fn warm_up(socket: &SrtSocket, latency: Duration) -> Result<(), SrtError> {
+    let payload = null_payload();
+    let until = Instant::now() + latency;
+    while Instant::now() < until {
+        socket.send(&payload)?;
+        std::thread::sleep(PADDING_INTERVAL);
+    }
+    Ok(())
+}
+
+/// Closing drops what SRT has not delivered yet. A lost packet is only
+/// noticed (and resent) when a later one arrives, so null TS packets follow
+/// the last media for about the latency, then the acknowledgements are awaited.
+fn drain(socket: &SrtSocket, latency: Duration) {
+    let null_payload = null_payload();
+    let padding_until = Instant::now() + latency + Duration::from_millis(200);
+    while Instant::now() < padding_until && socket.is_connected() {
+        if socket.stats().is_some_and(|s| s.unacknowledged == 0) || socket.send(&null_payload).is_err() {
+            break;
+        }
+        std::thread::sleep(PADDING_INTERVAL);
+    }
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline && socket.is_connected() && socket.stats().is_some_and(|s| s.unacknowledged > 0) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if let Some(stats) = socket.stats() {
+        tracing::info!(
+            "SRT sent {} packets, {} retransmitted, {} dropped as too late, {} unacknowledged at close",
+            stats.packets_sent,
+            stats.packets_retransmitted,
+            stats.packets_send_dropped,
+            stats.unacknowledged
+        );
     }
 }
 

@@ -64,6 +64,8 @@ pub struct SrtTarget {
     pub port: u16,
     pub stream_id: Option<String>,
     pub passphrase: Option<String>,
+    /// AES key length in bytes (16, 24 or 32); None lets the peers agree.
+    pub key_length: Option<u16>,
     pub latency_ms: u32,
 }
 
@@ -77,7 +79,7 @@ impl SrtTarget {
         if host.is_empty() {
             return Err(error("no host"));
         }
-        let mut target = SrtTarget { host: host.trim_matches(['[', ']']).to_string(), port, stream_id: None, passphrase: None, latency_ms: 120 };
+        let mut target = SrtTarget { host: host.trim_matches(['[', ']']).to_string(), port, stream_id: None, passphrase: None, key_length: None, latency_ms: 120 };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             let value = percent_decode(value);
@@ -89,9 +91,13 @@ impl SrtTarget {
                     }
                     target.passphrase = Some(value);
                 }
+                "pbkeylen" => match value.parse::<u16>() {
+                    Ok(length @ (16 | 24 | 32)) => target.key_length = Some(length),
+                    _ => return Err(error("pbkeylen is 16, 24 or 32")),
+                },
                 "latency" => target.latency_ms = value.parse().map_err(|_| error("latency is in milliseconds"))?,
                 "mode" if value == "caller" => {}
-                _ => return Err(error("unknown parameter (streamid, passphrase and latency are understood)")),
+                _ => return Err(error("unknown parameter (streamid, passphrase, pbkeylen and latency are understood)")),
             }
         }
         Ok(target)
@@ -171,6 +177,8 @@ mod tests {
         assert_eq!(target.stream_id.as_deref(), Some("#!::r=live/cam,m=publish"));
         assert_eq!(target.passphrase.as_deref(), Some("0123456789abc"));
         assert_eq!(target.latency_ms, 400);
+        assert_eq!(SrtTarget::parse("srt://h:1?pbkeylen=32").unwrap().key_length, Some(32));
+        assert!(SrtTarget::parse("srt://h:1?pbkeylen=20").is_err());
         assert!(!target.display().contains("0123456789abc"));
         assert!(SrtTarget::parse("srt://host?streamid=x").is_err());
         assert!(SrtTarget::parse("srt://host:1?passphrase=short").is_err());

@@ -65,6 +65,10 @@ pub struct HttpConfig {
 pub struct SegmentConfig {
     /// Target segment duration in milliseconds; cuts happen on the first keyframe at or after it.
     pub target_ms: u32,
+    /// Low-Latency HLS: parts, blocking playlist reload, preload hints, delta updates.
+    pub low_latency: bool,
+    /// LL-HLS part target in milliseconds (at least 200); parts never exceed it.
+    pub part_target_ms: u32,
     /// Segments listed in playlists and the MPD.
     pub window: usize,
     /// Also write segments and playlists under this directory.
@@ -115,7 +119,7 @@ impl Default for HttpConfig {
 
 impl Default for SegmentConfig {
     fn default() -> Self {
-        SegmentConfig { target_ms: 2000, window: 6, directory: None }
+        SegmentConfig { target_ms: 2000, low_latency: true, part_target_ms: 334, window: 6, directory: None }
     }
 }
 

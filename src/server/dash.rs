@@ -37,6 +37,11 @@ pub fn manifest(window: &MediaWindow, now: UnixMillis) -> String {
         );
     }
     let _ = writeln!(out, " maxSegmentDuration=\"{}\" minBufferTime=\"PT{target}S\">", iso8601_duration((max_segment_secs * 1000.0).ceil() as i64));
+    let low_latency = window.part_target_ms.filter(|_| !window.ended);
+    if low_latency.is_some() {
+        // Players in low-latency mode aim here and adjust their rate to stay near it.
+        out.push_str("  <ServiceDescription id=\"0\"><Latency referenceId=\"0\" target=\"1500\" min=\"800\" max=\"3000\"/><PlaybackRate min=\"0.96\" max=\"1.04\"/></ServiceDescription>\n");
+    }
     let periods = listed_periods(window);
     for (index, period) in periods.iter().enumerate() {
         let next = periods.get(index + 1).map(|p| p.first_number);
@@ -44,7 +49,8 @@ pub fn manifest(window: &MediaWindow, now: UnixMillis) -> String {
         let start_ms = if window.ended { period.wall_start.0 - ast.0 - first_period_ms } else { period.wall_start.0 - ast.0 };
         let _ = writeln!(out, "  <Period id=\"p{}\" start=\"{}\">", period.first_number, iso8601_duration(start_ms));
         for (set_id, track) in window.tracks().enumerate() {
-            write_adaptation_set(&mut out, set_id, track, period, next);
+            let chunked = low_latency.zip(window.target_duration).filter(|_| next.is_none());
+            write_adaptation_set(&mut out, set_id, track, period, next, chunked);
         }
         out.push_str("  </Period>\n");
     }
@@ -71,7 +77,9 @@ fn wall_end(start: UnixMillis, duration: i64, timescale: u32) -> UnixMillis {
     UnixMillis(start.0 + duration * 1000 / i64::from(timescale.max(1)))
 }
 
-fn write_adaptation_set(out: &mut String, set_id: usize, track: &TrackWindow, period: &Period, next_period: Option<u64>) {
+/// `chunked` (part target ms, target duration s) lists the segment being
+/// written too, available from its first part and delivered as it grows.
+fn write_adaptation_set(out: &mut String, set_id: usize, track: &TrackWindow, period: &Period, next_period: Option<u64>, chunked: Option<(u32, u32)>) {
     let segments: Vec<_> = track.listed().filter(|s| s.number >= period.first_number && next_period.is_none_or(|next| s.number < next)).collect();
     let Some(first) = segments.first() else { return };
     let name = rendition_name(track);
@@ -112,14 +120,19 @@ fn write_adaptation_set(out: &mut String, set_id: usize, track: &TrackWindow, pe
         }
     }
     let pto = period.media_start_ms * i64::from(track.timescale) / 1000;
-    let _ = writeln!(
+    let _ = write!(
         out,
-        "        <SegmentTemplate timescale=\"{}\" presentationTimeOffset=\"{}\" initialization=\"{name}/init-{}.mp4\" media=\"{name}/seg-$Number$.m4s\" startNumber=\"{}\">",
+        "        <SegmentTemplate timescale=\"{}\" presentationTimeOffset=\"{}\" initialization=\"{name}/init-{}.mp4\" media=\"{name}/seg-$Number$.m4s\" startNumber=\"{}\"",
         track.timescale,
         pto.max(0),
         first.init_version,
         first.number
     );
+    if let Some((part_ms, target_s)) = chunked {
+        let offset = (f64::from(target_s) - f64::from(part_ms) / 1000.0).max(0.0);
+        let _ = write!(out, " availabilityTimeOffset=\"{offset:.3}\" availabilityTimeComplete=\"false\"");
+    }
+    out.push_str(">\n");
     out.push_str("          <SegmentTimeline>\n");
     let mut expected_next: Option<i64> = None;
     for segment in &segments {
@@ -129,6 +142,18 @@ fn write_adaptation_set(out: &mut String, set_id: usize, track: &TrackWindow, pe
             let _ = writeln!(out, "            <S t=\"{}\" d=\"{}\"/>", segment.start, segment.duration);
         }
         expected_next = Some(segment.start + segment.duration);
+    }
+    let last_number = segments.last().map(|s| s.number);
+    if let (Some((_, target_s)), Some(open)) = (chunked, track.open_parts.first()) {
+        if Some(open.number) == last_number.map(|n| n + 1) && open.init_version == first.init_version {
+            // Its expected duration; the next MPD update gives the real one.
+            let expected = i64::from(target_s) * i64::from(track.timescale);
+            if expected_next == Some(open.start) {
+                let _ = writeln!(out, "            <S d=\"{expected}\"/>");
+            } else {
+                let _ = writeln!(out, "            <S t=\"{}\" d=\"{expected}\"/>", open.start);
+            }
+        }
     }
     out.push_str("          </SegmentTimeline>\n        </SegmentTemplate>\n      </Representation>\n    </AdaptationSet>\n");
 }

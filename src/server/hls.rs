@@ -66,18 +66,57 @@ pub fn master_playlist(window: &MediaWindow) -> String {
     out
 }
 
-pub fn media_playlist(window: &MediaWindow, track: &TrackWindow) -> String {
+/// Parts are listed for segments this many target durations from the live edge.
+const PART_LISTING_TARGETS: f64 = 3.0;
+/// Delta updates may skip segments older than this many target durations.
+const SKIP_TARGETS: u32 = 6;
+
+/// A rendition's media playlist. `delta` asks for an `_HLS_skip=YES` update.
+pub fn media_playlist(window: &MediaWindow, track: &TrackWindow, delta: bool) -> String {
     let target = window.target_duration.unwrap_or(1);
-    let mut listed = track.listed().peekable();
-    let first_number = listed.peek().map_or(0, |s| s.number);
-    let mut out = String::with_capacity(1024);
+    let low_latency = window.part_target_ms.is_some() && !window.ended;
+    let listed: Vec<_> = track.listed().collect();
+    let first_number = listed.first().map_or(0, |s| s.number);
+    let timescale = track.timescale;
+    let total: f64 = listed.iter().map(|s| s.duration_secs(timescale)).sum();
+    let skip_until = f64::from(SKIP_TARGETS * target);
+    let skipped = if delta && low_latency {
+        let mut remaining = total;
+        listed.iter().take_while(|s| {
+            let old = remaining > skip_until;
+            remaining -= s.duration_secs(timescale);
+            old
+        }).count()
+    } else {
+        0
+    };
+    let mut out = String::with_capacity(2048);
+    let version = if low_latency { 9 } else { 7 };
+    let _ = write!(out, "#EXTM3U\n#EXT-X-VERSION:{version}\n#EXT-X-TARGETDURATION:{target}\n");
+    if let (true, Some(part_ms)) = (low_latency, window.part_target_ms) {
+        let part = f64::from(part_ms) / 1000.0;
+        let _ = write!(
+            out,
+            "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL={skip_until:.1},PART-HOLD-BACK={:.3}\n#EXT-X-PART-INF:PART-TARGET={part:.3}\n",
+            part * 3.0
+        );
+    }
     let _ = write!(
         out,
-        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:{first_number}\n#EXT-X-DISCONTINUITY-SEQUENCE:{}\n#EXT-X-INDEPENDENT-SEGMENTS\n",
+        "#EXT-X-MEDIA-SEQUENCE:{first_number}\n#EXT-X-DISCONTINUITY-SEQUENCE:{}\n#EXT-X-INDEPENDENT-SEGMENTS\n",
         track.discontinuity_sequence
     );
+    if skipped > 0 {
+        let _ = writeln!(out, "#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}");
+    }
+    let parts_from = total - PART_LISTING_TARGETS * f64::from(target);
+    let mut elapsed = 0.0;
     let mut current_init = None;
-    for (index, segment) in listed.enumerate() {
+    for (index, segment) in listed.iter().enumerate() {
+        elapsed += segment.duration_secs(timescale);
+        if index < skipped {
+            continue;
+        }
         if segment.discontinuity && index > 0 {
             out.push_str("#EXT-X-DISCONTINUITY\n");
         }
@@ -86,12 +125,44 @@ pub fn media_playlist(window: &MediaWindow, track: &TrackWindow) -> String {
             current_init = Some(segment.init_version);
         }
         let _ = writeln!(out, "#EXT-X-PROGRAM-DATE-TIME:{}", segment.wall_start.to_iso8601());
-        let _ = writeln!(out, "#EXTINF:{:.5},\nseg-{}.m4s", segment.duration_secs(track.timescale), segment.number);
+        if low_latency && elapsed > parts_from {
+            for (part_index, part) in segment.parts.iter().enumerate() {
+                write_part(&mut out, segment.number, part_index as u32, part.duration as f64 / f64::from(timescale), part.independent);
+            }
+        }
+        let _ = writeln!(out, "#EXTINF:{:.5},\nseg-{}.m4s", segment.duration_secs(timescale), segment.number);
+    }
+    if low_latency {
+        if let Some(first) = track.open_parts.first() {
+            if first.discontinuity && !listed.is_empty() {
+                out.push_str("#EXT-X-DISCONTINUITY\n");
+            }
+            if current_init != Some(first.init_version) {
+                let _ = writeln!(out, "#EXT-X-MAP:URI=\"init-{}.mp4\"", first.init_version);
+            }
+        }
+        for part in &track.open_parts {
+            write_part(&mut out, part.number, part.index, part.duration as f64 / f64::from(timescale), part.independent);
+        }
+        if let Some(open) = track.open_number() {
+            let next = track.open_parts.last().map_or(0, |p| p.index + 1);
+            let _ = writeln!(out, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part-{open}.{next}.m4s\"");
+        }
+        for other in window.tracks().filter(|t| t.kind != track.kind) {
+            if let Some((number, index)) = other.last_part() {
+                let _ = writeln!(out, "#EXT-X-RENDITION-REPORT:URI=\"../{}/playlist.m3u8\",LAST-MSN={number},LAST-PART={index}", rendition_name(other));
+            }
+        }
     }
     if window.ended {
         out.push_str("#EXT-X-ENDLIST\n");
     }
     out
+}
+
+fn write_part(out: &mut String, number: u64, index: u32, seconds: f64, independent: bool) {
+    let _ = write!(out, "#EXT-X-PART:DURATION={seconds:.5},URI=\"part-{number}.{index}.m4s\"");
+    out.push_str(if independent { ",INDEPENDENT=YES\n" } else { "\n" });
 }
 
 pub fn codec_string(codec: &CodecConfig) -> String {

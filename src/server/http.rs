@@ -8,7 +8,7 @@ use std::time::{Instant, SystemTime};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -16,15 +16,18 @@ use axum::routing::get;
 use bytes::Bytes;
 use serde::Serialize;
 
+use super::blocking::parse_part_name;
 use super::dash::UTC_TIMING_PLACEHOLDER;
 use super::hls::codec_string;
 use super::hub::{Hub, LiveStream, StreamState};
+use super::live_edge;
 use super::stream::StreamSnapshot;
 use crate::media::codec::CodecConfig;
+use crate::media::frame::TrackKind;
 use crate::media::wallclock::UnixMillis;
 
-const PLAYLIST_CACHE: &str = "max-age=1";
-const SEGMENT_CACHE: &str = "public, max-age=31536000, immutable";
+pub(super) const PLAYLIST_CACHE: &str = "max-age=1";
+pub(super) const SEGMENT_CACHE: &str = "public, max-age=31536000, immutable";
 
 pub fn router(hub: Arc<Hub>) -> Router {
     Router::new()
@@ -48,10 +51,14 @@ async fn common_headers(State(hub): State<Arc<Hub>>, request: axum::extract::Req
 }
 
 async fn not_found() -> Response {
+    not_found_response()
+}
+
+pub(super) fn not_found_response() -> Response {
     (StatusCode::NOT_FOUND, "not found\n").into_response()
 }
 
-fn body(content_type: &'static str, cache: &'static str, data: Bytes) -> Response {
+pub(super) fn body(content_type: &'static str, cache: &'static str, data: Bytes) -> Response {
     let mut response = Response::new(Body::from(data));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -67,6 +74,7 @@ async fn time() -> Response {
 async fn live(
     State(hub): State<Arc<Hub>>,
     Path((key, path)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
@@ -74,6 +82,24 @@ async fn live(
         return not_found().await;
     };
     stream.saw_viewer(viewer_id(client, &headers), Instant::now());
+    if let Some((rendition, file)) = path.split_once('/') {
+        let kind = match rendition {
+            "video" => TrackKind::Video,
+            "audio" => TrackKind::Audio,
+            _ => return not_found().await,
+        };
+        if file == "playlist.m3u8" {
+            return live_edge::media_playlist(&stream, kind, query.as_deref()).await.unwrap_or_else(not_found_response);
+        }
+        if let Some((number, index)) = parse_part_name(file) {
+            return live_edge::part(&stream, kind, number, index).await.unwrap_or_else(not_found_response);
+        }
+        if let Some(number) = file.strip_prefix("seg-").and_then(|rest| rest.strip_suffix(".m4s")).and_then(|n| n.parse().ok()) {
+            if let Some(response) = live_edge::open_segment(stream.clone(), kind, number) {
+                return response;
+            }
+        }
+    }
     let snapshot = stream.snapshot();
     match serve_live_path(&snapshot, &path, &headers) {
         Some(response) => response,
@@ -94,14 +120,11 @@ fn serve_live_path(snapshot: &StreamSnapshot, path: &str, headers: &HeaderMap) -
         _ => {}
     }
     let (rendition, file) = path.split_once('/')?;
-    let (track, playlist) = match rendition {
-        "video" => (snapshot.window.video.as_ref()?, &snapshot.video_playlist),
-        "audio" => (snapshot.window.audio.as_ref()?, &snapshot.audio_playlist),
+    let track = match rendition {
+        "video" => snapshot.window.video.as_ref()?,
+        "audio" => snapshot.window.audio.as_ref()?,
         _ => return None,
     };
-    if file == "playlist.m3u8" {
-        return playlist.clone().map(|b| body(M3U8, PLAYLIST_CACHE, b));
-    }
     let mime = match track.codec {
         CodecConfig::H264(_) => "video/mp4",
         CodecConfig::Aac(_) => "audio/mp4",

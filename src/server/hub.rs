@@ -149,6 +149,19 @@ impl Hub {
         self.streams().values().filter(|s| !matches!(s.state(), StreamState::Ended { .. })).count()
     }
 
+    /// Whether `key` could be published now, without taking it: lets SRT
+    /// refuse at the handshake rather than after accepting.
+    pub fn may_publish(&self, key: &str) -> Result<(), PublishError> {
+        if !valid_key(key) {
+            return Err(PublishError::BadKey(key.to_string()));
+        }
+        let live = self.streams().get(key).is_some_and(|s| s.state() == StreamState::Live);
+        if live && self.config.streams.on_conflict == ConflictPolicy::Refuse {
+            return Err(PublishError::AlreadyLive(key.to_string()));
+        }
+        Ok(())
+    }
+
     /// A publisher asks for `key`.
     pub fn publish(&self, key: &str, protocol: &'static str, peer: SocketAddr) -> Result<Publisher, PublishError> {
         if !valid_key(key) {
@@ -192,7 +205,7 @@ impl Hub {
             protocol: Mutex::new(protocol),
             ingest_stats: Mutex::new(None),
             peer: Mutex::new(peer),
-            packager: Mutex::new(Packager::new(key, segments.target_ms, segments.window, segments.directory.clone())),
+            packager: Mutex::new(Packager::new(key, segments.target_ms, segments.low_latency.then_some(segments.part_target_ms), segments.window, segments.directory.clone())),
             state: Mutex::new(StreamState::Live),
             session: AtomicU64::new(0),
             viewers: Mutex::new(HashMap::new()),

@@ -1,11 +1,13 @@
 //! The bundled live server: RTMP and SRT in, CMAF segments listed by HLS and DASH out.
 
 pub mod cmaf;
+pub mod blocking;
 pub mod config;
 pub mod dash;
 pub mod hls;
 pub mod http;
 pub mod hub;
+pub mod live_edge;
 pub mod ingest;
 pub mod metrics;
 pub mod stream;
@@ -43,15 +45,20 @@ async fn bind(addr: SocketAddr, what: &'static str, config_key: &'static str, fl
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     let rtmp = bind(config.rtmp.listen, "RTMP", "rtmp.listen", "--rtmp ADDR").await?;
     let http = bind(config.http.listen, "HTTP", "http.listen", "--http ADDR").await?;
-    let (srt_listener, srt_incoming, srt_addr) = ingest::srt::bind(config.srt.listen, Duration::from_millis(u64::from(config.srt.latency_ms)))
-        .await
-        .map_err(|source| ServeError::Bind { what: "SRT", addr: config.srt.listen, config_key: "srt.listen", flag: "--srt ADDR", source })?;
     let rtmp_addr = rtmp.local_addr().unwrap_or(config.rtmp.listen);
     let http_addr = http.local_addr().unwrap_or(config.http.listen);
+    let srt_listen = config.srt.listen;
     let hub = Arc::new(Hub::new(config, Arc::new(Metrics::default())));
+    let srt = ingest::srt::bind(&hub).map_err(|error| ServeError::Bind {
+        what: "SRT",
+        addr: srt_listen,
+        config_key: "srt.listen",
+        flag: "--srt ADDR",
+        source: std::io::Error::other(error.to_string()),
+    })?;
+    let srt_addr = srt.local_addr();
     tokio::spawn(ingest::rtmp::serve(rtmp, hub.clone()));
-    let srt_latency = Duration::from_millis(u64::from(hub.config().srt.latency_ms));
-    tokio::spawn(ingest::srt::serve(srt_listener, srt_incoming, srt_addr, srt_latency, hub.clone()));
+    ingest::srt::serve(srt, hub.clone());
     let app = http::router(hub.clone()).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
         if let Err(error) = axum::serve(http, app).await {

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 
 use super::cmaf::segmenter::{Segmenter, SegmenterEvent};
-use super::cmaf::window::MediaWindow;
+use super::cmaf::window::{MediaWindow, TrackWindow};
 use super::{dash, hls};
 use crate::media::codec::CodecConfig;
 use crate::media::frame::{EncodedFrame, TrackKind};
@@ -26,13 +26,26 @@ pub struct StreamSnapshot {
     pub master: Option<Bytes>,
     pub video_playlist: Option<Bytes>,
     pub audio_playlist: Option<Bytes>,
+    /// `_HLS_skip=YES` updates (low latency only).
+    pub video_delta: Option<Bytes>,
+    pub audio_delta: Option<Bytes>,
     pub mpd: Option<String>,
     pub live: bool,
 }
 
 impl StreamSnapshot {
     fn empty(key: &str) -> StreamSnapshot {
-        StreamSnapshot { key: key.to_string(), window: MediaWindow::new(1, 0), master: None, video_playlist: None, audio_playlist: None, mpd: None, live: true }
+        StreamSnapshot {
+            key: key.to_string(),
+            window: MediaWindow::new(1, 0),
+            master: None,
+            video_playlist: None,
+            audio_playlist: None,
+            video_delta: None,
+            audio_delta: None,
+            mpd: None,
+            live: true,
+        }
     }
 }
 
@@ -49,11 +62,15 @@ pub struct Packager {
 }
 
 impl Packager {
-    pub fn new(key: &str, target_ms: u32, window: usize, directory: Option<std::path::PathBuf>) -> Packager {
+    /// `part_target_ms` turns on LL-HLS parts.
+    pub fn new(key: &str, target_ms: u32, part_target_ms: Option<u32>, window: usize, directory: Option<std::path::PathBuf>) -> Packager {
         let (snapshot, _) = watch::channel(Arc::new(StreamSnapshot::empty(key)));
+        let segmenter = Segmenter::new(target_ms, first_segment_number()).with_parts(part_target_ms);
+        let mut media_window = MediaWindow::new(window, 2);
+        media_window.part_target_ms = segmenter.part_target_ms();
         Packager {
-            segmenter: Segmenter::new(target_ms, first_segment_number()),
-            window: MediaWindow::new(window, 2),
+            segmenter,
+            window: media_window,
             started: Instant::now(),
             frames: 0,
             bytes_in: 0,
@@ -120,31 +137,31 @@ impl Packager {
         }
         let mut completed = 0;
         for event in events {
-            match event {
-                SegmenterEvent::Init(init) => {
-                    self.write_file(format!("{}/init-{}.mp4", kind_dir(init.kind), init.version), init.data.clone());
-                    self.window.add_init(init);
-                }
-                SegmenterEvent::TargetDuration(seconds) => self.window.target_duration = Some(seconds),
-                SegmenterEvent::Segment(segment, timing) => {
+            match &event {
+                SegmenterEvent::Init(init) => self.write_file(format!("{}/init-{}.mp4", kind_dir(init.kind), init.version), init.data.clone()),
+                SegmenterEvent::Segment(segment, _) => {
                     completed += 1;
                     self.write_file(format!("{}/seg-{}.m4s", kind_dir(segment.kind), segment.number), segment.data.clone());
-                    self.window.add_segment(segment, timing);
                 }
+                SegmenterEvent::Part(_) | SegmenterEvent::TargetDuration(_) => {}
             }
+            self.window.apply(event);
         }
         self.segments += completed as u64;
-        if completed > 0 {
-            self.publish(now, true);
-        }
+        self.publish(now, true);
         completed
     }
 
     fn publish(&mut self, now: UnixMillis, live: bool) {
         let window = &self.window;
         let ready = window.has_segments();
-        let video_playlist = window.video.as_ref().filter(|_| ready).map(|t| Bytes::from(hls::media_playlist(window, t)));
-        let audio_playlist = window.audio.as_ref().filter(|_| ready).map(|t| Bytes::from(hls::media_playlist(window, t)));
+        let playlist = |track: Option<&TrackWindow>, delta: bool| {
+            track.filter(|_| ready && (!delta || window.part_target_ms.is_some())).map(|t| Bytes::from(hls::media_playlist(window, t, delta)))
+        };
+        let video_playlist = playlist(window.video.as_ref(), false);
+        let audio_playlist = playlist(window.audio.as_ref(), false);
+        let video_delta = playlist(window.video.as_ref(), true);
+        let audio_delta = playlist(window.audio.as_ref(), true);
         let master = ready.then(|| Bytes::from(hls::master_playlist(window)));
         let mpd = ready.then(|| dash::manifest(window, now));
         if let Some(master) = &master {
@@ -156,8 +173,17 @@ impl Packager {
         if let Some(playlist) = &audio_playlist {
             self.write_file("audio/playlist.m3u8".into(), playlist.clone());
         }
-        let snapshot =
-            StreamSnapshot { key: self.key.clone(), window: window.clone(), master, video_playlist, audio_playlist, mpd, live: live && !window.ended };
+        let snapshot = StreamSnapshot {
+            key: self.key.clone(),
+            window: window.clone(),
+            master,
+            video_playlist,
+            audio_playlist,
+            video_delta,
+            audio_delta,
+            mpd,
+            live: live && !window.ended,
+        };
         self.snapshot.send_replace(Arc::new(snapshot));
     }
 

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use super::track::{HeldFrame, TrackInit, TrackSegment, TrackSegmenter};
+use super::track::{HeldFrame, TrackInit, TrackPart, TrackSegment, TrackSegmenter};
 use crate::media::codec::CodecConfig;
 use crate::media::frame::{EncodedFrame, TrackKind};
 use crate::media::h264::{avcc_parameter_sets, nal_types};
@@ -20,12 +20,16 @@ use crate::media::wallclock::UnixMillis;
 pub const VIDEO_TIMESCALE: u32 = 90_000;
 /// Before the target duration is fixed, no segment may grow past this.
 const FIRST_SEGMENT_CAP_MS: i64 = 20_000;
+/// Parts shorter than this cost more in requests than they save in latency.
+pub const MIN_PART_MS: u32 = 200;
 /// Audio frames further than this from their expected time start a new run.
 const AUDIO_RESYNC_FRAMES: i64 = 2;
 
 #[derive(Clone, Debug)]
 pub enum SegmenterEvent {
     Init(TrackInit),
+    /// A part of the segment being written (LL-HLS); its segment follows later.
+    Part(TrackPart),
     Segment(TrackSegment, SegmentTiming),
     /// The target duration is fixed for the stream's life once the first segment closes.
     TargetDuration(u32),
@@ -37,11 +41,14 @@ pub struct SegmentTiming {
     pub wall_start: UnixMillis,
 }
 
+/// Where video cut, for audio to follow when its frames reach that time.
 #[derive(Clone, Copy, Debug)]
 struct Cut {
     number: u64,
     /// Media time of the cut in milliseconds of the stream timeline.
     at_ms: i64,
+    /// A part boundary inside segment `number`, not its end.
+    part_only: bool,
 }
 
 #[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +62,8 @@ pub struct SegmenterStats {
 
 pub struct Segmenter {
     target_ms: i64,
+    /// LL-HLS part target in milliseconds; None makes one part per segment.
+    part_target_ms: Option<i64>,
     target_duration: Option<u32>,
     video: Option<TrackSegmenter>,
     audio: Option<TrackSegmenter>,
@@ -78,6 +87,7 @@ impl Segmenter {
     pub fn new(target_ms: u32, first_number: u64) -> Segmenter {
         Segmenter {
             target_ms: i64::from(target_ms.max(100)),
+            part_target_ms: None,
             target_duration: None,
             video: None,
             audio: None,
@@ -91,6 +101,16 @@ impl Segmenter {
             stream_end_ms: 0,
             stats: SegmenterStats::default(),
         }
+    }
+
+    /// Cuts parts of about `part_target_ms` (never above it, 200 ms at least) inside segments.
+    pub fn with_parts(mut self, part_target_ms: Option<u32>) -> Segmenter {
+        self.part_target_ms = part_target_ms.map(|ms| i64::from(ms.max(MIN_PART_MS)));
+        self
+    }
+
+    pub fn part_target_ms(&self) -> Option<u32> {
+        self.part_target_ms.map(|ms| ms as u32)
     }
 
     pub fn target_duration(&self) -> Option<u32> {
@@ -173,12 +193,12 @@ impl Segmenter {
             video.finalize_held(duration);
             if !video.samples.is_empty() {
                 let number = self.next_number;
-                if let Some(segment) = video.close(number, None) {
+                if let Some(closed) = video.close(number, None) {
                     self.next_number += 1;
                     video_number = Some(number);
-                    let end_ms = ticks_to_ms(segment.start + segment.duration, VIDEO_TIMESCALE);
+                    let end_ms = ticks_to_ms(closed.0.start + closed.0.duration, VIDEO_TIMESCALE);
                     self.stream_end_ms = self.stream_end_ms.max(end_ms);
-                    emit_segment(segment, self.anchor, &mut self.target_duration, &mut self.stats, out);
+                    emit_segment(closed, self.anchor, &mut self.target_duration, &mut self.stats, out);
                 }
             }
         }
@@ -187,10 +207,7 @@ impl Segmenter {
             audio.finalize_held(frame_ticks);
             let has_video = self.video.is_some();
             while let Some(cut) = self.cuts.pop_front() {
-                let before = ms_to_ticks(cut.at_ms, audio.timescale);
-                if let Some(segment) = audio.close(cut.number, Some(before)) {
-                    emit_segment(segment, self.anchor, &mut self.target_duration, &mut self.stats, out);
-                }
+                follow_cut(audio, cut, self.anchor, &mut self.target_duration, &mut self.stats, out);
             }
             let last_number = if has_video {
                 video_number
@@ -201,10 +218,10 @@ impl Segmenter {
             };
             match last_number {
                 Some(number) => {
-                    if let Some(segment) = audio.close(number, None) {
-                        let end_ms = ticks_to_ms(segment.start + segment.duration, segment.timescale);
+                    if let Some(closed) = audio.close(number, None) {
+                        let end_ms = ticks_to_ms(closed.0.start + closed.0.duration, closed.0.timescale);
                         self.stream_end_ms = self.stream_end_ms.max(end_ms);
-                        emit_segment(segment, self.anchor, &mut self.target_duration, &mut self.stats, out);
+                        emit_segment(closed, self.anchor, &mut self.target_duration, &mut self.stats, out);
                     }
                 }
                 None => audio.samples.clear(),
@@ -267,10 +284,21 @@ impl Segmenter {
                     }
                 }
                 let number = self.next_number;
-                if let Some(segment) = video.close(number, None) {
+                if let Some(closed) = video.close(number, None) {
                     self.next_number += 1;
-                    self.cuts.push_back(Cut { number, at_ms: dts_ms });
-                    emit_segment(segment, self.anchor, &mut self.target_duration, &mut self.stats, out);
+                    self.cuts.push_back(Cut { number, at_ms: dts_ms, part_only: false });
+                    emit_segment(closed, self.anchor, &mut self.target_duration, &mut self.stats, out);
+                }
+            }
+        }
+        if let Some(part_ms) = self.part_target_ms {
+            // Cut before this frame if it would carry the open part past the target.
+            let part_ticks = ms_to_ticks(part_ms, VIDEO_TIMESCALE);
+            if video.part_elapsed(dts).is_some_and(|elapsed| elapsed + video.last_duration > part_ticks) {
+                let number = self.next_number;
+                if let Some(part) = video.cut_part(number, None) {
+                    self.cuts.push_back(Cut { number, at_ms: dts_ms, part_only: true });
+                    out.push(SegmenterEvent::Part(part));
                 }
             }
         }
@@ -315,21 +343,25 @@ impl Segmenter {
         }
         if has_video {
             while let Some(cut) = self.cuts.front().copied() {
-                let at = ms_to_ticks(cut.at_ms, audio.timescale);
-                if dts < at {
+                if dts < ms_to_ticks(cut.at_ms, audio.timescale) {
                     break;
                 }
                 self.cuts.pop_front();
-                if let Some(segment) = audio.close(cut.number, Some(at)) {
-                    emit_segment(segment, self.anchor, &mut self.target_duration, &mut self.stats, out);
-                }
+                follow_cut(audio, cut, self.anchor, &mut self.target_duration, &mut self.stats, out);
             }
         } else if let Some(elapsed) = audio.elapsed(dts) {
             if ticks_to_ms(elapsed, audio.timescale) >= self.target_ms && !audio.samples.is_empty() {
                 let number = self.next_number;
-                if let Some(segment) = audio.close(number, None) {
+                if let Some(closed) = audio.close(number, None) {
                     self.next_number += 1;
-                    emit_segment(segment, self.anchor, &mut self.target_duration, &mut self.stats, out);
+                    emit_segment(closed, self.anchor, &mut self.target_duration, &mut self.stats, out);
+                }
+            } else if let Some(part_ms) = self.part_target_ms {
+                let part_ticks = ms_to_ticks(part_ms, audio.timescale);
+                if audio.part_elapsed(dts).is_some_and(|elapsed| elapsed + frame_ticks > part_ticks) {
+                    if let Some(part) = audio.cut_part(self.next_number, None) {
+                        out.push(SegmenterEvent::Part(part));
+                    }
                 }
             }
         }
@@ -362,13 +394,35 @@ fn with_parameter_sets(config: &CodecConfig, data: Bytes) -> Bytes {
     Bytes::from(out)
 }
 
-fn emit_segment(
-    segment: TrackSegment,
+/// Audio reaches a time where video cut: a part, or the end of a segment.
+fn follow_cut(
+    audio: &mut TrackSegmenter,
+    cut: Cut,
     anchor: Option<(i64, UnixMillis)>,
     target_duration: &mut Option<u32>,
     stats: &mut SegmenterStats,
     out: &mut Vec<SegmenterEvent>,
 ) {
+    let at = ms_to_ticks(cut.at_ms, audio.timescale);
+    if cut.part_only {
+        if let Some(part) = audio.cut_part(cut.number, Some(at)) {
+            out.push(SegmenterEvent::Part(part));
+        }
+    } else if let Some(closed) = audio.close(cut.number, Some(at)) {
+        emit_segment(closed, anchor, target_duration, stats, out);
+    }
+}
+
+fn emit_segment(
+    (segment, last_part): (TrackSegment, Option<TrackPart>),
+    anchor: Option<(i64, UnixMillis)>,
+    target_duration: &mut Option<u32>,
+    stats: &mut SegmenterStats,
+    out: &mut Vec<SegmenterEvent>,
+) {
+    if let Some(part) = last_part {
+        out.push(SegmenterEvent::Part(part));
+    }
     if target_duration.is_none() {
         let seconds = segment.duration as f64 / f64::from(segment.timescale);
         let td = seconds.round().max(1.0) as u32;

@@ -24,6 +24,32 @@ pub struct HeldFrame {
     pub data: Bytes,
 }
 
+/// A CMAF chunk of the segment being written: an LL-HLS part. A segment's
+/// bytes are its parts' bytes, concatenated.
+#[derive(Clone, Debug)]
+pub struct TrackPart {
+    pub kind: TrackKind,
+    /// The media sequence number of the segment it belongs to.
+    pub number: u64,
+    pub index: u32,
+    pub start: i64,
+    pub duration: i64,
+    /// Starts with a keyframe (audio parts always do).
+    pub independent: bool,
+    pub init_version: u32,
+    pub discontinuity: bool,
+    pub data: Bytes,
+}
+
+/// Where a part sits inside its closed segment's bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartSpan {
+    pub duration: i64,
+    pub independent: bool,
+    pub offset: usize,
+    pub len: usize,
+}
+
 /// A closed segment of one track, ready to list.
 #[derive(Clone, Debug)]
 pub struct TrackSegment {
@@ -36,6 +62,7 @@ pub struct TrackSegment {
     pub discontinuity: bool,
     pub init_version: u32,
     pub samples: u32,
+    pub parts: Vec<PartSpan>,
     pub data: Bytes,
 }
 
@@ -65,6 +92,10 @@ pub struct TrackSegmenter {
     pub last_duration: i64,
     /// Decode time just past the last finalized sample.
     pub end: Option<i64>,
+    /// Samples before this index are already in parts of the open segment.
+    part_start: usize,
+    parts: Vec<TrackPart>,
+    fragment_sequence: u32,
 }
 
 impl TrackSegmenter {
@@ -83,6 +114,9 @@ impl TrackSegmenter {
             discontinuity_next: false,
             last_duration: 0,
             end: None,
+            part_start: 0,
+            parts: Vec::new(),
+            fragment_sequence: 0,
         }
     }
 
@@ -130,15 +164,49 @@ impl TrackSegmenter {
         self.segment_start.map(|start| dts - start)
     }
 
-    /// Closes the open segment with the samples that decode before `before`
-    /// (all of them when `None`); later samples start the next segment.
-    pub fn close(&mut self, number: u64, before: Option<i64>) -> Option<TrackSegment> {
-        let split = match before {
-            Some(limit) => self.samples.iter().position(|s| s.dts >= limit).unwrap_or(self.samples.len()),
-            None => self.samples.len(),
+    /// Decode time elapsed in the open part up to `dts`; None when it holds no sample.
+    pub fn part_elapsed(&self, dts: i64) -> Option<i64> {
+        self.samples.get(self.part_start).map(|first| dts - first.dts)
+    }
+
+    /// Cuts a part of segment `number` from the samples not yet in one that
+    /// decode before `before` (all of them when `None`).
+    pub fn cut_part(&mut self, number: u64, before: Option<i64>) -> Option<TrackPart> {
+        let pending = &self.samples[self.part_start..];
+        let end = self.part_start + before.map_or(pending.len(), |limit| pending.iter().position(|s| s.dts >= limit).unwrap_or(pending.len()));
+        let taken = &self.samples[self.part_start..end];
+        let first = taken.first()?;
+        let start = first.dts;
+        let duration: i64 = taken.iter().map(|s| i64::from(s.info.duration)).sum();
+        let infos: Vec<SampleInfo> = taken.iter().map(|s| s.info).collect();
+        let payload: Vec<&[u8]> = taken.iter().map(|s| &s.data[..]).collect();
+        self.fragment_sequence = self.fragment_sequence.wrapping_add(1);
+        let data = write_fragment(self.fragment_sequence, self.track_id, start.max(0) as u64, &infos, &payload);
+        let part = TrackPart {
+            kind: self.kind,
+            number,
+            index: self.parts.len() as u32,
+            start,
+            duration,
+            independent: first.info.keyframe,
+            init_version: self.init_version,
+            discontinuity: self.segment_discontinuity,
+            data,
         };
-        let rest = self.samples.split_off(split);
+        self.part_start = end;
+        self.parts.push(part.clone());
+        Some(part)
+    }
+
+    /// Closes the open segment with the samples that decode before `before`
+    /// (all of them when `None`); later samples start the next segment. The
+    /// last part is cut first and returned with the segment.
+    pub fn close(&mut self, number: u64, before: Option<i64>) -> Option<(TrackSegment, Option<TrackPart>)> {
+        let last_part = self.cut_part(number, before);
+        let rest = self.samples.split_off(self.part_start);
         let taken = std::mem::replace(&mut self.samples, rest);
+        let parts = std::mem::take(&mut self.parts);
+        self.part_start = 0;
         let discontinuity = self.segment_discontinuity;
         self.segment_start = None;
         self.segment_discontinuity = false;
@@ -153,10 +221,13 @@ impl TrackSegmenter {
         let first = taken.first()?;
         let start = first.dts;
         let duration: i64 = taken.iter().map(|s| i64::from(s.info.duration)).sum();
-        let infos: Vec<SampleInfo> = taken.iter().map(|s| s.info).collect();
-        let payload: Vec<&[u8]> = taken.iter().map(|s| &s.data[..]).collect();
-        let data = write_fragment(number as u32, self.track_id, start.max(0) as u64, &infos, &payload);
-        Some(TrackSegment {
+        let mut data = Vec::with_capacity(parts.iter().map(|p| p.data.len()).sum());
+        let mut spans = Vec::with_capacity(parts.len());
+        for part in &parts {
+            spans.push(PartSpan { duration: part.duration, independent: part.independent, offset: data.len(), len: part.data.len() });
+            data.extend_from_slice(&part.data);
+        }
+        let segment = TrackSegment {
             kind: self.kind,
             number,
             start,
@@ -165,7 +236,9 @@ impl TrackSegmenter {
             discontinuity,
             init_version: self.init_version,
             samples: taken.len() as u32,
-            data,
-        })
+            parts: spans,
+            data: Bytes::from(data),
+        };
+        Some((segment, last_part))
     }
 }

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 
-use super::segmenter::SegmentTiming;
-use super::track::{TrackInit, TrackSegment};
+use super::segmenter::{SegmentTiming, SegmenterEvent};
+use super::track::{PartSpan, TrackInit, TrackPart, TrackSegment};
 use crate::media::codec::CodecConfig;
 use crate::media::frame::TrackKind;
 use crate::media::wallclock::UnixMillis;
@@ -24,6 +24,7 @@ pub struct WindowSegment {
     pub init_version: u32,
     pub wall_start: UnixMillis,
     pub samples: u32,
+    pub parts: Vec<PartSpan>,
     pub data: Bytes,
 }
 
@@ -51,6 +52,8 @@ pub struct TrackWindow {
     pub segments: VecDeque<WindowSegment>,
     /// Discontinuities that have slid out of the listed window (EXT-X-DISCONTINUITY-SEQUENCE).
     pub discontinuity_sequence: u64,
+    /// Parts of the segment being written, in order.
+    pub open_parts: Vec<TrackPart>,
     listed: usize,
 }
 
@@ -64,6 +67,40 @@ impl TrackWindow {
         let first = self.segments.front()?.number;
         let index = usize::try_from(number.checked_sub(first)?).ok()?;
         self.segments.get(index).filter(|s| s.number == number)
+    }
+
+    /// A part's bytes: of the segment being written, or a slice of a closed one.
+    pub fn part(&self, number: u64, index: u32) -> Option<Bytes> {
+        if let Some(part) = self.open_parts.iter().find(|p| p.number == number && p.index == index) {
+            return Some(part.data.clone());
+        }
+        let span = self.segment(number)?.parts.get(index as usize).copied()?;
+        let segment = self.segment(number)?;
+        segment.data.get(span.offset..span.offset + span.len).map(|_| segment.data.slice(span.offset..span.offset + span.len))
+    }
+
+    /// The newest part: its segment's number and its index.
+    pub fn last_part(&self) -> Option<(u64, u32)> {
+        if let Some(part) = self.open_parts.last() {
+            return Some((part.number, part.index));
+        }
+        let segment = self.segments.back()?;
+        Some((segment.number, segment.parts.len().saturating_sub(1) as u32))
+    }
+
+    /// The number of the segment being written (or the next one to be).
+    pub fn open_number(&self) -> Option<u64> {
+        self.open_parts.first().map(|p| p.number).or_else(|| self.segments.back().map(|s| s.number + 1))
+    }
+
+    /// Whether part `index` of segment `number` exists, or something after it does.
+    pub fn has_part_or_later(&self, number: u64, index: u32) -> bool {
+        match self.last_part() {
+            // A part index past a closed segment's last means the next segment's first.
+            _ if self.segment(number).is_some_and(|s| index as usize >= s.parts.len()) => self.has_part_or_later(number + 1, 0),
+            Some((last_number, last_index)) => last_number > number || (last_number == number && last_index >= index),
+            None => false,
+        }
     }
 
     /// Frames per second: from the SPS when it says, else measured over the window.
@@ -107,6 +144,8 @@ pub struct MediaWindow {
     pub video: Option<TrackWindow>,
     pub audio: Option<TrackWindow>,
     pub target_duration: Option<u32>,
+    /// LL-HLS part target; None when low latency is off.
+    pub part_target_ms: Option<u32>,
     pub periods: Vec<Period>,
     /// DASH availabilityStartTime: wall clock at media time zero.
     pub availability_start: Option<UnixMillis>,
@@ -122,6 +161,7 @@ impl MediaWindow {
             video: None,
             audio: None,
             target_duration: None,
+            part_target_ms: None,
             periods: Vec::new(),
             availability_start: None,
             ended: false,
@@ -161,10 +201,32 @@ impl MediaWindow {
             inits: BTreeMap::new(),
             segments: VecDeque::new(),
             discontinuity_sequence: 0,
+            open_parts: Vec::new(),
             listed,
         });
         track.codec = init.config.codec.clone();
         track.inits.insert(init.version, init.data);
+    }
+
+    /// Takes in one segmenter event.
+    pub fn apply(&mut self, event: SegmenterEvent) {
+        match event {
+            SegmenterEvent::Init(init) => self.add_init(init),
+            SegmenterEvent::Part(part) => self.add_part(part),
+            SegmenterEvent::Segment(segment, timing) => self.add_segment(segment, timing),
+            SegmenterEvent::TargetDuration(seconds) => self.target_duration = Some(seconds),
+        }
+    }
+
+    pub fn add_part(&mut self, part: TrackPart) {
+        let Some(track) = (match part.kind {
+            TrackKind::Video => self.video.as_mut(),
+            TrackKind::Audio => self.audio.as_mut(),
+        }) else {
+            return;
+        };
+        track.open_parts.retain(|p| p.number == part.number);
+        track.open_parts.push(part);
     }
 
     pub fn add_segment(&mut self, segment: TrackSegment, timing: SegmentTiming) {
@@ -189,6 +251,7 @@ impl MediaWindow {
         }) else {
             return;
         };
+        track.open_parts.retain(|p| p.number > segment.number);
         track.segments.push_back(WindowSegment {
             number: segment.number,
             start: segment.start,
@@ -197,6 +260,7 @@ impl MediaWindow {
             init_version: segment.init_version,
             wall_start: timing.wall_start,
             samples: segment.samples,
+            parts: segment.parts,
             data: segment.data,
         });
         while track.segments.len() > retained {

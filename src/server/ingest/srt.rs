@@ -1,125 +1,140 @@
-//! The SRT ingest driver: admits callers by stream id and passphrase, then
-//! demuxes their MPEG-TS into the same hub as RTMP.
+//! The SRT ingest driver: admits callers at the handshake by stream id and
+//! passphrase, then demuxes their MPEG-TS into the same hub as RTMP.
+//!
+//! libsrt calls block (libsrt runs its own network threads), so the accept
+//! loop and each connection's receive loop run on their own OS threads.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-use srt_protocol::settings::KeySettings;
-use srt_tokio::access::{RejectReason, ServerRejectReason};
-use srt_tokio::options::Passphrase;
-use srt_tokio::{ConnectionRequest, SrtListener};
-
-use super::stream_id::parse_stream_id;
+use super::stream_id::{StreamIdError, parse_stream_id};
 use crate::media::ts::demux::{TsDemuxer, TsEvent};
-use crate::server::hub::{Hub, IngestStats};
+use crate::server::config::SrtConfig;
+use crate::server::hub::{Hub, IngestStats, LiveStream, PublishError};
 use crate::server::metrics::Metrics;
+use crate::srt::{Accepted, Admission, CallerRequest, SrtError, SrtListener, SrtSocket, reject};
 
-/// Binds the UDP socket first so a port of 0 resolves to a real one.
-pub async fn bind(addr: SocketAddr, latency: Duration) -> std::io::Result<(SrtListener, srt_tokio::SrtIncoming, SocketAddr)> {
-    let socket = tokio::net::UdpSocket::bind(addr).await?;
-    let bound = socket.local_addr()?;
-    let (listener, incoming) = SrtListener::builder().latency(latency).socket(socket).bind(bound).await?;
-    Ok((listener, incoming, bound))
+/// How often a connection's transport statistics are refreshed.
+const STATS_INTERVAL: Duration = Duration::from_secs(1);
+/// Larger than any live-mode payload (1456 bytes).
+const RECEIVE_BUFFER: usize = 1500;
+
+/// Binds the listener; a port of 0 picks a free one (see `local_addr`).
+pub fn bind(hub: &Arc<Hub>) -> Result<SrtListener, SrtError> {
+    let config = &hub.config().srt;
+    let latency = Duration::from_millis(u64::from(config.latency_ms));
+    let policy_hub = hub.clone();
+    SrtListener::bind(config.listen, latency, Box::new(move |request: &CallerRequest<'_>| admit(&policy_hub, request)))
 }
 
-/// Admits callers; if the SRT library's listener dies (it panics on some
-/// handshakes instead of rejecting them), it is bound again on the same address.
-pub async fn serve(mut listener: SrtListener, mut incoming: srt_tokio::SrtIncoming, addr: SocketAddr, latency: Duration, hub: Arc<Hub>) {
-    loop {
-        while let Some(request) = incoming.incoming().next().await {
-            Metrics::add(&hub.metrics.connections_accepted, 1);
-            let hub = hub.clone();
-            tokio::spawn(async move { admit(request, hub).await });
-        }
-        Metrics::add(&hub.metrics.ingest_errors, 1);
-        tracing::error!("the SRT listener on {addr} stopped on a bad handshake; listening again");
-        drop(listener);
+/// Accepts callers until the process ends; each gets a receiving thread.
+pub fn serve(listener: SrtListener, hub: Arc<Hub>) {
+    let addr = listener.local_addr();
+    let spawned = std::thread::Builder::new().name("srt-accept".into()).spawn(move || {
         loop {
-            match bind(addr, latency).await {
-                Ok((new_listener, new_incoming, _)) => {
-                    listener = new_listener;
-                    incoming = new_incoming;
-                    break;
+            match listener.accept() {
+                Ok(accepted) => {
+                    Metrics::add(&hub.metrics.connections_accepted, 1);
+                    let hub = hub.clone();
+                    let name = format!("srt-{}", accepted.peer.map(|p| p.to_string()).unwrap_or_default());
+                    if let Err(error) = std::thread::Builder::new().name(name).spawn(move || receive(accepted, &hub)) {
+                        tracing::error!("cannot start a thread for an SRT publisher: {error}");
+                    }
                 }
                 Err(error) => {
-                    tracing::error!("cannot listen for SRT on {addr} again: {error}; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    tracing::error!("the SRT listener on {addr} stopped: {error}");
+                    return;
                 }
             }
         }
+    });
+    if let Err(error) = spawned {
+        tracing::error!("cannot start the SRT listener thread: {error}");
     }
 }
 
-async fn admit(request: ConnectionRequest, hub: Arc<Hub>) {
-    let peer = request.remote();
-    let stream_id = request.stream_id().map(|id| id.to_string());
-    let refuse = |reason: String, code: ServerRejectReason| {
+/// The handshake-time decision: which stream, and which passphrase it needs.
+fn admit(hub: &Hub, request: &CallerRequest<'_>) -> Admission {
+    let peer = request.peer.map(|p| p.to_string()).unwrap_or_default();
+    let stream_id = request.stream_id.unwrap_or("");
+    let refuse = |why: String, reason: i32| {
         Metrics::add(&hub.metrics.publishes_refused, 1);
-        tracing::warn!(%peer, stream_id = stream_id.as_deref().unwrap_or(""), "SRT connection refused: {reason}");
-        RejectReason::Server(code)
+        tracing::warn!(%peer, stream_id, "SRT connection refused: {why}");
+        Admission::Refuse { reason }
     };
     let config = &hub.config().srt;
-    if passphrase_missing_for_encrypting_caller(config, &request) {
-        let reason = refuse("the caller encrypts but no passphrase is configured for SRT".into(), ServerRejectReason::BadRequest);
-        let _ = request.reject(reason).await;
-        return;
-    }
-    let wanted = match parse_stream_id(stream_id.as_deref(), &hub.config().rtmp.app) {
+    let wanted = match parse_stream_id(request.stream_id, &hub.config().rtmp.app) {
         Ok(wanted) => wanted,
         Err(error) => {
-            let reason = refuse(error.to_string(), ServerRejectReason::BadRequest);
-            let _ = request.reject(reason).await;
+            let reason = match error {
+                StreamIdError::NotPublish(_) => reject::BAD_MODE,
+                StreamIdError::WrongApp(..) => reject::FORBIDDEN,
+                StreamIdError::Missing | StreamIdError::Malformed(_) => reject::BAD_REQUEST,
+            };
+            return refuse(error.to_string(), reason);
+        }
+    };
+    if let Err(error) = hub.may_publish(&wanted.key) {
+        let reason = match error {
+            PublishError::AlreadyLive(_) => reject::CONFLICT,
+            PublishError::BadKey(_) | PublishError::Replaced(_) => reject::BAD_REQUEST,
+        };
+        return refuse(error.to_string(), reason);
+    }
+    let passphrase = passphrase_for(config, &wanted.key);
+    if let Some(passphrase) = &passphrase {
+        if !(10..=79).contains(&passphrase.len()) {
+            return refuse("the configured SRT passphrase must have 10 to 79 characters".into(), reject::INTERNAL);
+        }
+        tracing::debug!(%peer, key = wanted.key, "SRT caller must match the passphrase");
+    }
+    let key_length = passphrase.is_some().then_some(config.key_size);
+    Admission::Accept { passphrase, key_length }
+}
+
+fn passphrase_for(config: &SrtConfig, key: &str) -> Option<String> {
+    config.passphrases.get(key).or(config.passphrase.as_ref()).cloned()
+}
+
+fn receive(accepted: Accepted, hub: &Hub) {
+    let Accepted { socket, peer, stream_id } = accepted;
+    let peer = peer.unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+    let key = match parse_stream_id(stream_id.as_deref(), &hub.config().rtmp.app) {
+        Ok(wanted) => wanted.key,
+        Err(error) => {
+            tracing::warn!(%peer, "SRT connection closed: {error}");
             return;
         }
     };
-    let passphrase = config.passphrases.get(&wanted.key).or(config.passphrase.as_ref()).cloned();
-    // The key length is the one the caller announced (the library insists they
-    // match); the key material itself then decides whether the passphrase is right.
-    let key_settings = match passphrase {
-        None => None,
-        Some(passphrase) => match Passphrase::try_from(passphrase) {
-            Ok(passphrase) => Some(KeySettings { key_size: request.key_size(), passphrase }),
-            Err(error) => {
-                let reason = refuse(format!("the configured passphrase is unusable: {error}"), ServerRejectReason::InternalServerError);
-                let _ = request.reject(reason).await;
-                return;
-            }
-        },
-    };
-    let publisher = match hub.publish(&wanted.key, "srt", peer) {
+    let publisher = match hub.publish(&key, "srt", peer) {
         Ok(publisher) => publisher,
         Err(error) => {
-            let reason = refuse(error.to_string(), ServerRejectReason::Conflict);
-            let _ = request.reject(reason).await;
+            Metrics::add(&hub.metrics.publishes_refused, 1);
+            tracing::warn!(%peer, key, "SRT connection closed: {error}");
             return;
         }
     };
-    let mut socket = match request.accept(key_settings).await {
-        Ok(socket) => socket,
-        Err(error) => {
-            Metrics::add(&hub.metrics.ingest_errors, 1);
-            tracing::warn!(%peer, key = wanted.key, "SRT connection failed during setup (a wrong passphrase fails here): {error}");
-            return;
-        }
-    };
-    tracing::info!(%peer, key = wanted.key, "publishing over SRT");
-    let stream = hub.get(&wanted.key);
+    tracing::info!(%peer, key, "publishing over SRT");
+    let stream = hub.get(&key);
+    if let Err(error) = socket.set_receive_timeout(STATS_INTERVAL) {
+        tracing::warn!(%peer, key, "SRT connection closed: {error}");
+        return;
+    }
     let mut demuxer = TsDemuxer::default();
-    let mut statistics = socket.statistics().clone();
-    let mut lost_reported = 0;
+    let mut buffer = vec![0u8; RECEIVE_BUFFER];
+    let mut stats_due = Instant::now() + STATS_INTERVAL;
     loop {
-        tokio::select! {
-            packet = socket.next() => {
-                let Some(Ok((_, bytes))) = packet else { break };
+        match socket.receive(&mut buffer) {
+            Ok(0) => break,
+            Ok(length) => {
                 let arrived = Instant::now();
-                Metrics::add(&hub.metrics.bytes_in, bytes.len() as u64);
-                let events = match demuxer.push(&bytes) {
+                Metrics::add(&hub.metrics.bytes_in, length as u64);
+                let events = match demuxer.push(&buffer[..length]) {
                     Ok(events) => events,
                     Err(error) => {
                         Metrics::add(&hub.metrics.ingest_errors, 1);
-                        tracing::warn!(%peer, key = wanted.key, "SRT stream refused: {error}");
+                        tracing::warn!(%peer, key, "SRT stream refused: {error}");
                         return;
                     }
                 };
@@ -129,41 +144,43 @@ async fn admit(request: ConnectionRequest, hub: Arc<Hub>) {
                         TsEvent::Frame(frame) => publisher.push(frame, arrived),
                     };
                     if let Err(error) = fed {
-                        tracing::warn!(%peer, key = wanted.key, "SRT publisher closed: {error}");
+                        tracing::warn!(%peer, key, "SRT publisher closed: {error}");
                         return;
                     }
                 }
             }
-            Some(stats) = statistics.next() => {
-                if let Some(stream) = &stream {
-                    stream.set_ingest_stats(IngestStats {
-                        rtt_ms: stats.rx_average_rtt.as_secs_f64() * 1000.0,
-                        packets_received: stats.rx_data,
-                        packets_lost: stats.rx_loss_data,
-                        packets_retransmitted: stats.rx_retransmit_data,
-                        packets_dropped: stats.rx_dropped_data,
-                        continuity_errors: demuxer.stats.continuity_errors,
-                        frames_dropped: demuxer.stats.frames_dropped,
-                    });
-                }
-                if demuxer.stats.frames_dropped > lost_reported {
-                    tracing::debug!(%peer, key = wanted.key, "{} damaged frames dropped so far", demuxer.stats.frames_dropped);
-                    lost_reported = demuxer.stats.frames_dropped;
-                }
+            Err(SrtError::Timeout) if socket.is_connected() => {}
+            Err(SrtError::Timeout) => break,
+            Err(error) => {
+                tracing::debug!(%peer, key, "SRT receive ended: {error}");
+                break;
             }
         }
+        if Instant::now() >= stats_due {
+            stats_due = Instant::now() + STATS_INTERVAL;
+            report_stats(stream.as_deref(), &socket, &demuxer);
+        }
     }
+    report_stats(stream.as_deref(), &socket, &demuxer);
     for event in demuxer.flush() {
         let _ = match event {
             TsEvent::Config(config) => publisher.configure(config),
             TsEvent::Frame(frame) => publisher.push(frame, Instant::now()),
         };
     }
-    tracing::info!(%peer, key = wanted.key, "SRT publisher disconnected");
+    tracing::info!(%peer, key, "SRT publisher disconnected");
 }
 
-/// A caller that announced a key length while no passphrase exists at all
-/// would reach a panic in the library; refuse it here instead.
-fn passphrase_missing_for_encrypting_caller(config: &crate::server::config::SrtConfig, request: &ConnectionRequest) -> bool {
-    config.passphrase.is_none() && config.passphrases.is_empty() && request.key_size() != srt_tokio::options::KeySize::Unspecified
+/// Transport counts from libsrt, integrity counts from the demuxer, for `/api/streams`.
+fn report_stats(stream: Option<&LiveStream>, socket: &SrtSocket, demuxer: &TsDemuxer) {
+    let (Some(stream), Some(stats)) = (stream, socket.stats()) else { return };
+    stream.set_ingest_stats(IngestStats {
+        rtt_ms: stats.rtt_ms,
+        packets_received: stats.packets_received,
+        packets_lost: stats.packets_lost,
+        packets_retransmitted: stats.packets_retransmitted,
+        packets_dropped: stats.packets_dropped,
+        continuity_errors: demuxer.stats.continuity_errors,
+        frames_dropped: demuxer.stats.frames_dropped,
+    });
 }

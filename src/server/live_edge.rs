@@ -1,0 +1,128 @@
+//! Requests at the live edge: blocking playlist reloads, preload-hinted
+//! parts, and the segment being written delivered chunk by chunk (LL-DASH).
+//! All of them wait on the stream's snapshot notifications, never in a loop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+
+use super::blocking::{PlaylistQuery, Readiness, part_readiness, playlist_readiness};
+use super::http::{PLAYLIST_CACHE, SEGMENT_CACHE, body};
+use super::hub::LiveStream;
+use super::stream::StreamSnapshot;
+use crate::media::frame::TrackKind;
+
+/// How long a blocking request may wait: three target durations.
+fn block_limit(snapshot: &StreamSnapshot) -> Duration {
+    Duration::from_secs(u64::from(snapshot.window.target_duration.unwrap_or(2).max(1)) * 3)
+}
+
+/// Waits on the stream's snapshot notifications (no polling) until `check` holds.
+async fn wait_until<T>(stream: &LiveStream, limit: Duration, mut check: impl FnMut(&StreamSnapshot) -> Option<T>) -> Option<T> {
+    let mut receiver = stream.subscribe();
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let snapshot = receiver.borrow_and_update().clone();
+        if let Some(found) = check(&snapshot) {
+            return Some(found);
+        }
+        match tokio::time::timeout_at(deadline, receiver.changed()).await {
+            Ok(Ok(())) => {}
+            _ => return None,
+        }
+    }
+}
+
+fn text_status(status: StatusCode, message: String) -> Response {
+    (status, [(header::CACHE_CONTROL, "no-store")], message).into_response()
+}
+
+/// A media playlist; None is a 404.
+pub async fn media_playlist(stream: &LiveStream, kind: TrackKind, query: Option<&str>) -> Option<Response> {
+    const M3U8: &str = "application/vnd.apple.mpegurl";
+    let query = match PlaylistQuery::parse(query) {
+        Ok(query) => query,
+        Err(error) => return Some(text_status(StatusCode::BAD_REQUEST, format!("{error}\n"))),
+    };
+    let snapshot = stream.snapshot();
+    let pick = |snapshot: &StreamSnapshot| -> Option<Bytes> {
+        let (full, delta) = match kind {
+            TrackKind::Video => (&snapshot.video_playlist, &snapshot.video_delta),
+            TrackKind::Audio => (&snapshot.audio_playlist, &snapshot.audio_delta),
+        };
+        if query.skip { delta.clone().or_else(|| full.clone()) } else { full.clone() }
+    };
+    let readiness = |snapshot: &StreamSnapshot| snapshot.window.track(kind).map(|track| playlist_readiness(track, snapshot.window.ended, &query));
+    let body = match readiness(&snapshot) {
+        None if !query.blocks() => return None,
+        Some(Readiness::Ready) => pick(&snapshot),
+        Some(Readiness::TooFar) => {
+            return Some(text_status(StatusCode::BAD_REQUEST, "_HLS_msn is more than two segments ahead of the live edge\n".into()));
+        }
+        None | Some(Readiness::Wait) => {
+            let limit = block_limit(&snapshot);
+            match wait_until(stream, limit, |s| (readiness(s) == Some(Readiness::Ready)).then(|| pick(s)).flatten()).await {
+                Some(body) => Some(body),
+                None => return Some(text_status(StatusCode::SERVICE_UNAVAILABLE, "the requested part did not appear in time; reload\n".into())),
+            }
+        }
+    };
+    body.map(|body| self::body(M3U8, PLAYLIST_CACHE, body))
+}
+
+/// A part: served at once when it exists; the hinted one is waited for.
+pub async fn part(stream: &LiveStream, kind: TrackKind, number: u64, index: u32) -> Option<Response> {
+    let snapshot = stream.snapshot();
+    let mime = match kind {
+        TrackKind::Video => "video/mp4",
+        TrackKind::Audio => "audio/mp4",
+    };
+    let find = |s: &StreamSnapshot| s.window.track(kind).and_then(|track| track.part(number, index));
+    let readiness = snapshot.window.track(kind).map(|track| part_readiness(track, snapshot.window.ended, number, index));
+    let data = match readiness {
+        Some(Readiness::Ready) => find(&snapshot),
+        Some(Readiness::Wait) => wait_until(stream, block_limit(&snapshot), find).await,
+        Some(Readiness::TooFar) | None => None,
+    };
+    data.map(|data| body(mime, SEGMENT_CACHE, data))
+}
+
+
+/// The segment being written, sent part by part as each is cut and ending
+/// when the segment closes (chunked transfer). None when `number` is not the
+/// open segment.
+pub fn open_segment(stream: Arc<LiveStream>, kind: TrackKind, number: u64) -> Option<Response> {
+    let snapshot = stream.snapshot();
+    let track = snapshot.window.track(kind)?;
+    if snapshot.window.part_target_ms.is_none() || snapshot.window.ended || track.segment(number).is_some() || track.open_number() != Some(number) {
+        return None;
+    }
+    let limit = block_limit(&snapshot);
+    let chunks = futures_util::stream::unfold((stream, 0u32), move |(stream, index)| async move {
+        let next = wait_until(&stream, limit, |s| {
+            let track = s.window.track(kind)?;
+            match track.part(number, index) {
+                Some(data) => Some(Some(data)),
+                // Closed, and every part already sent; or the stream ended.
+                None if s.window.ended || track.segment(number).is_some() || track.segments.back().is_some_and(|b| b.number > number) => Some(None),
+                None => None,
+            }
+        })
+        .await
+        .flatten()?;
+        Some((Ok::<Bytes, std::io::Error>(next), (stream, index + 1)))
+    });
+    let mut response = Response::new(Body::from_stream(chunks));
+    let headers = response.headers_mut();
+    let mime = match kind {
+        TrackKind::Video => "video/mp4",
+        TrackKind::Audio => "audio/mp4",
+    };
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Some(response.into_response())
+}
