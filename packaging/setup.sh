@@ -42,8 +42,13 @@ fi
 # playwright-core, which drives Chromium in the browser tests: pinned in
 # package-lock.json, installed into node_modules/ (ignored by git).
 if ! command -v npm >/dev/null 2>&1; then
-  echo "setup.sh: npm not found; install Node.js 20 or newer with npm (the nodejs package from a Node.js apt repository, or nvm) and rerun" >&2
-  exit 1
+  echo "setup.sh: npm not found; installing the distribution's nodejs and npm" >&2
+  sudo_cmd=()
+  if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+if [ "$(node -e 'console.log(process.versions.node.split(".")[0])')" -lt 20 ]; then
+  echo "setup.sh: the browser tests need Node.js 20 or newer (found $(node --version)); install it from a Node.js apt repository or nvm" >&2
 fi
 cd "$(dirname "$0")/.."
 if [ ! -d node_modules/hls.js ] || [ ! -d node_modules/dashjs ] || [ ! -d node_modules/playwright-core ] \

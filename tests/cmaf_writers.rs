@@ -290,3 +290,41 @@ fn the_window_slides_and_counts_discontinuities_that_leave_it() {
     assert!(text.contains("#EXT-X-DISCONTINUITY-SEQUENCE:1"));
     assert!(!text.contains("#EXT-X-ENDLIST"));
 }
+
+#[test]
+fn parts_tile_their_segments_and_follow_on_audio_and_in_the_low_latency_mpd() {
+    let (segmenter, inits) = configured_with_inits(2000);
+    let mut segmenter = segmenter.with_parts(Some(334));
+    let mut window = MediaWindow::new(6, 2);
+    window.part_target_ms = segmenter.part_target_ms();
+    for init in inits {
+        window.apply(init);
+    }
+    // 5.5 s at 30 fps with 2 s GOPs: two closed segments and an open one.
+    let events = run_stream(&mut segmenter, 0, 5, 60);
+    let extra = run_stream(&mut segmenter, 5_000, 1, 60);
+    let parts: Vec<_> = events.iter().chain(&extra).filter_map(|e| if let SegmenterEvent::Part(p) = e { Some(p.clone()) } else { None }).collect();
+    for event in events.into_iter().chain(extra) {
+        window.apply(event);
+    }
+    let video = window.video.as_ref().unwrap();
+    let first = video.segments.front().unwrap();
+    assert_eq!(first.parts.len(), 6, "2 s of 1/3 s parts");
+    assert!(first.parts.iter().all(|p| p.duration <= 334 * 90), "{:?}", first.parts);
+    assert!(first.parts[0].independent && !first.parts[1].independent);
+    let joined: Vec<u8> = parts.iter().filter(|p| p.kind == TrackKind::Video && p.number == first.number).flat_map(|p| p.data.to_vec()).collect();
+    assert_eq!(joined, first.data.to_vec(), "a segment is its parts, byte for byte");
+    let audio = window.audio.as_ref().unwrap();
+    assert_eq!(audio.segments.front().unwrap().parts.len(), 6, "audio cuts parts where video did");
+    assert!(!video.open_parts.is_empty(), "the third segment is being written");
+    let playlist = hls::media_playlist(&window, video, false);
+    let open = video.open_parts.last().unwrap();
+    assert!(playlist.contains(&format!("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part-{}.{}.m4s\"", open.number, open.index + 1)), "{playlist}");
+    let mpd = dash::manifest(&window, UnixMillis(1_006_000));
+    assert!(mpd.contains("availabilityTimeOffset=\"1.666\""), "{mpd}");
+    assert!(mpd.contains("<ServiceDescription"), "{mpd}");
+    // The open segment is listed with its expected duration, for chunked delivery.
+    let listed = mpd.matches("<S ").count();
+    assert_eq!(listed, 2 * (video.segments.len() + 1), "{mpd}");
+    dash_mpd_core::parse(&mpd).unwrap();
+}

@@ -468,7 +468,7 @@ impl OnAirApp {
             });
         });
         if let Some(server) = &self.server {
-            let page = format!("{}/live/{}/index.m3u8", server.http, self.settings.local_key);
+            let page = format!("{}/live/{}/", server.http, self.settings.local_key);
             if ui.button("Open in the browser").on_hover_text(page.clone()).clicked() {
                 let _ = std::process::Command::new("xdg-open").arg(&page).spawn();
             }

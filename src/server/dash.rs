@@ -27,11 +27,15 @@ pub fn manifest(window: &MediaWindow, now: UnixMillis) -> String {
         let duration = end_ms.map_or(0, |end| end.0 - first.0);
         let _ = write!(out, " type=\"static\" mediaPresentationDuration=\"{}\"", iso8601_duration(duration));
     } else {
+        // The timeline grows by one segment at each cut; in low latency a
+        // player must see it within a part or it waits at the segment's end.
+        let update_ms = window.part_target_ms.map_or(i64::from(target) * 1000, i64::from);
         let _ = write!(
             out,
-            " type=\"dynamic\" availabilityStartTime=\"{}\" publishTime=\"{}\" minimumUpdatePeriod=\"PT{target}S\" timeShiftBufferDepth=\"{}\" suggestedPresentationDelay=\"PT{}S\"",
+            " type=\"dynamic\" availabilityStartTime=\"{}\" publishTime=\"{}\" minimumUpdatePeriod=\"{}\" timeShiftBufferDepth=\"{}\" suggestedPresentationDelay=\"PT{}S\"",
             ast.to_iso8601(),
             now.to_iso8601(),
+            iso8601_duration(update_ms),
             iso8601_duration((listed_secs * 1000.0) as i64),
             target * 3,
         );

@@ -35,7 +35,10 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .route("/time", get(time))
         .route("/api/streams", get(api_streams))
         .route("/metrics", get(metrics))
+        .route("/live/{key}", get(to_player_page))
+        .route("/live/{key}/", get(player_page))
         .route("/live/{key}/{*path}", get(live))
+        .route("/assets/{name}", get(asset))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(hub.clone(), common_headers))
         .with_state(hub)
@@ -64,6 +67,30 @@ pub(super) fn body(content_type: &'static str, cache: &'static str, data: Bytes)
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     response
+}
+
+/// The page is served for any key: it waits for a stream that is not live yet.
+async fn player_page(Path(key): Path<String>) -> Response {
+    super::player_page::page(&key)
+}
+
+async fn to_player_page(Path(key): Path<String>) -> Response {
+    let mut response = StatusCode::PERMANENT_REDIRECT.into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/live/{}/", urlencode_path(&key))) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+fn urlencode_path(text: &str) -> String {
+    text.bytes().map(|b| if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+async fn asset(Path(name): Path<String>) -> Response {
+    match super::player_page::script(&name) {
+        Some(response) => response,
+        None => not_found_response(),
+    }
 }
 
 async fn time() -> Response {
@@ -254,7 +281,7 @@ async fn index(State(hub): State<Arc<Hub>>) -> Response {
         };
         rows.push_str(&format!(
             "<tr><td>{key}</td><td>{}</td><td>{size}</td><td>{} kbit/s</td><td>{:.0} s</td><td>{}</td>\
-             <td><a href=\"/live/{key}/index.m3u8\">HLS</a> · <a href=\"/live/{key}/manifest.mpd\">DASH</a></td></tr>\n",
+             <td><a href=\"/live/{key}/\">Watch</a> · <a href=\"/live/{key}/index.m3u8\">HLS</a> · <a href=\"/live/{key}/manifest.mpd\">DASH</a></td></tr>\n",
             r.state, r.ingest_kbps, r.uptime_seconds, r.viewers
         ));
     }
@@ -270,6 +297,6 @@ async fn index(State(hub): State<Arc<Hub>>) -> Response {
     body("text/html; charset=utf-8", "no-store", Bytes::from(page))
 }
 
-fn html_escape(text: &str) -> String {
+pub(super) fn html_escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

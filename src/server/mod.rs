@@ -10,6 +10,7 @@ pub mod hub;
 pub mod live_edge;
 pub mod ingest;
 pub mod metrics;
+pub mod player_page;
 pub mod stream;
 
 use std::net::SocketAddr;

@@ -1,0 +1,40 @@
+//! The web player page (`/live/KEY/`) and the players it loads, embedded at
+//! build time (see build.rs).
+
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use bytes::Bytes;
+
+use super::http::body;
+
+const PAGE: &str = include_str!("../../assets/player.html");
+const SCRIPT_CACHE: &str = "public, max-age=86400";
+
+#[cfg(onair_players)]
+const PLAYER_SCRIPTS: Option<(&[u8], &[u8])> = Some((include_bytes!(env!("ONAIR_HLS_JS")), include_bytes!(env!("ONAIR_DASH_JS"))));
+#[cfg(not(onair_players))]
+const PLAYER_SCRIPTS: Option<(&[u8], &[u8])> = None;
+
+/// Whether hls.js and dash.js were built in.
+pub fn has_players() -> bool {
+    PLAYER_SCRIPTS.is_some()
+}
+
+pub fn page(key: &str) -> Response {
+    let players = if has_players() { "hls.js dash.js" } else { "none" };
+    let html = PAGE.replace("{{KEY}}", &super::http::html_escape(key)).replace("{{PLAYERS}}", players);
+    let mut response = body("text/html; charset=utf-8", "no-cache", Bytes::from(html));
+    response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+/// `/assets/NAME`: the embedded players; None for anything else.
+pub fn script(name: &str) -> Option<Response> {
+    let (hls, dash) = PLAYER_SCRIPTS?;
+    let data = match name {
+        "hls.min.js" => hls,
+        "dash.all.min.js" => dash,
+        _ => return None,
+    };
+    Some(body("text/javascript; charset=utf-8", SCRIPT_CACHE, Bytes::from_static(data)))
+}

@@ -1,0 +1,101 @@
+//! The web player page in headless Chromium (driven by tests/browser/play.mjs
+//! through playwright-core): LL-HLS and classic HLS through hls.js play the
+//! engine's test pattern, glass-to-glass latency is read from the capture
+//! stamp in decoded frames, and playback carries on across a publisher reconnect.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{Server, repo_path, require, wait_for};
+
+/// `onair publish` of the stamped test pattern; killed on drop.
+struct Engine(Child);
+
+impl Engine {
+    fn start(server: &Server, key: &str, seconds: u32) -> Engine {
+        let child = Command::new(env!("CARGO_BIN_EXE_onair"))
+            .args(["publish", "--video", "test", "--audio", "tone", "--quality", "1", "--duration", &seconds.to_string(), "--to", &server.rtmp_url(key)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start onair publish");
+        Engine(child)
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs the browser harness; returns its JSON report.
+fn play(page: &str, mode: &str, seconds: u32) -> serde_json::Value {
+    require("node");
+    assert!(std::path::Path::new("/usr/bin/chromium").exists(), "Chromium is not installed: run packaging/setup.sh");
+    assert!(repo_path("node_modules/playwright-core").exists(), "playwright-core is not installed: run packaging/setup.sh");
+    let output = Command::new("node")
+        .arg(repo_path("tests/browser/play.mjs"))
+        .args([page, mode, &seconds.to_string()])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "play.mjs failed: {}\n{stdout}", String::from_utf8_lossy(&output.stderr));
+    let line = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no report from play.mjs: {stdout}"));
+    serde_json::from_str(line).expect("play.mjs report is JSON")
+}
+
+fn assert_played(report: &serde_json::Value, at_least: f64) {
+    let advanced = report["advanced"].as_f64().unwrap_or(0.0);
+    assert!(advanced >= at_least, "video advanced {advanced} s: {report}");
+    assert!(report["decodedFrames"].as_u64().unwrap_or(0) > 0, "{report}");
+    assert_eq!(report["errors"].as_array().map_or(1, Vec::len), 0, "player errors: {report}");
+}
+
+fn page_of(server: &Server, key: &str) -> String {
+    let page = server.url(&format!("/live/{key}/"));
+    let html = server.get(&format!("/live/{key}/")).expect("the player page");
+    assert!(html.contains("hls.js dash.js"), "the players are built in");
+    page
+}
+
+#[test]
+fn ll_hls_and_hls_play_in_chromium_with_glass_to_glass_from_the_capture_stamp() {
+    let server = Server::start("[streams]\ngrace_seconds = 5.0\n");
+    let _engine = Engine::start(&server, "web", 40);
+    wait_for("the first segment", Duration::from_secs(20), || server.get("/live/web/index.m3u8"));
+    let page = page_of(&server, "web");
+    for (mode, budget_ms) in [("llhls", 4000.0), ("hls", 15000.0)] {
+        let report = play(&page, mode, 8);
+        assert_played(&report, 5.0);
+        assert_eq!(report["engine"], "hls", "{report}");
+        let g2g = &report["glassToGlass"];
+        assert!(g2g["count"].as_u64().unwrap_or(0) >= 5, "the stamp is read from decoded frames: {report}");
+        let p50 = g2g["p50"].as_f64().unwrap();
+        assert!(p50 > 0.0 && p50 < budget_ms, "{mode}: glass-to-glass p50 {p50} ms: {report}");
+        eprintln!("{mode}: glass-to-glass p50 {p50} ms, p95 {} ms", g2g["p95"]);
+    }
+}
+
+#[test]
+fn ll_hls_keeps_playing_across_a_publisher_reconnect() {
+    let server = Server::start("[streams]\ngrace_seconds = 10.0\n");
+    let first = Engine::start(&server, "again", 60);
+    wait_for("the first segment", Duration::from_secs(20), || server.get("/live/again/index.m3u8"));
+    let page = page_of(&server, "again");
+    let report = std::thread::scope(|scope| {
+        let playing = scope.spawn(|| play(&page, "llhls", 20));
+        // The publisher drops out after a few seconds and comes back on the same key.
+        std::thread::sleep(Duration::from_secs(6));
+        drop(first);
+        let _second = Engine::start(&server, "again", 30);
+        playing.join().unwrap()
+    });
+    // About 3 s are lost to the reconnect; the rest plays.
+    assert!(report["advanced"].as_f64().unwrap_or(0.0) >= 12.0, "{report}");
+    assert!(report["glassToGlass"]["count"].as_u64().unwrap_or(0) > 10, "{report}");
+}
