@@ -17,6 +17,7 @@ use onair::media::h264::{append_annexb, length_prefixed_units};
 use onair::media::stamp;
 use onair::media::wallclock::UnixMillis;
 use onair::player::fmp4;
+use onair::server::announce::{AnnouncementReader, Announced};
 use openh264::formats::YUVSource;
 
 struct Killed(Child);
@@ -104,20 +105,10 @@ fn main() {
     let mut server = Command::new(binary).args(["serve", "--config"]).arg(&config).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("onair serve");
     let stdout = server.stdout.take().expect("stdout");
     let server = Killed(server);
-    let (mut rtmp, mut srt, mut http) = (None, None, None);
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        if let Some(url) = line.strip_prefix("onair: RTMP ingest ") {
-            rtmp = Some(url.trim_end_matches("/KEY").to_string());
-        } else if let Some(url) = line.strip_prefix("onair: SRT ingest ") {
-            srt = Some(url.split('?').next().unwrap_or(url).to_string());
-        } else if let Some(url) = line.strip_prefix("onair: HTTP ") {
-            http = Some(url.trim_end_matches('/').to_string());
-        }
-        if rtmp.is_some() && srt.is_some() && http.is_some() {
-            break;
-        }
-    }
-    let (Some(rtmp), Some(srt), Some(http)) = (rtmp, srt, http) else { panic!("onair serve did not report its addresses") };
+    let mut reader = AnnouncementReader::default();
+    let Some(Announced { rtmp, srt, http }) = BufReader::new(stdout).lines().map_while(Result::ok).find_map(|line| reader.read(&line)) else {
+        panic!("onair serve did not report its addresses")
+    };
     let duration = (seconds + 5).to_string();
     let publish = |url: String| {
         Killed(

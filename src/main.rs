@@ -116,9 +116,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let app = config.rtmp.app.clone();
         let server = onair::server::start(config).await?;
         // One machine-readable line per listener, for scripts and tests.
-        println!("onair: RTMP ingest rtmp://{}/{app}/KEY", server.rtmp_addr);
-        println!("onair: SRT ingest srt://{}?streamid=publish:{app}/KEY", server.srt_addr);
-        println!("onair: HTTP http://{}/", server.http_addr);
+        for line in onair::server::announce::lines(server.rtmp_addr, server.srt_addr, server.http_addr, &app) {
+            println!("{line}");
+        }
         tracing::info!("ready: publish to rtmp://{}/{app}/KEY, watch http://{}/live/KEY/index.m3u8", server.rtmp_addr, server.http_addr);
         tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
         tracing::info!("shutting down");

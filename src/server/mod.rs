@@ -1,6 +1,7 @@
 //! The bundled live server: RTMP and SRT in, CMAF segments listed by HLS and DASH out.
 
 pub mod cmaf;
+pub mod announce;
 pub mod blocking;
 pub mod config;
 pub mod dash;

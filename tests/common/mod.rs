@@ -81,20 +81,16 @@ impl Server {
                 let _ = tx.send(line);
             }
         });
-        let (mut rtmp, mut http, mut srt) = (None, None, None);
+        let mut reader = onair::server::announce::AnnouncementReader::default();
         let deadline = Instant::now() + Duration::from_secs(20);
-        while rtmp.is_none() || http.is_none() || srt.is_none() {
+        let announced = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = rx.recv_timeout(left).unwrap_or_else(|_| panic!("onair serve did not report its addresses; log:\n{}", log.lock().unwrap()));
-            if let Some(url) = line.strip_prefix("onair: RTMP ingest ") {
-                rtmp = Some(url.trim_end_matches("/KEY").to_string());
-            } else if let Some(url) = line.strip_prefix("onair: SRT ingest ") {
-                srt = Some(url.split('?').next().unwrap_or(url).to_string());
-            } else if let Some(url) = line.strip_prefix("onair: HTTP ") {
-                http = Some(url.trim_end_matches('/').to_string());
+            if let Some(announced) = reader.read(&line) {
+                break announced;
             }
-        }
-        Server { child, rtmp: rtmp.unwrap(), srt: srt.unwrap(), http: http.unwrap(), log, _config: tempfile_path::TempPath(path) }
+        };
+        Server { child, rtmp: announced.rtmp, srt: announced.srt, http: announced.http, log, _config: tempfile_path::TempPath(path) }
     }
 
     pub fn rtmp_url(&self, key: &str) -> String {

@@ -1,0 +1,58 @@
+//! The machine-readable lines `onair serve` prints on stdout, one per
+//! listener, and their reader for scripts, tests and benchmarks.
+
+use std::net::SocketAddr;
+
+/// The base URLs a running server announced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Announced {
+    /// `rtmp://ADDR/APP`: append `/KEY`.
+    pub rtmp: String,
+    /// `srt://ADDR`: add `?streamid=publish:APP/KEY`.
+    pub srt: String,
+    /// `http://ADDR`, without a trailing slash.
+    pub http: String,
+}
+
+pub fn lines(rtmp: SocketAddr, srt: SocketAddr, http: SocketAddr, app: &str) -> [String; 3] {
+    [format!("onair: RTMP ingest rtmp://{rtmp}/{app}/KEY"), format!("onair: SRT ingest srt://{srt}?streamid=publish:{app}/KEY"), format!("onair: HTTP http://{http}/")]
+}
+
+/// Collects the three lines, in any order, among other output.
+#[derive(Default)]
+pub struct AnnouncementReader {
+    rtmp: Option<String>,
+    srt: Option<String>,
+    http: Option<String>,
+}
+
+impl AnnouncementReader {
+    /// Reads one line; returns the addresses once all three are known.
+    pub fn read(&mut self, line: &str) -> Option<Announced> {
+        if let Some(url) = line.strip_prefix("onair: RTMP ingest ") {
+            self.rtmp = Some(url.trim_end_matches("/KEY").to_string());
+        } else if let Some(url) = line.strip_prefix("onair: SRT ingest ") {
+            self.srt = Some(url.split('?').next().unwrap_or(url).to_string());
+        } else if let Some(url) = line.strip_prefix("onair: HTTP ") {
+            self.http = Some(url.trim_end_matches('/').to_string());
+        }
+        Some(Announced { rtmp: self.rtmp.clone()?, srt: self.srt.clone()?, http: self.http.clone()? })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_what_it_writes() {
+        let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let mut reader = AnnouncementReader::default();
+        let [rtmp, srt, http] = lines(addr, addr, addr, "live");
+        assert_eq!(reader.read("noise"), None);
+        assert_eq!(reader.read(&http), None);
+        assert_eq!(reader.read(&rtmp), None);
+        let announced = reader.read(&srt).unwrap();
+        assert_eq!(announced, Announced { rtmp: "rtmp://127.0.0.1:1/live".into(), srt: "srt://127.0.0.1:1".into(), http: "http://127.0.0.1:1".into() });
+    }
+}
