@@ -3,18 +3,17 @@
 //!
 //! `cargo bench --bench fanout -- CLIENTS SECONDS` starts `onair serve` and an
 //! `onair publish` (the test pattern, 1/3 s parts), then runs CLIENTS clients
-//! on one thread of a small runtime, each over its own keep-alive
-//! connection: wait for the next part with `_HLS_msn`/`_HLS_part`, fetch it,
-//! repeat. A part's delivery lag at one client is the time its bytes arrived
-//! minus the first time any client saw the part listed (the moment it existed,
-//! within a few hundred microseconds). Reports p50/p99 of that lag, parts missed
-//! (a client skipping a part it should have had), and the server's CPU and
-//! peak memory from /proc.
+//! as an LL-HLS player does, over two keep-alive connections each: one asks
+//! for the next part before it exists (the server holds it until it does),
+//! the other does blocking playlist reloads. A part's delivery lag at one
+//! client is when its bytes arrived minus when the first client got them (the
+//! moment it existed, give or take the server's write). Reports p50/p99 of
+//! that lag, parts missed (a client without a part that others got, between
+//! its first and last), and the server's CPU and peak memory from /proc.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use onair::server::announce::{Announced, AnnouncementReader};
@@ -76,68 +75,60 @@ fn hint(playlist: &str) -> Option<(u64, u32)> {
     Some((number.parse().ok()?, index.parse().ok()?))
 }
 
-/// Parts listed in a playlist, in order.
-fn listed_parts(playlist: &str) -> Vec<(u64, u32)> {
-    playlist
-        .lines()
-        .filter(|l| l.starts_with("#EXT-X-PART:"))
-        .filter_map(|l| l.split("URI=\"part-").nth(1)?.split(".m4s").next()?.split_once('.').and_then(|(n, i)| Some((n.parse().ok()?, i.parse().ok()?))))
-        .collect()
-}
-
+/// What one client saw; merged after the run so clients share no lock.
 #[derive(Default)]
-struct Results {
-    /// First time any client saw each part listed.
-    first_seen: HashMap<(u64, u32), Instant>,
-    /// (part, when its bytes arrived) per delivery.
-    deliveries: Vec<((u64, u32), Instant)>,
+struct ClientLog {
+    /// When each part's bytes arrived, in the order they arrived.
+    delivered: Vec<((u64, u32), Instant)>,
     missed: u64,
-    errors: u64,
+    error: bool,
 }
 
-async fn client(host: String, key: String, start: (u64, u32), end: Instant, results: Arc<Mutex<Results>>) {
+/// The part loop of an LL-HLS client: ask for the hinted part before it
+/// exists (the server holds the request and answers when it does), then the
+/// next; past a segment's last part comes the next segment's first.
+async fn part_loop(host: String, key: String, start: (u64, u32), end: Instant) -> ClientLog {
+    let mut log = ClientLog::default();
     let Ok(mut connection) = Connection::open(&host).await else {
-        results.lock().unwrap().errors += 1;
-        return;
+        log.error = true;
+        return log;
     };
+    let mut want = start;
+    let mut misses_in_a_row = 0;
+    while Instant::now() < end {
+        match connection.get(&format!("/live/{key}/video/part-{}.{}.m4s", want.0, want.1)).await {
+            Ok((200, _)) => {
+                log.delivered.push((want, Instant::now()));
+                misses_in_a_row = 0;
+                want = (want.0, want.1 + 1);
+            }
+            Ok((404, _)) if want.1 > 0 && misses_in_a_row == 0 => {
+                misses_in_a_row += 1;
+                want = (want.0 + 1, 0);
+            }
+            _ => {
+                log.error = true;
+                return log;
+            }
+        }
+    }
+    log
+}
+
+/// The playlist loop of the same client: blocking reloads for the next part,
+/// as hls.js does beside its part requests.
+async fn playlist_loop(host: String, key: String, start: (u64, u32), end: Instant) -> bool {
+    let Ok(mut connection) = Connection::open(&host).await else { return false };
     let playlist = format!("/live/{key}/video/playlist.m3u8");
     let mut want = start;
     while Instant::now() < end {
-        let Ok((200, body)) = connection.get(&format!("{playlist}?_HLS_msn={}&_HLS_part={}", want.0, want.1)).await else {
-            results.lock().unwrap().errors += 1;
-            return;
-        };
-        let seen = Instant::now();
-        let text = String::from_utf8_lossy(&body);
-        let parts = listed_parts(&text);
-        {
-            let mut results = results.lock().unwrap();
-            for part in parts.iter().filter(|p| **p >= want) {
-                results.first_seen.entry(*part).or_insert(seen);
-            }
-        }
-        // Take every listed part from the wanted one on, in order.
-        let Some(from) = parts.iter().position(|p| *p >= want) else { continue };
-        let found = parts[from];
-        // Asking for the part after a segment's last means the next segment's first.
-        let next_segment = found == (want.0 + 1, 0) && want.1 > 0;
-        if found != want && !next_segment {
-            // The wanted part is not listed although a later one is.
-            results.lock().unwrap().missed += 1;
-        }
-        for part in parts[from..].to_vec() {
-            match connection.get(&format!("/live/{key}/video/part-{}.{}.m4s", part.0, part.1)).await {
-                Ok((200, _)) => results.lock().unwrap().deliveries.push((part, Instant::now())),
-                _ => {
-                    results.lock().unwrap().missed += 1;
-                }
-            }
-            want = (part.0, part.1 + 1);
-        }
-        if let Some(next) = hint(&text) {
-            want = next;
+        let Ok((200, body)) = connection.get(&format!("{playlist}?_HLS_msn={}&_HLS_part={}", want.0, want.1)).await else { return false };
+        match hint(&String::from_utf8_lossy(&body)) {
+            Some(next) => want = next,
+            None => return false,
         }
     }
+    true
 }
 
 fn proc_stat(pid: u32) -> (f64, u64) {
@@ -196,25 +187,60 @@ fn main() {
             })
         })
         .expect("the stream never appeared");
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let results = Arc::new(Mutex::new(Results::default()));
+    // The clients get both cores' worth of threads: on one, their own
+    // queueing would dominate what is measured.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let (own_before, _) = proc_stat(std::process::id());
     let (cpu_before, _) = proc_stat(server_pid);
     let started = Instant::now();
     let end = started + Duration::from_secs(seconds);
-    runtime.block_on(async {
-        let tasks: Vec<_> = (0..clients).map(|_| tokio::spawn(client(host.clone(), "fan".into(), start, end, results.clone()))).collect();
-        for task in tasks {
-            let _ = task.await;
+    let (logs, playlists_ok): (Vec<ClientLog>, usize) = runtime.block_on(async {
+        let playlists: Vec<_> = (0..clients).map(|_| tokio::spawn(playlist_loop(host.clone(), "fan".into(), start, end))).collect();
+        let parts: Vec<_> = (0..clients).map(|_| tokio::spawn(part_loop(host.clone(), "fan".into(), start, end))).collect();
+        let mut logs = Vec::with_capacity(parts.len());
+        for task in parts {
+            logs.push(task.await.unwrap_or_default());
         }
+        let mut ok = 0;
+        for task in playlists {
+            ok += usize::from(task.await.unwrap_or(false));
+        }
+        (logs, ok)
     });
     let elapsed = started.elapsed().as_secs_f64();
     let (cpu_after, peak_kb) = proc_stat(server_pid);
-    let results = results.lock().unwrap();
-    let mut lags: Vec<f64> =
-        results.deliveries.iter().filter_map(|(part, at)| results.first_seen.get(part).map(|seen| at.saturating_duration_since(*seen).as_secs_f64() * 1000.0)).collect();
+    let (own_after, _) = proc_stat(std::process::id());
+    // A part exists from the moment the first client got it (within the
+    // server's own write time, a fraction of a millisecond on loopback).
+    let mut first_delivered: HashMap<(u64, u32), Instant> = HashMap::new();
+    for (part, at) in logs.iter().flat_map(|l| &l.delivered) {
+        let entry = first_delivered.entry(*part).or_insert(*at);
+        *entry = (*entry).min(*at);
+    }
+    let mut lags: Vec<f64> = logs
+        .iter()
+        .flat_map(|l| &l.delivered)
+        .filter_map(|(part, at)| first_delivered.get(part).map(|first| at.saturating_duration_since(*first).as_secs_f64() * 1000.0))
+        .collect();
     lags.sort_by(f64::total_cmp);
-    println!("{clients} LL-HLS clients for {elapsed:.1} s: {} part deliveries, {} parts", lags.len(), results.first_seen.len());
+    // A client missed a part when it never got one that others did, between its first and last.
+    let all_parts: Vec<(u64, u32)> = {
+        let mut parts: Vec<_> = first_delivered.keys().copied().collect();
+        parts.sort();
+        parts
+    };
+    let gaps: u64 = logs
+        .iter()
+        .map(|l| {
+            let (Some(first), Some(last)) = (l.delivered.first(), l.delivered.last()) else { return 0 };
+            let expected = all_parts.iter().filter(|p| **p >= first.0 && **p <= last.0).count();
+            expected.saturating_sub(l.delivered.len()) as u64
+        })
+        .sum();
+    let missed: u64 = logs.iter().map(|l| l.missed).sum::<u64>() + gaps;
+    let errors = logs.iter().filter(|l| l.error).count() + (clients - playlists_ok);
+    println!("{clients} LL-HLS clients for {elapsed:.1} s: {} part deliveries, {} parts", lags.len(), first_delivered.len());
     println!("part existence -> delivery: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", percentile(&lags, 0.5), percentile(&lags, 0.99), lags.last().copied().unwrap_or(f64::NAN));
-    println!("parts missed: {}, client errors: {}", results.missed, results.errors);
-    println!("server: {:.2} cores, peak RSS {:.1} MB", (cpu_after - cpu_before) / elapsed, peak_kb as f64 / 1024.0);
+    println!("parts missed: {missed}, clients that failed: {errors}");
+    println!("server: {:.2} cores, peak RSS {:.1} MB; the clients: {:.2} cores", (cpu_after - cpu_before) / elapsed, peak_kb as f64 / 1024.0, (own_after - own_before) / elapsed);
 }

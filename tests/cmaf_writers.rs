@@ -328,3 +328,20 @@ fn parts_tile_their_segments_and_follow_on_audio_and_in_the_low_latency_mpd() {
     assert_eq!(listed, 2 * (video.segments.len() + 1), "{mpd}");
     dash_mpd_core::parse(&mpd).unwrap();
 }
+
+#[test]
+fn a_video_header_after_the_first_audio_frames_starts_the_stream_with_both_tracks() {
+    // nginx-rtmp's push sends audio before the video sequence header.
+    let mut segmenter = Segmenter::new(2000, 1).with_parts(Some(334));
+    let mut events = segmenter.configure(aac([0x11, 0x90]));
+    for index in 0..20 {
+        events.extend(segmenter.push(audio(index * 1024 * 1000 / 48_000), UnixMillis(1_000_000)));
+    }
+    events.extend(segmenter.configure(h264()));
+    events.extend(run_stream(&mut segmenter, 500, 5, 60));
+    segmenter.flush(&mut events);
+    let video = segments(&events, TrackKind::Video);
+    let audio_segments = segments(&events, TrackKind::Audio);
+    assert!(video.len() >= 2, "video is packaged");
+    assert_eq!(video.iter().map(|s| s.number).collect::<Vec<_>>(), audio_segments.iter().map(|s| s.number).collect::<Vec<_>>());
+}

@@ -1,5 +1,6 @@
 //! The web player page in headless Chromium (driven by tests/browser/play.mjs
-//! through playwright-core): LL-HLS and classic HLS through hls.js play the
+//! through playwright-core): LL-HLS and classic HLS through hls.js and
+//! low-latency DASH through dash.js play the
 //! engine's test pattern, glass-to-glass latency is read from the capture
 //! stamp in decoded frames, and playback carries on across a publisher reconnect.
 
@@ -64,15 +65,15 @@ fn page_of(server: &Server, key: &str) -> String {
 }
 
 #[test]
-fn ll_hls_and_hls_play_in_chromium_with_glass_to_glass_from_the_capture_stamp() {
+fn ll_hls_hls_and_ll_dash_play_in_chromium_with_glass_to_glass_from_the_capture_stamp() {
     let server = Server::start("[streams]\ngrace_seconds = 5.0\n");
     let _engine = Engine::start(&server, "web", 40);
     wait_for("the first segment", Duration::from_secs(20), || server.get("/live/web/index.m3u8"));
     let page = page_of(&server, "web");
-    for (mode, budget_ms) in [("llhls", 4000.0), ("hls", 15000.0)] {
+    for (mode, engine, budget_ms) in [("llhls", "hls", 4000.0), ("dash", "dash", 6000.0), ("hls", "hls", 15000.0)] {
         let report = play(&page, mode, 8);
         assert_played(&report, 5.0);
-        assert_eq!(report["engine"], "hls", "{report}");
+        assert_eq!(report["engine"], engine, "{report}");
         let g2g = &report["glassToGlass"];
         assert!(g2g["count"].as_u64().unwrap_or(0) >= 5, "the stamp is read from decoded frames: {report}");
         let p50 = g2g["p50"].as_f64().unwrap();
@@ -82,20 +83,22 @@ fn ll_hls_and_hls_play_in_chromium_with_glass_to_glass_from_the_capture_stamp() 
 }
 
 #[test]
-fn ll_hls_keeps_playing_across_a_publisher_reconnect() {
+fn every_mode_keeps_playing_across_a_publisher_reconnect() {
     let server = Server::start("[streams]\ngrace_seconds = 10.0\n");
-    let first = Engine::start(&server, "again", 60);
+    let mut engine = Some(Engine::start(&server, "again", 120));
     wait_for("the first segment", Duration::from_secs(20), || server.get("/live/again/index.m3u8"));
     let page = page_of(&server, "again");
-    let report = std::thread::scope(|scope| {
-        let playing = scope.spawn(|| play(&page, "llhls", 20));
-        // The publisher drops out after a few seconds and comes back on the same key.
-        std::thread::sleep(Duration::from_secs(6));
-        drop(first);
-        let _second = Engine::start(&server, "again", 30);
-        playing.join().unwrap()
-    });
-    // About 3 s are lost to the reconnect; the rest plays.
-    assert!(report["advanced"].as_f64().unwrap_or(0.0) >= 12.0, "{report}");
-    assert!(report["glassToGlass"]["count"].as_u64().unwrap_or(0) > 10, "{report}");
+    for mode in ["llhls", "dash", "hls"] {
+        let report = std::thread::scope(|scope| {
+            let playing = scope.spawn(|| play(&page, mode, 20));
+            // The publisher drops out a few seconds in and comes back on the same key.
+            std::thread::sleep(Duration::from_secs(6));
+            drop(engine.take());
+            engine = Some(Engine::start(&server, "again", 120));
+            playing.join().unwrap()
+        });
+        // A few seconds go to the reconnect; the rest plays.
+        assert!(report["advanced"].as_f64().unwrap_or(0.0) >= 10.0, "{mode}: {report}");
+        assert!(report["glassToGlass"]["count"].as_u64().unwrap_or(0) > 10, "{mode}: {report}");
+    }
 }

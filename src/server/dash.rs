@@ -147,15 +147,23 @@ fn write_adaptation_set(out: &mut String, set_id: usize, track: &TrackWindow, pe
         }
         expected_next = Some(segment.start + segment.duration);
     }
-    let last_number = segments.last().map(|s| s.number);
-    if let (Some((_, target_s)), Some(open)) = (chunked, track.open_parts.first()) {
-        if Some(open.number) == last_number.map(|n| n + 1) && open.init_version == first.init_version {
-            // Its expected duration; the next MPD update gives the real one.
+    if let Some((_, target_s)) = chunked {
+        // The segment being written (or about to be, right after a cut) is
+        // listed at once, with its expected duration; the next update gives
+        // the real one. Its request is answered chunk by chunk.
+        let last = segments.last().map(|s| (s.number, s.start + s.duration, s.init_version));
+        let open = track.open_parts.first().map(|p| (p.number, p.start, p.init_version));
+        let next = match (open, last) {
+            (Some(open), Some((number, _, _))) if open.0 == number + 1 => Some(open),
+            (None, Some((number, end, version))) => Some((number + 1, end, version)),
+            _ => None,
+        };
+        if let Some((_, start, _)) = next.filter(|n| n.2 == first.init_version) {
             let expected = i64::from(target_s) * i64::from(track.timescale);
-            if expected_next == Some(open.start) {
+            if expected_next == Some(start) {
                 let _ = writeln!(out, "            <S d=\"{expected}\"/>");
             } else {
-                let _ = writeln!(out, "            <S t=\"{}\" d=\"{expected}\"/>", open.start);
+                let _ = writeln!(out, "            <S t=\"{start}\" d=\"{expected}\"/>");
             }
         }
     }

@@ -142,7 +142,8 @@ fn serve_live_path(snapshot: &StreamSnapshot, path: &str, headers: &HeaderMap) -
             let mpd = snapshot.mpd.as_ref()?;
             let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
             let text = mpd.replace(UTC_TIMING_PLACEHOLDER, &format!("http://{host}/time"));
-            return Some(body("application/dash+xml", PLAYLIST_CACHE, Bytes::from(text)));
+            // Low-latency players refresh it every second: never from a cache.
+            return Some(body("application/dash+xml", "no-cache", Bytes::from(text)));
         }
         _ => {}
     }

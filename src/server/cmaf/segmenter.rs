@@ -143,14 +143,25 @@ impl Segmenter {
                 }
                 Vec::new()
             }
-            None if self.tracks_fixed => {
+            None if self.tracks_fixed && self.next_number > self.first_number => {
                 tracing::warn!("{kind:?} sequence header after the stream started; this track is ignored");
                 Vec::new()
             }
             None => {
+                let late = self.tracks_fixed;
                 let track = TrackSegmenter::new(kind, track_id, timescale, config);
                 let init = track.init();
                 *slot = Some(track);
+                if late {
+                    // A relay (nginx-rtmp's push) sent the other track first: no
+                    // segment exists yet, so both start over together.
+                    tracing::info!("{kind:?} sequence header after the first frames; starting the stream with both tracks");
+                    for track in [&mut self.video, &mut self.audio].into_iter().flatten() {
+                        track.restart();
+                    }
+                    self.video_started = false;
+                    self.cuts.clear();
+                }
                 vec![SegmenterEvent::Init(init)]
             }
         }

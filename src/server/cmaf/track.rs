@@ -138,6 +138,16 @@ impl TrackSegmenter {
         Some(self.init())
     }
 
+    /// Forgets the open segment and its parts: the stream starts over.
+    pub fn restart(&mut self) {
+        self.samples.clear();
+        self.held = None;
+        self.parts.clear();
+        self.part_start = 0;
+        self.segment_start = None;
+        self.end = None;
+    }
+
     /// Gives the held frame its duration and moves it into the open segment.
     pub fn finalize_held(&mut self, duration: i64) {
         if let Some(held) = self.held.take() {

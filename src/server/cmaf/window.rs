@@ -225,7 +225,8 @@ impl MediaWindow {
         }) else {
             return;
         };
-        track.open_parts.retain(|p| p.number == part.number);
+        // A first part starts the segment over (a new segment, or one restarted).
+        track.open_parts.retain(|p| p.number == part.number && part.index > 0);
         track.open_parts.push(part);
     }
 
