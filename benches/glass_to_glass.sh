@@ -4,9 +4,9 @@
 # classic HLS and low-latency DASH, and nginx-rtmp's HLS fed the same
 # publisher in the same run (nginx pushes the stream on to onair).
 #
-# `onair publish` sends the 720p30 test pattern to nginx-rtmp (hls_fragment
-# 1s; fragments follow the engine's 2 s keyframes), which pushes it to
-# `onair serve`. tests/browser/play.mjs plays each for SECONDS and reads the
+# `onair publish` sends the 720p30 test pattern with a keyframe every second
+# to nginx-rtmp (hls_fragment 1s), which pushes it to `onair serve` (1 s
+# segments, 1/3 s parts). tests/browser/play.mjs plays each for SECONDS and reads the
 # stamp from decoded frames drawn to a canvas; prints p50/p95 per player.
 # Usage: benches/glass_to_glass.sh [SECONDS]   (default 30; ONAIR_BIN=path)
 set -euo pipefail
@@ -29,7 +29,8 @@ cleanup() {
 trap cleanup EXIT
 
 O_RTMP="$(free_port)"; O_HTTP="$(free_port)"; N_RTMP="$(free_port)"; N_HTTP="$(free_port)"
-"$BIN" serve --rtmp "127.0.0.1:$O_RTMP" --srt 127.0.0.1:0 --http "127.0.0.1:$O_HTTP" >"$TMP/onair.out" 2>"$TMP/onair.err" &
+printf '[rtmp]\nlisten = "127.0.0.1:%s"\n[srt]\nlisten = "127.0.0.1:0"\n[http]\nlisten = "127.0.0.1:%s"\n[segments]\ntarget_ms = 1000\n' "$O_RTMP" "$O_HTTP" >"$TMP/onair.toml"
+"$BIN" serve --config "$TMP/onair.toml" >"$TMP/onair.out" 2>"$TMP/onair.err" &
 PIDS+=($!)
 wait_port 127.0.0.1 "$O_HTTP" 20
 
@@ -76,7 +77,7 @@ PIDS+=($!)
 wait_port 127.0.0.1 "$N_RTMP" 20
 
 TOTAL=$((SECONDS_EACH * 4 + 60))
-"$BIN" publish --video test --audio tone --quality 3 --duration "$TOTAL" --to "rtmp://127.0.0.1:$N_RTMP/live/g2g" >/dev/null 2>"$TMP/publish.err" &
+"$BIN" publish --video test --audio tone --quality 3 --keyframe-interval 1 --duration "$TOTAL" --to "rtmp://127.0.0.1:$N_RTMP/live/g2g" >/dev/null 2>"$TMP/publish.err" &
 PIDS+=($!)
 for _ in $(seq 200); do
     curl -sf "http://127.0.0.1:$O_HTTP/live/g2g/index.m3u8" >/dev/null && [ -s "$TMP/hls/g2g.m3u8" ] && break
@@ -100,5 +101,5 @@ echo "| player | samples | glass-to-glass p50 ms | p95 ms | played | stalls | er
 echo "|---|---|---|---|---|---|---|"
 report "onair LL-HLS (hls.js low-latency)" "http://127.0.0.1:$O_HTTP/live/g2g/" llhls
 report "onair LL-DASH (dash.js low-latency)" "http://127.0.0.1:$O_HTTP/live/g2g/" dash
-report "onair HLS (hls.js, 3 segments back)" "http://127.0.0.1:$O_HTTP/live/g2g/" hls
+report "onair HLS, 1 s segments (hls.js, 3 segments back)" "http://127.0.0.1:$O_HTTP/live/g2g/" hls
 report "nginx-rtmp HLS, 1 s fragments (hls.js)" "http://127.0.0.1:$N_HTTP/live/g2g/" hls

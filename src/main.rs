@@ -58,6 +58,9 @@ struct PublishArgs {
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECS")]
     duration: Option<f64>,
+    /// Seconds between keyframes (the server's segments follow them).
+    #[arg(long, default_value_t = 2, value_name = "SECS", value_parser = clap::value_parser!(u32).range(1..=10))]
+    keyframe_interval: u32,
 }
 
 #[derive(clap::Args)]
@@ -218,7 +221,9 @@ fn publish(args: PublishArgs) -> anyhow::Result<()> {
     };
     let target = onair::publish::target::PublishTarget::parse(&args.to)?;
     let knob = onair::encode::quality::QualityKnob::new(args.quality, args.bitrate).map_err(anyhow::Error::msg)?;
-    let engine = Engine::start(EngineConfig::new(video, audio, target.clone(), knob))?;
+    let mut config = EngineConfig::new(video, audio, target.clone(), knob);
+    config.keyframe_interval_secs = args.keyframe_interval;
+    let engine = Engine::start(config)?;
     let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = interrupted.clone();
     ctrlc_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst))?;
