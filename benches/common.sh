@@ -18,3 +18,26 @@ cpu_ticks() { local s; s="$(cat "/proc/$1/stat")"; s="${s##*) }"; set -- $s; ech
 
 # Peak resident memory of PID in kB.
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+
+# The path of nginx's rtmp module (NGINX_RTMP_SO overrides), or an error naming setup.sh.
+nginx_rtmp_module() {
+    local c
+    for c in "${NGINX_RTMP_SO:-}" /usr/lib/nginx/modules/ngx_rtmp_module.so /usr/share/nginx/modules/ngx_rtmp_module.so \
+             /usr/share/nginx/modules-available/ngx_rtmp_module.so; do
+        [ -n "$c" ] && [ -f "$c" ] && { echo "$c"; return 0; }
+    done
+    echo "ngx_rtmp_module.so not found: run packaging/setup.sh" >&2; return 1
+}
+
+# The head of a single-process nginx config that loads the rtmp module and keeps its pid and logs under DIR.
+nginx_rtmp_preamble() { # module dir
+    cat <<CONF
+load_module $1;
+daemon off;
+master_process off;
+worker_processes 1;
+pid $2/nginx.pid;
+error_log $2/logs/error.log warn;
+events { worker_connections 1024; }
+CONF
+}

@@ -16,9 +16,7 @@ SECONDS_EACH="${1:-30}"
 BIN="${ONAIR_BIN:-$ROOT/target/release/onair}"
 [ -x "$BIN" ] || cargo build --release
 . "$ROOT/benches/common.sh"
-SO=""
-for c in /usr/lib/nginx/modules/ngx_rtmp_module.so /usr/share/nginx/modules/ngx_rtmp_module.so; do [ -f "$c" ] && SO="$c"; done
-[ -n "$SO" ] || { echo "ngx_rtmp_module.so not found: run packaging/setup.sh" >&2; exit 1; }
+SO="$(nginx_rtmp_module)"
 TMP="$(mktemp -d /tmp/onair-g2g.XXXXXX)"
 PIDS=()
 cleanup() {
@@ -38,14 +36,8 @@ mkdir -p "$TMP/hls" "$TMP/logs"
 chmod 755 "$TMP" # nginx's worker reads the page and writes fragments as its own user
 # The same page, pointed at nginx's playlist, with the same embedded players.
 sed -e 's/{{KEY}}/g2g/g' -e 's/{{PLAYERS}}/hls.js dash.js/' assets/player.html >"$TMP/page.html"
-cat >"$TMP/nginx.conf" <<EOF
-load_module $SO;
-daemon off;
-master_process off;
-worker_processes 1;
-pid $TMP/nginx.pid;
-error_log $TMP/logs/error.log warn;
-events { worker_connections 1024; }
+nginx_rtmp_preamble "$SO" "$TMP" >"$TMP/nginx.conf"
+cat >>"$TMP/nginx.conf" <<EOF
 rtmp {
     server {
         listen 127.0.0.1:$N_RTMP;

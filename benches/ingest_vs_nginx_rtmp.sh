@@ -40,14 +40,6 @@ ffprobe -v error -show_entries format=duration,bit_rate -of default=nw=1 "$FILE"
 
 # ---------------------------------------------------------------- helpers
 [ -x "$BIN" ] || { echo "missing binary $BIN" >&2; exit 1; }
-SO="${NGINX_RTMP_SO:-}"
-if [ -z "$SO" ]; then
-    for c in /usr/lib/nginx/modules/ngx_rtmp_module.so /usr/share/nginx/modules/ngx_rtmp_module.so \
-             /usr/share/nginx/modules-available/ngx_rtmp_module.so; do
-        [ -f "$c" ] && { SO="$c"; break; }
-    done
-fi
-[ -n "$SO" ] || { echo "ngx_rtmp_module.so not found" >&2; exit 1; }
 
 TICKS="$(getconf CLK_TCK)"
 TMP="$(mktemp -d /tmp/onair-ingest-bench.XXXXXX)"
@@ -61,6 +53,7 @@ cleanup() {
 trap cleanup EXIT
 
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+SO="$(nginx_rtmp_module)"
 
 O_RTMP="$(free_port)"; O_HTTP="$(free_port)"; N_RTMP="$(free_port)"
 while [ "$O_HTTP" = "$O_RTMP" ]; do O_HTTP="$(free_port)"; done
@@ -75,14 +68,8 @@ grep '^onair:' "$TMP/onair.log" | sed 's/^/   /'
 
 # ---------------------------------------------------------------- nginx-rtmp
 mkdir -p "$TMP/hls" "$TMP/dash" "$TMP/logs"
-cat >"$TMP/nginx.conf" <<EOF
-load_module $SO;
-daemon off;
-master_process off;
-worker_processes 1;
-pid $TMP/nginx.pid;
-error_log $TMP/logs/error.log warn;
-events { worker_connections 1024; }
+nginx_rtmp_preamble "$SO" "$TMP" >"$TMP/nginx.conf"
+cat >>"$TMP/nginx.conf" <<EOF
 rtmp {
     server {
         listen $HOST:$N_RTMP;

@@ -58,6 +58,7 @@ async fn publish_once(target: &SrtTarget, shared: &PublishShared, stop: &mut wat
         key_length: target.key_length,
         stream_id: target.stream_id.clone(),
         connect_timeout: Some(CONNECT_TIMEOUT),
+        eager_retransmission: true,
     };
     let socket = match tokio::task::spawn_blocking(move || SrtSocket::connect(address, &options)).await {
         Err(error) => return Err(transient(format!("the SRT connect task failed: {error}"))),

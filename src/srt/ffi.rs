@@ -16,6 +16,7 @@ pub const SRTO_PBKEYLEN: c_int = 27;
 pub const SRTO_CONNTIMEO: c_int = 36;
 pub const SRTO_STREAMID: c_int = 46;
 pub const SRTO_TRANSTYPE: c_int = 50;
+pub const SRTO_RETRANSMITALGO: c_int = 61;
 
 pub const SRTT_LIVE: c_int = 0;
 

@@ -79,6 +79,9 @@ pub struct SrtOptions {
     pub key_length: Option<u16>,
     pub stream_id: Option<String>,
     pub connect_timeout: Option<Duration>,
+    /// Resend a lost packet on every loss report, not at most once per round
+    /// trip (libsrt's default): more attempts fit in the latency.
+    pub eager_retransmission: bool,
 }
 
 /// A transport's running counts, from `srt_bstats`.
@@ -129,6 +132,9 @@ impl SrtSocket {
         }
         if let Some(stream_id) = &options.stream_id {
             set_bytes(self.id, ffi::SRTO_STREAMID, stream_id.as_bytes())?;
+        }
+        if options.eager_retransmission {
+            set_int(self.id, ffi::SRTO_RETRANSMITALGO, 0)?;
         }
         if let Some(timeout) = options.connect_timeout {
             set_int(self.id, ffi::SRTO_CONNTIMEO, timeout.as_millis().min(i32::MAX as u128) as c_int)?;
