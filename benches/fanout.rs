@@ -1,8 +1,9 @@
 //! LL-HLS fan-out: thousands of clients doing blocking playlist reloads and
 //! part fetches against one live stream on loopback.
 //!
-//! `cargo bench --bench fanout -- CLIENTS SECONDS` starts `onair serve` and an
-//! `onair publish` (the test pattern, 1/3 s parts), then runs CLIENTS clients
+//! `cargo bench --bench fanout -- CLIENTS SECONDS [QUALITY]` starts `onair serve`
+//! and an `onair publish` (the test pattern at knob position QUALITY, default 2,
+//! in 1/3 s parts), then runs CLIENTS clients
 //! as an LL-HLS player does, over two keep-alive connections each: one asks
 //! for the next part before it exists (the server holds it until it does),
 //! the other does blocking playlist reloads. A part's delivery lag at one
@@ -154,6 +155,8 @@ fn main() {
     let numbers: Vec<u64> = args.iter().skip(1).filter_map(|a| a.parse().ok()).collect();
     let clients = numbers.first().copied().unwrap_or(2000) as usize;
     let seconds = numbers.get(1).copied().unwrap_or(30);
+    // The knob position of the published stream: 1 (360p, 0.8 Mbit/s) .. 5.
+    let quality = numbers.get(2).copied().unwrap_or(2).to_string();
     let binary = env!("CARGO_BIN_EXE_onair");
     let mut server = Command::new(binary)
         .args(["serve", "--rtmp", "127.0.0.1:0", "--srt", "127.0.0.1:0", "--http", "127.0.0.1:0"])
@@ -170,7 +173,7 @@ fn main() {
     };
     let _publisher = Killed(
         Command::new(binary)
-            .args(["publish", "--video", "test", "--audio", "tone", "--quality", "2", "--duration", &(seconds + 30).to_string(), "--to", &format!("{rtmp}/fan")])
+            .args(["publish", "--video", "test", "--audio", "tone", "--quality", &quality, "--duration", &(seconds + 30).to_string(), "--to", &format!("{rtmp}/fan")])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
