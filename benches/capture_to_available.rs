@@ -17,7 +17,7 @@ use onair::media::h264::{append_annexb, length_prefixed_units};
 use onair::media::stamp;
 use onair::media::wallclock::UnixMillis;
 use onair::player::fmp4;
-use onair::server::announce::{AnnouncementReader, Announced};
+use onair::server::announce::{Announced, AnnouncementReader};
 use openh264::formats::YUVSource;
 
 struct Killed(Child);
@@ -48,10 +48,12 @@ fn hint(playlist: &str) -> Option<(u64, u32)> {
 fn measure(base: String, end: Instant) -> Vec<f64> {
     let playlist_url = format!("{base}/video/playlist.m3u8");
     let mut latencies = Vec::new();
-    let Some(first) = (0..200).find_map(|_| get(&playlist_url).and_then(|p| hint(&p)).or_else(|| {
-        std::thread::sleep(Duration::from_millis(100));
-        None
-    })) else {
+    let Some(first) = (0..200).find_map(|_| {
+        get(&playlist_url).and_then(|p| hint(&p)).or_else(|| {
+            std::thread::sleep(Duration::from_millis(100));
+            None
+        })
+    }) else {
         eprintln!("{playlist_url}: no LL-HLS playlist appeared");
         return latencies;
     };

@@ -173,7 +173,19 @@ fn main() {
     };
     let _publisher = Killed(
         Command::new(binary)
-            .args(["publish", "--video", "test", "--audio", "tone", "--quality", &quality, "--duration", &(seconds + 30).to_string(), "--to", &format!("{rtmp}/fan")])
+            .args([
+                "publish",
+                "--video",
+                "test",
+                "--audio",
+                "tone",
+                "--quality",
+                &quality,
+                "--duration",
+                &(seconds + 30).to_string(),
+                "--to",
+                &format!("{rtmp}/fan"),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -243,7 +255,17 @@ fn main() {
     let missed: u64 = logs.iter().map(|l| l.missed).sum::<u64>() + gaps;
     let errors = logs.iter().filter(|l| l.error).count() + (clients - playlists_ok);
     println!("{clients} LL-HLS clients for {elapsed:.1} s: {} part deliveries, {} parts", lags.len(), first_delivered.len());
-    println!("part existence -> delivery: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", percentile(&lags, 0.5), percentile(&lags, 0.99), lags.last().copied().unwrap_or(f64::NAN));
+    println!(
+        "part existence -> delivery: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(&lags, 0.5),
+        percentile(&lags, 0.99),
+        lags.last().copied().unwrap_or(f64::NAN)
+    );
     println!("parts missed: {missed}, clients that failed: {errors}");
-    println!("server: {:.2} cores, peak RSS {:.1} MB; the clients: {:.2} cores", (cpu_after - cpu_before) / elapsed, peak_kb as f64 / 1024.0, (own_after - own_before) / elapsed);
+    println!(
+        "server: {:.2} cores, peak RSS {:.1} MB; the clients: {:.2} cores",
+        (cpu_after - cpu_before) / elapsed,
+        peak_kb as f64 / 1024.0,
+        (own_after - own_before) / elapsed
+    );
 }

@@ -38,12 +38,8 @@ fn play(page: &str, mode: &str, seconds: u32) -> serde_json::Value {
     require("node");
     assert!(std::path::Path::new("/usr/bin/chromium").exists(), "Chromium is not installed: run packaging/setup.sh");
     assert!(repo_path("node_modules/playwright-core").exists(), "playwright-core is not installed: run packaging/setup.sh");
-    let output = Command::new("node")
-        .arg(repo_path("tests/browser/play.mjs"))
-        .args([page, mode, &seconds.to_string()])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run node");
+    let output =
+        Command::new("node").arg(repo_path("tests/browser/play.mjs")).args([page, mode, &seconds.to_string()]).stdin(Stdio::null()).output().expect("run node");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "play.mjs failed: {}\n{stdout}", String::from_utf8_lossy(&output.stderr));
     let line = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no report from play.mjs: {stdout}"));

@@ -14,8 +14,8 @@ use super::target::SrtTarget;
 use crate::media::aac::{adts_header, parse_asc};
 use crate::media::codec::AacConfig;
 use crate::media::h264::{avcc_parameter_sets, length_prefixed_units};
-use crate::media::ts::{PACKET_SIZE, null_packet};
 use crate::media::ts::mux::TsMuxer;
+use crate::media::ts::{PACKET_SIZE, null_packet};
 use crate::srt::{SrtError, SrtOptions, SrtSocket};
 
 const PAYLOAD_BYTES: usize = 7 * PACKET_SIZE;

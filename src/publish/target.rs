@@ -79,7 +79,8 @@ impl SrtTarget {
         if host.is_empty() {
             return Err(error("no host"));
         }
-        let mut target = SrtTarget { host: host.trim_matches(['[', ']']).to_string(), port, stream_id: None, passphrase: None, key_length: None, latency_ms: 120 };
+        let mut target =
+            SrtTarget { host: host.trim_matches(['[', ']']).to_string(), port, stream_id: None, passphrase: None, key_length: None, latency_ms: 120 };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             let value = percent_decode(value);

@@ -15,7 +15,11 @@ pub struct Announced {
 }
 
 pub fn lines(rtmp: SocketAddr, srt: SocketAddr, http: SocketAddr, app: &str) -> [String; 3] {
-    [format!("onair: RTMP ingest rtmp://{rtmp}/{app}/KEY"), format!("onair: SRT ingest srt://{srt}?streamid=publish:{app}/KEY"), format!("onair: HTTP http://{http}/")]
+    [
+        format!("onair: RTMP ingest rtmp://{rtmp}/{app}/KEY"),
+        format!("onair: SRT ingest srt://{srt}?streamid=publish:{app}/KEY"),
+        format!("onair: HTTP http://{http}/"),
+    ]
 }
 
 /// Collects the three lines, in any order, among other output.

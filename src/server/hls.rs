@@ -82,11 +82,14 @@ pub fn media_playlist(window: &MediaWindow, track: &TrackWindow, delta: bool) ->
     let skip_until = f64::from(SKIP_TARGETS * target);
     let skipped = if delta && low_latency {
         let mut remaining = total;
-        listed.iter().take_while(|s| {
-            let old = remaining > skip_until;
-            remaining -= s.duration_secs(timescale);
-            old
-        }).count()
+        listed
+            .iter()
+            .take_while(|s| {
+                let old = remaining > skip_until;
+                remaining -= s.duration_secs(timescale);
+                old
+            })
+            .count()
     } else {
         0
     };
@@ -101,11 +104,7 @@ pub fn media_playlist(window: &MediaWindow, track: &TrackWindow, delta: bool) ->
             part * 3.0
         );
     }
-    let _ = write!(
-        out,
-        "#EXT-X-MEDIA-SEQUENCE:{first_number}\n#EXT-X-DISCONTINUITY-SEQUENCE:{}\n#EXT-X-INDEPENDENT-SEGMENTS\n",
-        track.discontinuity_sequence
-    );
+    let _ = write!(out, "#EXT-X-MEDIA-SEQUENCE:{first_number}\n#EXT-X-DISCONTINUITY-SEQUENCE:{}\n#EXT-X-INDEPENDENT-SEGMENTS\n", track.discontinuity_sequence);
     if skipped > 0 {
         let _ = writeln!(out, "#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}");
     }

@@ -91,7 +91,6 @@ pub async fn part(stream: &LiveStream, kind: TrackKind, number: u64, index: u32)
     data.map(|data| body(mime, SEGMENT_CACHE, data))
 }
 
-
 /// The segment being written, sent part by part as each is cut and ending
 /// when the segment closes (chunked transfer). None when `number` is not the
 /// open segment.

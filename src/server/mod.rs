@@ -1,15 +1,15 @@
 //! The bundled live server: RTMP and SRT in, CMAF segments listed by HLS and DASH out.
 
-pub mod cmaf;
 pub mod announce;
 pub mod blocking;
+pub mod cmaf;
 pub mod config;
 pub mod dash;
 pub mod hls;
 pub mod http;
 pub mod hub;
-pub mod live_edge;
 pub mod ingest;
+pub mod live_edge;
 pub mod metrics;
 pub mod player_page;
 pub mod stream;

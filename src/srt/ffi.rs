@@ -45,9 +45,9 @@ pub const LOG_WARNING: c_int = 4;
 /// SRT_LOGF_DISABLE_TIME | _THREADNAME | _SEVERITY | _EOL: the message alone.
 pub const SRT_LOGF_PLAIN: c_int = 0x0f;
 
-pub type ListenCallback = unsafe extern "C" fn(opaque: *mut c_void, ns: SRTSOCKET, hs_version: c_int, peer: *const libc::sockaddr, stream_id: *const c_char) -> c_int;
-pub type LogHandler =
-    unsafe extern "C" fn(opaque: *mut c_void, level: c_int, file: *const c_char, line: c_int, area: *const c_char, message: *const c_char);
+pub type ListenCallback =
+    unsafe extern "C" fn(opaque: *mut c_void, ns: SRTSOCKET, hs_version: c_int, peer: *const libc::sockaddr, stream_id: *const c_char) -> c_int;
+pub type LogHandler = unsafe extern "C" fn(opaque: *mut c_void, level: c_int, file: *const c_char, line: c_int, area: *const c_char, message: *const c_char);
 
 /// `SRT_TRACEBSTATS` (struct CBytePerfMon), field for field.
 #[repr(C)]
