@@ -235,7 +235,8 @@ impl Segmenter {
                         emit_segment(closed, self.anchor, &mut self.target_duration, &mut self.stats, out);
                     }
                 }
-                None => audio.samples.clear(),
+                // No video segment to follow: what audio holds goes, parts included.
+                None => audio.restart(),
             }
         }
     }
