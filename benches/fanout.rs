@@ -12,23 +12,15 @@
 //! that lag, parts missed (a client without a part that others got, between
 //! its first and last), and the server's CPU and peak memory from /proc.
 
+mod support;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use onair::server::announce::{Announced, AnnouncementReader};
+use onair::server::announce::Announced;
+use support::{percentile, preload_hint, publish, serve};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
 use tokio::net::TcpStream;
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// One keep-alive HTTP/1.1 connection that reads Content-Length bodies.
 struct Connection {
@@ -67,13 +59,6 @@ impl Connection {
         self.stream.read_exact(&mut body).await?;
         Ok((status, body))
     }
-}
-
-fn hint(playlist: &str) -> Option<(u64, u32)> {
-    let line = playlist.lines().find(|l| l.starts_with("#EXT-X-PRELOAD-HINT:"))?;
-    let uri = line.split("URI=\"").nth(1)?.split('"').next()?;
-    let (number, index) = uri.trim_start_matches("part-").trim_end_matches(".m4s").split_once('.')?;
-    Some((number.parse().ok()?, index.parse().ok()?))
 }
 
 /// What one client saw; merged after the run so clients share no lock.
@@ -124,7 +109,7 @@ async fn playlist_loop(host: String, key: String, start: (u64, u32), end: Instan
     let mut want = start;
     while Instant::now() < end {
         let Ok((200, body)) = connection.get(&format!("{playlist}?_HLS_msn={}&_HLS_part={}", want.0, want.1)).await else { return false };
-        match hint(&String::from_utf8_lossy(&body)) {
+        match preload_hint(&String::from_utf8_lossy(&body)) {
             Some(next) => want = next,
             None => return false,
         }
@@ -142,10 +127,6 @@ fn proc_stat(pid: u32) -> (f64, u64) {
     (cpu, peak_kb)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() { f64::NAN } else { sorted[((sorted.len() - 1) as f64 * p).round() as usize] }
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if !args.iter().any(|a| a == "--bench") {
@@ -157,46 +138,15 @@ fn main() {
     let seconds = numbers.get(1).copied().unwrap_or(30);
     // The knob position of the published stream: 1 (360p, 0.8 Mbit/s) .. 5.
     let quality = numbers.get(2).copied().unwrap_or(2).to_string();
-    let binary = env!("CARGO_BIN_EXE_onair");
-    let mut server = Command::new(binary)
-        .args(["serve", "--rtmp", "127.0.0.1:0", "--srt", "127.0.0.1:0", "--http", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("onair serve");
-    let stdout = server.stdout.take().expect("stdout");
-    let server_pid = server.id();
-    let _server = Killed(server);
-    let mut reader = AnnouncementReader::default();
-    let Some(Announced { rtmp, http, .. }) = BufReader::new(stdout).lines().map_while(Result::ok).find_map(|line| reader.read(&line)) else {
-        panic!("onair serve did not report its addresses")
-    };
-    let _publisher = Killed(
-        Command::new(binary)
-            .args([
-                "publish",
-                "--video",
-                "test",
-                "--audio",
-                "tone",
-                "--quality",
-                &quality,
-                "--duration",
-                &(seconds + 30).to_string(),
-                "--to",
-                &format!("{rtmp}/fan"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("onair publish"),
-    );
+    let (server, Announced { rtmp, http, .. }) = serve("");
+    let server_pid = server.pid();
+    let _publisher = publish(&quality, seconds + 30, &format!("{rtmp}/fan"));
     let host = http.trim_start_matches("http://").to_string();
     let playlist_url = format!("{http}/live/fan/video/playlist.m3u8");
     let start = (0..300)
         .find_map(|_| {
             let text = ureq::get(&playlist_url).call().ok().and_then(|mut r| r.body_mut().read_to_string().ok());
-            text.and_then(|t| hint(&t)).or_else(|| {
+            text.and_then(|t| preload_hint(&t)).or_else(|| {
                 std::thread::sleep(Duration::from_millis(100));
                 None
             })

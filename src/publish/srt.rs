@@ -134,35 +134,31 @@ async fn send(socket: &Arc<SrtSocket>, packets: Vec<u8>, shared: &PublishShared)
     }
 }
 
-fn null_payload() -> Vec<u8> {
-    std::iter::repeat_n(null_packet(), PAYLOAD_BYTES / PACKET_SIZE).flatten().collect()
-}
-
-/// A loss in a connection's first moments is sometimes not recovered (the
-/// peers have no round-trip estimate yet): null TS packets take that place
-/// for one latency instead of the first keyframe.
-fn warm_up(socket: &SrtSocket, latency: Duration) -> Result<(), SrtError> {
-    let payload = null_payload();
-    let until = Instant::now() + latency;
-    while Instant::now() < until {
+/// Sends a payload of null TS packets every `PADDING_INTERVAL` for `duration`
+/// or until `done`: they carry nothing, but a loss before them gets noticed.
+fn pad_with_nulls(socket: &SrtSocket, duration: Duration, done: impl Fn(&SrtSocket) -> bool) -> Result<(), SrtError> {
+    let payload: Vec<u8> = std::iter::repeat_n(null_packet(), PAYLOAD_BYTES / PACKET_SIZE).flatten().collect();
+    let until = Instant::now() + duration;
+    while Instant::now() < until && !done(socket) {
         socket.send(&payload)?;
         std::thread::sleep(PADDING_INTERVAL);
     }
     Ok(())
 }
 
+/// A loss in a connection's first moments is sometimes not recovered (the
+/// peers have no round-trip estimate yet): null TS packets take that place
+/// for one latency instead of the first keyframe.
+fn warm_up(socket: &SrtSocket, latency: Duration) -> Result<(), SrtError> {
+    pad_with_nulls(socket, latency, |_| false)
+}
+
 /// Closing drops what SRT has not delivered yet. A lost packet is only
 /// noticed (and resent) when a later one arrives, so null TS packets follow
 /// the last media for about the latency, then the acknowledgements are awaited.
 fn drain(socket: &SrtSocket, latency: Duration) {
-    let null_payload = null_payload();
-    let padding_until = Instant::now() + latency + Duration::from_millis(200);
-    while Instant::now() < padding_until && socket.is_connected() {
-        if socket.stats().is_some_and(|s| s.unacknowledged == 0) || socket.send(&null_payload).is_err() {
-            break;
-        }
-        std::thread::sleep(PADDING_INTERVAL);
-    }
+    let nothing_to_resend = |s: &SrtSocket| !s.is_connected() || s.stats().is_some_and(|stats| stats.unacknowledged == 0);
+    let _ = pad_with_nulls(socket, latency + Duration::from_millis(200), nothing_to_resend);
     let deadline = Instant::now() + Duration::from_secs(1);
     while Instant::now() < deadline && socket.is_connected() && socket.stats().is_some_and(|s| s.unacknowledged > 0) {
         std::thread::sleep(Duration::from_millis(10));

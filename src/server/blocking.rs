@@ -62,7 +62,7 @@ pub fn playlist_readiness(track: &TrackWindow, ended: bool, query: &PlaylistQuer
     // Without a part, the request is for the whole segment `msn`: its last part.
     let ready = match query.part {
         Some(part) => track.has_part_or_later(msn, part),
-        None => track.segment(msn).is_some() || track.segments.back().is_some_and(|s| s.number > msn),
+        None => track.closed(msn),
     };
     if ready {
         return Readiness::Ready;
@@ -83,7 +83,7 @@ pub fn part_readiness(track: &TrackWindow, ended: bool, number: u64, index: u32)
     if track.part(number, index).is_some() {
         return Readiness::Ready;
     }
-    if ended || track.segment(number).is_some() || track.segments.back().is_some_and(|s| s.number > number) {
+    if ended || track.closed(number) {
         return Readiness::TooFar;
     }
     let open = track.open_number().unwrap_or(0);

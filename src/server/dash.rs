@@ -140,12 +140,7 @@ fn write_adaptation_set(out: &mut String, set_id: usize, track: &TrackWindow, pe
     out.push_str("          <SegmentTimeline>\n");
     let mut expected_next: Option<i64> = None;
     for segment in &segments {
-        if expected_next == Some(segment.start) {
-            let _ = writeln!(out, "            <S d=\"{}\"/>", segment.duration);
-        } else {
-            let _ = writeln!(out, "            <S t=\"{}\" d=\"{}\"/>", segment.start, segment.duration);
-        }
-        expected_next = Some(segment.start + segment.duration);
+        write_timeline_entry(out, &mut expected_next, segment.start, segment.duration);
     }
     if let Some((_, target_s)) = chunked {
         // The segment being written (or about to be, right after a cut) is
@@ -159,15 +154,20 @@ fn write_adaptation_set(out: &mut String, set_id: usize, track: &TrackWindow, pe
             _ => None,
         };
         if let Some((_, start, _)) = next.filter(|n| n.2 == first.init_version) {
-            let expected = i64::from(target_s) * i64::from(track.timescale);
-            if expected_next == Some(start) {
-                let _ = writeln!(out, "            <S d=\"{expected}\"/>");
-            } else {
-                let _ = writeln!(out, "            <S t=\"{start}\" d=\"{expected}\"/>");
-            }
+            write_timeline_entry(out, &mut expected_next, start, i64::from(target_s) * i64::from(track.timescale));
         }
     }
     out.push_str("          </SegmentTimeline>\n        </SegmentTemplate>\n      </Representation>\n    </AdaptationSet>\n");
+}
+
+/// One `<S>`: its start is left out when it follows the previous entry.
+fn write_timeline_entry(out: &mut String, expected_next: &mut Option<i64>, start: i64, duration: i64) {
+    if *expected_next == Some(start) {
+        let _ = writeln!(out, "            <S d=\"{duration}\"/>");
+    } else {
+        let _ = writeln!(out, "            <S t=\"{start}\" d=\"{duration}\"/>");
+    }
+    *expected_next = Some(start + duration);
 }
 
 fn frame_rate_attr(rate: f64) -> String {

@@ -57,6 +57,14 @@ async fn not_found() -> Response {
     not_found_response()
 }
 
+/// The MIME type of a track's init segments, segments and parts.
+pub(super) fn media_type(kind: TrackKind) -> &'static str {
+    match kind {
+        TrackKind::Video => "video/mp4",
+        TrackKind::Audio => "audio/mp4",
+    }
+}
+
 pub(super) fn not_found_response() -> Response {
     (StatusCode::NOT_FOUND, "not found\n").into_response()
 }
@@ -153,10 +161,7 @@ fn serve_live_path(snapshot: &StreamSnapshot, path: &str, headers: &HeaderMap) -
         "audio" => snapshot.window.audio.as_ref()?,
         _ => return None,
     };
-    let mime = match track.codec {
-        CodecConfig::H264(_) => "video/mp4",
-        CodecConfig::Aac(_) => "audio/mp4",
-    };
+    let mime = media_type(track.kind);
     if let Some(version) = file.strip_prefix("init-").and_then(|rest| rest.strip_suffix(".mp4")) {
         let version: u32 = version.parse().ok()?;
         return track.inits.get(&version).map(|data| body(mime, SEGMENT_CACHE, data.clone()));

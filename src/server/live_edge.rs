@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use super::blocking::{PlaylistQuery, Readiness, part_readiness, playlist_readiness};
-use super::http::{PLAYLIST_CACHE, SEGMENT_CACHE, body};
+use super::http::{PLAYLIST_CACHE, SEGMENT_CACHE, body, media_type};
 use super::hub::LiveStream;
 use super::stream::StreamSnapshot;
 use crate::media::frame::TrackKind;
@@ -77,10 +77,6 @@ pub async fn media_playlist(stream: &LiveStream, kind: TrackKind, query: Option<
 /// A part: served at once when it exists; the hinted one is waited for.
 pub async fn part(stream: &LiveStream, kind: TrackKind, number: u64, index: u32) -> Option<Response> {
     let snapshot = stream.snapshot();
-    let mime = match kind {
-        TrackKind::Video => "video/mp4",
-        TrackKind::Audio => "audio/mp4",
-    };
     let find = |s: &StreamSnapshot| s.window.track(kind).and_then(|track| track.part(number, index));
     let readiness = snapshot.window.track(kind).map(|track| part_readiness(track, snapshot.window.ended, number, index));
     let data = match readiness {
@@ -88,7 +84,7 @@ pub async fn part(stream: &LiveStream, kind: TrackKind, number: u64, index: u32)
         Some(Readiness::Wait) => wait_until(stream, block_limit(&snapshot), find).await,
         Some(Readiness::TooFar) | None => None,
     };
-    data.map(|data| body(mime, SEGMENT_CACHE, data))
+    data.map(|data| body(media_type(kind), SEGMENT_CACHE, data))
 }
 
 /// The segment being written, sent part by part as each is cut and ending
@@ -97,7 +93,7 @@ pub async fn part(stream: &LiveStream, kind: TrackKind, number: u64, index: u32)
 pub fn open_segment(stream: Arc<LiveStream>, kind: TrackKind, number: u64) -> Option<Response> {
     let snapshot = stream.snapshot();
     let track = snapshot.window.track(kind)?;
-    if snapshot.window.part_target_ms.is_none() || snapshot.window.ended || track.segment(number).is_some() || track.open_number() != Some(number) {
+    if snapshot.window.part_target_ms.is_none() || snapshot.window.ended || track.closed(number) || track.open_number() != Some(number) {
         return None;
     }
     let limit = block_limit(&snapshot);
@@ -107,7 +103,7 @@ pub fn open_segment(stream: Arc<LiveStream>, kind: TrackKind, number: u64) -> Op
             match track.part(number, index) {
                 Some(data) => Some(Some(data)),
                 // Closed, and every part already sent; or the stream ended.
-                None if s.window.ended || track.segment(number).is_some() || track.segments.back().is_some_and(|b| b.number > number) => Some(None),
+                None if s.window.ended || track.closed(number) => Some(None),
                 None => None,
             }
         })
@@ -117,11 +113,7 @@ pub fn open_segment(stream: Arc<LiveStream>, kind: TrackKind, number: u64) -> Op
     });
     let mut response = Response::new(Body::from_stream(chunks));
     let headers = response.headers_mut();
-    let mime = match kind {
-        TrackKind::Video => "video/mp4",
-        TrackKind::Audio => "audio/mp4",
-    };
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type(kind)));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Some(response.into_response())
 }

@@ -74,9 +74,15 @@ impl TrackWindow {
         if let Some(part) = self.open_parts.iter().find(|p| p.number == number && p.index == index) {
             return Some(part.data.clone());
         }
-        let span = self.segment(number)?.parts.get(index as usize).copied()?;
         let segment = self.segment(number)?;
-        segment.data.get(span.offset..span.offset + span.len).map(|_| segment.data.slice(span.offset..span.offset + span.len))
+        let span = segment.parts.get(index as usize)?;
+        let range = span.offset..span.offset.checked_add(span.len)?;
+        segment.data.get(range.clone()).map(|_| segment.data.slice(range))
+    }
+
+    /// Whether segment `number` is complete: listed, or already past.
+    pub fn closed(&self, number: u64) -> bool {
+        self.segments.back().is_some_and(|s| s.number >= number)
     }
 
     /// The newest part: its segment's number and its index.
@@ -218,13 +224,15 @@ impl MediaWindow {
         }
     }
 
-    pub fn add_part(&mut self, part: TrackPart) {
-        let Some(track) = (match part.kind {
+    fn track_mut(&mut self, kind: TrackKind) -> Option<&mut TrackWindow> {
+        match kind {
             TrackKind::Video => self.video.as_mut(),
             TrackKind::Audio => self.audio.as_mut(),
-        }) else {
-            return;
-        };
+        }
+    }
+
+    pub fn add_part(&mut self, part: TrackPart) {
+        let Some(track) = self.track_mut(part.kind) else { return };
         // A first part starts the segment over (a new segment, or one restarted).
         track.open_parts.retain(|p| p.number == part.number && part.index > 0);
         track.open_parts.push(part);
@@ -246,12 +254,7 @@ impl MediaWindow {
         }
         let retained = self.retained;
         let listed = self.listed;
-        let Some(track) = (match segment.kind {
-            TrackKind::Video => self.video.as_mut(),
-            TrackKind::Audio => self.audio.as_mut(),
-        }) else {
-            return;
-        };
+        let Some(track) = self.track_mut(segment.kind) else { return };
         track.open_parts.retain(|p| p.number > segment.number);
         track.segments.push_back(WindowSegment {
             number: segment.number,

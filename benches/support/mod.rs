@@ -1,0 +1,69 @@
+//! What the benchmark harnesses share: a server and publishers as child
+//! processes, the LL-HLS preload hint, percentiles.
+
+// Each harness uses its own part of this.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use onair::server::announce::{Announced, AnnouncementReader};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_onair");
+
+/// A child process, killed and reaped on drop.
+pub struct Killed(pub Child);
+
+impl Killed {
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `onair serve` with `config` (TOML; every listener on a free loopback port
+/// unless it says otherwise) and waits for the addresses it announces.
+pub fn serve(config: &str) -> (Killed, Announced) {
+    let path = std::env::temp_dir().join(format!("onair-bench-{}.toml", std::process::id()));
+    let toml = format!("[rtmp]\nlisten = \"127.0.0.1:0\"\n[srt]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\n{config}");
+    std::fs::write(&path, toml).expect("write the server config");
+    let mut child = Command::new(BINARY).args(["serve", "--config"]).arg(&path).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("onair serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let server = Killed(child);
+    let mut reader = AnnouncementReader::default();
+    let announced = BufReader::new(stdout).lines().map_while(Result::ok).find_map(|line| reader.read(&line)).expect("onair serve did not report its addresses");
+    let _ = std::fs::remove_file(&path);
+    (server, announced)
+}
+
+/// `onair publish` of the test pattern and tone at knob position `quality` to `url`.
+pub fn publish(quality: &str, seconds: u64, url: &str) -> Killed {
+    let duration = seconds.to_string();
+    Killed(
+        Command::new(BINARY)
+            .args(["publish", "--video", "test", "--audio", "tone", "--quality", quality, "--duration", &duration, "--to", url])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("onair publish"),
+    )
+}
+
+/// The part an LL-HLS playlist hints at: (segment number, part index).
+pub fn preload_hint(playlist: &str) -> Option<(u64, u32)> {
+    let line = playlist.lines().find(|l| l.starts_with("#EXT-X-PRELOAD-HINT:"))?;
+    let uri = line.split("URI=\"").nth(1)?.split('"').next()?;
+    let (number, index) = uri.trim_start_matches("part-").trim_end_matches(".m4s").split_once('.')?;
+    Some((number.parse().ok()?, index.parse().ok()?))
+}
+
+/// The `p` quantile (0..=1) of sorted values; NaN when there are none.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() { f64::NAN } else { sorted[((sorted.len() - 1) as f64 * p).round() as usize] }
+}
