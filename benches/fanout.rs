@@ -188,6 +188,13 @@ fn main() {
         .filter_map(|(part, at)| first_delivered.get(part).map(|first| at.saturating_duration_since(*first).as_secs_f64() * 1000.0))
         .collect();
     lags.sort_by(f64::total_cmp);
+    // The same without each client's first part, which it asked for while still connecting.
+    let mut steady: Vec<f64> = logs
+        .iter()
+        .flat_map(|l| l.delivered.iter().skip(1))
+        .filter_map(|(part, at)| first_delivered.get(part).map(|first| at.saturating_duration_since(*first).as_secs_f64() * 1000.0))
+        .collect();
+    steady.sort_by(f64::total_cmp);
     // A client missed a part when it never got one that others did, between its first and last.
     let all_parts: Vec<(u64, u32)> = {
         let mut parts: Vec<_> = first_delivered.keys().copied().collect();
@@ -211,6 +218,7 @@ fn main() {
         percentile(&lags, 0.99),
         lags.last().copied().unwrap_or(f64::NAN)
     );
+    println!("  after each client's first part: p50 {:.1} ms, p99 {:.1} ms", percentile(&steady, 0.5), percentile(&steady, 0.99));
     println!("parts missed: {missed}, clients that failed: {errors}");
     println!(
         "server: {:.2} cores, peak RSS {:.1} MB; the clients: {:.2} cores",
