@@ -52,9 +52,12 @@ pub fn manifest(window: &MediaWindow, now: UnixMillis) -> String {
         // A static presentation starts at zero with its first listed period.
         let start_ms = if window.ended { period.wall_start.0 - ast.0 - first_period_ms } else { period.wall_start.0 - ast.0 };
         let _ = writeln!(out, "  <Period id=\"p{}\" start=\"{}\">", period.first_number, iso8601_duration(start_ms));
-        for (set_id, track) in window.tracks().enumerate() {
-            let chunked = low_latency.zip(window.target_duration).filter(|_| next.is_none());
-            write_adaptation_set(&mut out, set_id, track, period, next, chunked);
+        let chunked = low_latency.zip(window.target_duration).filter(|_| next.is_none());
+        // One video set holds every rendition (source and rungs) so players switch inside it.
+        let video: Vec<&TrackWindow> = window.video_renditions().collect();
+        let audio: Vec<&TrackWindow> = window.audio.iter().collect();
+        for (set_id, tracks) in [video, audio].iter().filter(|t| !t.is_empty()).enumerate() {
+            write_adaptation_set(&mut out, set_id, tracks, period, next, chunked);
         }
         out.push_str("  </Period>\n");
     }
@@ -83,7 +86,29 @@ fn wall_end(start: UnixMillis, duration: i64, timescale: u32) -> UnixMillis {
 
 /// `chunked` (part target ms, target duration s) lists the segment being
 /// written too, available from its first part and delivered as it grows.
-fn write_adaptation_set(out: &mut String, set_id: usize, track: &TrackWindow, period: &Period, next_period: Option<u64>, chunked: Option<(u32, u32)>) {
+fn write_adaptation_set(out: &mut String, set_id: usize, tracks: &[&TrackWindow], period: &Period, next_period: Option<u64>, chunked: Option<(u32, u32)>) {
+    let in_period = |track: &TrackWindow| -> bool { track.listed().any(|s| s.number >= period.first_number && next_period.is_none_or(|next| s.number < next)) };
+    let tracks: Vec<&TrackWindow> = tracks.iter().copied().filter(|t| in_period(t)).collect();
+    let Some(first) = tracks.first() else { return };
+    match &first.codec {
+        CodecConfig::H264(_) => {
+            let _ =
+                writeln!(out, "    <AdaptationSet id=\"{set_id}\" contentType=\"video\" mimeType=\"video/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\">");
+        }
+        CodecConfig::Aac(_) => {
+            let _ = writeln!(
+                out,
+                "    <AdaptationSet id=\"{set_id}\" contentType=\"audio\" mimeType=\"audio/mp4\" lang=\"und\" segmentAlignment=\"true\" startWithSAP=\"1\">"
+            );
+        }
+    }
+    for track in tracks {
+        write_representation(out, track, period, next_period, chunked);
+    }
+    out.push_str("    </AdaptationSet>\n");
+}
+
+fn write_representation(out: &mut String, track: &TrackWindow, period: &Period, next_period: Option<u64>, chunked: Option<(u32, u32)>) {
     let segments: Vec<_> = track.listed().filter(|s| s.number >= period.first_number && next_period.is_none_or(|next| s.number < next)).collect();
     let Some(first) = segments.first() else { return };
     let name = rendition_name(track);
@@ -91,8 +116,6 @@ fn write_adaptation_set(out: &mut String, set_id: usize, track: &TrackWindow, pe
     let codecs = codec_string(&track.codec);
     match &track.codec {
         CodecConfig::H264(h264) => {
-            let _ =
-                writeln!(out, "    <AdaptationSet id=\"{set_id}\" contentType=\"video\" mimeType=\"video/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\">");
             let _ = write!(
                 out,
                 "      <Representation id=\"{name}\" bandwidth=\"{}\" codecs=\"{codecs}\" width=\"{}\" height=\"{}\"",
@@ -106,10 +129,6 @@ fn write_adaptation_set(out: &mut String, set_id: usize, track: &TrackWindow, pe
             out.push_str(">\n");
         }
         CodecConfig::Aac(aac) => {
-            let _ = writeln!(
-                out,
-                "    <AdaptationSet id=\"{set_id}\" contentType=\"audio\" mimeType=\"audio/mp4\" lang=\"und\" segmentAlignment=\"true\" startWithSAP=\"1\">"
-            );
             let _ = writeln!(
                 out,
                 "      <Representation id=\"{name}\" bandwidth=\"{}\" codecs=\"{codecs}\" audioSamplingRate=\"{}\">",
@@ -157,7 +176,7 @@ fn write_adaptation_set(out: &mut String, set_id: usize, track: &TrackWindow, pe
             write_timeline_entry(out, &mut expected_next, start, i64::from(target_s) * i64::from(track.timescale));
         }
     }
-    out.push_str("          </SegmentTimeline>\n        </SegmentTemplate>\n      </Representation>\n    </AdaptationSet>\n");
+    out.push_str("          </SegmentTimeline>\n        </SegmentTemplate>\n      </Representation>\n");
 }
 
 /// One `<S>`: its start is left out when it follows the previous entry.

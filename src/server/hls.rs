@@ -6,62 +6,63 @@ use crate::media::codec::CodecConfig;
 use crate::server::cmaf::window::{MediaWindow, TrackWindow};
 
 /// The rendition's path segment in URLs: `/live/KEY/{name}/...`.
-pub fn rendition_name(track: &TrackWindow) -> &'static str {
-    match track.codec {
-        CodecConfig::H264(_) => "video",
-        CodecConfig::Aac(_) => "audio",
-    }
+pub fn rendition_name(track: &TrackWindow) -> &str {
+    &track.name
 }
 
+/// The master playlist: one variant per video rendition (the source, then
+/// the ladder's rungs), all sharing the one audio rendition.
 pub fn master_playlist(window: &MediaWindow) -> String {
     let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
     let audio = window.audio.as_ref();
     let (audio_peak, audio_average) = audio.map(TrackWindow::bandwidth).unwrap_or((0, 0));
     let audio_codec = audio.map(|a| codec_string(&a.codec));
-    match &window.video {
-        Some(video) => {
-            if let Some(audio) = audio {
-                let channels = match &audio.codec {
-                    CodecConfig::Aac(aac) => aac.channels,
-                    CodecConfig::H264(_) => 2,
-                };
-                let _ = writeln!(
-                    out,
-                    "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"Audio\",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"{channels}\",URI=\"audio/playlist.m3u8\""
-                );
-            }
-            let (peak, average) = video.bandwidth();
-            let mut codecs = codec_string(&video.codec);
-            if let Some(audio_codec) = &audio_codec {
-                codecs = format!("{codecs},{audio_codec}");
-            }
-            let _ = write!(
+    if window.video.is_none() {
+        if let (Some(audio), Some(audio_codec)) = (audio, audio_codec) {
+            let _ = writeln!(
                 out,
-                "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{codecs}\"",
-                (peak + audio_peak).max(1),
-                (average + audio_average).max(1)
+                "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{audio_codec}\"\n{}/playlist.m3u8",
+                audio_peak.max(1),
+                audio_average.max(1),
+                audio.name
             );
-            if let CodecConfig::H264(h264) = &video.codec {
-                let _ = write!(out, ",RESOLUTION={}x{}", h264.width, h264.height);
-                if let Some(rate) = video.frame_rate() {
-                    let _ = write!(out, ",FRAME-RATE={rate:.3}");
-                }
-            }
-            if audio.is_some() {
-                out.push_str(",AUDIO=\"audio\"");
-            }
-            out.push_str("\nvideo/playlist.m3u8\n");
         }
-        None => {
-            if let Some(audio_codec) = audio_codec {
-                let _ = writeln!(
-                    out,
-                    "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{audio_codec}\"\naudio/playlist.m3u8",
-                    audio_peak.max(1),
-                    audio_average.max(1)
-                );
+        return out;
+    }
+    if let Some(audio) = audio {
+        let channels = match &audio.codec {
+            CodecConfig::Aac(aac) => aac.channels,
+            CodecConfig::H264(_) => 2,
+        };
+        let _ = writeln!(
+            out,
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"Audio\",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"{channels}\",URI=\"{}/playlist.m3u8\"",
+            audio.name
+        );
+    }
+    // A rung with no segment yet cannot be played: it is listed once it has one.
+    for video in window.video_renditions().filter(|t| !t.segments.is_empty()) {
+        let (peak, average) = video.bandwidth();
+        let mut codecs = codec_string(&video.codec);
+        if let Some(audio_codec) = &audio_codec {
+            codecs = format!("{codecs},{audio_codec}");
+        }
+        let _ = write!(
+            out,
+            "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{codecs}\"",
+            (peak + audio_peak).max(1),
+            (average + audio_average).max(1)
+        );
+        if let CodecConfig::H264(h264) = &video.codec {
+            let _ = write!(out, ",RESOLUTION={}x{}", h264.width, h264.height);
+            if let Some(rate) = video.frame_rate() {
+                let _ = write!(out, ",FRAME-RATE={rate:.3}");
             }
         }
+        if audio.is_some() {
+            out.push_str(",AUDIO=\"audio\"");
+        }
+        let _ = writeln!(out, "\n{}/playlist.m3u8", video.name);
     }
     out
 }
@@ -147,7 +148,7 @@ pub fn media_playlist(window: &MediaWindow, track: &TrackWindow, delta: bool) ->
             let next = track.open_parts.last().map_or(0, |p| p.index + 1);
             let _ = writeln!(out, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part-{open}.{next}.m4s\"");
         }
-        for other in window.tracks().filter(|t| t.kind != track.kind) {
+        for other in window.tracks().filter(|t| t.name != track.name) {
             if let Some((number, index)) = other.last_part() {
                 let _ = writeln!(out, "#EXT-X-RENDITION-REPORT:URI=\"../{}/playlist.m3u8\",LAST-MSN={number},LAST-PART={index}", rendition_name(other));
             }

@@ -118,19 +118,14 @@ async fn live(
     };
     stream.saw_viewer(viewer_id(client, &headers), Instant::now());
     if let Some((rendition, file)) = path.split_once('/') {
-        let kind = match rendition {
-            "video" => TrackKind::Video,
-            "audio" => TrackKind::Audio,
-            _ => return not_found().await,
-        };
         if file == "playlist.m3u8" {
-            return live_edge::media_playlist(&stream, kind, query.as_deref()).await.unwrap_or_else(not_found_response);
+            return live_edge::media_playlist(&stream, rendition, query.as_deref()).await.unwrap_or_else(not_found_response);
         }
         if let Some((number, index)) = parse_part_name(file) {
-            return live_edge::part(&stream, kind, number, index).await.unwrap_or_else(not_found_response);
+            return live_edge::part(&stream, rendition, number, index).await.unwrap_or_else(not_found_response);
         }
         if let Some(number) = file.strip_prefix("seg-").and_then(|rest| rest.strip_suffix(".m4s")).and_then(|n| n.parse().ok()) {
-            if let Some(response) = live_edge::open_segment(stream.clone(), kind, number) {
+            if let Some(response) = live_edge::open_segment(stream.clone(), rendition, number) {
                 return response;
             }
         }
@@ -156,11 +151,7 @@ fn serve_live_path(snapshot: &StreamSnapshot, path: &str, headers: &HeaderMap) -
         _ => {}
     }
     let (rendition, file) = path.split_once('/')?;
-    let track = match rendition {
-        "video" => snapshot.window.video.as_ref()?,
-        "audio" => snapshot.window.audio.as_ref()?,
-        _ => return None,
-    };
+    let track = snapshot.window.rendition(rendition)?;
     let mime = media_type(track.kind);
     if let Some(version) = file.strip_prefix("init-").and_then(|rest| rest.strip_suffix(".mp4")) {
         let version: u32 = version.parse().ok()?;

@@ -14,7 +14,6 @@ use super::blocking::{PlaylistQuery, Readiness, part_readiness, playlist_readine
 use super::http::{PLAYLIST_CACHE, SEGMENT_CACHE, body, media_type};
 use super::hub::LiveStream;
 use super::stream::StreamSnapshot;
-use crate::media::frame::TrackKind;
 
 /// How long a blocking request may wait: three target durations.
 fn block_limit(snapshot: &StreamSnapshot) -> Duration {
@@ -42,7 +41,7 @@ fn text_status(status: StatusCode, message: String) -> Response {
 }
 
 /// A media playlist; None is a 404.
-pub async fn media_playlist(stream: &LiveStream, kind: TrackKind, query: Option<&str>) -> Option<Response> {
+pub async fn media_playlist(stream: &LiveStream, name: &str, query: Option<&str>) -> Option<Response> {
     const M3U8: &str = "application/vnd.apple.mpegurl";
     let query = match PlaylistQuery::parse(query) {
         Ok(query) => query,
@@ -50,13 +49,10 @@ pub async fn media_playlist(stream: &LiveStream, kind: TrackKind, query: Option<
     };
     let snapshot = stream.snapshot();
     let pick = |snapshot: &StreamSnapshot| -> Option<Bytes> {
-        let (full, delta) = match kind {
-            TrackKind::Video => (&snapshot.video_playlist, &snapshot.video_delta),
-            TrackKind::Audio => (&snapshot.audio_playlist, &snapshot.audio_delta),
-        };
-        if query.skip { delta.clone().or_else(|| full.clone()) } else { full.clone() }
+        let playlist = snapshot.playlists.get(name)?;
+        if query.skip { playlist.delta.clone().or_else(|| Some(playlist.full.clone())) } else { Some(playlist.full.clone()) }
     };
-    let readiness = |snapshot: &StreamSnapshot| snapshot.window.track(kind).map(|track| playlist_readiness(track, snapshot.window.ended, &query));
+    let readiness = |snapshot: &StreamSnapshot| snapshot.window.rendition(name).map(|track| playlist_readiness(track, snapshot.window.ended, &query));
     let body = match readiness(&snapshot) {
         None if !query.blocks() => return None,
         Some(Readiness::Ready) => pick(&snapshot),
@@ -75,10 +71,11 @@ pub async fn media_playlist(stream: &LiveStream, kind: TrackKind, query: Option<
 }
 
 /// A part: served at once when it exists; the hinted one is waited for.
-pub async fn part(stream: &LiveStream, kind: TrackKind, number: u64, index: u32) -> Option<Response> {
+pub async fn part(stream: &LiveStream, name: &str, number: u64, index: u32) -> Option<Response> {
     let snapshot = stream.snapshot();
-    let find = |s: &StreamSnapshot| s.window.track(kind).and_then(|track| track.part(number, index));
-    let readiness = snapshot.window.track(kind).map(|track| part_readiness(track, snapshot.window.ended, number, index));
+    let kind = snapshot.window.rendition(name)?.kind;
+    let find = |s: &StreamSnapshot| s.window.rendition(name).and_then(|track| track.part(number, index));
+    let readiness = snapshot.window.rendition(name).map(|track| part_readiness(track, snapshot.window.ended, number, index));
     let data = match readiness {
         Some(Readiness::Ready) => find(&snapshot),
         Some(Readiness::Wait) => wait_until(stream, block_limit(&snapshot), find).await,
@@ -90,16 +87,20 @@ pub async fn part(stream: &LiveStream, kind: TrackKind, number: u64, index: u32)
 /// The segment being written, sent part by part as each is cut and ending
 /// when the segment closes (chunked transfer). None when `number` is not the
 /// open segment.
-pub fn open_segment(stream: Arc<LiveStream>, kind: TrackKind, number: u64) -> Option<Response> {
+pub fn open_segment(stream: Arc<LiveStream>, name: &str, number: u64) -> Option<Response> {
     let snapshot = stream.snapshot();
-    let track = snapshot.window.track(kind)?;
+    let track = snapshot.window.rendition(name)?;
+    let kind = track.kind;
+    let name = name.to_string();
     if snapshot.window.part_target_ms.is_none() || snapshot.window.ended || track.closed(number) || track.open_number() != Some(number) {
         return None;
     }
     let limit = block_limit(&snapshot);
-    let chunks = futures_util::stream::unfold((stream, 0u32), move |(stream, index)| async move {
+    let chunks = futures_util::stream::unfold((stream, 0u32), move |(stream, index)| {
+        let name = name.clone();
+        async move {
         let next = wait_until(&stream, limit, |s| {
-            let track = s.window.track(kind)?;
+            let track = s.window.rendition(&name)?;
             match track.part(number, index) {
                 Some(data) => Some(Some(data)),
                 // Closed, and every part already sent; or the stream ended.
@@ -110,6 +111,7 @@ pub fn open_segment(stream: Arc<LiveStream>, kind: TrackKind, number: u64) -> Op
         .await
         .flatten()?;
         Some((Ok::<Bytes, std::io::Error>(next), (stream, index + 1)))
+        }
     });
     let mut response = Response::new(Body::from_stream(chunks));
     let headers = response.headers_mut();

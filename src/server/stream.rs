@@ -4,14 +4,16 @@
 //! playlists once into an immutable snapshot, so serving a request is a
 //! lookup and a reference-count increment.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::sync::watch;
 
+use super::cmaf::rung::RungFrame;
 use super::cmaf::segmenter::{Segmenter, SegmenterEvent};
-use super::cmaf::window::{MediaWindow, TrackWindow};
+use super::cmaf::window::MediaWindow;
 use super::{dash, hls};
 use crate::media::codec::CodecConfig;
 use crate::media::frame::{EncodedFrame, TrackKind};
@@ -24,13 +26,18 @@ pub struct StreamSnapshot {
     pub window: MediaWindow,
     /// None until the first segment exists.
     pub master: Option<Bytes>,
-    pub video_playlist: Option<Bytes>,
-    pub audio_playlist: Option<Bytes>,
-    /// `_HLS_skip=YES` updates (low latency only).
-    pub video_delta: Option<Bytes>,
-    pub audio_delta: Option<Bytes>,
+    /// Media playlists by rendition name.
+    pub playlists: BTreeMap<String, MediaPlaylist>,
     pub mpd: Option<String>,
     pub live: bool,
+}
+
+/// One rendition's media playlist, whole and as a delta update.
+#[derive(Clone, Debug)]
+pub struct MediaPlaylist {
+    pub full: Bytes,
+    /// The `_HLS_skip=YES` update (low latency only).
+    pub delta: Option<Bytes>,
 }
 
 impl StreamSnapshot {
@@ -39,10 +46,7 @@ impl StreamSnapshot {
             key: key.to_string(),
             window: MediaWindow::new(1, 0),
             master: None,
-            video_playlist: None,
-            audio_playlist: None,
-            video_delta: None,
-            audio_delta: None,
+            playlists: BTreeMap::new(),
             mpd: None,
             live: true,
         }
@@ -138,10 +142,13 @@ impl Packager {
         let mut completed = 0;
         for event in events {
             match &event {
-                SegmenterEvent::Init(init) => self.write_file(format!("{}/init-{}.mp4", kind_dir(init.kind), init.version), init.data.clone()),
+                SegmenterEvent::Init(init) => self.write_file(format!("{}/init-{}.mp4", init.name, init.version), init.data.clone()),
                 SegmenterEvent::Segment(segment, _) => {
-                    completed += 1;
-                    self.write_file(format!("{}/seg-{}.m4s", kind_dir(segment.kind), segment.number), segment.data.clone());
+                    if segment.rung.is_none() {
+                        completed += 1;
+                    }
+                    let name = self.segmenter_name(segment.kind, segment.rung);
+                    self.write_file(format!("{name}/seg-{}.m4s", segment.number), segment.data.clone());
                 }
                 SegmenterEvent::Part(_) | SegmenterEvent::TargetDuration(_) => {}
             }
@@ -155,36 +162,64 @@ impl Packager {
     fn publish(&mut self, now: UnixMillis, live: bool) {
         let window = &self.window;
         let ready = window.has_segments();
-        let playlist = |track: Option<&TrackWindow>, delta: bool| {
-            track.filter(|_| ready && (!delta || window.part_target_ms.is_some())).map(|t| Bytes::from(hls::media_playlist(window, t, delta)))
-        };
-        let video_playlist = playlist(window.video.as_ref(), false);
-        let audio_playlist = playlist(window.audio.as_ref(), false);
-        let video_delta = playlist(window.video.as_ref(), true);
-        let audio_delta = playlist(window.audio.as_ref(), true);
+        let mut playlists = BTreeMap::new();
+        if ready {
+            // A rung without a segment yet is not offered; its playlist would be empty.
+            for track in window.tracks().filter(|t| t.rung.is_none() || !t.segments.is_empty()) {
+                let full = Bytes::from(hls::media_playlist(window, track, false));
+                let delta = window.part_target_ms.map(|_| Bytes::from(hls::media_playlist(window, track, true)));
+                playlists.insert(track.name.clone(), MediaPlaylist { full, delta });
+            }
+        }
         let master = ready.then(|| Bytes::from(hls::master_playlist(window)));
         let mpd = ready.then(|| dash::manifest(window, now));
         if let Some(master) = &master {
             self.write_file("index.m3u8".into(), master.clone());
         }
-        if let Some(playlist) = &video_playlist {
-            self.write_file("video/playlist.m3u8".into(), playlist.clone());
-        }
-        if let Some(playlist) = &audio_playlist {
-            self.write_file("audio/playlist.m3u8".into(), playlist.clone());
+        for (name, playlist) in &playlists {
+            self.write_file(format!("{name}/playlist.m3u8"), playlist.full.clone());
         }
         let snapshot = StreamSnapshot {
             key: self.key.clone(),
             window: window.clone(),
             master,
-            video_playlist,
-            audio_playlist,
-            video_delta,
-            audio_delta,
+            playlists,
             mpd,
             live: live && !window.ended,
         };
         self.snapshot.send_replace(Arc::new(snapshot));
+    }
+
+    fn segmenter_name(&self, kind: TrackKind, rung: Option<usize>) -> String {
+        let track = match rung {
+            Some(rung) => self.segmenter.rung(rung).map(|r| &r.track),
+            None => None,
+        };
+        track.map_or_else(|| if kind == TrackKind::Video { "video".to_string() } else { "audio".to_string() }, |t| t.name.clone())
+    }
+
+    /// Adds or reconfigures ladder rung `rung`.
+    pub fn configure_rung(&mut self, rung: usize, name: &str, config: CodecConfig, now: UnixMillis) {
+        let events = self.segmenter.configure_rung(rung, name, config);
+        self.apply(events, now);
+    }
+
+    /// A transcoded frame of rung `rung`.
+    pub fn push_rung(&mut self, rung: usize, frame: RungFrame, now: UnixMillis) {
+        let events = self.segmenter.push_rung(rung, frame);
+        self.apply(events, now);
+    }
+
+    /// Rung `rung` is shed or rebuilt: it leaves the playlists and the MPD.
+    pub fn remove_rung(&mut self, rung: usize, now: UnixMillis) {
+        self.segmenter.remove_rung(rung);
+        self.window.remove_rung(rung);
+        self.publish(now, true);
+    }
+
+    /// Where the last source video frame went on the stream timeline, if it was taken.
+    pub fn last_video_time(&self) -> Option<(i64, i64)> {
+        self.segmenter.last_video_time()
     }
 
     /// Mirrors a file into the configured directory, off the async runtime.
@@ -216,12 +251,6 @@ impl Packager {
     }
 }
 
-fn kind_dir(kind: TrackKind) -> &'static str {
-    match kind {
-        TrackKind::Video => "video",
-        TrackKind::Audio => "audio",
-    }
-}
 
 /// Seconds since the Unix epoch: a stream created later numbers its segments higher.
 fn first_segment_number() -> u64 {

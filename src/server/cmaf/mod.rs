@@ -4,6 +4,7 @@
 pub mod fragment;
 pub mod init;
 pub mod mp4;
+pub mod rung;
 pub mod segmenter;
 pub mod track;
 pub mod window;

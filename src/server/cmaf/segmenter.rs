@@ -6,10 +6,11 @@
 //! boundaries. Audio-only streams cut on duration alone. Sans-IO: frames and
 //! `now` come in, segments and init segments go out.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 
+use super::rung::{Boundary, RungFrame, RungTrack};
 use super::track::{HeldFrame, TrackInit, TrackPart, TrackSegment, TrackSegmenter};
 use crate::media::codec::CodecConfig;
 use crate::media::frame::{EncodedFrame, TrackKind};
@@ -43,12 +44,26 @@ pub struct SegmentTiming {
 
 /// Where video cut, for audio to follow when its frames reach that time.
 #[derive(Clone, Copy, Debug)]
-struct Cut {
-    number: u64,
+pub struct Cut {
+    pub number: u64,
     /// Media time of the cut in milliseconds of the stream timeline.
-    at_ms: i64,
+    pub at_ms: i64,
     /// A part boundary inside segment `number`, not its end.
-    part_only: bool,
+    pub part_only: bool,
+}
+
+/// Borrows only the fields it names, so it works while a track is borrowed.
+macro_rules! follow_context {
+    ($segmenter:ident) => {
+        FollowContext { anchor: $segmenter.anchor, target_duration: &mut $segmenter.target_duration, stats: &mut $segmenter.stats }
+    };
+}
+
+/// What a track following the source's cuts needs to emit its segments.
+pub struct FollowContext<'a> {
+    anchor: Option<(i64, UnixMillis)>,
+    target_duration: &'a mut Option<u32>,
+    stats: &'a mut SegmenterStats,
 }
 
 #[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +82,8 @@ pub struct Segmenter {
     target_duration: Option<u32>,
     video: Option<TrackSegmenter>,
     audio: Option<TrackSegmenter>,
+    /// Ladder rungs by index: video tracks that follow the source video's cuts.
+    rungs: BTreeMap<usize, RungTrack>,
     /// Tracks are fixed by the first frame; later sequence headers only reconfigure.
     tracks_fixed: bool,
     video_started: bool,
@@ -78,6 +95,7 @@ pub struct Segmenter {
     /// The media time and wall clock of the session's first frame.
     anchor: Option<(i64, UnixMillis)>,
     stream_end_ms: i64,
+    last_video_time: Option<(i64, i64)>,
     pub stats: SegmenterStats,
 }
 
@@ -91,6 +109,7 @@ impl Segmenter {
             target_duration: None,
             video: None,
             audio: None,
+            rungs: BTreeMap::new(),
             tracks_fixed: false,
             video_started: false,
             next_number: first_number,
@@ -99,6 +118,7 @@ impl Segmenter {
             session_offset_ms: None,
             anchor: None,
             stream_end_ms: 0,
+            last_video_time: None,
             stats: SegmenterStats::default(),
         }
     }
@@ -159,6 +179,9 @@ impl Segmenter {
                     for track in [&mut self.video, &mut self.audio].into_iter().flatten() {
                         track.restart();
                     }
+                    for rung in self.rungs.values_mut() {
+                        rung.restart(false);
+                    }
                     self.video_started = false;
                     self.cuts.clear();
                 }
@@ -179,11 +202,57 @@ impl Segmenter {
             track.held = None;
             track.discontinuity_next = had_segments;
         }
+        for rung in self.rungs.values_mut() {
+            rung.restart(had_segments);
+        }
     }
+
+    /// Adds ladder rung `rung` (or gives it a new configuration from its next segment on).
+    pub fn configure_rung(&mut self, rung: usize, name: &str, config: CodecConfig) -> Vec<SegmenterEvent> {
+        if let Some(existing) = self.rungs.get_mut(&rung) {
+            if existing.track.config != config {
+                existing.track.pending_config = Some(config);
+            }
+            return Vec::new();
+        }
+        let track = TrackSegmenter::for_rung(rung, name, config);
+        let init = track.init();
+        let mut rung_track = RungTrack::new(track);
+        rung_track.track.discontinuity_next = self.next_number > self.first_number;
+        self.rungs.insert(rung, rung_track);
+        vec![SegmenterEvent::Init(init)]
+    }
+
+    pub fn remove_rung(&mut self, rung: usize) {
+        self.rungs.remove(&rung);
+    }
+
+    pub fn rung(&self, rung: usize) -> Option<&RungTrack> {
+        self.rungs.get(&rung)
+    }
+
+    /// A transcoded frame of rung `rung`; it joins at the next source segment boundary.
+    pub fn push_rung(&mut self, rung: usize, frame: RungFrame) -> Vec<SegmenterEvent> {
+        let mut out = Vec::new();
+        let Some(track) = self.rungs.get_mut(&rung) else { return out };
+        let mut context = follow_context!(self);
+        track.push(frame, &mut context, &mut out);
+        out
+    }
+
+    /// The stream time (dts, pts in ms) the last source video frame was put at,
+    /// if it was taken: the ladder stamps its transcoded frames with it.
+    pub fn last_video_time(&self) -> Option<(i64, i64)> {
+        self.last_video_time
+    }
+
 
     pub fn push(&mut self, frame: EncodedFrame, now: UnixMillis) -> Vec<SegmenterEvent> {
         self.stats.frames_in += 1;
         self.tracks_fixed = true;
+        if frame.kind == TrackKind::Video {
+            self.last_video_time = None;
+        }
         let mut out = Vec::new();
         let Some((dts_ms, pts_ms)) = self.stream_time(&frame, now) else {
             self.stats.frames_dropped += 1;
@@ -209,16 +278,21 @@ impl Segmenter {
                     video_number = Some(number);
                     let end_ms = ticks_to_ms(closed.0.start + closed.0.duration, VIDEO_TIMESCALE);
                     self.stream_end_ms = self.stream_end_ms.max(end_ms);
-                    emit_segment(closed, self.anchor, &mut self.target_duration, &mut self.stats, out);
+                    emit_segment(closed, &mut follow_context!(self), out);
                 }
             }
+        }
+        for rung in self.rungs.values_mut() {
+            let mut context = follow_context!(self);
+            rung.flush(video_number, &mut context, out);
         }
         if let Some(audio) = &mut self.audio {
             let frame_ticks = 1024;
             audio.finalize_held(frame_ticks);
             let has_video = self.video.is_some();
+            let mut context = follow_context!(self);
             while let Some(cut) = self.cuts.pop_front() {
-                follow_cut(audio, cut, self.anchor, &mut self.target_duration, &mut self.stats, out);
+                follow_cut(audio, cut, &mut context, out);
             }
             let last_number = if has_video {
                 video_number
@@ -232,7 +306,7 @@ impl Segmenter {
                     if let Some(closed) = audio.close(number, None) {
                         let end_ms = ticks_to_ms(closed.0.start + closed.0.duration, closed.0.timescale);
                         self.stream_end_ms = self.stream_end_ms.max(end_ms);
-                        emit_segment(closed, self.anchor, &mut self.target_duration, &mut self.stats, out);
+                        emit_segment(closed, &mut context, out);
                     }
                 }
                 // No video segment to follow: what audio holds goes, parts included.
@@ -264,6 +338,9 @@ impl Segmenter {
                 return;
             }
             self.video_started = true;
+            for rung in self.rungs.values_mut() {
+                rung.mark(Boundary::Start { at_ms: dts_ms });
+            }
         }
         let dts = ms_to_ticks(dts_ms, VIDEO_TIMESCALE);
         let pts = ms_to_ticks(pts_ms, VIDEO_TIMESCALE);
@@ -298,8 +375,12 @@ impl Segmenter {
                 let number = self.next_number;
                 if let Some(closed) = video.close(number, None) {
                     self.next_number += 1;
-                    self.cuts.push_back(Cut { number, at_ms: dts_ms, part_only: false });
-                    emit_segment(closed, self.anchor, &mut self.target_duration, &mut self.stats, out);
+                    let cut = Cut { number, at_ms: dts_ms, part_only: false };
+                    self.cuts.push_back(cut);
+                    for rung in self.rungs.values_mut() {
+                        rung.mark(Boundary::Cut(cut));
+                    }
+                    emit_segment(closed, &mut follow_context!(self), out);
                 }
             }
         }
@@ -309,7 +390,11 @@ impl Segmenter {
             if video.part_elapsed(dts).is_some_and(|elapsed| elapsed + video.last_duration > part_ticks) {
                 let number = self.next_number;
                 if let Some(part) = video.cut_part(number, None) {
-                    self.cuts.push_back(Cut { number, at_ms: dts_ms, part_only: true });
+                    let cut = Cut { number, at_ms: dts_ms, part_only: true };
+                    self.cuts.push_back(cut);
+                    for rung in self.rungs.values_mut() {
+                        rung.mark(Boundary::Cut(cut));
+                    }
                     out.push(SegmenterEvent::Part(part));
                 }
             }
@@ -326,6 +411,7 @@ impl Segmenter {
         let composition_offset = (pts - dts).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
         self.stream_end_ms = self.stream_end_ms.max(dts_ms);
         let data = if frame.keyframe { with_parameter_sets(&video.config, frame.data) } else { frame.data };
+        self.last_video_time = Some((dts_ms, pts_ms));
         video.hold(HeldFrame { dts, composition_offset, keyframe: frame.keyframe, data });
     }
 
@@ -354,19 +440,20 @@ impl Segmenter {
             }
         }
         if has_video {
+            let mut context = follow_context!(self);
             while let Some(cut) = self.cuts.front().copied() {
                 if dts < ms_to_ticks(cut.at_ms, audio.timescale) {
                     break;
                 }
                 self.cuts.pop_front();
-                follow_cut(audio, cut, self.anchor, &mut self.target_duration, &mut self.stats, out);
+                follow_cut(audio, cut, &mut context, out);
             }
         } else if let Some(elapsed) = audio.elapsed(dts) {
             if ticks_to_ms(elapsed, audio.timescale) >= self.target_ms && !audio.samples.is_empty() {
                 let number = self.next_number;
                 if let Some(closed) = audio.close(number, None) {
                     self.next_number += 1;
-                    emit_segment(closed, self.anchor, &mut self.target_duration, &mut self.stats, out);
+                    emit_segment(closed, &mut follow_context!(self), out);
                 }
             } else if let Some(part_ms) = self.part_target_ms {
                 let part_ticks = ms_to_ticks(part_ms, audio.timescale);
@@ -390,7 +477,7 @@ impl Segmenter {
 /// Keyframes carry their SPS and PPS in-band as well as in the init segment,
 /// so a decoder that crosses a resolution change without re-reading the init
 /// segment (or joins mid-stream) still has the right parameter sets.
-fn with_parameter_sets(config: &CodecConfig, data: Bytes) -> Bytes {
+pub(super) fn with_parameter_sets(config: &CodecConfig, data: Bytes) -> Bytes {
     let CodecConfig::H264(h264) = config else { return data };
     let size = usize::from(h264.nal_length_size);
     if nal_types(&data, h264.nal_length_size).is_ok_and(|types| types.contains(&7)) {
@@ -406,39 +493,28 @@ fn with_parameter_sets(config: &CodecConfig, data: Bytes) -> Bytes {
     Bytes::from(out)
 }
 
-/// Audio reaches a time where video cut: a part, or the end of a segment.
-fn follow_cut(
-    audio: &mut TrackSegmenter,
-    cut: Cut,
-    anchor: Option<(i64, UnixMillis)>,
-    target_duration: &mut Option<u32>,
-    stats: &mut SegmenterStats,
-    out: &mut Vec<SegmenterEvent>,
-) {
-    let at = ms_to_ticks(cut.at_ms, audio.timescale);
+/// A following track (audio, a rung) reaches a time where video cut: a part, or the end of a segment.
+pub(super) fn follow_cut(track: &mut TrackSegmenter, cut: Cut, context: &mut FollowContext<'_>, out: &mut Vec<SegmenterEvent>) {
+    let at = ms_to_ticks(cut.at_ms, track.timescale);
     if cut.part_only {
-        if let Some(part) = audio.cut_part(cut.number, Some(at)) {
+        if let Some(part) = track.cut_part(cut.number, Some(at)) {
             out.push(SegmenterEvent::Part(part));
         }
-    } else if let Some(closed) = audio.close(cut.number, Some(at)) {
-        emit_segment(closed, anchor, target_duration, stats, out);
+    } else if let Some(closed) = track.close(cut.number, Some(at)) {
+        emit_segment(closed, context, out);
     }
 }
 
-fn emit_segment(
-    (segment, last_part): (TrackSegment, Option<TrackPart>),
-    anchor: Option<(i64, UnixMillis)>,
-    target_duration: &mut Option<u32>,
-    stats: &mut SegmenterStats,
-    out: &mut Vec<SegmenterEvent>,
-) {
+fn emit_segment((segment, last_part): (TrackSegment, Option<TrackPart>), context: &mut FollowContext<'_>, out: &mut Vec<SegmenterEvent>) {
+    let FollowContext { anchor, target_duration, stats } = context;
+    let anchor = *anchor;
     if let Some(part) = last_part {
         out.push(SegmenterEvent::Part(part));
     }
     if target_duration.is_none() {
         let seconds = segment.duration as f64 / f64::from(segment.timescale);
         let td = seconds.round().max(1.0) as u32;
-        *target_duration = Some(td);
+        **target_duration = Some(td);
         out.push(SegmenterEvent::TargetDuration(td));
     }
     let start_ms = ticks_to_ms(segment.start, segment.timescale);
@@ -450,7 +526,7 @@ fn emit_segment(
     out.push(SegmenterEvent::Segment(segment, SegmentTiming { wall_start }));
 }
 
-fn ms_to_ticks(ms: i64, timescale: u32) -> i64 {
+pub(super) fn ms_to_ticks(ms: i64, timescale: u32) -> i64 {
     i64::from(timescale).saturating_mul(ms) / 1000
 }
 

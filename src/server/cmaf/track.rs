@@ -29,6 +29,8 @@ pub struct HeldFrame {
 #[derive(Clone, Debug)]
 pub struct TrackPart {
     pub kind: TrackKind,
+    /// The ladder rung it belongs to; None for the source's tracks.
+    pub rung: Option<usize>,
     /// The media sequence number of the segment it belongs to.
     pub number: u64,
     pub index: u32,
@@ -54,6 +56,7 @@ pub struct PartSpan {
 #[derive(Clone, Debug)]
 pub struct TrackSegment {
     pub kind: TrackKind,
+    pub rung: Option<usize>,
     pub number: u64,
     /// Decode time of the first sample, in `timescale` ticks.
     pub start: i64,
@@ -70,6 +73,9 @@ pub struct TrackSegment {
 #[derive(Clone, Debug)]
 pub struct TrackInit {
     pub kind: TrackKind,
+    pub rung: Option<usize>,
+    /// The rendition's name in URLs: `video`, `audio`, or the rung's name.
+    pub name: String,
     pub version: u32,
     pub config: TrackConfig,
     pub data: Bytes,
@@ -77,6 +83,8 @@ pub struct TrackInit {
 
 pub struct TrackSegmenter {
     pub kind: TrackKind,
+    pub rung: Option<usize>,
+    pub name: String,
     pub timescale: u32,
     track_id: u32,
     pub config: CodecConfig,
@@ -100,8 +108,14 @@ pub struct TrackSegmenter {
 
 impl TrackSegmenter {
     pub fn new(kind: TrackKind, track_id: u32, timescale: u32, config: CodecConfig) -> TrackSegmenter {
+        let name = match kind {
+            TrackKind::Video => "video",
+            TrackKind::Audio => "audio",
+        };
         TrackSegmenter {
             kind,
+            rung: None,
+            name: name.to_string(),
             timescale,
             track_id,
             config,
@@ -120,10 +134,18 @@ impl TrackSegmenter {
         }
     }
 
+    /// A video track of ladder rung `rung`, named `name` in URLs.
+    pub fn for_rung(rung: usize, name: &str, config: CodecConfig) -> TrackSegmenter {
+        let mut track = TrackSegmenter::new(TrackKind::Video, 1, super::segmenter::VIDEO_TIMESCALE, config);
+        track.rung = Some(rung);
+        track.name = name.to_string();
+        track
+    }
+
     pub fn init(&self) -> TrackInit {
         let config = TrackConfig { track_id: self.track_id, timescale: self.timescale, codec: self.config.clone() };
         let data = write_init(&config);
-        TrackInit { kind: self.kind, version: self.init_version, config, data }
+        TrackInit { kind: self.kind, rung: self.rung, name: self.name.clone(), version: self.init_version, config, data }
     }
 
     /// Applies a pending configuration; returns the new init when it differs.
@@ -194,6 +216,7 @@ impl TrackSegmenter {
         let data = write_fragment(self.fragment_sequence, self.track_id, start.max(0) as u64, &infos, &payload);
         let part = TrackPart {
             kind: self.kind,
+            rung: self.rung,
             number,
             index: self.parts.len() as u32,
             start,
@@ -239,6 +262,7 @@ impl TrackSegmenter {
         }
         let segment = TrackSegment {
             kind: self.kind,
+            rung: self.rung,
             number,
             start,
             duration,

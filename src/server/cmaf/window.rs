@@ -46,6 +46,10 @@ pub struct Period {
 #[derive(Clone, Debug)]
 pub struct TrackWindow {
     pub kind: TrackKind,
+    /// The ladder rung it carries; None for the source's tracks.
+    pub rung: Option<usize>,
+    /// Its name in URLs: `/live/KEY/{name}/playlist.m3u8`.
+    pub name: String,
     pub timescale: u32,
     pub codec: CodecConfig,
     pub inits: BTreeMap<u32, Bytes>,
@@ -58,6 +62,21 @@ pub struct TrackWindow {
 }
 
 impl TrackWindow {
+    fn empty(init: &TrackInit, listed: usize) -> TrackWindow {
+        TrackWindow {
+            kind: init.kind,
+            rung: init.rung,
+            name: init.name.clone(),
+            timescale: init.config.timescale,
+            codec: init.config.codec.clone(),
+            inits: BTreeMap::new(),
+            segments: VecDeque::new(),
+            discontinuity_sequence: 0,
+            open_parts: Vec::new(),
+            listed,
+        }
+    }
+
     /// The segments playlists list (the newest `listed` ones).
     pub fn listed(&self) -> impl Iterator<Item = &WindowSegment> {
         self.segments.iter().skip(self.segments.len().saturating_sub(self.listed))
@@ -149,6 +168,8 @@ pub struct MediaWindow {
     retained: usize,
     pub video: Option<TrackWindow>,
     pub audio: Option<TrackWindow>,
+    /// The ladder's renditions below the source, by rung index (largest first).
+    pub rungs: BTreeMap<usize, TrackWindow>,
     pub target_duration: Option<u32>,
     /// LL-HLS part target; None when low latency is off.
     pub part_target_ms: Option<u32>,
@@ -166,6 +187,7 @@ impl MediaWindow {
             retained: listed + extra_retained,
             video: None,
             audio: None,
+            rungs: BTreeMap::new(),
             target_duration: None,
             part_target_ms: None,
             periods: Vec::new(),
@@ -181,8 +203,24 @@ impl MediaWindow {
         }
     }
 
+    /// Every rendition: the source video, the rungs below it, then audio.
     pub fn tracks(&self) -> impl Iterator<Item = &TrackWindow> {
-        self.video.iter().chain(self.audio.iter())
+        self.video.iter().chain(self.rungs.values()).chain(self.audio.iter())
+    }
+
+    /// The video renditions, source first, then the rungs from the largest down.
+    pub fn video_renditions(&self) -> impl Iterator<Item = &TrackWindow> {
+        self.video.iter().chain(self.rungs.values())
+    }
+
+    /// A rendition by its name in URLs.
+    pub fn rendition(&self, name: &str) -> Option<&TrackWindow> {
+        self.tracks().find(|t| t.name == name)
+    }
+
+    /// A rung was shed or its ladder rebuilt: players stop seeing it.
+    pub fn remove_rung(&mut self, rung: usize) {
+        self.rungs.remove(&rung);
     }
 
     /// The track whose segments define periods and timing: video when present.
@@ -196,20 +234,11 @@ impl MediaWindow {
 
     pub fn add_init(&mut self, init: TrackInit) {
         let listed = self.listed;
-        let slot = match init.kind {
-            TrackKind::Video => &mut self.video,
-            TrackKind::Audio => &mut self.audio,
+        let track = match (init.kind, init.rung) {
+            (_, Some(rung)) => self.rungs.entry(rung).or_insert_with(|| TrackWindow::empty(&init, listed)),
+            (TrackKind::Video, None) => self.video.get_or_insert_with(|| TrackWindow::empty(&init, listed)),
+            (TrackKind::Audio, None) => self.audio.get_or_insert_with(|| TrackWindow::empty(&init, listed)),
         };
-        let track = slot.get_or_insert_with(|| TrackWindow {
-            kind: init.kind,
-            timescale: init.config.timescale,
-            codec: init.config.codec.clone(),
-            inits: BTreeMap::new(),
-            segments: VecDeque::new(),
-            discontinuity_sequence: 0,
-            open_parts: Vec::new(),
-            listed,
-        });
         track.codec = init.config.codec.clone();
         track.inits.insert(init.version, init.data);
     }
@@ -224,24 +253,26 @@ impl MediaWindow {
         }
     }
 
-    fn track_mut(&mut self, kind: TrackKind) -> Option<&mut TrackWindow> {
-        match kind {
-            TrackKind::Video => self.video.as_mut(),
-            TrackKind::Audio => self.audio.as_mut(),
+    fn track_mut(&mut self, kind: TrackKind, rung: Option<usize>) -> Option<&mut TrackWindow> {
+        match (kind, rung) {
+            (_, Some(rung)) => self.rungs.get_mut(&rung),
+            (TrackKind::Video, None) => self.video.as_mut(),
+            (TrackKind::Audio, None) => self.audio.as_mut(),
         }
     }
 
     pub fn add_part(&mut self, part: TrackPart) {
-        let Some(track) = self.track_mut(part.kind) else { return };
+        let Some(track) = self.track_mut(part.kind, part.rung) else { return };
         // A first part starts the segment over (a new segment, or one restarted).
         track.open_parts.retain(|p| p.number == part.number && part.index > 0);
         track.open_parts.push(part);
     }
 
     pub fn add_segment(&mut self, segment: TrackSegment, timing: SegmentTiming) {
-        let is_lead = match segment.kind {
-            TrackKind::Video => true,
-            TrackKind::Audio => self.video.is_none(),
+        let is_lead = match (segment.kind, segment.rung) {
+            (_, Some(_)) => false,
+            (TrackKind::Video, None) => true,
+            (TrackKind::Audio, None) => self.video.is_none(),
         };
         let start_ms = segment.start * 1000 / i64::from(segment.timescale.max(1));
         if is_lead {
@@ -254,7 +285,7 @@ impl MediaWindow {
         }
         let retained = self.retained;
         let listed = self.listed;
-        let Some(track) = self.track_mut(segment.kind) else { return };
+        let Some(track) = self.track_mut(segment.kind, segment.rung) else { return };
         track.open_parts.retain(|p| p.number > segment.number);
         track.segments.push_back(WindowSegment {
             number: segment.number,

@@ -1,0 +1,147 @@
+//! A ladder rung's video track. Its frames come from the transcoder, later
+//! than the source's but with the source's timestamps, and it cuts exactly
+//! where the source's video cut: every rendition shares segment and part
+//! boundaries, numbers and tfdt, which is what lets a player switch between
+//! them without a stall.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+use super::segmenter::{Cut, FollowContext, SegmenterEvent, follow_cut, ms_to_ticks};
+use super::track::{HeldFrame, TrackSegmenter};
+use super::segmenter::VIDEO_TIMESCALE;
+
+/// Where the source's video opened a session or cut, for the rung to follow.
+#[derive(Clone, Copy, Debug)]
+pub enum Boundary {
+    /// The source's first segment of a session starts here.
+    Start { at_ms: i64 },
+    Cut(Cut),
+}
+
+impl Boundary {
+    fn at_ms(&self) -> i64 {
+        match self {
+            Boundary::Start { at_ms } => *at_ms,
+            Boundary::Cut(cut) => cut.at_ms,
+        }
+    }
+
+    /// Whether a segment (not just a part) begins here: a rung may start only there.
+    fn opens_segment(&self) -> bool {
+        match self {
+            Boundary::Start { .. } => true,
+            Boundary::Cut(cut) => !cut.part_only,
+        }
+    }
+}
+
+/// A rung that stops taking frames must not hold the source's cuts forever.
+const MAX_PENDING_BOUNDARIES: usize = 1024;
+
+/// One transcoded frame, on the stream timeline the source's frame was put on.
+#[derive(Clone, Debug)]
+pub struct RungFrame {
+    pub dts_ms: i64,
+    pub pts_ms: i64,
+    pub keyframe: bool,
+    /// Length-prefixed NAL units.
+    pub data: Bytes,
+}
+
+pub struct RungTrack {
+    pub track: TrackSegmenter,
+    boundaries: VecDeque<Boundary>,
+    /// Taking frames: it began on a keyframe at a source segment boundary.
+    started: bool,
+    /// Frames that arrived where they could not join (before the first aligned keyframe).
+    pub frames_waiting: u64,
+    /// Times the rung lost alignment with the source and had to wait for the next segment.
+    pub realignments: u64,
+}
+
+impl RungTrack {
+    pub fn new(track: TrackSegmenter) -> RungTrack {
+        RungTrack { track, boundaries: VecDeque::new(), started: false, frames_waiting: 0, realignments: 0 }
+    }
+
+    pub fn mark(&mut self, boundary: Boundary) {
+        if self.boundaries.len() >= MAX_PENDING_BOUNDARIES {
+            self.restart(false);
+        }
+        self.boundaries.push_back(boundary);
+    }
+
+    /// Forgets the open segment; the rung rejoins at the next source segment.
+    pub fn restart(&mut self, discontinuity: bool) {
+        self.track.restart();
+        self.track.discontinuity_next |= discontinuity;
+        self.boundaries.clear();
+        self.started = false;
+    }
+
+    /// Takes one transcoded frame.
+    pub fn push(&mut self, frame: RungFrame, context: &mut FollowContext<'_>, out: &mut Vec<SegmenterEvent>) {
+        let dts = ms_to_ticks(frame.dts_ms, VIDEO_TIMESCALE);
+        let pts = ms_to_ticks(frame.pts_ms, VIDEO_TIMESCALE);
+        if let Some(held) = &self.track.held {
+            if dts <= held.dts {
+                return;
+            }
+            self.track.finalize_held(dts - held.dts);
+        }
+        let mut opens_here = false;
+        while let Some(boundary) = self.boundaries.front().copied() {
+            if boundary.at_ms() > frame.dts_ms {
+                break;
+            }
+            self.boundaries.pop_front();
+            if let (true, Boundary::Cut(cut)) = (self.started, boundary) {
+                follow_cut(&mut self.track, cut, context, out);
+            }
+            opens_here = boundary.at_ms() == frame.dts_ms && boundary.opens_segment();
+        }
+        if opens_here && !frame.keyframe && self.started {
+            // The encoder missed the source's keyframe: this segment would not start
+            // with one, so the rung sits out until the next segment.
+            tracing::warn!(rung = %self.track.name, "rung frame at a segment start is not a keyframe; the rung rejoins at the next segment");
+            self.realignments += 1;
+            self.track.restart();
+            self.started = false;
+        }
+        if !self.started {
+            if !(opens_here && frame.keyframe) {
+                self.frames_waiting += 1;
+                return;
+            }
+            self.started = true;
+        }
+        if self.track.segment_start.is_none() && frame.keyframe {
+            if let Some(init) = self.track.apply_pending_config() {
+                out.push(SegmenterEvent::Init(init));
+            }
+        }
+        let composition_offset = (pts - dts).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+        let data = if frame.keyframe { super::segmenter::with_parameter_sets(&self.track.config, frame.data) } else { frame.data };
+        self.track.hold(HeldFrame { dts, composition_offset, keyframe: frame.keyframe, data });
+    }
+
+    /// The source's publisher left: what the rung holds closes as segment
+    /// `last_number` (the source's last), following any cuts still pending.
+    pub fn flush(&mut self, last_number: Option<u64>, context: &mut FollowContext<'_>, out: &mut Vec<SegmenterEvent>) {
+        let duration = self.track.last_duration.max(1);
+        self.track.finalize_held(duration);
+        if self.started {
+            while let Some(boundary) = self.boundaries.pop_front() {
+                if let Boundary::Cut(cut) = boundary {
+                    follow_cut(&mut self.track, cut, context, out);
+                }
+            }
+            if let Some(number) = last_number {
+                follow_cut(&mut self.track, Cut { number, at_ms: i64::MAX / 1000, part_only: false }, context, out);
+            }
+        }
+        self.restart(false);
+    }
+}
