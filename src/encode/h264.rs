@@ -32,12 +32,23 @@ pub struct H264Encoder {
 impl H264Encoder {
     pub fn new(width: usize, height: usize, fps: u32, bitrate_kbps: u32, keyframe_interval_secs: u32) -> Result<H264Encoder, EncodeError> {
         let threads = if width * height >= 1280 * 720 { std::thread::available_parallelism().map_or(1, |n| n.get().min(4)) as u16 } else { 1 };
+        H264Encoder::build(width, height, fps, bitrate_kbps, fps * keyframe_interval_secs.max(1), threads)
+    }
+
+    /// For a ladder rung: one thread (rungs run in parallel already) and
+    /// keyframes only where asked for, so they fall on the source's.
+    pub fn for_ladder(width: usize, height: usize, fps: u32, bitrate_kbps: u32) -> Result<H264Encoder, EncodeError> {
+        H264Encoder::build(width, height, fps, bitrate_kbps, 0, 1)
+    }
+
+    /// `intra_period_frames` 0: no periodic keyframes.
+    fn build(width: usize, height: usize, fps: u32, bitrate_kbps: u32, intra_period_frames: u32, threads: u16) -> Result<H264Encoder, EncodeError> {
         let config = EncoderConfig::new()
             .bitrate(BitRate::from_bps(bitrate_kbps * 1000))
             .max_frame_rate(FrameRate::from_hz(fps as f32))
             .rate_control_mode(RateControlMode::Bitrate)
             .skip_frames(false)
-            .intra_frame_period(IntraFramePeriod::from_num_frames(fps * keyframe_interval_secs.max(1)))
+            .intra_frame_period(IntraFramePeriod::from_num_frames(intra_period_frames))
             .scene_change_detect(false)
             .usage_type(UsageType::CameraVideoRealTime)
             .complexity(Complexity::Low)

@@ -270,11 +270,18 @@ pub fn length_prefixed(units: &[&[u8]]) -> Vec<u8> {
 /// The NAL units of data framed with 4-byte length prefixes, up to the first
 /// unit that runs past the end.
 pub fn length_prefixed_units(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    nal_units(data, 4)
+}
+
+/// The NAL units of data framed with `nal_length_size`-byte length prefixes,
+/// up to the first unit that runs past the end.
+pub fn nal_units(data: &[u8], nal_length_size: u8) -> impl Iterator<Item = &[u8]> {
+    let size = usize::from(nal_length_size);
     let mut rest = data;
     std::iter::from_fn(move || {
-        let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
-        let unit = rest.get(4..4 + len)?;
-        rest = &rest[4 + len..];
+        let len = rest.get(..size)?.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        let unit = rest.get(size..size.checked_add(len)?)?;
+        rest = &rest[size + len..];
         Some(unit)
     })
 }

@@ -13,6 +13,7 @@ pub struct ServerConfig {
     pub http: HttpConfig,
     pub segments: SegmentConfig,
     pub streams: StreamRules,
+    pub ladder: LadderConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -86,6 +87,53 @@ pub struct StreamRules {
     pub on_conflict: ConflictPolicy,
 }
 
+/// The adaptive-bitrate ladder: renditions transcoded below the source.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LadderConfig {
+    /// Transcode every stream into the rungs below, unless its key opts out.
+    pub enabled: bool,
+    /// Rungs from the largest down. A rung at or above the source's height is left out.
+    pub rungs: Vec<RungConfig>,
+    /// Stream keys that get their source rendition only.
+    pub skip_keys: Vec<String>,
+    /// CPU the ladder of one stream may use, in cores; above it, rungs are shed
+    /// from the largest down. None: limited only by keeping real time.
+    pub max_cores: Option<f64>,
+    /// A rung further than this behind the source (milliseconds) is shed.
+    pub max_lag_ms: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RungConfig {
+    /// Its name in URLs (`/live/KEY/NAME/playlist.m3u8`): letters, digits, '-', '_'.
+    pub name: String,
+    /// Picture height; the width keeps the source's aspect ratio.
+    pub height: u32,
+    pub bitrate_kbps: u32,
+}
+
+impl Default for LadderConfig {
+    fn default() -> Self {
+        let rung = |name: &str, height, bitrate_kbps| RungConfig { name: name.into(), height, bitrate_kbps };
+        LadderConfig {
+            enabled: true,
+            rungs: vec![rung("720p", 720, 3000), rung("480p", 480, 1400), rung("360p", 360, 800)],
+            skip_keys: Vec::new(),
+            max_cores: None,
+            max_lag_ms: 1500,
+        }
+    }
+}
+
+impl LadderConfig {
+    /// Whether stream `key` gets a ladder.
+    pub fn applies_to(&self, key: &str) -> bool {
+        self.enabled && !self.rungs.is_empty() && !self.skip_keys.iter().any(|k| k == key)
+    }
+}
+
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum ConflictPolicy {
@@ -101,6 +149,7 @@ impl Default for ServerConfig {
             http: HttpConfig::default(),
             segments: SegmentConfig::default(),
             streams: StreamRules::default(),
+            ladder: LadderConfig::default(),
         }
     }
 }

@@ -195,6 +195,23 @@ struct StreamReport {
     target_duration: Option<u32>,
     hls: String,
     dash: String,
+    /// What players are offered: the source's video, the ladder's rungs, the audio.
+    renditions: Vec<RenditionReport>,
+    /// The transcoding ladder: each rung running, shed or failed, with its lag and CPU.
+    ladder: Option<super::ladder::LadderStatus>,
+}
+
+#[derive(Serialize)]
+struct RenditionReport {
+    name: String,
+    /// "source", "rung" or "audio".
+    role: &'static str,
+    width: Option<u32>,
+    height: Option<u32>,
+    /// Measured over the retained segments, bits per second.
+    average_bandwidth: u64,
+    peak_bandwidth: u64,
+    playlist: String,
 }
 
 fn report(stream: &LiveStream, now: Instant) -> StreamReport {
@@ -241,8 +258,32 @@ fn report(stream: &LiveStream, now: Instant) -> StreamReport {
         target_duration: window.target_duration,
         hls: format!("/live/{}/index.m3u8", stream.key),
         dash: format!("/live/{}/manifest.mpd", stream.key),
+        renditions: window.tracks().map(|t| rendition_report(&stream.key, t)).collect(),
+        ladder: stream.ladder_status(),
     }
     .with_fallback_bitrate(bytes_in, uptime_seconds)
+}
+
+fn rendition_report(key: &str, track: &super::cmaf::window::TrackWindow) -> RenditionReport {
+    let (peak_bandwidth, average_bandwidth) = track.bandwidth();
+    let size = match &track.codec {
+        CodecConfig::H264(h264) => Some((h264.width, h264.height)),
+        CodecConfig::Aac(_) => None,
+    };
+    let role = match (track.kind, track.rung) {
+        (_, Some(_)) => "rung",
+        (TrackKind::Video, None) => "source",
+        (TrackKind::Audio, None) => "audio",
+    };
+    RenditionReport {
+        name: track.name.clone(),
+        role,
+        width: size.map(|s| s.0),
+        height: size.map(|s| s.1),
+        average_bandwidth,
+        peak_bandwidth,
+        playlist: format!("/live/{key}/{}/playlist.m3u8", track.name),
+    }
 }
 
 impl StreamReport {
@@ -263,7 +304,10 @@ async fn api_streams(State(hub): State<Arc<Hub>>) -> Response {
 }
 
 async fn metrics(State(hub): State<Arc<Hub>>) -> Response {
-    body("text/plain; version=0.0.4", "no-store", Bytes::from(hub.metrics.render(hub.live_count())))
+    let mut text = hub.metrics.render(hub.live_count());
+    let ladders: Vec<_> = hub.list().iter().filter_map(|s| s.ladder_status().map(|l| (s.key.clone(), l))).collect();
+    super::metrics::render_ladders(&mut text, &ladders);
+    body("text/plain; version=0.0.4", "no-store", Bytes::from(text))
 }
 
 async fn index(State(hub): State<Arc<Hub>>) -> Response {

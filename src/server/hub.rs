@@ -4,16 +4,18 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::config::{ConflictPolicy, ServerConfig};
+use super::cmaf::rung::RungFrame;
+use super::config::{ConflictPolicy, LadderConfig, ServerConfig};
+use super::ladder::{Ladder, LadderStatus, RungSink, SourceFrame};
 use super::metrics::Metrics;
 use super::stream::{Packager, StreamSnapshot};
 use crate::media::codec::CodecConfig;
-use crate::media::frame::EncodedFrame;
+use crate::media::frame::{EncodedFrame, TrackKind};
 use crate::media::wallclock::UnixMillis;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -48,6 +50,8 @@ pub struct LiveStream {
     /// Incremented by each publisher; a replaced publisher sees a newer one.
     session: AtomicU64,
     viewers: Mutex<HashMap<u64, Instant>>,
+    /// The current publisher's transcoding ladder, if the stream has one.
+    ladder: Mutex<Option<Ladder>>,
     pub created: Instant,
 }
 
@@ -93,6 +97,14 @@ impl LiveStream {
                 viewers.retain(|_, seen| now.duration_since(*seen) < VIEWER_WINDOW);
             }
         }
+    }
+
+    fn ladder(&self) -> MutexGuard<'_, Option<Ladder>> {
+        self.ladder.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn ladder_status(&self) -> Option<LadderStatus> {
+        self.ladder().as_ref().map(Ladder::status)
     }
 
     pub fn viewers(&self, now: Instant) -> usize {
@@ -195,7 +207,8 @@ impl Hub {
             packager.begin_session();
         }
         stream.set_state(StreamState::Live);
-        Ok(Publisher { stream, session, metrics: self.metrics.clone() })
+        let ladder = self.config.ladder.applies_to(key).then(|| self.config.ladder.clone());
+        Ok(Publisher { stream, session, metrics: self.metrics.clone(), ladder })
     }
 
     fn new_stream(&self, streams: &mut HashMap<String, Arc<LiveStream>>, key: &str, protocol: &'static str, peer: SocketAddr) -> Arc<LiveStream> {
@@ -215,6 +228,7 @@ impl Hub {
             state: Mutex::new(StreamState::Live),
             session: AtomicU64::new(0),
             viewers: Mutex::new(HashMap::new()),
+            ladder: Mutex::new(None),
             created: Instant::now(),
         });
         streams.insert(key.to_string(), stream.clone());
@@ -250,6 +264,35 @@ pub struct Publisher {
     stream: Arc<LiveStream>,
     session: u64,
     metrics: Arc<Metrics>,
+    /// None when the stream gets no ladder.
+    ladder: Option<LadderConfig>,
+}
+
+/// Rung output goes into the stream's packager; a stream that is gone takes nothing.
+struct StreamSink(Weak<LiveStream>);
+
+fn wall_now() -> UnixMillis {
+    UnixMillis::from_system_time(std::time::SystemTime::now())
+}
+
+impl RungSink for StreamSink {
+    fn configure(&self, rung: usize, name: &str, config: CodecConfig) {
+        if let Some(stream) = self.0.upgrade() {
+            stream.packager().configure_rung(rung, name, config, wall_now());
+        }
+    }
+
+    fn push(&self, rung: usize, frame: RungFrame) {
+        if let Some(stream) = self.0.upgrade() {
+            stream.packager().push_rung(rung, frame, wall_now());
+        }
+    }
+
+    fn remove(&self, rung: usize) {
+        if let Some(stream) = self.0.upgrade() {
+            stream.packager().remove_rung(rung, wall_now());
+        }
+    }
 }
 
 impl Publisher {
@@ -263,14 +306,34 @@ impl Publisher {
 
     pub fn configure(&self, config: CodecConfig) -> Result<(), PublishError> {
         self.check_current()?;
-        self.stream.packager().configure(config, UnixMillis::from_system_time(std::time::SystemTime::now()));
+        if let (CodecConfig::H264(h264), Some(ladder_config)) = (&config, &self.ladder) {
+            let mut ladder = self.stream.ladder();
+            match ladder.as_mut() {
+                Some(ladder) => ladder.reconfigure(h264.clone()),
+                None => match Ladder::start(&self.stream.key, ladder_config, h264.clone(), Arc::new(StreamSink(Arc::downgrade(&self.stream)))) {
+                    Ok(started) => *ladder = Some(started),
+                    Err(error) => tracing::error!(key = %self.stream.key, "cannot start the ladder's thread: {error}; only the source rendition is offered"),
+                },
+            }
+        }
+        self.stream.packager().configure(config, wall_now());
         Ok(())
     }
 
     /// `arrived` is when the frame's bytes came off the socket.
     pub fn push(&self, frame: EncodedFrame, arrived: Instant) -> Result<(), PublishError> {
         self.check_current()?;
-        let segments = self.stream.packager().push(frame, UnixMillis::from_system_time(std::time::SystemTime::now()));
+        let for_ladder = (frame.kind == TrackKind::Video && self.ladder.is_some()).then(|| (frame.data.clone(), frame.keyframe));
+        let (segments, placed) = {
+            let mut packager = self.stream.packager();
+            let segments = packager.push(frame, wall_now());
+            (segments, packager.last_video_time())
+        };
+        if let (Some((data, keyframe)), Some((dts_ms, pts_ms))) = (for_ladder, placed) {
+            if let Some(ladder) = self.stream.ladder().as_mut() {
+                ladder.feed(SourceFrame { data, keyframe, dts_ms, pts_ms, arrived });
+            }
+        }
         if segments > 0 {
             Metrics::add(&self.metrics.segments_produced, segments as u64);
             self.metrics.record_listing_delay(arrived.elapsed().as_micros() as u64);
@@ -284,7 +347,9 @@ impl Drop for Publisher {
         if self.check_current().is_err() {
             return;
         }
-        let segments = self.stream.packager().flush(UnixMillis::from_system_time(std::time::SystemTime::now()));
+        // The ladder stops with its publisher; the next one starts its own.
+        self.stream.ladder().take();
+        let segments = self.stream.packager().flush(wall_now());
         Metrics::add(&self.metrics.segments_produced, segments as u64);
         self.stream.set_state(StreamState::Waiting { since: Instant::now() });
         tracing::info!(key = %self.stream.key, "publisher left; waiting for it to come back");

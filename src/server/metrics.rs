@@ -93,3 +93,38 @@ impl Metrics {
         out
     }
 }
+
+/// The ladders of live streams: rungs by state, each rung's lag and CPU.
+pub fn render_ladders(out: &mut String, ladders: &[(String, super::ladder::LadderStatus)]) {
+    if ladders.is_empty() {
+        return;
+    }
+    out.push_str("# HELP onair_ladder_cores CPU cores a stream's ladder used over the last second.\n# TYPE onair_ladder_cores gauge\n");
+    for (key, ladder) in ladders {
+        let _ = writeln!(out, "onair_ladder_cores{{key=\"{}\"}} {:.3}", label(key), ladder.cores);
+    }
+    out.push_str("# HELP onair_ladder_rungs Ladder rungs by state (running, shed, failed).\n# TYPE onair_ladder_rungs gauge\n");
+    for (key, ladder) in ladders {
+        for state in ["running", "shed", "failed"] {
+            let count = ladder.rungs.iter().filter(|r| r.state == state).count();
+            let _ = writeln!(out, "onair_ladder_rungs{{key=\"{}\",state=\"{state}\"}} {count}", label(key));
+        }
+    }
+    out.push_str("# HELP onair_ladder_rung_shed A rung shed because the ladder could not keep up (1) or running (0).\n# TYPE onair_ladder_rung_shed gauge\n");
+    for (key, ladder) in ladders {
+        for rung in &ladder.rungs {
+            let _ = writeln!(out, "onair_ladder_rung_shed{{key=\"{}\",rung=\"{}\"}} {}", label(key), label(&rung.name), u8::from(rung.state == "shed"));
+        }
+    }
+    out.push_str("# HELP onair_ladder_rung_lag_seconds From a source frame's arrival to the rung's encoded frame.\n# TYPE onair_ladder_rung_lag_seconds gauge\n");
+    for (key, ladder) in ladders {
+        for rung in ladder.rungs.iter().filter(|r| r.state == "running") {
+            let _ = writeln!(out, "onair_ladder_rung_lag_seconds{{key=\"{}\",rung=\"{}\"}} {:.4}", label(key), label(&rung.name), rung.lag_ms / 1000.0);
+        }
+    }
+}
+
+/// Keys and rung names are restricted to URL-safe characters; escape anyway.
+fn label(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}

@@ -9,6 +9,7 @@ pub mod hls;
 pub mod http;
 pub mod hub;
 pub mod ingest;
+pub mod ladder;
 pub mod live_edge;
 pub mod metrics;
 pub mod player_page;

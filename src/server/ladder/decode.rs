@@ -1,0 +1,243 @@
+//! The ladder's own thread: decodes the source once, gives each picture its
+//! timestamps back, hands it to every rung, builds the rungs for the
+//! source's size (again when it changes, at a keyframe), and measures once a
+//! second to shed a rung when the ladder cannot keep up.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use openh264::OpenH264API;
+use openh264::decoder::{DecodedYUV, DecoderConfig, Flush};
+use openh264::formats::YUVSource;
+
+use super::cpu::thread_cpu_time;
+use super::picture::Picture;
+use super::plan::{RungPlan, plan};
+use super::shed::ShedPolicy;
+use super::timing::Retimer;
+use super::worker::{Job, Worker};
+use super::{Input, LadderStatus, RungSink, RungStatus, SourceFrame};
+use crate::media::codec::H264Config;
+use crate::media::h264::{append_annexb, avcc_parameter_sets, nal_units};
+use crate::server::config::LadderConfig;
+
+const MEASURE_EVERY: Duration = Duration::from_secs(1);
+
+pub struct Decoder {
+    key: String,
+    config: LadderConfig,
+    source: H264Config,
+    sink: Arc<dyn RungSink>,
+    status: Arc<Mutex<LadderStatus>>,
+    workers: BTreeMap<usize, Worker>,
+    /// Rungs shed or failed, with why; they stay out for the stream's life.
+    retired: BTreeMap<usize, RungStatus>,
+    /// The source size the rungs were planned for.
+    planned_for: Option<(u32, u32)>,
+    retimer: Retimer,
+    policy: ShedPolicy,
+    /// CPU of rungs that are gone, so the ladder's total never goes back.
+    retired_cpu: Duration,
+    decode_errors: u64,
+    needs_keyframe: bool,
+    last_measure: Option<Instant>,
+}
+
+impl Decoder {
+    pub fn new(key: &str, config: &LadderConfig, source: H264Config, sink: Arc<dyn RungSink>, status: Arc<Mutex<LadderStatus>>) -> Decoder {
+        Decoder {
+            key: key.to_string(),
+            policy: ShedPolicy::new(config.max_cores, Duration::from_millis(u64::from(config.max_lag_ms))),
+            config: config.clone(),
+            source,
+            sink,
+            status,
+            workers: BTreeMap::new(),
+            retired: BTreeMap::new(),
+            planned_for: None,
+            retimer: Retimer::default(),
+            retired_cpu: Duration::ZERO,
+            decode_errors: 0,
+            needs_keyframe: true,
+            last_measure: None,
+        }
+    }
+
+    pub fn run(mut self, input: &Receiver<Input>) {
+        let api_config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
+        let mut decoder = match openh264::decoder::Decoder::with_api_config(OpenH264API::from_source(), api_config) {
+            Ok(decoder) => decoder,
+            Err(error) => {
+                tracing::error!(key = %self.key, "the ladder cannot start its H.264 decoder: {error}; only the source rendition is offered");
+                return;
+            }
+        };
+        let mut next_measure = Instant::now() + MEASURE_EVERY;
+        loop {
+            match input.recv_timeout(MEASURE_EVERY) {
+                Ok(Input::Config(source)) => self.source = source,
+                Ok(Input::Frame(frame)) => self.decode(&mut decoder, frame),
+                Err(RecvTimeoutError::Timeout) => {}
+                // The publisher left; its rungs' segments stay listed like the source's.
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            let now = Instant::now();
+            if now >= next_measure {
+                next_measure = now + MEASURE_EVERY;
+                self.measure(now);
+            }
+        }
+    }
+
+    fn all_shed(&self) -> bool {
+        self.planned_for.is_some() && self.workers.is_empty()
+    }
+
+    fn decode(&mut self, decoder: &mut openh264::decoder::Decoder, frame: SourceFrame) {
+        if self.all_shed() {
+            return;
+        }
+        if self.needs_keyframe && !frame.keyframe {
+            return;
+        }
+        self.needs_keyframe = false;
+        let mut annexb = Vec::with_capacity(frame.data.len() + 64);
+        if frame.keyframe {
+            append_annexb(&mut annexb, avcc_parameter_sets(&self.source.avcc));
+        }
+        append_annexb(&mut annexb, nal_units(&frame.data, self.source.nal_length_size));
+        self.retimer.input(frame.dts_ms, frame.pts_ms, frame.keyframe, frame.arrived);
+        let picture = match decoder.decode(&annexb) {
+            Ok(Some(yuv)) => copy_picture(&yuv),
+            Ok(None) => return,
+            Err(error) => {
+                self.decode_errors += 1;
+                if self.decode_errors == 1 || self.decode_errors % 100 == 0 {
+                    tracing::warn!(key = %self.key, errors = self.decode_errors, "the ladder could not decode a source frame ({error}); it resumes at the next keyframe");
+                }
+                self.retimer.clear();
+                self.needs_keyframe = true;
+                return;
+            }
+        };
+        let (Some(picture), Some(timing)) = (picture, self.retimer.output()) else { return };
+        let size = (picture.width, picture.height);
+        if self.planned_for != Some(size) && timing.keyframe {
+            self.rebuild(size);
+        }
+        let picture = Arc::new(picture);
+        let mut gone = Vec::new();
+        for (index, worker) in &mut self.workers {
+            if !worker.offer(Job { picture: picture.clone(), timing }) {
+                gone.push(*index);
+            }
+        }
+        for index in gone {
+            self.retire(index, "failed", None);
+        }
+    }
+
+    /// Plans the rungs for a source of `size` and starts them; rungs that no
+    /// longer fit leave the playlists.
+    fn rebuild(&mut self, size: (u32, u32)) {
+        let fps = self.source.frame_rate.map_or(30, |rate| rate.round().clamp(1.0, 120.0) as u32);
+        let plans: Vec<RungPlan> = plan(size.0, size.1, &self.config.rungs).into_iter().filter(|p| !self.retired.contains_key(&p.index)).collect();
+        if self.planned_for.is_some() {
+            tracing::info!(key = %self.key, "the source is now {}x{}: rebuilding the ladder", size.0, size.1);
+        }
+        for (_, worker) in std::mem::take(&mut self.workers) {
+            self.retired_cpu += Duration::from_nanos(worker.counters.cpu_nanos.load(Ordering::Relaxed));
+        }
+        // Rungs of an earlier size (or an earlier publisher) that no longer fit leave the playlists.
+        for index in 0..self.config.rungs.len() {
+            if !plans.iter().any(|p| p.index == index) && !self.retired.contains_key(&index) {
+                self.sink.remove(index);
+            }
+        }
+        self.planned_for = Some(size);
+        for plan in plans {
+            let (name, width, height) = (plan.name.clone(), plan.width, plan.height);
+            match Worker::spawn(&self.key, plan, fps, self.sink.clone()) {
+                Ok(worker) => {
+                    tracing::info!(key = %self.key, rung = %name, "ladder rung {width}x{height} started");
+                    self.workers.insert(worker.plan.index, worker);
+                }
+                Err(error) => tracing::error!(key = %self.key, rung = %name, "cannot start a thread for the rung: {error}"),
+            }
+        }
+        self.publish_status();
+    }
+
+    /// Takes a rung out of the ladder for good.
+    fn retire(&mut self, index: usize, state: &'static str, reason: Option<String>) {
+        let Some(worker) = self.workers.remove(&index) else { return };
+        self.retired_cpu += Duration::from_nanos(worker.counters.cpu_nanos.load(Ordering::Relaxed));
+        let mut status = rung_status(&worker);
+        status.state = state;
+        status.reason = reason.or_else(|| worker.counters.error.lock().ok().and_then(|e| e.clone()));
+        self.retired.insert(index, status);
+        self.sink.remove(index);
+        self.publish_status();
+    }
+
+    fn measure(&mut self, now: Instant) {
+        let mut cpu = thread_cpu_time() + self.retired_cpu;
+        let mut worst_lag = Duration::ZERO;
+        let wall = self.last_measure.replace(now).map_or(0.0, |then| now.duration_since(then).as_secs_f64());
+        for worker in self.workers.values_mut() {
+            let nanos = worker.counters.cpu_nanos.load(Ordering::Relaxed);
+            if wall > 0.0 {
+                worker.cores = nanos.saturating_sub(worker.measured_cpu_nanos) as f64 / 1e9 / wall;
+            }
+            worker.measured_cpu_nanos = nanos;
+            cpu += Duration::from_nanos(nanos);
+            worst_lag = worst_lag.max(Duration::from_micros(worker.counters.worst_lag_micros.swap(0, Ordering::Relaxed)));
+        }
+        if let Some(reason) = self.policy.observe(now, cpu, worst_lag) {
+            // The largest rung costs the most, and the source serves its viewers best.
+            if let Some(&largest) = self.workers.keys().next() {
+                let name = self.workers[&largest].plan.name.clone();
+                tracing::warn!(key = %self.key, rung = %name, "shedding ladder rung {name}: {reason}");
+                self.retire(largest, "shed", Some(reason.to_string()));
+            }
+        }
+        self.publish_status();
+    }
+
+    fn publish_status(&self) {
+        let cores = self.policy.cores;
+        let mut rungs: Vec<RungStatus> = self.workers.values().map(rung_status).collect();
+        rungs.extend(self.retired.values().cloned());
+        rungs.sort_by_key(|r| std::cmp::Reverse(r.height));
+        if let Ok(mut status) = self.status.lock() {
+            status.cores = cores;
+            status.decode_errors = self.decode_errors;
+            status.rungs = rungs;
+        }
+    }
+}
+
+fn rung_status(worker: &Worker) -> RungStatus {
+    let counters = &worker.counters;
+    RungStatus {
+        name: worker.plan.name.clone(),
+        width: worker.plan.width,
+        height: worker.plan.height,
+        bitrate_kbps: worker.plan.bitrate_kbps,
+        state: "running",
+        frames: counters.frames.load(Ordering::Relaxed),
+        frames_dropped: counters.dropped.load(Ordering::Relaxed),
+        lag_ms: counters.last_lag_micros.load(Ordering::Relaxed) as f64 / 1000.0,
+        cores: worker.cores,
+        reason: None,
+    }
+}
+
+fn copy_picture(yuv: &DecodedYUV<'_>) -> Option<Picture> {
+    let (width, height) = yuv.dimensions();
+    let (y, u, v) = yuv.strides();
+    Picture::from_strided(width as u32, height as u32, [yuv.y(), yuv.u(), yuv.v()], [y, u, v])
+}
