@@ -1,8 +1,7 @@
 //! A decoded I420 picture and its scaling to a rung's size, plane by plane
-//! with SIMD (fast_image_resize).
+//! with SIMD.
 
-use fast_image_resize::images::{Image, ImageRef};
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use onair_scale::PlaneScaler;
 
 /// I420 with tight planes (stride = width).
 pub struct Picture {
@@ -36,15 +35,14 @@ impl Picture {
 }
 
 pub struct Scaler {
-    resizer: Resizer,
-    options: ResizeOptions,
+    planes: PlaneScaler,
     width: u32,
     height: u32,
 }
 
 impl Scaler {
     pub fn new(width: u32, height: u32) -> Scaler {
-        Scaler { resizer: Resizer::new(), options: ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear)), width, height }
+        Scaler { planes: PlaneScaler::default(), width, height }
     }
 
     /// Scales `source` into `i420` (resized to width × height × 3/2).
@@ -56,15 +54,9 @@ impl Scaler {
         let (u, v) = chroma.split_at_mut(cw * ch);
         let (sw, sh) = (source.width, source.height);
         let (scw, sch) = (sw.div_ceil(2), sh.div_ceil(2));
-        self.plane(&source.y, sw, sh, y, self.width, self.height)?;
-        self.plane(&source.u, scw, sch, u, cw as u32, ch as u32)?;
-        self.plane(&source.v, scw, sch, v, cw as u32, ch as u32)
-    }
-
-    fn plane(&mut self, from: &[u8], from_width: u32, from_height: u32, to: &mut [u8], to_width: u32, to_height: u32) -> Result<(), String> {
-        let source = ImageRef::new(from_width, from_height, from, PixelType::U8).map_err(|e| format!("source plane: {e}"))?;
-        let mut target = Image::from_slice_u8(to_width, to_height, to, PixelType::U8).map_err(|e| format!("target plane: {e}"))?;
-        self.resizer.resize(&source, &mut target, &self.options).map_err(|e| format!("scaling failed: {e}"))
+        self.planes.scale(&source.y, sw, sh, y, self.width, self.height)?;
+        self.planes.scale(&source.u, scw, sch, u, cw as u32, ch as u32)?;
+        self.planes.scale(&source.v, scw, sch, v, cw as u32, ch as u32)
     }
 }
 
