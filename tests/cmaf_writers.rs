@@ -345,3 +345,54 @@ fn a_video_header_after_the_first_audio_frames_starts_the_stream_with_both_track
     assert!(video.len() >= 2, "video is packaged");
     assert_eq!(video.iter().map(|s| s.number).collect::<Vec<_>>(), audio_segments.iter().map(|s| s.number).collect::<Vec<_>>());
 }
+
+/// Video parts and segments of one rendition: (number, index, start, duration, independent) and (number, start, duration).
+fn layout(events: &[SegmenterEvent], rung: Option<usize>) -> (Vec<(u64, u32, i64, i64, bool)>, Vec<(u64, i64, i64)>) {
+    let mut parts = Vec::new();
+    let mut segments = Vec::new();
+    for event in events {
+        match event {
+            SegmenterEvent::Part(p) if p.kind == TrackKind::Video && p.rung == rung => parts.push((p.number, p.index, p.start, p.duration, p.independent)),
+            SegmenterEvent::Segment(s, _) if s.kind == TrackKind::Video && s.rung == rung => segments.push((s.number, s.start, s.duration)),
+            _ => {}
+        }
+    }
+    (parts, segments)
+}
+
+#[test]
+fn a_rung_fed_late_cuts_exactly_where_the_source_did() {
+    use onair::server::cmaf::rung::RungFrame;
+    let (mut segmenter, mut events) = configured_with_inits(2000);
+    segmenter = segmenter.with_parts(Some(334));
+    events.extend(segmenter.configure_rung(0, "360p", h264()));
+    // The transcoder hands frames over four source frames late, and one of them
+    // (mid-GOP) never arrives: the rung's sample lengthens, boundaries stay.
+    let mut in_flight = std::collections::VecDeque::new();
+    for v in 0..300i64 {
+        let ms = 500 + v * 1000 / 30;
+        let keyframe = v % 30 == 0;
+        events.extend(segmenter.push(video(ms, keyframe), UnixMillis(1_000_000 + ms)));
+        events.extend(segmenter.push(audio(ms), UnixMillis(1_000_000 + ms)));
+        let (dts_ms, pts_ms) = segmenter.last_video_time().expect("the source frame was taken");
+        if v != 105 {
+            in_flight.push_back(RungFrame { dts_ms, pts_ms, keyframe, data: Bytes::from_static(&[0, 0, 0, 1, 0x65]) });
+        }
+        if in_flight.len() > 4 {
+            events.extend(segmenter.push_rung(0, in_flight.pop_front().unwrap()));
+        }
+    }
+    segmenter.flush(&mut events);
+    // The ladder drains after the publisher leaves, then the rung finishes.
+    while let Some(frame) = in_flight.pop_front() {
+        events.extend(segmenter.push_rung(0, frame));
+    }
+    events.extend(segmenter.finish_rung(0));
+    let (source_parts, source_segments) = layout(&events, None);
+    let (rung_parts, rung_segments) = layout(&events, Some(0));
+    assert!(source_segments.len() >= 4, "{source_segments:?}");
+    assert_eq!(rung_segments, source_segments, "same numbers, start times (tfdt) and durations");
+    assert_eq!(rung_parts, source_parts, "same part boundaries");
+    let inits = events.iter().filter(|e| matches!(e, SegmenterEvent::Init(i) if i.rung == Some(0) && i.name == "360p")).count();
+    assert_eq!(inits, 1);
+}

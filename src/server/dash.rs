@@ -57,7 +57,7 @@ pub fn manifest(window: &MediaWindow, now: UnixMillis) -> String {
         let video: Vec<&TrackWindow> = window.video_renditions().collect();
         let audio: Vec<&TrackWindow> = window.audio.iter().collect();
         for (set_id, tracks) in [video, audio].iter().filter(|t| !t.is_empty()).enumerate() {
-            write_adaptation_set(&mut out, set_id, tracks, period, next, chunked);
+            write_adaptation_set(&mut out, window, set_id, tracks, period, next, chunked);
         }
         out.push_str("  </Period>\n");
     }
@@ -86,7 +86,7 @@ fn wall_end(start: UnixMillis, duration: i64, timescale: u32) -> UnixMillis {
 
 /// `chunked` (part target ms, target duration s) lists the segment being
 /// written too, available from its first part and delivered as it grows.
-fn write_adaptation_set(out: &mut String, set_id: usize, tracks: &[&TrackWindow], period: &Period, next_period: Option<u64>, chunked: Option<(u32, u32)>) {
+fn write_adaptation_set(out: &mut String, window: &MediaWindow, set_id: usize, tracks: &[&TrackWindow], period: &Period, next_period: Option<u64>, chunked: Option<(u32, u32)>) {
     let in_period = |track: &TrackWindow| -> bool { track.listed().any(|s| s.number >= period.first_number && next_period.is_none_or(|next| s.number < next)) };
     let tracks: Vec<&TrackWindow> = tracks.iter().copied().filter(|t| in_period(t)).collect();
     let Some(first) = tracks.first() else { return };
@@ -103,12 +103,12 @@ fn write_adaptation_set(out: &mut String, set_id: usize, tracks: &[&TrackWindow]
         }
     }
     for track in tracks {
-        write_representation(out, track, period, next_period, chunked);
+        write_representation(out, track, window.frame_rate(track), period, next_period, chunked);
     }
     out.push_str("    </AdaptationSet>\n");
 }
 
-fn write_representation(out: &mut String, track: &TrackWindow, period: &Period, next_period: Option<u64>, chunked: Option<(u32, u32)>) {
+fn write_representation(out: &mut String, track: &TrackWindow, frame_rate: Option<f64>, period: &Period, next_period: Option<u64>, chunked: Option<(u32, u32)>) {
     let segments: Vec<_> = track.listed().filter(|s| s.number >= period.first_number && next_period.is_none_or(|next| s.number < next)).collect();
     let Some(first) = segments.first() else { return };
     let name = rendition_name(track);
@@ -123,7 +123,7 @@ fn write_representation(out: &mut String, track: &TrackWindow, period: &Period, 
                 h264.width,
                 h264.height
             );
-            if let Some(rate) = track.frame_rate() {
+            if let Some(rate) = frame_rate {
                 let _ = write!(out, " frameRate=\"{}\"", frame_rate_attr(rate));
             }
             out.push_str(">\n");

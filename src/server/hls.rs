@@ -55,7 +55,7 @@ pub fn master_playlist(window: &MediaWindow) -> String {
         );
         if let CodecConfig::H264(h264) = &video.codec {
             let _ = write!(out, ",RESOLUTION={}x{}", h264.width, h264.height);
-            if let Some(rate) = video.frame_rate() {
+            if let Some(rate) = window.frame_rate(video) {
                 let _ = write!(out, ",FRAME-RATE={rate:.3}");
             }
         }

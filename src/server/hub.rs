@@ -293,6 +293,12 @@ impl RungSink for StreamSink {
             stream.packager().remove_rung(rung, wall_now());
         }
     }
+
+    fn finish(&self, rung: usize) {
+        if let Some(stream) = self.0.upgrade() {
+            stream.packager().finish_rung(rung, wall_now());
+        }
+    }
 }
 
 impl Publisher {
@@ -347,10 +353,11 @@ impl Drop for Publisher {
         if self.check_current().is_err() {
             return;
         }
-        // The ladder stops with its publisher; the next one starts its own.
-        self.stream.ladder().take();
         let segments = self.stream.packager().flush(wall_now());
         Metrics::add(&self.metrics.segments_produced, segments as u64);
+        // The ladder stops with its publisher, after the flush: its rungs then
+        // close their last segments where the source's closed.
+        self.stream.ladder().take();
         self.stream.set_state(StreamState::Waiting { since: Instant::now() });
         tracing::info!(key = %self.stream.key, "publisher left; waiting for it to come back");
     }

@@ -210,6 +210,12 @@ impl Packager {
         self.apply(events, now);
     }
 
+    /// Rung `rung` has had all its frames for this session.
+    pub fn finish_rung(&mut self, rung: usize, now: UnixMillis) {
+        let events = self.segmenter.finish_rung(rung);
+        self.apply(events, now);
+    }
+
     /// Rung `rung` is shed or rebuilt: it leaves the playlists and the MPD.
     pub fn remove_rung(&mut self, rung: usize, now: UnixMillis) {
         self.segmenter.remove_rung(rung);

@@ -127,9 +127,9 @@ impl RungTrack {
         self.track.hold(HeldFrame { dts, composition_offset, keyframe: frame.keyframe, data });
     }
 
-    /// The source's publisher left: what the rung holds closes as segment
-    /// `last_number` (the source's last), following any cuts still pending.
-    pub fn flush(&mut self, last_number: Option<u64>, context: &mut FollowContext<'_>, out: &mut Vec<SegmenterEvent>) {
+    /// Every frame of the session is in: the rung follows the cuts still
+    /// pending, the last of which is where the source's last segment ended.
+    pub fn finish(&mut self, context: &mut FollowContext<'_>, out: &mut Vec<SegmenterEvent>) {
         let duration = self.track.last_duration.max(1);
         self.track.finalize_held(duration);
         if self.started {
@@ -137,9 +137,6 @@ impl RungTrack {
                 if let Boundary::Cut(cut) = boundary {
                     follow_cut(&mut self.track, cut, context, out);
                 }
-            }
-            if let Some(number) = last_number {
-                follow_cut(&mut self.track, Cut { number, at_ms: i64::MAX / 1000, part_only: false }, context, out);
             }
         }
         self.restart(false);

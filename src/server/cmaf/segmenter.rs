@@ -240,6 +240,16 @@ impl Segmenter {
         out
     }
 
+    /// Rung `rung` has had all its frames (its ladder drained): it closes
+    /// where the source closed.
+    pub fn finish_rung(&mut self, rung: usize) -> Vec<SegmenterEvent> {
+        let mut out = Vec::new();
+        if let Some(track) = self.rungs.get_mut(&rung) {
+            track.finish(&mut follow_context!(self), &mut out);
+        }
+        out
+    }
+
     /// The stream time (dts, pts in ms) the last source video frame was put at,
     /// if it was taken: the ladder stamps its transcoded frames with it.
     pub fn last_video_time(&self) -> Option<(i64, i64)> {
@@ -267,7 +277,7 @@ impl Segmenter {
 
     /// Closes every open segment: the publisher has gone.
     pub fn flush(&mut self, out: &mut Vec<SegmenterEvent>) {
-        let mut video_number = None;
+        let mut video_end = None;
         if let Some(video) = &mut self.video {
             let duration = video.last_duration.max(1);
             video.finalize_held(duration);
@@ -275,17 +285,20 @@ impl Segmenter {
                 let number = self.next_number;
                 if let Some(closed) = video.close(number, None) {
                     self.next_number += 1;
-                    video_number = Some(number);
                     let end_ms = ticks_to_ms(closed.0.start + closed.0.duration, VIDEO_TIMESCALE);
+                    video_end = Some((number, end_ms));
                     self.stream_end_ms = self.stream_end_ms.max(end_ms);
                     emit_segment(closed, &mut follow_context!(self), out);
                 }
             }
         }
-        for rung in self.rungs.values_mut() {
-            let mut context = follow_context!(self);
-            rung.flush(video_number, &mut context, out);
+        // Rungs get their last frames later; they close when their ladder has drained.
+        if let Some((number, at_ms)) = video_end {
+            for rung in self.rungs.values_mut() {
+                rung.mark(Boundary::Cut(Cut { number, at_ms, part_only: false }));
+            }
         }
+        let video_number = video_end.map(|(number, _)| number);
         if let Some(audio) = &mut self.audio {
             let frame_ticks = 1024;
             audio.finalize_held(frame_ticks);

@@ -213,6 +213,14 @@ impl MediaWindow {
         self.video.iter().chain(self.rungs.values())
     }
 
+    /// A rung has the source's frame timing; its own SPS may not say the rate.
+    pub fn frame_rate(&self, track: &TrackWindow) -> Option<f64> {
+        match (track.rung, &self.video) {
+            (Some(_), Some(source)) => source.frame_rate().or_else(|| track.frame_rate()),
+            _ => track.frame_rate(),
+        }
+    }
+
     /// A rendition by its name in URLs.
     pub fn rendition(&self, name: &str) -> Option<&TrackWindow> {
         self.tracks().find(|t| t.name == name)

@@ -81,7 +81,8 @@ impl Decoder {
                 Ok(Input::Config(source)) => self.source = source,
                 Ok(Input::Frame(frame)) => self.decode(&mut decoder, frame),
                 Err(RecvTimeoutError::Timeout) => {}
-                // The publisher left; its rungs' segments stay listed like the source's.
+                // The publisher left: every queued frame is decoded and encoded,
+                // then each rung closes its last segment where the source did.
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             let now = Instant::now();
@@ -89,6 +90,18 @@ impl Decoder {
                 next_measure = now + MEASURE_EVERY;
                 self.measure(now);
             }
+        }
+        if let Ok(pictures) = decoder.flush_remaining() {
+            let pictures: Vec<Picture> = pictures.iter().filter_map(copy_picture).collect();
+            for picture in pictures {
+                if let Some(timing) = self.retimer.output() {
+                    self.dispatch(picture, timing);
+                }
+            }
+        }
+        for (index, worker) in std::mem::take(&mut self.workers) {
+            worker.finish();
+            self.sink.finish(index);
         }
     }
 
@@ -128,6 +141,10 @@ impl Decoder {
         if self.planned_for != Some(size) && timing.keyframe {
             self.rebuild(size);
         }
+        self.dispatch(picture, timing);
+    }
+
+    fn dispatch(&mut self, picture: Picture, timing: super::timing::FrameTiming) {
         let picture = Arc::new(picture);
         let mut gone = Vec::new();
         for (index, worker) in &mut self.workers {

@@ -30,6 +30,8 @@ pub trait RungSink: Send + Sync + 'static {
     fn push(&self, rung: usize, frame: RungFrame);
     /// The rung was shed or rebuilt away.
     fn remove(&self, rung: usize);
+    /// The publisher left and the rung has delivered every frame it was given.
+    fn finish(&self, rung: usize);
 }
 
 /// A source video frame as the packager placed it on the stream timeline.

@@ -48,7 +48,7 @@ pub struct Worker {
     /// Cores it used over the ladder's last measurement.
     pub cores: f64,
     pub measured_cpu_nanos: u64,
-    _thread: JoinHandle<()>,
+    thread: JoinHandle<()>,
 }
 
 impl Worker {
@@ -59,7 +59,15 @@ impl Worker {
             let (plan, counters, key) = (plan.clone(), counters.clone(), key.to_string());
             move || run(&key, &plan, fps, &receiver, sink.as_ref(), &counters)
         })?;
-        Ok(Worker { plan, jobs, counters, started: false, cores: 0.0, measured_cpu_nanos: 0, _thread: thread })
+        Ok(Worker { plan, jobs, counters, started: false, cores: 0.0, measured_cpu_nanos: 0, thread })
+    }
+
+    /// Lets the rung encode what it was given, then waits for its thread to end.
+    pub fn finish(self) {
+        drop(self.jobs);
+        if self.thread.join().is_err() {
+            tracing::error!(rung = %self.plan.name, "a ladder rung's thread panicked");
+        }
     }
 
     /// Hands a picture over without waiting: a full queue drops it for this rung only.
