@@ -105,12 +105,15 @@ impl Decoder {
         }
     }
 
-    fn all_shed(&self) -> bool {
-        self.planned_for.is_some() && self.workers.is_empty()
-    }
-
     fn decode(&mut self, decoder: &mut openh264::decoder::Decoder, frame: SourceFrame) {
-        if self.all_shed() {
+        let size = (self.source.width, self.source.height);
+        if frame.keyframe && self.planned_for != Some(size) {
+            // A new size takes effect at a keyframe, as the source's own init segment does.
+            self.rebuild(size);
+        }
+        if self.workers.is_empty() {
+            // Nothing to feed (a small source, or every rung shed): no decoding either.
+            self.needs_keyframe = true;
             return;
         }
         if self.needs_keyframe && !frame.keyframe {
@@ -137,10 +140,6 @@ impl Decoder {
             }
         };
         let (Some(picture), Some(timing)) = (picture, self.retimer.output()) else { return };
-        let size = (picture.width, picture.height);
-        if self.planned_for != Some(size) && timing.keyframe {
-            self.rebuild(size);
-        }
         self.dispatch(picture, timing);
     }
 
