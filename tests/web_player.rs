@@ -16,8 +16,13 @@ struct Engine(Child);
 
 impl Engine {
     fn start(server: &Server, key: &str, seconds: u32) -> Engine {
+        Engine::with_quality(server, key, seconds, 1)
+    }
+
+    fn with_quality(server: &Server, key: &str, seconds: u32, quality: u8) -> Engine {
         let child = Command::new(env!("CARGO_BIN_EXE_onair"))
-            .args(["publish", "--video", "test", "--audio", "tone", "--quality", "1", "--duration", &seconds.to_string(), "--to", &server.rtmp_url(key)])
+            .args(["publish", "--video", "test", "--audio", "tone", "--quality", &quality.to_string(), "--duration", &seconds.to_string()])
+            .args(["--to", &server.rtmp_url(key)])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -35,11 +40,15 @@ impl Drop for Engine {
 
 /// Runs the browser harness; returns its JSON report.
 fn play(page: &str, mode: &str, seconds: u32) -> serde_json::Value {
+    play_with(page, mode, seconds, &[])
+}
+
+fn play_with(page: &str, mode: &str, seconds: u32, extra: &[&str]) -> serde_json::Value {
     require("node");
     assert!(std::path::Path::new("/usr/bin/chromium").exists(), "Chromium is not installed: run packaging/setup.sh");
     assert!(repo_path("node_modules/playwright-core").exists(), "playwright-core is not installed: run packaging/setup.sh");
     let output =
-        Command::new("node").arg(repo_path("tests/browser/play.mjs")).args([page, mode, &seconds.to_string()]).stdin(Stdio::null()).output().expect("run node");
+        Command::new("node").arg(repo_path("tests/browser/play.mjs")).args([page, mode, &seconds.to_string()]).args(extra).stdin(Stdio::null()).output().expect("run node");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "play.mjs failed: {}\n{stdout}", String::from_utf8_lossy(&output.stderr));
     let line = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no report from play.mjs: {stdout}"));
@@ -96,5 +105,32 @@ fn every_mode_keeps_playing_across_a_publisher_reconnect() {
         // A few seconds go to the reconnect; the rest plays.
         assert!(report["advanced"].as_f64().unwrap_or(0.0) >= 10.0, "{mode}: {report}");
         assert!(report["glassToGlass"]["count"].as_u64().unwrap_or(0) > 10, "{mode}: {report}");
+    }
+}
+
+#[test]
+fn forced_switches_across_the_ladder_play_through_in_hls_js_and_dash_js() {
+    // 720p from the engine: the ladder adds 480p and 360p.
+    let server = Server::start("[streams]\ngrace_seconds = 5.0\n");
+    let _engine = Engine::with_quality(&server, "ladder", 90, 3);
+    wait_for("the rungs in the master playlist", Duration::from_secs(40), || {
+        server.get("/live/ladder/index.m3u8").filter(|m| m.matches("#EXT-X-STREAM-INF").count() == 3)
+    });
+    let page = page_of(&server, "ladder");
+    for mode in ["llhls", "dash"] {
+        let report = play_with(&page, mode, 24, &["--switch-levels"]);
+        assert_played(&report, 18.0);
+        let heights: Vec<u64> = report["levels"].as_array().unwrap().iter().map(|l| l["height"].as_u64().unwrap_or(0)).collect();
+        let mut sorted = heights.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, [360, 480, 720], "{mode}: the player sees every rendition: {report}");
+        let switched = report["switched"].as_array().unwrap();
+        assert_eq!(switched.len(), 4, "{mode}: each rendition, then auto: {report}");
+        for switch in switched {
+            assert_eq!(switch["accepted"], true, "{mode}: {switch}");
+            assert_eq!(switch["reached"], true, "{mode}: the player got to the rendition: {switch}\n{report}");
+        }
+        assert_eq!(report["stalls"], 0, "{mode}: switching stalled playback: {report}");
+        eprintln!("{mode}: switched through {heights:?} with 0 stalls, {} dropped frames", report["droppedFrames"]);
     }
 }
