@@ -27,7 +27,7 @@ cleanup() {
 trap cleanup EXIT
 
 O_RTMP="$(free_port)"; O_HTTP="$(free_port)"; N_RTMP="$(free_port)"; N_HTTP="$(free_port)"
-printf '[rtmp]\nlisten = "127.0.0.1:%s"\n[srt]\nlisten = "127.0.0.1:0"\n[http]\nlisten = "127.0.0.1:%s"\n[segments]\ntarget_ms = 1000\n' "$O_RTMP" "$O_HTTP" >"$TMP/onair.toml"
+printf '[rtmp]\nlisten = "127.0.0.1:%s"\n[srt]\nlisten = "127.0.0.1:0"\n[http]\nlisten = "127.0.0.1:%s"\n[segments]\ntarget_ms = 1000\n[ladder]\nenabled = false\n' "$O_RTMP" "$O_HTTP" >"$TMP/onair.toml"
 "$BIN" serve --config "$TMP/onair.toml" >"$TMP/onair.out" 2>"$TMP/onair.err" &
 PIDS+=($!)
 wait_port 127.0.0.1 "$O_HTTP" 20

@@ -9,7 +9,7 @@ BIN="${ONAIR_BIN:-target/release/onair}"
 FILE=benches/.cache/ingest_1080p30_6M_60s.flv
 [ -s "$FILE" ] || benches/ingest_vs_nginx_rtmp.sh --prepare-only
 TMP="$(mktemp -d /tmp/onair-srt-bench.XXXXXX)"
-"$BIN" serve --rtmp 127.0.0.1:0 --srt 127.0.0.1:0 --http 127.0.0.1:0 >"$TMP/serve.out" 2>/dev/null &
+"$BIN" serve --no-ladder --rtmp 127.0.0.1:0 --srt 127.0.0.1:0 --http 127.0.0.1:0 >"$TMP/serve.out" 2>/dev/null &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; rm -rf "$TMP"' EXIT
 for _ in $(seq 100); do grep -q '^onair: HTTP' "$TMP/serve.out" && break; sleep 0.1; done

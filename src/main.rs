@@ -77,6 +77,9 @@ struct ServeArgs {
     /// HTTP listen address (config: http.listen) [default: 127.0.0.1:8080].
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
+    /// Serve each stream's source rendition only: no transcoded ladder (config: ladder.enabled).
+    #[arg(long)]
+    no_ladder: bool,
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     print_config: bool,
@@ -110,6 +113,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(addr) = args.http {
         config.http.listen = addr;
     }
+    if args.no_ladder {
+        config.ladder.enabled = false;
+    }
     if args.print_config {
         print!("{}", config.to_toml());
         return Ok(());
@@ -136,7 +142,7 @@ fn desktop() -> anyhow::Result<()> {
         onair::gui::run(onair::gui::GuiOptions::from_env())
     } else {
         eprintln!("onair: no display found, so running the bundled server only (`onair serve`); `onair --help` lists the rest");
-        serve(ServeArgs { config: None, rtmp: None, srt: None, http: None, print_config: false })
+        serve(ServeArgs { config: None, rtmp: None, srt: None, http: None, no_ladder: false, print_config: false })
     }
 }
 

@@ -75,7 +75,7 @@ fn every_rung_is_listed_probes_at_its_size_decodes_and_shares_the_source_boundar
         assert_eq!(variant.audio.as_deref(), Some("audio"), "every variant shares the one audio rendition");
         sizes.insert(variant.uri.trim_end_matches("/playlist.m3u8").to_string(), (resolution.width, resolution.height));
     }
-    let expected: BTreeMap<String, (u64, u64)> = [("video", (1280, 720)), ("480p", (852, 480)), ("360p", (640, 360))].map(|(n, s)| (n.to_string(), s)).into();
+    let expected: BTreeMap<String, (u64, u64)> = [("video", (1280, 720)), ("480p", (854, 480)), ("360p", (640, 360))].map(|(n, s)| (n.to_string(), s)).into();
     assert_eq!(sizes, expected);
     assert_eq!(variants.alternatives.len(), 1, "one audio rendition");
     let low = variants.variants.iter().find(|v| v.uri.starts_with("360p")).unwrap();

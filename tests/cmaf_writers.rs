@@ -365,11 +365,14 @@ fn a_rung_fed_late_cuts_exactly_where_the_source_did() {
     use onair::server::cmaf::rung::RungFrame;
     let (mut segmenter, mut events) = configured_with_inits(2000);
     segmenter = segmenter.with_parts(Some(334));
-    events.extend(segmenter.configure_rung(0, "360p", h264()));
-    // The transcoder hands frames over four source frames late, and one of them
-    // (mid-GOP) never arrives: the rung's sample lengthens, boundaries stay.
+    // The rung's track appears with its encoder's first output, mid-way through
+    // the first segment; frames come fifteen source frames late, and one of
+    // them (mid-GOP) never arrives: that sample lengthens, boundaries stay.
     let mut in_flight = std::collections::VecDeque::new();
     for v in 0..300i64 {
+        if v == 12 {
+            events.extend(segmenter.configure_rung(0, "360p", h264()));
+        }
         let ms = 500 + v * 1000 / 30;
         let keyframe = v % 30 == 0;
         events.extend(segmenter.push(video(ms, keyframe), UnixMillis(1_000_000 + ms)));
@@ -378,7 +381,7 @@ fn a_rung_fed_late_cuts_exactly_where_the_source_did() {
         if v != 105 {
             in_flight.push_back(RungFrame { dts_ms, pts_ms, keyframe, data: Bytes::from_static(&[0, 0, 0, 1, 0x65]) });
         }
-        if in_flight.len() > 4 {
+        if in_flight.len() > 15 {
             events.extend(segmenter.push_rung(0, in_flight.pop_front().unwrap()));
         }
     }

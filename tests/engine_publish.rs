@@ -146,6 +146,10 @@ fn the_knob_changes_bitrate_and_size_without_reconnecting() {
         let playlist = server.get("/live/knob/video/playlist.m3u8")?;
         playlist.contains("init-2.mp4").then_some(())
     });
+    // The ladder is rebuilt for the new size: a 480p source gets a 360p rung.
+    wait_for("a 360p rung for the 480p source", Duration::from_secs(20), || {
+        server.get("/live/knob/index.m3u8").filter(|m| m.contains("RESOLUTION=640x360") && m.contains("360p/playlist.m3u8"))
+    });
     std::thread::sleep(Duration::from_secs(3));
     let last = engine.shutdown();
     assert!(matches!(last.state, PublishState::Stopped { .. }));

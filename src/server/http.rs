@@ -320,20 +320,26 @@ async fn index(State(hub): State<Arc<Hub>>) -> Response {
             (Some(w), Some(h)) => format!("{w}×{h}"),
             _ => "audio only".into(),
         };
+        // The ladder's rungs below the source, and any it had to shed.
+        let mut rungs: Vec<String> = r.renditions.iter().filter(|v| v.role == "rung").map(|v| v.name.clone()).collect();
+        if let Some(ladder) = &r.ladder {
+            rungs.extend(ladder.rungs.iter().filter(|rung| rung.state != "running").map(|rung| format!("{} {}", rung.name, rung.state)));
+        }
+        let rungs = if rungs.is_empty() { "—".to_string() } else { html_escape(&rungs.join(" · ")) };
         rows.push_str(&format!(
-            "<tr><td>{key}</td><td>{}</td><td>{size}</td><td>{} kbit/s</td><td>{:.0} s</td><td>{}</td>\
+            "<tr><td>{key}</td><td>{}</td><td>{size}</td><td>{rungs}</td><td>{} kbit/s</td><td>{:.0} s</td><td>{}</td>\
              <td><a href=\"/live/{key}/\">Watch</a> · <a href=\"/live/{key}/index.m3u8\">HLS</a> · <a href=\"/live/{key}/manifest.mpd\">DASH</a></td></tr>\n",
             r.state, r.ingest_kbps, r.uptime_seconds, r.viewers
         ));
     }
     if rows.is_empty() {
-        rows = "<tr><td colspan=\"7\">No streams yet. Publish to <code>rtmp://HOST:PORT/live/KEY</code> to start one.</td></tr>".into();
+        rows = "<tr><td colspan=\"8\">No streams yet. Publish to <code>rtmp://HOST:PORT/live/KEY</code> to start one.</td></tr>".into();
     }
     let page = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>OnAir — live streams</title>\
          <meta http-equiv=\"refresh\" content=\"5\"><style>body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}\
          table{{border-collapse:collapse}}td,th{{padding:.4em .8em;border-bottom:1px solid #ddd;text-align:left}}</style></head>\
-         <body><h1>OnAir — live streams</h1><table><tr><th>Key</th><th>State</th><th>Size</th><th>Ingest</th><th>Uptime</th><th>Viewers</th><th>Watch</th></tr>\n{rows}</table></body></html>"
+         <body><h1>OnAir — live streams</h1><table><tr><th>Key</th><th>State</th><th>Size</th><th>Ladder</th><th>Ingest</th><th>Uptime</th><th>Viewers</th><th>Watch</th></tr>\n{rows}</table></body></html>"
     );
     body("text/html; charset=utf-8", "no-store", Bytes::from(page))
 }

@@ -29,7 +29,7 @@ impl Boundary {
     }
 
     /// Whether a segment (not just a part) begins here: a rung may start only there.
-    fn opens_segment(&self) -> bool {
+    pub fn opens_segment(&self) -> bool {
         match self {
             Boundary::Start { .. } => true,
             Boundary::Cut(cut) => !cut.part_only,

@@ -84,6 +84,9 @@ pub struct Segmenter {
     audio: Option<TrackSegmenter>,
     /// Ladder rungs by index: video tracks that follow the source video's cuts.
     rungs: BTreeMap<usize, RungTrack>,
+    /// The boundaries of the source's open segment, its start first: a rung
+    /// added mid-segment (its encoder's first output comes late) follows them.
+    open_segment_boundaries: Vec<Boundary>,
     /// Tracks are fixed by the first frame; later sequence headers only reconfigure.
     tracks_fixed: bool,
     video_started: bool,
@@ -110,6 +113,7 @@ impl Segmenter {
             video: None,
             audio: None,
             rungs: BTreeMap::new(),
+            open_segment_boundaries: Vec::new(),
             tracks_fixed: false,
             video_started: false,
             next_number: first_number,
@@ -182,6 +186,7 @@ impl Segmenter {
                     for rung in self.rungs.values_mut() {
                         rung.restart(false);
                     }
+                    self.open_segment_boundaries.clear();
                     self.video_started = false;
                     self.cuts.clear();
                 }
@@ -205,6 +210,7 @@ impl Segmenter {
         for rung in self.rungs.values_mut() {
             rung.restart(had_segments);
         }
+        self.open_segment_boundaries.clear();
     }
 
     /// Adds ladder rung `rung` (or gives it a new configuration from its next segment on).
@@ -219,6 +225,9 @@ impl Segmenter {
         let init = track.init();
         let mut rung_track = RungTrack::new(track);
         rung_track.track.discontinuity_next = self.next_number > self.first_number;
+        for boundary in &self.open_segment_boundaries {
+            rung_track.mark(*boundary);
+        }
         self.rungs.insert(rung, rung_track);
         vec![SegmenterEvent::Init(init)]
     }
@@ -351,9 +360,7 @@ impl Segmenter {
                 return;
             }
             self.video_started = true;
-            for rung in self.rungs.values_mut() {
-                rung.mark(Boundary::Start { at_ms: dts_ms });
-            }
+            mark_rungs(&mut self.open_segment_boundaries, &mut self.rungs, Boundary::Start { at_ms: dts_ms });
         }
         let dts = ms_to_ticks(dts_ms, VIDEO_TIMESCALE);
         let pts = ms_to_ticks(pts_ms, VIDEO_TIMESCALE);
@@ -390,9 +397,7 @@ impl Segmenter {
                     self.next_number += 1;
                     let cut = Cut { number, at_ms: dts_ms, part_only: false };
                     self.cuts.push_back(cut);
-                    for rung in self.rungs.values_mut() {
-                        rung.mark(Boundary::Cut(cut));
-                    }
+                    mark_rungs(&mut self.open_segment_boundaries, &mut self.rungs, Boundary::Cut(cut));
                     emit_segment(closed, &mut follow_context!(self), out);
                 }
             }
@@ -405,9 +410,7 @@ impl Segmenter {
                 if let Some(part) = video.cut_part(number, None) {
                     let cut = Cut { number, at_ms: dts_ms, part_only: true };
                     self.cuts.push_back(cut);
-                    for rung in self.rungs.values_mut() {
-                        rung.mark(Boundary::Cut(cut));
-                    }
+                    mark_rungs(&mut self.open_segment_boundaries, &mut self.rungs, Boundary::Cut(cut));
                     out.push(SegmenterEvent::Part(part));
                 }
             }
@@ -504,6 +507,18 @@ pub(super) fn with_parameter_sets(config: &CodecConfig, data: Bytes) -> Bytes {
     }
     out.extend_from_slice(&data);
     Bytes::from(out)
+}
+
+/// Hands a boundary of the source's video to every rung, and keeps those of
+/// the open segment for rungs still to come.
+fn mark_rungs(open_segment: &mut Vec<Boundary>, rungs: &mut BTreeMap<usize, RungTrack>, boundary: Boundary) {
+    if boundary.opens_segment() {
+        open_segment.clear();
+    }
+    open_segment.push(boundary);
+    for rung in rungs.values_mut() {
+        rung.mark(boundary);
+    }
 }
 
 /// A following track (audio, a rung) reaches a time where video cut: a part, or the end of a segment.

@@ -32,7 +32,9 @@ pub fn plan(source_width: u32, source_height: u32, rungs: &[RungConfig]) -> Vec<
             continue;
         }
         let height = rung.height & !1;
-        let width = ((u64::from(source_width) * u64::from(height) + u64::from(source_height) / 2) / u64::from(source_height)) as u32 & !1;
+        // The nearest even width (1920x1080 at 480 lines: 854, as ffmpeg's `scale=-2:480`).
+        let pairs = (u64::from(source_width) * u64::from(height) + u64::from(source_height)) / (2 * u64::from(source_height));
+        let width = (pairs * 2) as u32;
         if width < 16 {
             continue;
         }
