@@ -93,6 +93,8 @@ fn every_rung_is_listed_probes_at_its_size_decodes_and_shares_the_source_boundar
     let abr = stream(&report, "abr");
     let rungs: Vec<_> = abr["ladder"]["rungs"].as_array().expect("ladder rungs").iter().map(|r| (r["name"].as_str().unwrap(), r["state"].as_str().unwrap())).collect();
     assert_eq!(rungs, [("480p", "running"), ("360p", "running")], "{abr}");
+    let ingest = abr["ingest_kbps"].as_u64().unwrap_or(0);
+    assert!((1500..=3500).contains(&ingest), "ingest counts what the publisher sends (2.5 Mbit/s), not the rungs: {ingest} kbit/s");
     let roles: Vec<_> = abr["renditions"].as_array().unwrap().iter().map(|r| r["role"].as_str().unwrap()).collect();
     assert_eq!(roles, ["source", "rung", "rung", "audio"], "{abr}");
     let plain_report = stream(&report, "plain");

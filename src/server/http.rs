@@ -248,7 +248,8 @@ fn report(stream: &LiveStream, now: Instant) -> StreamReport {
         height: h264.as_ref().map(|h| h.height),
         fps: video.and_then(|t| t.frame_rate()),
         audio_sample_rate: aac.map(|a| a.sample_rate),
-        ingest_kbps: window.tracks().map(|t| t.bandwidth().1).sum::<u64>() / 1000,
+        // What the publisher sends: the source's tracks, not the ladder's.
+        ingest_kbps: window.tracks().filter(|t| t.rung.is_none()).map(|t| t.bandwidth().1).sum::<u64>() / 1000,
         uptime_seconds,
         frames,
         frames_dropped: dropped,
