@@ -58,7 +58,8 @@ fn first_fragment(segment: &[u8]) -> (u64, bool) {
 
 #[test]
 fn every_rung_is_listed_probes_at_its_size_decodes_and_shares_the_source_boundaries() {
-    let server = Server::start("[streams]\ngrace_seconds = 1.0\n[ladder]\nskip_keys = [\"plain\"]\n");
+    // Shedding has its own test: here a busy machine must not shed a rung.
+    let server = Server::start("[streams]\ngrace_seconds = 1.0\n[ladder]\nskip_keys = [\"plain\"]\nmax_lag_ms = 20000\n");
     let publisher = Publisher::spawn(&input("1280x720", 14), X264, &server.rtmp_url("abr"));
     let plain = Publisher::spawn(&input("854x480", 14), X264, &server.rtmp_url("plain"));
 
@@ -81,6 +82,20 @@ fn every_rung_is_listed_probes_at_its_size_decodes_and_shares_the_source_boundar
     let low = variants.variants.iter().find(|v| v.uri.starts_with("360p")).unwrap();
     let high = variants.variants.iter().find(|v| v.uri.starts_with("video")).unwrap();
     assert!(low.average_bandwidth < high.average_bandwidth, "measured bandwidths follow the ladder: {low:?} {high:?}");
+
+    let text = server.get("/live/abr/manifest.mpd").expect("MPD");
+    let mpd = dash_mpd_core::parse(&text).unwrap_or_else(|e| panic!("MPD does not parse: {e:?}\n{text}"));
+    let period = mpd.periods.last().expect("a period");
+    let sets: Vec<(Option<&str>, Option<bool>, Vec<(u64, u64)>)> = period
+        .adaptations
+        .iter()
+        .map(|a| (a.contentType.as_deref(), a.segmentAlignment, a.representations.iter().map(|r| (r.width.unwrap_or(0), r.height.unwrap_or(0))).collect()))
+        .collect();
+    assert_eq!(
+        sets,
+        [(Some("video"), Some(true), vec![(1280, 720), (854, 480), (640, 360)]), (Some("audio"), Some(true), vec![(0, 0)])],
+        "one aligned video set with every rendition, audio in its own:\n{text}"
+    );
 
     for (name, (width, height)) in &expected {
         let url = server.url(&format!("/live/abr/{name}/playlist.m3u8"));
