@@ -54,10 +54,10 @@ fn cpu(pid: u32, prefixes: &[&str]) -> (u64, u64) {
     let mut threads = 0;
     if let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/task")) {
         for entry in entries.flatten() {
-            if let Some((comm, ticks)) = stat(&format!("{}/stat", entry.path().display())) {
-                if prefixes.iter().any(|p| comm.starts_with(p)) {
-                    threads += ticks;
-                }
+            if let Some((comm, ticks)) = stat(&format!("{}/stat", entry.path().display()))
+                && prefixes.iter().any(|p| comm.starts_with(p))
+            {
+                threads += ticks;
             }
         }
     }
@@ -152,7 +152,10 @@ fn frames_by_rung(http: &str) -> HashMap<String, (u64, String)> {
     let mut frames = HashMap::new();
     for stream in report.as_array().into_iter().flatten() {
         for rung in stream["ladder"]["rungs"].as_array().into_iter().flatten() {
-            frames.insert(rung["name"].as_str().unwrap_or("").to_string(), (rung["frames"].as_u64().unwrap_or(0), rung["state"].as_str().unwrap_or("").to_string()));
+            frames.insert(
+                rung["name"].as_str().unwrap_or("").to_string(),
+                (rung["frames"].as_u64().unwrap_or(0), rung["state"].as_str().unwrap_or("").to_string()),
+            );
         }
     }
     frames
@@ -192,11 +195,8 @@ fn onair_ladder(source: &std::path::Path, seconds: u64) -> OnairRun {
         let _ = follower.join();
     }
     let playlist = get(&format!("{base}/video/playlist.m3u8")).unwrap_or_default();
-    let part_target_ms = playlist
-        .lines()
-        .find_map(|l| l.strip_prefix("#EXT-X-PART-INF:PART-TARGET="))
-        .and_then(|v| v.parse::<f64>().ok())
-        .map_or(f64::NAN, |s| s * 1000.0);
+    let part_target_ms =
+        playlist.lines().find_map(|l| l.strip_prefix("#EXT-X-PART-INF:PART-TARGET=")).and_then(|v| v.parse::<f64>().ok()).map_or(f64::NAN, |s| s * 1000.0);
     let arrivals = arrivals.lock().unwrap();
     let added = RUNGS
         .iter()

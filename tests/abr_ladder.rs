@@ -63,9 +63,8 @@ fn every_rung_is_listed_probes_at_its_size_decodes_and_shares_the_source_boundar
     let publisher = Publisher::spawn(&input("1280x720", 14), X264, &server.rtmp_url("abr"));
     let plain = Publisher::spawn(&input("854x480", 14), X264, &server.rtmp_url("plain"));
 
-    let variants = wait_for("the source and two rungs in the master playlist", Duration::from_secs(40), || {
-        master(&server, "abr").filter(|m| m.variants.len() == 3)
-    });
+    let variants =
+        wait_for("the source and two rungs in the master playlist", Duration::from_secs(40), || master(&server, "abr").filter(|m| m.variants.len() == 3));
     let mut sizes = BTreeMap::new();
     for variant in &variants.variants {
         let resolution = variant.resolution.expect("RESOLUTION");
@@ -106,7 +105,8 @@ fn every_rung_is_listed_probes_at_its_size_decodes_and_shares_the_source_boundar
 
     let report = api(&server);
     let abr = stream(&report, "abr");
-    let rungs: Vec<_> = abr["ladder"]["rungs"].as_array().expect("ladder rungs").iter().map(|r| (r["name"].as_str().unwrap(), r["state"].as_str().unwrap())).collect();
+    let rungs: Vec<_> =
+        abr["ladder"]["rungs"].as_array().expect("ladder rungs").iter().map(|r| (r["name"].as_str().unwrap(), r["state"].as_str().unwrap())).collect();
     assert_eq!(rungs, [("480p", "running"), ("360p", "running")], "{abr}");
     let ingest = abr["ingest_kbps"].as_u64().unwrap_or(0);
     assert!((1500..=3500).contains(&ingest), "ingest counts what the publisher sends (2.5 Mbit/s), not the rungs: {ingest} kbit/s");

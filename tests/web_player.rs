@@ -55,8 +55,13 @@ fn play_with(page: &str, mode: &str, seconds: u32, extra: &[&str]) -> serde_json
     require("node");
     assert!(std::path::Path::new("/usr/bin/chromium").exists(), "Chromium is not installed: run packaging/setup.sh");
     assert!(repo_path("node_modules/playwright-core").exists(), "playwright-core is not installed: run packaging/setup.sh");
-    let output =
-        Command::new("node").arg(repo_path("tests/browser/play.mjs")).args([page, mode, &seconds.to_string()]).args(extra).stdin(Stdio::null()).output().expect("run node");
+    let output = Command::new("node")
+        .arg(repo_path("tests/browser/play.mjs"))
+        .args([page, mode, &seconds.to_string()])
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run node");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "play.mjs failed: {}\n{stdout}", String::from_utf8_lossy(&output.stderr));
     let line = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no report from play.mjs: {stdout}"));

@@ -16,13 +16,15 @@ use crate::publish::shared::PublishState;
 use crate::publish::target::PublishTarget;
 
 /// The bundled server as the app sees it.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ServerInfo {
     pub rtmp: String,
     pub srt: String,
     pub http: String,
     /// Said when a default port was busy and another one was taken.
     pub notice: Option<String>,
+    /// The bundled server's hub, when it runs in this process.
+    pub hub: Option<std::sync::Arc<crate::server::hub::Hub>>,
 }
 
 pub struct OnAirApp {
@@ -54,6 +56,9 @@ pub struct OnAirApp {
 
 impl OnAirApp {
     pub fn new(settings: Settings, server: Option<ServerInfo>) -> OnAirApp {
+        if let Some(hub) = server.as_ref().and_then(|s| s.hub.as_ref()) {
+            hub.set_ladder(settings.ladder);
+        }
         let cameras = crate::capture::camera::list_cameras().map(|list| list.into_iter().map(|c| (c.index.to_string(), c.name)).collect()).unwrap_or_default();
         let microphones = crate::capture::microphone::list_microphones()
             .map(|list| list.into_iter().filter(|m| !m.default_config.starts_with("unusable")).map(|m| m.name).collect())
@@ -123,6 +128,9 @@ impl OnAirApp {
 
     pub fn go_live(&mut self) {
         self.error = None;
+        if let Some(hub) = self.server.as_ref().and_then(|s| s.hub.as_ref()) {
+            hub.set_ladder(self.settings.ladder);
+        }
         // The engine opens the device itself.
         self.source_preview = None;
         let result = (|| -> Result<Engine, String> {
@@ -264,7 +272,8 @@ impl OnAirApp {
         ctx.request_repaint_after(Duration::from_millis(33));
     }
 
-    fn server_bar(&self, ui: &mut egui::Ui) {
+    fn server_bar(&mut self, ui: &mut egui::Ui) {
+        let live = self.is_live();
         ui.horizontal_wrapped(|ui| {
             ui.strong("Bundled server");
             match &self.server {
@@ -274,6 +283,14 @@ impl OnAirApp {
                     ui.hyperlink_to(format!("HTTP {}", server.http), &server.http);
                     if let Some(notice) = &server.notice {
                         ui.colored_label(egui::Color32::from_rgb(200, 140, 0), notice);
+                    }
+                    if let Some(hub) = server.hub.clone() {
+                        let checkbox = egui::Checkbox::new(&mut self.settings.ladder, "Ladder for viewers");
+                        let hint = "Also serve lower renditions (480p and 360p under a 720p source) for viewers on weak connections. \
+                                    Transcoding costs this computer about half a core; it starts with the next Go Live.";
+                        if ui.add_enabled(!live, checkbox).on_hover_text(hint).on_disabled_hover_text(hint).changed() {
+                            hub.set_ladder(self.settings.ladder);
+                        }
                     }
                 }
                 None => {

@@ -81,6 +81,7 @@ pub async fn start_bundled_server() -> anyhow::Result<ServerInfo> {
         srt: format!("srt://{}", server.srt_addr),
         http: format!("http://{}", server.http_addr),
         notice,
+        hub: Some(server.hub.clone()),
     };
     tracing::info!("bundled server: {} {} {}", info.rtmp, info.srt, info.http);
     // Its tasks keep running on the runtime's workers for the app's life.

@@ -38,6 +38,8 @@ pub struct Settings {
     pub custom_srt_stream_id: String,
     pub custom_srt_passphrase: String,
     pub knob: u8,
+    /// The bundled server transcodes a ladder below the source for viewers.
+    pub ladder: bool,
 }
 
 impl Default for Settings {
@@ -53,6 +55,8 @@ impl Default for Settings {
             custom_srt_stream_id: String::new(),
             custom_srt_passphrase: String::new(),
             knob: 3,
+            // Transcoding costs this machine CPU beside the encoder: the streamer opts in.
+            ladder: false,
         }
     }
 }

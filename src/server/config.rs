@@ -128,9 +128,9 @@ impl Default for LadderConfig {
 }
 
 impl LadderConfig {
-    /// Whether stream `key` gets a ladder.
-    pub fn applies_to(&self, key: &str) -> bool {
-        self.enabled && !self.rungs.is_empty() && !self.skip_keys.iter().any(|k| k == key)
+    /// Whether stream `key` gets a ladder when the ladder is on.
+    pub fn covers(&self, key: &str) -> bool {
+        !self.rungs.is_empty() && !self.skip_keys.iter().any(|k| k == key)
     }
 }
 

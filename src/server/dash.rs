@@ -86,7 +86,15 @@ fn wall_end(start: UnixMillis, duration: i64, timescale: u32) -> UnixMillis {
 
 /// `chunked` (part target ms, target duration s) lists the segment being
 /// written too, available from its first part and delivered as it grows.
-fn write_adaptation_set(out: &mut String, window: &MediaWindow, set_id: usize, tracks: &[&TrackWindow], period: &Period, next_period: Option<u64>, chunked: Option<(u32, u32)>) {
+fn write_adaptation_set(
+    out: &mut String,
+    window: &MediaWindow,
+    set_id: usize,
+    tracks: &[&TrackWindow],
+    period: &Period,
+    next_period: Option<u64>,
+    chunked: Option<(u32, u32)>,
+) {
     let in_period = |track: &TrackWindow| -> bool { track.listed().any(|s| s.number >= period.first_number && next_period.is_none_or(|next| s.number < next)) };
     let tracks: Vec<&TrackWindow> = tracks.iter().copied().filter(|t| in_period(t)).collect();
     let Some(first) = tracks.first() else { return };
@@ -108,7 +116,14 @@ fn write_adaptation_set(out: &mut String, window: &MediaWindow, set_id: usize, t
     out.push_str("    </AdaptationSet>\n");
 }
 
-fn write_representation(out: &mut String, track: &TrackWindow, frame_rate: Option<f64>, period: &Period, next_period: Option<u64>, chunked: Option<(u32, u32)>) {
+fn write_representation(
+    out: &mut String,
+    track: &TrackWindow,
+    frame_rate: Option<f64>,
+    period: &Period,
+    next_period: Option<u64>,
+    chunked: Option<(u32, u32)>,
+) {
     let segments: Vec<_> = track.listed().filter(|s| s.number >= period.first_number && next_period.is_none_or(|next| s.number < next)).collect();
     let Some(first) = segments.first() else { return };
     let name = rendition_name(track);

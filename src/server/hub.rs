@@ -129,17 +129,29 @@ pub enum PublishError {
 
 pub struct Hub {
     config: ServerConfig,
+    /// `ladder.enabled`, switchable while running (the desktop app's checkbox).
+    ladder_on: std::sync::atomic::AtomicBool,
     streams: Mutex<HashMap<String, Arc<LiveStream>>>,
     pub metrics: Arc<Metrics>,
 }
 
 impl Hub {
     pub fn new(config: ServerConfig, metrics: Arc<Metrics>) -> Hub {
-        Hub { config, streams: Mutex::new(HashMap::new()), metrics }
+        let ladder_on = std::sync::atomic::AtomicBool::new(config.ladder.enabled);
+        Hub { config, ladder_on, streams: Mutex::new(HashMap::new()), metrics }
     }
 
     pub fn config(&self) -> &ServerConfig {
         &self.config
+    }
+
+    /// Turns the ladder on or off for publishers that start from now on.
+    pub fn set_ladder(&self, on: bool) {
+        self.ladder_on.store(on, Ordering::Relaxed);
+    }
+
+    pub fn ladder_on(&self) -> bool {
+        self.ladder_on.load(Ordering::Relaxed)
     }
 
     fn streams(&self) -> MutexGuard<'_, HashMap<String, Arc<LiveStream>>> {
@@ -207,7 +219,7 @@ impl Hub {
             packager.begin_session();
         }
         stream.set_state(StreamState::Live);
-        let ladder = self.config.ladder.applies_to(key).then(|| self.config.ladder.clone());
+        let ladder = (self.ladder_on() && self.config.ladder.covers(key)).then(|| self.config.ladder.clone());
         Ok(Publisher { stream, session, metrics: self.metrics.clone(), ladder })
     }
 
@@ -335,10 +347,10 @@ impl Publisher {
             let segments = packager.push(frame, wall_now());
             (segments, packager.last_video_time())
         };
-        if let (Some((data, keyframe)), Some((dts_ms, pts_ms))) = (for_ladder, placed) {
-            if let Some(ladder) = self.stream.ladder().as_mut() {
-                ladder.feed(SourceFrame { data, keyframe, dts_ms, pts_ms, arrived });
-            }
+        if let (Some((data, keyframe)), Some((dts_ms, pts_ms))) = (for_ladder, placed)
+            && let Some(ladder) = self.stream.ladder().as_mut()
+        {
+            ladder.feed(SourceFrame { data, keyframe, dts_ms, pts_ms, arrived });
         }
         if segments > 0 {
             Metrics::add(&self.metrics.segments_produced, segments as u64);

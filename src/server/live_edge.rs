@@ -99,18 +99,18 @@ pub fn open_segment(stream: Arc<LiveStream>, name: &str, number: u64) -> Option<
     let chunks = futures_util::stream::unfold((stream, 0u32), move |(stream, index)| {
         let name = name.clone();
         async move {
-        let next = wait_until(&stream, limit, |s| {
-            let track = s.window.rendition(&name)?;
-            match track.part(number, index) {
-                Some(data) => Some(Some(data)),
-                // Closed, and every part already sent; or the stream ended.
-                None if s.window.ended || track.closed(number) => Some(None),
-                None => None,
-            }
-        })
-        .await
-        .flatten()?;
-        Some((Ok::<Bytes, std::io::Error>(next), (stream, index + 1)))
+            let next = wait_until(&stream, limit, |s| {
+                let track = s.window.rendition(&name)?;
+                match track.part(number, index) {
+                    Some(data) => Some(Some(data)),
+                    // Closed, and every part already sent; or the stream ended.
+                    None if s.window.ended || track.closed(number) => Some(None),
+                    None => None,
+                }
+            })
+            .await
+            .flatten()?;
+            Some((Ok::<Bytes, std::io::Error>(next), (stream, index + 1)))
         }
     });
     let mut response = Response::new(Body::from_stream(chunks));

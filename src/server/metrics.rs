@@ -116,7 +116,9 @@ pub fn render_ladders(out: &mut String, ladders: &[(String, super::ladder::Ladde
             let _ = writeln!(out, "onair_ladder_rung_shed{{key=\"{}\",rung=\"{}\"}} {}", label(key), label(&rung.name), u8::from(rung.state == "shed"));
         }
     }
-    out.push_str("# HELP onair_ladder_rung_lag_seconds From a source frame's arrival to the rung's encoded frame.\n# TYPE onair_ladder_rung_lag_seconds gauge\n");
+    out.push_str(
+        "# HELP onair_ladder_rung_lag_seconds From a source frame's arrival to the rung's encoded frame.\n# TYPE onair_ladder_rung_lag_seconds gauge\n",
+    );
     for (key, ladder) in ladders {
         for rung in ladder.rungs.iter().filter(|r| r.state == "running") {
             let _ = writeln!(out, "onair_ladder_rung_lag_seconds{{key=\"{}\",rung=\"{}\"}} {:.4}", label(key), label(&rung.name), rung.lag_ms / 1000.0);

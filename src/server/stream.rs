@@ -42,14 +42,7 @@ pub struct MediaPlaylist {
 
 impl StreamSnapshot {
     fn empty(key: &str) -> StreamSnapshot {
-        StreamSnapshot {
-            key: key.to_string(),
-            window: MediaWindow::new(1, 0),
-            master: None,
-            playlists: BTreeMap::new(),
-            mpd: None,
-            live: true,
-        }
+        StreamSnapshot { key: key.to_string(), window: MediaWindow::new(1, 0), master: None, playlists: BTreeMap::new(), mpd: None, live: true }
     }
 }
 
@@ -179,14 +172,7 @@ impl Packager {
         for (name, playlist) in &playlists {
             self.write_file(format!("{name}/playlist.m3u8"), playlist.full.clone());
         }
-        let snapshot = StreamSnapshot {
-            key: self.key.clone(),
-            window: window.clone(),
-            master,
-            playlists,
-            mpd,
-            live: live && !window.ended,
-        };
+        let snapshot = StreamSnapshot { key: self.key.clone(), window: window.clone(), master, playlists, mpd, live: live && !window.ended };
         self.snapshot.send_replace(Arc::new(snapshot));
     }
 
@@ -256,7 +242,6 @@ impl Packager {
         }
     }
 }
-
 
 /// Seconds since the Unix epoch: a stream created later numbers its segments higher.
 fn first_segment_number() -> u64 {

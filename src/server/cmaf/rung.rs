@@ -8,15 +8,17 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
+use super::segmenter::VIDEO_TIMESCALE;
 use super::segmenter::{Cut, FollowContext, SegmenterEvent, follow_cut, ms_to_ticks};
 use super::track::{HeldFrame, TrackSegmenter};
-use super::segmenter::VIDEO_TIMESCALE;
 
 /// Where the source's video opened a session or cut, for the rung to follow.
 #[derive(Clone, Copy, Debug)]
 pub enum Boundary {
     /// The source's first segment of a session starts here.
-    Start { at_ms: i64 },
+    Start {
+        at_ms: i64,
+    },
     Cut(Cut),
 }
 
@@ -117,10 +119,11 @@ impl RungTrack {
             }
             self.started = true;
         }
-        if self.track.segment_start.is_none() && frame.keyframe {
-            if let Some(init) = self.track.apply_pending_config() {
-                out.push(SegmenterEvent::Init(init));
-            }
+        if self.track.segment_start.is_none()
+            && frame.keyframe
+            && let Some(init) = self.track.apply_pending_config()
+        {
+            out.push(SegmenterEvent::Init(init));
         }
         let composition_offset = (pts - dts).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
         let data = if frame.keyframe { super::segmenter::with_parameter_sets(&self.track.config, frame.data) } else { frame.data };

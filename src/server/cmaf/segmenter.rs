@@ -265,7 +265,6 @@ impl Segmenter {
         self.last_video_time
     }
 
-
     pub fn push(&mut self, frame: EncodedFrame, now: UnixMillis) -> Vec<SegmenterEvent> {
         self.stats.frames_in += 1;
         self.tracks_fixed = true;

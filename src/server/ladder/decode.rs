@@ -131,7 +131,7 @@ impl Decoder {
             Ok(None) => return,
             Err(error) => {
                 self.decode_errors += 1;
-                if self.decode_errors == 1 || self.decode_errors % 100 == 0 {
+                if self.decode_errors == 1 || self.decode_errors.is_multiple_of(100) {
                     tracing::warn!(key = %self.key, errors = self.decode_errors, "the ladder could not decode a source frame ({error}); it resumes at the next keyframe");
                 }
                 self.retimer.clear();

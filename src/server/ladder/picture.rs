@@ -24,13 +24,7 @@ impl Picture {
             }
             Some(out)
         };
-        Some(Picture {
-            width,
-            height,
-            y: copy(planes[0], strides[0], w, h)?,
-            u: copy(planes[1], strides[1], cw, ch)?,
-            v: copy(planes[2], strides[2], cw, ch)?,
-        })
+        Some(Picture { width, height, y: copy(planes[0], strides[0], w, h)?, u: copy(planes[1], strides[1], cw, ch)?, v: copy(planes[2], strides[2], cw, ch)? })
     }
 }
 

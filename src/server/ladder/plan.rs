@@ -15,11 +15,7 @@ pub struct RungPlan {
 
 /// Names that would collide with the source's renditions or leave the URL path.
 fn usable_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 32
-        && name != "video"
-        && name != "audio"
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+    !name.is_empty() && name.len() <= 32 && name != "video" && name != "audio" && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
 }
 
 pub fn plan(source_width: u32, source_height: u32, rungs: &[RungConfig]) -> Vec<RungPlan> {

@@ -15,7 +15,9 @@ impl std::fmt::Display for ShedReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ShedReason::OverBudget { cores, budget } => write!(f, "the ladder used {cores:.2} cores, over its budget of {budget:.2} (ladder.max_cores)"),
-            ShedReason::Lagging { lag_ms, limit_ms } => write!(f, "a rung fell {lag_ms} ms behind the source, over the limit of {limit_ms} ms (ladder.max_lag_ms)"),
+            ShedReason::Lagging { lag_ms, limit_ms } => {
+                write!(f, "a rung fell {lag_ms} ms behind the source, over the limit of {limit_ms} ms (ladder.max_lag_ms)")
+            }
         }
     }
 }
