@@ -138,7 +138,9 @@ fn main() {
     let seconds = numbers.get(1).copied().unwrap_or(30);
     // The knob position of the published stream: 1 (360p, 0.8 Mbit/s) .. 5.
     let quality = numbers.get(2).copied().unwrap_or(2).to_string();
-    let (server, Announced { rtmp, http, .. }) = serve("");
+    // The source rendition alone, as when these figures were first taken: the
+    // ladder's rungs would add their own notifications to every waiter.
+    let (server, Announced { rtmp, http, .. }) = serve("[ladder]\nenabled = false\n");
     let server_pid = server.pid();
     let _publisher = publish(&quality, seconds + 30, &format!("{rtmp}/fan"));
     let host = http.trim_start_matches("http://").to_string();
