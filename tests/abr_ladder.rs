@@ -175,3 +175,20 @@ fn a_tiny_cpu_budget_sheds_rungs_and_the_source_keeps_real_time() {
     let elapsed = started.elapsed().as_secs_f64();
     assert!(elapsed < 12.0, "{later} two-second segments took {elapsed:.1} s: the source fell behind real time");
 }
+
+#[test]
+fn a_corrupted_source_costs_its_rungs_frames_not_the_server() {
+    let mut server = Server::start("[ladder]\nmax_lag_ms = 20000\n");
+    // ffmpeg's noise filter damages about one byte in a hundred of every packet.
+    let noisy = Publisher::spawn(&input("1280x720", 10), &format!("{X264} -bsf:v noise=amount=100"), &server.rtmp_url("noisy"));
+    let clean = Publisher::spawn(&input("1280x720", 14), X264, &server.rtmp_url("clean"));
+    let (_, stderr) = noisy.finish(Duration::from_secs(60));
+    assert!(server.is_running(), "the server survived the damaged stream; ffmpeg said: {stderr}\n{}", server.log());
+    let variants = wait_for("the clean stream's rungs", Duration::from_secs(30), || master(&server, "clean").filter(|m| m.variants.len() == 3));
+    assert_eq!(variants.variants.len(), 3);
+    let (ok, stderr) = clean.finish(Duration::from_secs(60));
+    assert!(ok, "{stderr}");
+    assert!(server.is_running());
+    let log = server.log();
+    assert!(!log.contains("panicked"), "{log}");
+}
