@@ -190,10 +190,13 @@ impl Decoder {
     /// Takes a rung out of the ladder for good.
     fn retire(&mut self, index: usize, state: &'static str, reason: Option<String>) {
         let Some(worker) = self.workers.remove(&index) else { return };
-        self.retired_cpu += Duration::from_nanos(worker.counters.cpu_nanos.load(Ordering::Relaxed));
         let mut status = rung_status(&worker);
+        let counters = worker.counters.clone();
+        // Its last frames are out before it leaves the playlists, so nothing re-adds it.
+        worker.finish();
+        self.retired_cpu += Duration::from_nanos(counters.cpu_nanos.load(Ordering::Relaxed));
         status.state = state;
-        status.reason = reason.or_else(|| worker.counters.error.lock().ok().and_then(|e| e.clone()));
+        status.reason = reason.or_else(|| counters.error.lock().ok().and_then(|e| e.clone()));
         self.retired.insert(index, status);
         self.sink.remove(index);
         self.publish_status();
