@@ -399,3 +399,32 @@ fn a_rung_fed_late_cuts_exactly_where_the_source_did() {
     let inits = events.iter().filter(|e| matches!(e, SegmenterEvent::Init(i) if i.rung == Some(0) && i.name == "360p")).count();
     assert_eq!(inits, 1);
 }
+
+#[test]
+fn a_rung_that_misses_the_frame_at_a_segment_start_sits_that_segment_out() {
+    use onair::server::cmaf::rung::RungFrame;
+    let (mut segmenter, mut events) = configured_with_inits(2000);
+    segmenter = segmenter.with_parts(Some(334));
+    events.extend(segmenter.configure_rung(0, "360p", h264()));
+    for v in 0..300i64 {
+        let ms = 500 + v * 1000 / 30;
+        let keyframe = v % 30 == 0;
+        events.extend(segmenter.push(video(ms, keyframe), UnixMillis(1_000_000 + ms)));
+        let (dts_ms, pts_ms) = segmenter.last_video_time().expect("the source frame was taken");
+        // The keyframe that starts the third segment never reaches the rung.
+        if v != 120 {
+            events.extend(segmenter.push_rung(0, RungFrame { dts_ms, pts_ms, keyframe, data: Bytes::from_static(&[0, 0, 0, 1, 0x65]) }));
+        }
+    }
+    segmenter.flush(&mut events);
+    events.extend(segmenter.finish_rung(0));
+    let (_, source_segments) = layout(&events, None);
+    let (rung_parts, rung_segments) = layout(&events, Some(0));
+    let third = source_segments[2];
+    let expected: Vec<_> = source_segments.iter().copied().filter(|s| *s != third).collect();
+    assert_eq!(rung_segments, expected, "every other segment matches the source's");
+    for (number, _, _) in &rung_segments {
+        let first = rung_parts.iter().find(|p| p.0 == *number).expect("the segment's first part");
+        assert!(first.4 && first.1 == 0, "rung segment {number} starts with a keyframe part: {first:?}");
+    }
+}

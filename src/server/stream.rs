@@ -140,8 +140,7 @@ impl Packager {
                     if segment.rung.is_none() {
                         completed += 1;
                     }
-                    let name = self.segmenter_name(segment.kind, segment.rung);
-                    self.write_file(format!("{name}/seg-{}.m4s", segment.number), segment.data.clone());
+                    self.write_file(format!("{}/seg-{}.m4s", segment.name, segment.number), segment.data.clone());
                 }
                 SegmenterEvent::Part(_) | SegmenterEvent::TargetDuration(_) => {}
             }
@@ -174,14 +173,6 @@ impl Packager {
         }
         let snapshot = StreamSnapshot { key: self.key.clone(), window: window.clone(), master, playlists, mpd, live: live && !window.ended };
         self.snapshot.send_replace(Arc::new(snapshot));
-    }
-
-    fn segmenter_name(&self, kind: TrackKind, rung: Option<usize>) -> String {
-        let track = match rung {
-            Some(rung) => self.segmenter.rung(rung).map(|r| &r.track),
-            None => None,
-        };
-        track.map_or_else(|| if kind == TrackKind::Video { "video".to_string() } else { "audio".to_string() }, |t| t.name.clone())
     }
 
     /// Adds or reconfigures ladder rung `rung`.

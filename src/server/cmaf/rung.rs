@@ -57,15 +57,11 @@ pub struct RungTrack {
     boundaries: VecDeque<Boundary>,
     /// Taking frames: it began on a keyframe at a source segment boundary.
     started: bool,
-    /// Frames that arrived where they could not join (before the first aligned keyframe).
-    pub frames_waiting: u64,
-    /// Times the rung lost alignment with the source and had to wait for the next segment.
-    pub realignments: u64,
 }
 
 impl RungTrack {
     pub fn new(track: TrackSegmenter) -> RungTrack {
-        RungTrack { track, boundaries: VecDeque::new(), started: false, frames_waiting: 0, realignments: 0 }
+        RungTrack { track, boundaries: VecDeque::new(), started: false }
     }
 
     pub fn mark(&mut self, boundary: Boundary) {
@@ -91,9 +87,14 @@ impl RungTrack {
             if dts <= held.dts {
                 return;
             }
-            self.track.finalize_held(dts - held.dts);
+            // A frame lost before a boundary: the held one lasts up to the
+            // boundary, not past it, so the part or segment keeps the source's length.
+            let boundary = self.boundaries.front().map(|b| ms_to_ticks(b.at_ms(), VIDEO_TIMESCALE)).filter(|&at| at > held.dts && at < dts);
+            let end = boundary.unwrap_or(dts);
+            self.track.finalize_held(end - held.dts);
         }
-        let mut opens_here = false;
+        // Whether a source segment starts at this very frame, or started at a frame this rung never got.
+        let (mut opens_here, mut opening_missed) = (false, false);
         while let Some(boundary) = self.boundaries.front().copied() {
             if boundary.at_ms() > frame.dts_ms {
                 break;
@@ -102,19 +103,21 @@ impl RungTrack {
             if let (true, Boundary::Cut(cut)) = (self.started, boundary) {
                 follow_cut(&mut self.track, cut, context, out);
             }
-            opens_here = boundary.at_ms() == frame.dts_ms && boundary.opens_segment();
+            if boundary.opens_segment() {
+                opens_here = boundary.at_ms() == frame.dts_ms;
+                opening_missed = !opens_here;
+            }
         }
-        if opens_here && !frame.keyframe && self.started {
-            // The encoder missed the source's keyframe: this segment would not start
-            // with one, so the rung sits out until the next segment.
-            tracing::warn!(rung = %self.track.name, "rung frame at a segment start is not a keyframe; the rung rejoins at the next segment");
-            self.realignments += 1;
+        let starts_aligned = opens_here && frame.keyframe;
+        if self.started && (opening_missed || (opens_here && !frame.keyframe)) {
+            // The segment would not start with a keyframe at the source's
+            // boundary: the rung sits this segment out and rejoins at the next.
+            tracing::warn!(rung = %self.track.name, "a rung frame at a segment start is missing or not a keyframe; the rung rejoins at the next segment");
             self.track.restart();
             self.started = false;
         }
         if !self.started {
-            if !(opens_here && frame.keyframe) {
-                self.frames_waiting += 1;
+            if !starts_aligned {
                 return;
             }
             self.started = true;

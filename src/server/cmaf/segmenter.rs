@@ -236,10 +236,6 @@ impl Segmenter {
         self.rungs.remove(&rung);
     }
 
-    pub fn rung(&self, rung: usize) -> Option<&RungTrack> {
-        self.rungs.get(&rung)
-    }
-
     /// A transcoded frame of rung `rung`; it joins at the next source segment boundary.
     pub fn push_rung(&mut self, rung: usize, frame: RungFrame) -> Vec<SegmenterEvent> {
         let mut out = Vec::new();

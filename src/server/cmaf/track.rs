@@ -57,6 +57,8 @@ pub struct PartSpan {
 pub struct TrackSegment {
     pub kind: TrackKind,
     pub rung: Option<usize>,
+    /// The rendition's name in URLs.
+    pub name: String,
     pub number: u64,
     /// Decode time of the first sample, in `timescale` ticks.
     pub start: i64,
@@ -263,6 +265,7 @@ impl TrackSegmenter {
         let segment = TrackSegment {
             kind: self.kind,
             rung: self.rung,
+            name: self.name.clone(),
             number,
             start,
             duration,
