@@ -79,20 +79,24 @@ impl RungTrack {
         self.started = false;
     }
 
+    /// The held frame lasts until `next`, but never past the next boundary: a
+    /// frame lost just before one must not stretch the part or segment beyond
+    /// the source's.
+    fn finalize_held_until(&mut self, next: i64) {
+        let Some(held) = &self.track.held else { return };
+        let boundary = self.boundaries.front().map(|b| ms_to_ticks(b.at_ms(), VIDEO_TIMESCALE)).filter(|&at| at > held.dts && at < next);
+        let duration = boundary.unwrap_or(next) - held.dts;
+        self.track.finalize_held(duration);
+    }
+
     /// Takes one transcoded frame.
     pub fn push(&mut self, frame: RungFrame, context: &mut FollowContext<'_>, out: &mut Vec<SegmenterEvent>) {
         let dts = ms_to_ticks(frame.dts_ms, VIDEO_TIMESCALE);
         let pts = ms_to_ticks(frame.pts_ms, VIDEO_TIMESCALE);
-        if let Some(held) = &self.track.held {
-            if dts <= held.dts {
-                return;
-            }
-            // A frame lost before a boundary: the held one lasts up to the
-            // boundary, not past it, so the part or segment keeps the source's length.
-            let boundary = self.boundaries.front().map(|b| ms_to_ticks(b.at_ms(), VIDEO_TIMESCALE)).filter(|&at| at > held.dts && at < dts);
-            let end = boundary.unwrap_or(dts);
-            self.track.finalize_held(end - held.dts);
+        if self.track.held.as_ref().is_some_and(|held| dts <= held.dts) {
+            return;
         }
+        self.finalize_held_until(dts);
         // Whether a source segment starts at this very frame, or started at a frame this rung never got.
         let (mut opens_here, mut opening_missed) = (false, false);
         while let Some(boundary) = self.boundaries.front().copied() {
@@ -136,8 +140,10 @@ impl RungTrack {
     /// Every frame of the session is in: the rung follows the cuts still
     /// pending, the last of which is where the source's last segment ended.
     pub fn finish(&mut self, context: &mut FollowContext<'_>, out: &mut Vec<SegmenterEvent>) {
-        let duration = self.track.last_duration.max(1);
-        self.track.finalize_held(duration);
+        if let Some(held) = &self.track.held {
+            let next = held.dts + self.track.last_duration.max(1);
+            self.finalize_held_until(next);
+        }
         if self.started {
             while let Some(boundary) = self.boundaries.pop_front() {
                 if let Boundary::Cut(cut) = boundary {
