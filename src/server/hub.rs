@@ -52,6 +52,9 @@ pub struct LiveStream {
     viewers: Mutex<HashMap<u64, Instant>>,
     /// The current publisher's transcoding ladder, if the stream has one.
     ladder: Mutex<Option<Ladder>>,
+    /// The packager's snapshots, read without its lock: requests never wait
+    /// while a frame is packaged and the playlists rendered.
+    snapshots: watch::Receiver<Arc<StreamSnapshot>>,
     pub created: Instant,
 }
 
@@ -82,11 +85,11 @@ impl LiveStream {
     }
 
     pub fn snapshot(&self) -> Arc<StreamSnapshot> {
-        self.packager().snapshot()
+        self.snapshots.borrow().clone()
     }
 
     pub fn subscribe(&self) -> watch::Receiver<Arc<StreamSnapshot>> {
-        self.packager().subscribe()
+        self.snapshots.clone()
     }
 
     /// Records a viewer (a hash of address and user agent) for the recent-viewers count.
@@ -225,18 +228,14 @@ impl Hub {
 
     fn new_stream(&self, streams: &mut HashMap<String, Arc<LiveStream>>, key: &str, protocol: &'static str, peer: SocketAddr) -> Arc<LiveStream> {
         let segments = &self.config.segments;
+        let packager = Packager::new(key, segments.target_ms, segments.low_latency.then_some(segments.part_target_ms), segments.window, segments.directory.clone());
         let stream = Arc::new(LiveStream {
             key: key.to_string(),
             protocol: Mutex::new(protocol),
             ingest_stats: Mutex::new(None),
             peer: Mutex::new(peer),
-            packager: Mutex::new(Packager::new(
-                key,
-                segments.target_ms,
-                segments.low_latency.then_some(segments.part_target_ms),
-                segments.window,
-                segments.directory.clone(),
-            )),
+            snapshots: packager.subscribe(),
+            packager: Mutex::new(packager),
             state: Mutex::new(StreamState::Live),
             session: AtomicU64::new(0),
             viewers: Mutex::new(HashMap::new()),
