@@ -427,4 +427,36 @@ fn a_rung_that_misses_the_frame_at_a_segment_start_sits_that_segment_out() {
         let first = rung_parts.iter().find(|p| p.0 == *number).expect("the segment's first part");
         assert!(first.4 && first.1 == 0, "rung segment {number} starts with a keyframe part: {first:?}");
     }
+
+    // The hole keeps its number in the playlist and the MPD, so every later
+    // segment lines up with the source's by position.
+    let mut window = MediaWindow::new(6, 2);
+    for event in events {
+        window.apply(event);
+    }
+    window.ended = true;
+    let rung = window.rendition("360p").expect("the rung's window");
+    let text = hls::media_playlist(&window, rung, false);
+    assert!(text.contains(&format!("#EXT-X-GAP\n#EXTINF:2.00000,\nseg-{}.m4s", third.0)), "{text}");
+    let parse = |text: &str| match m3u8_rs::parse_playlist_res(text.as_bytes()).unwrap() {
+        m3u8_rs::Playlist::MediaPlaylist(p) => p,
+        other => panic!("{other:?}"),
+    };
+    let rung_playlist = parse(&text);
+    let source_playlist = parse(&hls::media_playlist(&window, window.video.as_ref().unwrap(), false));
+    let uris = |p: &m3u8_rs::MediaPlaylist| (p.media_sequence, p.segments.iter().map(|s| s.uri.clone()).collect::<Vec<_>>());
+    assert_eq!(uris(&rung_playlist), uris(&source_playlist));
+    let mpd = dash::manifest(&window, UnixMillis(1_000_000));
+    let parsed = dash_mpd_core::parse(&mpd).unwrap();
+    let timelines: Vec<usize> = parsed.periods[0].adaptations[0]
+        .representations
+        .iter()
+        .map(|r| {
+            r.SegmentTemplate
+                .as_ref()
+                .and_then(|t| t.SegmentTimeline.as_ref())
+                .map_or(0, |t| t.segments.iter().map(|s| 1 + s.r.unwrap_or(0).max(0) as usize).sum())
+        })
+        .collect();
+    assert_eq!(timelines, [source_playlist.segments.len(); 2], "{mpd}");
 }

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::media::codec::CodecConfig;
 use crate::media::wallclock::{UnixMillis, iso8601_duration};
 use crate::server::cmaf::window::{MediaWindow, Period, TrackWindow};
-use crate::server::hls::{codec_string, rendition_name};
+use crate::server::hls::codec_string;
 
 /// Stands in for the absolute URL of the server's time endpoint, which
 /// depends on the Host a client used; the HTTP layer substitutes it.
@@ -111,22 +111,15 @@ fn write_adaptation_set(
         }
     }
     for track in tracks {
-        write_representation(out, track, window.frame_rate(track), period, next_period, chunked);
+        write_representation(out, window, track, period, next_period, chunked);
     }
     out.push_str("    </AdaptationSet>\n");
 }
 
-fn write_representation(
-    out: &mut String,
-    track: &TrackWindow,
-    frame_rate: Option<f64>,
-    period: &Period,
-    next_period: Option<u64>,
-    chunked: Option<(u32, u32)>,
-) {
+fn write_representation(out: &mut String, window: &MediaWindow, track: &TrackWindow, period: &Period, next_period: Option<u64>, chunked: Option<(u32, u32)>) {
     let segments: Vec<_> = track.listed().filter(|s| s.number >= period.first_number && next_period.is_none_or(|next| s.number < next)).collect();
     let Some(first) = segments.first() else { return };
-    let name = rendition_name(track);
+    let name = &track.name;
     let (peak, _) = track.bandwidth();
     let codecs = codec_string(&track.codec);
     match &track.codec {
@@ -138,7 +131,7 @@ fn write_representation(
                 h264.width,
                 h264.height
             );
-            if let Some(rate) = frame_rate {
+            if let Some(rate) = window.frame_rate(track) {
                 let _ = write!(out, " frameRate=\"{}\"", frame_rate_attr(rate));
             }
             out.push_str(">\n");
@@ -173,7 +166,16 @@ fn write_representation(
     out.push_str(">\n");
     out.push_str("          <SegmentTimeline>\n");
     let mut expected_next: Option<i64> = None;
+    let mut previous: Option<u64> = None;
     for segment in &segments {
+        // `$Number$` counts timeline entries: a rung's hole keeps an entry of its own
+        // (the source's timing; its request fails) so later numbers stay right.
+        for missing in previous.filter(|_| track.rung.is_some()).map_or(segment.number, |n| n + 1)..segment.number {
+            if let (Some(start), Some(source)) = (expected_next, window.video.as_ref().and_then(|v| v.segment(missing))) {
+                write_timeline_entry(out, &mut expected_next, start, source.duration);
+            }
+        }
+        previous = Some(segment.number);
         write_timeline_entry(out, &mut expected_next, segment.start, segment.duration);
     }
     if let Some((_, target_s)) = chunked {

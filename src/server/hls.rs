@@ -5,11 +5,6 @@ use std::fmt::Write;
 use crate::media::codec::CodecConfig;
 use crate::server::cmaf::window::{MediaWindow, TrackWindow};
 
-/// The rendition's path segment in URLs: `/live/KEY/{name}/...`.
-pub fn rendition_name(track: &TrackWindow) -> &str {
-    &track.name
-}
-
 /// The master playlist: one variant per video rendition (the source, then
 /// the ladder's rungs), all sharing the one audio rendition.
 pub fn master_playlist(window: &MediaWindow) -> String {
@@ -94,8 +89,17 @@ pub fn media_playlist(window: &MediaWindow, track: &TrackWindow, delta: bool) ->
     } else {
         0
     };
+    // A rung that sat a segment out leaves a hole in its numbers: EXT-X-GAP fills it.
+    let fills_gaps = track.rung.is_some();
+    let has_gaps = fills_gaps && listed.windows(2).any(|pair| pair[1].number > pair[0].number + 1);
     let mut out = String::with_capacity(2048);
-    let version = if low_latency { 9 } else { 7 };
+    let version = if low_latency {
+        9
+    } else if has_gaps {
+        8
+    } else {
+        7
+    };
     let _ = write!(out, "#EXTM3U\n#EXT-X-VERSION:{version}\n#EXT-X-TARGETDURATION:{target}\n");
     if let (true, Some(part_ms)) = (low_latency, window.part_target_ms) {
         let part = f64::from(part_ms) / 1000.0;
@@ -107,15 +111,24 @@ pub fn media_playlist(window: &MediaWindow, track: &TrackWindow, delta: bool) ->
     }
     let _ = write!(out, "#EXT-X-MEDIA-SEQUENCE:{first_number}\n#EXT-X-DISCONTINUITY-SEQUENCE:{}\n#EXT-X-INDEPENDENT-SEGMENTS\n", track.discontinuity_sequence);
     if skipped > 0 {
-        let _ = writeln!(out, "#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}");
+        // Counted in numbers, so a rung's hole among the skipped segments counts too.
+        let count = listed.get(skipped).filter(|_| fills_gaps).map_or(skipped as u64, |s| s.number - first_number);
+        let _ = writeln!(out, "#EXT-X-SKIP:SKIPPED-SEGMENTS={count}");
     }
     let parts_from = total - PART_LISTING_TARGETS * f64::from(target);
     let mut elapsed = 0.0;
     let mut current_init = None;
+    let mut previous: Option<u64> = None;
     for (index, segment) in listed.iter().enumerate() {
         elapsed += segment.duration_secs(timescale);
+        let after = previous.replace(segment.number);
         if index < skipped {
             continue;
+        }
+        for missing in after.filter(|_| fills_gaps).map_or(segment.number, |n| n + 1)..segment.number {
+            // The source's segment of that number gives the length the players expect.
+            let seconds = window.source_duration(missing).unwrap_or(f64::from(target));
+            let _ = writeln!(out, "#EXT-X-GAP\n#EXTINF:{seconds:.5},\nseg-{missing}.m4s");
         }
         if segment.discontinuity && index > 0 {
             out.push_str("#EXT-X-DISCONTINUITY\n");
@@ -150,7 +163,7 @@ pub fn media_playlist(window: &MediaWindow, track: &TrackWindow, delta: bool) ->
         }
         for other in window.tracks().filter(|t| t.name != track.name) {
             if let Some((number, index)) = other.last_part() {
-                let _ = writeln!(out, "#EXT-X-RENDITION-REPORT:URI=\"../{}/playlist.m3u8\",LAST-MSN={number},LAST-PART={index}", rendition_name(other));
+                let _ = writeln!(out, "#EXT-X-RENDITION-REPORT:URI=\"../{}/playlist.m3u8\",LAST-MSN={number},LAST-PART={index}", other.name);
             }
         }
     }

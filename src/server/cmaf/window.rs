@@ -221,6 +221,12 @@ impl MediaWindow {
         }
     }
 
+    /// How long the source's video segment `number` lasts: what a rung's hole stands in for.
+    pub fn source_duration(&self, number: u64) -> Option<f64> {
+        let video = self.video.as_ref()?;
+        video.segment(number).map(|s| s.duration_secs(video.timescale))
+    }
+
     /// A rendition by its name in URLs.
     pub fn rendition(&self, name: &str) -> Option<&TrackWindow> {
         self.tracks().find(|t| t.name == name)

@@ -70,10 +70,18 @@ impl Worker {
         }
     }
 
-    /// Hands a picture over without waiting: a full queue drops it for this rung only.
+    /// Hands a picture over: a full queue drops it for this rung only, unless it is a keyframe.
     pub fn offer(&mut self, job: Job) -> bool {
         if !self.started && !job.timing.keyframe {
             return true;
+        }
+        if job.timing.keyframe {
+            // Never dropped: without it the rung could not start the segment
+            // there. The ladder's thread waits for room instead; a rung that
+            // slow falls behind and is shed.
+            let sent = self.jobs.send(job).is_ok();
+            self.started |= sent;
+            return sent;
         }
         match self.jobs.try_send(job) {
             Ok(()) => {
