@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::{Publisher, Server, decode_count, get_bytes, run, wait_for};
-use m3u8_rs::{MasterPlaylist, MediaPlaylist, Playlist};
 use mp4_atom::{Decode, Moof};
 
 fn input(size: &str, seconds: u32) -> String {
@@ -19,22 +18,6 @@ fn input(size: &str, seconds: u32) -> String {
 /// B-frames on purpose: the ladder must put decoded pictures back in display order.
 const X264: &str =
     "-c:v libx264 -preset superfast -bf 2 -g 30 -keyint_min 30 -sc_threshold 0 -pix_fmt yuv420p -b:v 2500k -maxrate 2500k -bufsize 5000k -c:a aac -b:a 64k";
-
-fn master(server: &Server, key: &str) -> Option<MasterPlaylist> {
-    let text = server.get(&format!("/live/{key}/index.m3u8"))?;
-    match m3u8_rs::parse_playlist_res(text.as_bytes()) {
-        Ok(Playlist::MasterPlaylist(master)) => Some(master),
-        other => panic!("not a master playlist: {other:?}\n{text}"),
-    }
-}
-
-fn media(server: &Server, key: &str, rendition: &str) -> Option<MediaPlaylist> {
-    let text = server.get(&format!("/live/{key}/{rendition}/playlist.m3u8"))?;
-    match m3u8_rs::parse_playlist_res(text.as_bytes()) {
-        Ok(Playlist::MediaPlaylist(media)) => Some(media),
-        other => panic!("not a media playlist: {other:?}\n{text}"),
-    }
-}
 
 fn api(server: &Server) -> serde_json::Value {
     serde_json::from_str(&server.get("/api/streams").expect("/api/streams")).expect("JSON")
@@ -63,8 +46,9 @@ fn every_rung_is_listed_probes_at_its_size_decodes_and_shares_the_source_boundar
     let publisher = Publisher::spawn(&input("1280x720", 14), X264, &server.rtmp_url("abr"));
     let plain = Publisher::spawn(&input("854x480", 14), X264, &server.rtmp_url("plain"));
 
-    let variants =
-        wait_for("the source and two rungs in the master playlist", Duration::from_secs(40), || master(&server, "abr").filter(|m| m.variants.len() == 3));
+    let variants = wait_for("the source and two rungs in the master playlist", Duration::from_secs(40), || {
+        server.master_playlist("abr").filter(|m| m.variants.len() == 3)
+    });
     let mut sizes = BTreeMap::new();
     for variant in &variants.variants {
         let resolution = variant.resolution.expect("RESOLUTION");
@@ -114,13 +98,14 @@ fn every_rung_is_listed_probes_at_its_size_decodes_and_shares_the_source_boundar
     assert_eq!(roles, ["source", "rung", "rung", "audio"], "{abr}");
     let plain_report = stream(&report, "plain");
     assert!(plain_report["ladder"].is_null(), "the opted-out key has no ladder: {plain_report}");
-    let plain_master = master(&server, "plain").expect("the opted-out stream plays");
+    let plain_master = server.master_playlist("plain").expect("the opted-out stream plays");
     assert_eq!(plain_master.variants.len(), 1);
 
     let (ok, stderr) = publisher.finish(Duration::from_secs(60));
     assert!(ok, "ffmpeg failed to publish: {stderr}");
     drop(plain);
-    let ended = |name: &str| wait_for(&format!("the {name} playlist to end"), Duration::from_secs(30), || media(&server, "abr", name).filter(|p| p.end_list));
+    let ended =
+        |name: &str| wait_for(&format!("the {name} playlist to end"), Duration::from_secs(30), || server.media_playlist("abr", name).filter(|p| p.end_list));
     let source = ended("video");
     let source_segments: BTreeMap<u64, f32> = source.segments.iter().enumerate().map(|(i, s)| (source.media_sequence + i as u64, s.duration)).collect();
     for name in ["480p", "360p"] {
@@ -159,12 +144,12 @@ fn a_tiny_cpu_budget_sheds_rungs_and_the_source_keeps_real_time() {
     let metrics = server.get("/metrics").unwrap();
     assert!(metrics.contains(&format!("onair_ladder_rung_shed{{key=\"shed\",rung=\"{name}\"}} 1")), "{metrics}");
     wait_for("the shed rung to leave the master playlist", Duration::from_secs(10), || {
-        master(&server, "shed").filter(|m| !m.variants.iter().any(|v| v.uri.starts_with(&name)))
+        server.master_playlist("shed").filter(|m| !m.variants.iter().any(|v| v.uri.starts_with(&name)))
     });
     assert_eq!(common::status(&server.url(&format!("/live/shed/{name}/playlist.m3u8"))), 404);
 
     // The source's playlist keeps up with the wall clock while the ladder sheds.
-    let sequence = |server: &Server| media(server, "shed", "video").map(|p| (p.media_sequence, p.segments.len()));
+    let sequence = |server: &Server| server.media_playlist("shed", "video").map(|p| (p.media_sequence, p.segments.len()));
     let (first_sequence, first_len) = sequence(&server).expect("source playlist");
     let started = Instant::now();
     let later = wait_for("eight more seconds of source segments", Duration::from_secs(20), || {
@@ -184,7 +169,7 @@ fn a_corrupted_source_costs_its_rungs_frames_not_the_server() {
     let clean = Publisher::spawn(&input("1280x720", 14), X264, &server.rtmp_url("clean"));
     let (_, stderr) = noisy.finish(Duration::from_secs(60));
     assert!(server.is_running(), "the server survived the damaged stream; ffmpeg said: {stderr}\n{}", server.log());
-    let variants = wait_for("the clean stream's rungs", Duration::from_secs(30), || master(&server, "clean").filter(|m| m.variants.len() == 3));
+    let variants = wait_for("the clean stream's rungs", Duration::from_secs(30), || server.master_playlist("clean").filter(|m| m.variants.len() == 3));
     assert_eq!(variants.variants.len(), 3);
     let (ok, stderr) = clean.finish(Duration::from_secs(60));
     assert!(ok, "{stderr}");

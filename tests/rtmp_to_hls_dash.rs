@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Publisher, Server, decode_count, get_text, run, wait_for};
-use m3u8_rs::{MasterPlaylist, MediaPlaylist, Playlist};
+use m3u8_rs::{MasterPlaylist, MediaPlaylist};
 
 const FAST: &str = "[streams]\ngrace_seconds = 1.0\n";
 
@@ -21,19 +21,11 @@ fn x264(gop: u32) -> String {
 }
 
 fn master(server: &Server, key: &str) -> MasterPlaylist {
-    let text = server.get(&format!("/live/{key}/index.m3u8")).expect("master playlist");
-    match m3u8_rs::parse_playlist_res(text.as_bytes()) {
-        Ok(Playlist::MasterPlaylist(master)) => master,
-        other => panic!("not a master playlist: {other:?}\n{text}"),
-    }
+    server.master_playlist(key).expect("master playlist")
 }
 
 fn media(server: &Server, key: &str, rendition: &str) -> Option<MediaPlaylist> {
-    let text = server.get(&format!("/live/{key}/{rendition}/playlist.m3u8"))?;
-    match m3u8_rs::parse_playlist_res(text.as_bytes()) {
-        Ok(Playlist::MediaPlaylist(media)) => Some(media),
-        other => panic!("not a media playlist: {other:?}\n{text}"),
-    }
+    server.media_playlist(key, rendition)
 }
 
 /// RFC 8216 4.3.3.1: every EXTINF, rounded to the nearest integer, is at most the target duration.

@@ -105,6 +105,24 @@ impl Server {
         get_text(&self.url(path))
     }
 
+    /// The stream's HLS master playlist; None until it exists, a panic if it does not parse.
+    pub fn master_playlist(&self, key: &str) -> Option<m3u8_rs::MasterPlaylist> {
+        let text = self.get(&format!("/live/{key}/index.m3u8"))?;
+        match m3u8_rs::parse_playlist_res(text.as_bytes()) {
+            Ok(m3u8_rs::Playlist::MasterPlaylist(master)) => Some(master),
+            other => panic!("not a master playlist: {other:?}\n{text}"),
+        }
+    }
+
+    /// A rendition's media playlist; None until it exists, a panic if it does not parse.
+    pub fn media_playlist(&self, key: &str, rendition: &str) -> Option<m3u8_rs::MediaPlaylist> {
+        let text = self.get(&format!("/live/{key}/{rendition}/playlist.m3u8"))?;
+        match m3u8_rs::parse_playlist_res(text.as_bytes()) {
+            Ok(m3u8_rs::Playlist::MediaPlaylist(media)) => Some(media),
+            other => panic!("not a media playlist: {other:?}\n{text}"),
+        }
+    }
+
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
