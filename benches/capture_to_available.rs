@@ -19,15 +19,7 @@ use onair::media::wallclock::UnixMillis;
 use onair::player::fmp4;
 use onair::server::announce::Announced;
 use openh264::formats::YUVSource;
-use support::{percentile, preload_hint, publish, serve};
-
-fn get(url: &str) -> Option<String> {
-    ureq::get(url).call().ok()?.body_mut().read_to_string().ok()
-}
-
-fn get_bytes(url: &str) -> Option<Vec<u8>> {
-    ureq::get(url).call().ok()?.body_mut().with_config().limit(64 << 20).read_to_vec().ok()
-}
+use support::{get, get_bytes, percentile, preload_hint, publish, serve};
 
 /// Latencies in ms for every segment's first part of one stream, until `end`.
 fn measure(base: String, end: Instant) -> Vec<f64> {

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use onair::server::announce::Announced;
-use support::{percentile, preload_hint, publish, serve};
+use support::{cpu_seconds, get, percentile, preload_hint, publish, serve};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
 use tokio::net::TcpStream;
 
@@ -118,10 +118,7 @@ async fn playlist_loop(host: String, key: String, start: (u64, u32), end: Instan
 }
 
 fn proc_stat(pid: u32) -> (f64, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    let cpu = (ticks(11) + ticks(12)) / 100.0;
+    let cpu = cpu_seconds(&format!("/proc/{pid}/stat")).map_or(0.0, |(_, seconds)| seconds);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let peak_kb = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches(" kB").parse().ok()).unwrap_or(0);
     (cpu, peak_kb)
@@ -147,8 +144,7 @@ fn main() {
     let playlist_url = format!("{http}/live/fan/video/playlist.m3u8");
     let start = (0..300)
         .find_map(|_| {
-            let text = ureq::get(&playlist_url).call().ok().and_then(|mut r| r.body_mut().read_to_string().ok());
-            text.and_then(|t| preload_hint(&t)).or_else(|| {
+            get(&playlist_url).and_then(|t| preload_hint(&t)).or_else(|| {
                 std::thread::sleep(Duration::from_millis(100));
                 None
             })

@@ -20,44 +20,21 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::{Killed, percentile, preload_hint, serve};
+use support::{Killed, cpu_seconds, get, get_bytes, percentile, preload_hint, serve};
 
 const RUNGS: [(&str, u32, u32); 3] = [("720p", 1280, 3000), ("480p", 854, 1400), ("360p", 640, 800)];
 const WARM_UP: Duration = Duration::from_secs(8);
 
-fn get(url: &str) -> Option<String> {
-    ureq::get(url).call().ok()?.body_mut().read_to_string().ok()
-}
-
-fn get_ok(url: &str) -> bool {
-    ureq::get(url).call().ok().and_then(|mut r| r.body_mut().with_config().limit(64 << 20).read_to_vec().ok()).is_some()
-}
-
-fn ticks_per_second() -> f64 {
-    // SAFETY: sysconf reads a constant.
-    (unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).max(1) as f64
-}
-
-/// (comm, utime + stime in ticks) from a /proc stat file.
-fn stat(path: &str) -> Option<(String, u64)> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let open = text.find('(')?;
-    let close = text.rfind(')')?;
-    let comm = text[open + 1..close].to_string();
-    let fields: Vec<&str> = text[close + 2..].split_whitespace().collect();
-    Some((comm, fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?))
-}
-
-/// CPU ticks of the whole process and of its threads whose names start with one of `prefixes`.
-fn cpu(pid: u32, prefixes: &[&str]) -> (u64, u64) {
-    let process = stat(&format!("/proc/{pid}/stat")).map_or(0, |s| s.1);
-    let mut threads = 0;
+/// CPU seconds of the whole process and of its threads whose names start with one of `prefixes`.
+fn cpu(pid: u32, prefixes: &[&str]) -> (f64, f64) {
+    let process = cpu_seconds(&format!("/proc/{pid}/stat")).map_or(0.0, |s| s.1);
+    let mut threads = 0.0;
     if let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/task")) {
         for entry in entries.flatten() {
-            if let Some((comm, ticks)) = stat(&format!("{}/stat", entry.path().display()))
+            if let Some((comm, seconds)) = cpu_seconds(&format!("{}/stat", entry.path().display()))
                 && prefixes.iter().any(|p| comm.starts_with(p))
             {
-                threads += ticks;
+                threads += seconds;
             }
         }
     }
@@ -120,7 +97,7 @@ fn ffmpeg_ladder(source: &std::path::Path, seconds: u64) -> (f64, f64) {
     drop(child);
     let _ = reader.join();
     let speed = speeds.lock().unwrap().last().copied().unwrap_or(f64::NAN);
-    ((end - start) as f64 / ticks_per_second() / wall, speed)
+    ((end - start) / wall, speed)
 }
 
 /// Waits on every hinted part of one rendition; records when each arrived.
@@ -131,7 +108,7 @@ fn follow_parts(base: String, rendition: String, until: Instant, arrivals: Arc<M
             std::thread::sleep(Duration::from_millis(100));
             continue;
         };
-        if get_ok(&format!("{base}/{rendition}/part-{number}.{index}.m4s")) {
+        if get_bytes(&format!("{base}/{rendition}/part-{number}.{index}.m4s")).is_some() {
             arrivals.lock().unwrap().insert((rendition.clone(), number, index), Instant::now());
         }
     }
@@ -222,14 +199,7 @@ fn onair_ladder(source: &std::path::Path, seconds: u64) -> OnairRun {
             (format!("{name} ({state})"), speed)
         })
         .collect();
-    let ticks = ticks_per_second();
-    OnairRun {
-        ladder_cores: (ladder_end - ladder_start) as f64 / ticks / wall,
-        server_cores: (process_end - process_start) as f64 / ticks / wall,
-        speeds,
-        added,
-        part_target_ms,
-    }
+    OnairRun { ladder_cores: (ladder_end - ladder_start) / wall, server_cores: (process_end - process_start) / wall, speeds, added, part_target_ms }
 }
 
 fn main() {

@@ -63,6 +63,30 @@ pub fn preload_hint(playlist: &str) -> Option<(u64, u32)> {
     Some((number.parse().ok()?, index.parse().ok()?))
 }
 
+/// GET a URL as text; None on any failure.
+pub fn get(url: &str) -> Option<String> {
+    ureq::get(url).call().ok()?.body_mut().read_to_string().ok()
+}
+
+/// GET a URL's bytes (up to 64 MiB); None on any failure.
+pub fn get_bytes(url: &str) -> Option<Vec<u8>> {
+    ureq::get(url).call().ok()?.body_mut().with_config().limit(64 << 20).read_to_vec().ok()
+}
+
+/// A process's or thread's name and its CPU time (user + system) in seconds,
+/// from a /proc `stat` file.
+pub fn cpu_seconds(stat_path: &str) -> Option<(String, f64)> {
+    let text = std::fs::read_to_string(stat_path).ok()?;
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let comm = text[open + 1..close].to_string();
+    let fields: Vec<&str> = text.get(close + 2..)?.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf reads a constant.
+    let per_second = (unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).max(1) as f64;
+    Some((comm, ticks as f64 / per_second))
+}
+
 /// The `p` quantile (0..=1) of sorted values; NaN when there are none.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() { f64::NAN } else { sorted[((sorted.len() - 1) as f64 * p).round() as usize] }
