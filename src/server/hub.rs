@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -133,14 +133,14 @@ pub enum PublishError {
 pub struct Hub {
     config: ServerConfig,
     /// `ladder.enabled`, switchable while running (the desktop app's checkbox).
-    ladder_on: std::sync::atomic::AtomicBool,
+    ladder_on: AtomicBool,
     streams: Mutex<HashMap<String, Arc<LiveStream>>>,
     pub metrics: Arc<Metrics>,
 }
 
 impl Hub {
     pub fn new(config: ServerConfig, metrics: Arc<Metrics>) -> Hub {
-        let ladder_on = std::sync::atomic::AtomicBool::new(config.ladder.enabled);
+        let ladder_on = AtomicBool::new(config.ladder.enabled);
         Hub { config, ladder_on, streams: Mutex::new(HashMap::new()), metrics }
     }
 

@@ -194,10 +194,13 @@ impl Packager {
     }
 
     /// Rung `rung` is shed or rebuilt: it leaves the playlists and the MPD.
+    /// A rung the stream never had changes nothing, and wakes no viewer.
     pub fn remove_rung(&mut self, rung: usize, now: UnixMillis) {
-        self.segmenter.remove_rung(rung);
-        self.window.remove_rung(rung);
-        self.publish(now, true);
+        let packaged = self.segmenter.remove_rung(rung);
+        let listed = self.window.remove_rung(rung);
+        if packaged || listed {
+            self.publish(now, true);
+        }
     }
 
     /// Where the last source video frame went on the stream timeline, if it was taken.
@@ -237,4 +240,18 @@ impl Packager {
 /// Seconds since the Unix epoch: a stream created later numbers its segments higher.
 fn first_segment_number() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removing_a_rung_the_stream_never_had_wakes_no_viewer() {
+        let mut packager = Packager::new("key", 2000, Some(334), 6, None);
+        let mut viewer = packager.subscribe();
+        viewer.mark_unchanged();
+        packager.remove_rung(2, UnixMillis(1_000));
+        assert!(!viewer.has_changed().unwrap(), "nothing changed, so no snapshot went out");
+    }
 }

@@ -232,8 +232,9 @@ impl Segmenter {
         vec![SegmenterEvent::Init(init)]
     }
 
-    pub fn remove_rung(&mut self, rung: usize) {
-        self.rungs.remove(&rung);
+    /// Whether there was such a rung.
+    pub fn remove_rung(&mut self, rung: usize) -> bool {
+        self.rungs.remove(&rung).is_some()
     }
 
     /// A transcoded frame of rung `rung`; it joins at the next source segment boundary.

@@ -232,9 +232,9 @@ impl MediaWindow {
         self.tracks().find(|t| t.name == name)
     }
 
-    /// A rung was shed or its ladder rebuilt: players stop seeing it.
-    pub fn remove_rung(&mut self, rung: usize) {
-        self.rungs.remove(&rung);
+    /// A rung was shed or its ladder rebuilt: players stop seeing it. Whether it was listed.
+    pub fn remove_rung(&mut self, rung: usize) -> bool {
+        self.rungs.remove(&rung).is_some()
     }
 
     /// The track whose segments define periods and timing: video when present.
