@@ -18,7 +18,7 @@ use super::picture::Picture;
 use super::plan::{RungPlan, plan};
 use super::shed::ShedPolicy;
 use super::timing::Retimer;
-use super::worker::{Job, Worker};
+use super::worker::{Job, RungCounters, Worker};
 use super::{Input, LadderStatus, RungSink, RungStatus, SourceFrame};
 use crate::media::codec::H264Config;
 use crate::media::h264::{append_annexb, avcc_parameter_sets, nal_units};
@@ -165,7 +165,7 @@ impl Decoder {
             tracing::info!(key = %self.key, "the source is now {}x{}: rebuilding the ladder", size.0, size.1);
         }
         for (_, worker) in std::mem::take(&mut self.workers) {
-            self.retired_cpu += Duration::from_nanos(worker.counters.cpu_nanos.load(Ordering::Relaxed));
+            self.stop(worker);
         }
         // Rungs of an earlier size (or an earlier publisher) that no longer fit leave the playlists.
         for index in 0..self.config.rungs.len() {
@@ -191,15 +191,22 @@ impl Decoder {
     fn retire(&mut self, index: usize, state: &'static str, reason: Option<String>) {
         let Some(worker) = self.workers.remove(&index) else { return };
         let mut status = rung_status(&worker);
-        let counters = worker.counters.clone();
-        // Its last frames are out before it leaves the playlists, so nothing re-adds it.
-        worker.finish();
-        self.retired_cpu += Duration::from_nanos(counters.cpu_nanos.load(Ordering::Relaxed));
+        let counters = self.stop(worker);
         status.state = state;
         status.reason = reason.or_else(|| counters.error.lock().ok().and_then(|e| e.clone()));
         self.retired.insert(index, status);
         self.sink.remove(index);
         self.publish_status();
+    }
+
+    /// Ends a rung's thread after its last frames are out, so none of them can
+    /// arrive after the rung has left the playlists or been rebuilt, and keeps
+    /// the CPU it used in the ladder's total.
+    fn stop(&mut self, worker: Worker) -> Arc<RungCounters> {
+        let counters = worker.counters.clone();
+        worker.finish();
+        self.retired_cpu += Duration::from_nanos(counters.cpu_nanos.load(Ordering::Relaxed));
+        counters
     }
 
     fn measure(&mut self, now: Instant) {
