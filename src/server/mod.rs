@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 use self::config::ServerConfig;
 use self::hub::Hub;
@@ -40,14 +40,25 @@ pub struct RunningServer {
     pub hub: Arc<Hub>,
 }
 
-async fn bind(addr: SocketAddr, what: &'static str, config_key: &'static str, flag: &'static str) -> Result<TcpListener, ServeError> {
-    TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { what, addr, config_key, flag, source })
+/// Connections a listener queues before it accepts them. Thousands of viewers
+/// arriving at once (a stream going live, a restart) must not overflow it: a
+/// dropped SYN costs its viewer a full second before the client retries.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn bind(addr: SocketAddr, what: &'static str, config_key: &'static str, flag: &'static str) -> Result<TcpListener, ServeError> {
+    let listen = || {
+        let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(LISTEN_BACKLOG)
+    };
+    listen().map_err(|source| ServeError::Bind { what, addr, config_key, flag, source })
 }
 
 /// Binds every listener, then runs ingest, HTTP and housekeeping on the current runtime.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
-    let rtmp = bind(config.rtmp.listen, "RTMP", "rtmp.listen", "--rtmp ADDR").await?;
-    let http = bind(config.http.listen, "HTTP", "http.listen", "--http ADDR").await?;
+    let rtmp = bind(config.rtmp.listen, "RTMP", "rtmp.listen", "--rtmp ADDR")?;
+    let http = bind(config.http.listen, "HTTP", "http.listen", "--http ADDR")?;
     let rtmp_addr = rtmp.local_addr().unwrap_or(config.rtmp.listen);
     let http_addr = http.local_addr().unwrap_or(config.http.listen);
     let srt_listen = config.srt.listen;
@@ -77,4 +88,20 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
         }
     });
     Ok(RunningServer { rtmp_addr, srt_addr, http_addr, hub })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_port_another_program_listens_on_is_refused_with_the_setting_to_change() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let error = bind(addr, "HTTP", "http.listen", "--http ADDR").unwrap_err().to_string();
+        assert!(error.contains(&addr.to_string()) && error.contains("http.listen") && error.contains("--http ADDR"), "{error}");
+        drop(taken);
+        let listener = bind(addr, "HTTP", "http.listen", "--http ADDR").expect("the port is free again");
+        assert_eq!(listener.local_addr().unwrap(), addr);
+    }
 }
