@@ -8,7 +8,8 @@
 # to nginx-rtmp (hls_fragment 1s), which pushes it to `onair serve` (1 s
 # segments, 1/3 s parts). tests/browser/play.mjs plays each for SECONDS and reads the
 # stamp from decoded frames drawn to a canvas; prints p50/p95 per player.
-# Usage: benches/glass_to_glass.sh [SECONDS]   (default 30; ONAIR_BIN=path)
+# Usage: benches/glass_to_glass.sh [SECONDS]   (default 30; ONAIR_BIN=path;
+# G2G_ONLY=llhls|dash|hls plays that mode alone; G2G_SAMPLES=1 prints each sample)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -78,9 +79,10 @@ done
 sleep 6 # a few fragments in nginx's playlist before its player starts
 
 report() { # label url mode
+    [ -n "${G2G_ONLY:-}" ] && [ "$G2G_ONLY" != "$3" ] && return 0
     local json
     json="$(node tests/browser/play.mjs "$2" "$3" "$SECONDS_EACH" | tail -1)"
-    [ -n "${G2G_DEBUG:-}" ] && echo "$json" >&2
+    [ -n "${G2G_DEBUG:-}${G2G_SAMPLES:-}" ] && echo "$json" >&2
     python3 - "$1" "$json" <<'EOF'
 import json, sys
 label, r = sys.argv[1], json.loads(sys.argv[2])

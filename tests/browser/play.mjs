@@ -237,6 +237,7 @@ async function main() {
         p50: percentile(end.glass, 50),
         p95: percentile(end.glass, 95),
       };
+      if (process.env.G2G_SAMPLES) result.glassToGlass.samples = end.glass.map(Math.round);
       for (const e of end.errors) addError("player: " + e.replace(/^\S+ /, ""));
     }
 
