@@ -32,18 +32,22 @@ pub struct H264Encoder {
 impl H264Encoder {
     pub fn new(width: usize, height: usize, fps: u32, bitrate_kbps: u32, keyframe_interval_secs: u32) -> Result<H264Encoder, EncodeError> {
         let threads = if width * height >= 1280 * 720 { std::thread::available_parallelism().map_or(1, |n| n.get().min(4)) as u16 } else { 1 };
-        H264Encoder::build(width, height, fps, bitrate_kbps, fps * keyframe_interval_secs.max(1), threads)
+        H264Encoder::build(width, height, bitrate_kbps, H264Encoder::config(fps, bitrate_kbps, fps * keyframe_interval_secs.max(1), threads))
     }
 
     /// For a ladder rung: one thread (rungs run in parallel already) and
     /// keyframes only where asked for, so they fall on the source's.
+    /// Its picture analysis is off too (adaptive quantisation, background
+    /// detection), like x264's `ultrafast` that ladders are measured against:
+    /// a rung re-encodes a picture the source's encoder already analysed.
     pub fn for_ladder(width: usize, height: usize, fps: u32, bitrate_kbps: u32) -> Result<H264Encoder, EncodeError> {
-        H264Encoder::build(width, height, fps, bitrate_kbps, 0, 1)
+        let config = H264Encoder::config(fps, bitrate_kbps, 0, 1).adaptive_quantization(false).background_detection(false);
+        H264Encoder::build(width, height, bitrate_kbps, config)
     }
 
     /// `intra_period_frames` 0: no periodic keyframes.
-    fn build(width: usize, height: usize, fps: u32, bitrate_kbps: u32, intra_period_frames: u32, threads: u16) -> Result<H264Encoder, EncodeError> {
-        let config = EncoderConfig::new()
+    fn config(fps: u32, bitrate_kbps: u32, intra_period_frames: u32, threads: u16) -> EncoderConfig {
+        EncoderConfig::new()
             .bitrate(BitRate::from_bps(bitrate_kbps * 1000))
             .max_frame_rate(FrameRate::from_hz(fps as f32))
             .rate_control_mode(RateControlMode::Bitrate)
@@ -52,7 +56,10 @@ impl H264Encoder {
             .scene_change_detect(false)
             .usage_type(UsageType::CameraVideoRealTime)
             .complexity(Complexity::Low)
-            .num_threads(threads);
+            .num_threads(threads)
+    }
+
+    fn build(width: usize, height: usize, bitrate_kbps: u32, config: EncoderConfig) -> Result<H264Encoder, EncodeError> {
         let encoder = Encoder::with_api_config(OpenH264API::from_source(), config)
             .map_err(|e| EncodeError::Video(format!("cannot start H.264 encoder {width}x{height}: {e}")))?;
         Ok(H264Encoder { encoder, width, height, bitrate_kbps, config: None })

@@ -9,10 +9,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use openh264::OpenH264API;
-use openh264::decoder::{DecodedYUV, DecoderConfig, Flush};
-use openh264::formats::YUVSource;
-
+use super::avcodec::H264Decoder;
 use super::cpu::thread_cpu_time;
 use super::picture::Picture;
 use super::plan::{RungPlan, plan};
@@ -67,8 +64,7 @@ impl Decoder {
     }
 
     pub fn run(mut self, input: &Receiver<Input>) {
-        let api_config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
-        let mut decoder = match openh264::decoder::Decoder::with_api_config(OpenH264API::from_source(), api_config) {
+        let mut decoder = match H264Decoder::new() {
             Ok(decoder) => decoder,
             Err(error) => {
                 tracing::error!(key = %self.key, "the ladder cannot start its H.264 decoder: {error}; only the source rendition is offered");
@@ -91,21 +87,18 @@ impl Decoder {
                 self.measure(now);
             }
         }
-        if let Ok(pictures) = decoder.flush_remaining() {
-            let pictures: Vec<Picture> = pictures.iter().filter_map(copy_picture).collect();
-            for picture in pictures {
-                if let Some(timing) = self.retimer.output() {
-                    self.dispatch(picture, timing);
-                }
-            }
+        let mut pictures = Vec::new();
+        if let Err(error) = decoder.flush(&mut pictures) {
+            tracing::warn!(key = %self.key, "the ladder's decoder could not finish: {error}");
         }
+        self.dispatch_all(pictures);
         for (index, worker) in std::mem::take(&mut self.workers) {
             worker.finish();
             self.sink.finish(index);
         }
     }
 
-    fn decode(&mut self, decoder: &mut openh264::decoder::Decoder, frame: SourceFrame) {
+    fn decode(&mut self, decoder: &mut H264Decoder, frame: SourceFrame) {
         let size = (self.source.width, self.source.height);
         if frame.keyframe && self.planned_for != Some(size) {
             // A new size takes effect at a keyframe, as the source's own init segment does.
@@ -126,21 +119,26 @@ impl Decoder {
         }
         append_annexb(&mut annexb, nal_units(&frame.data, self.source.nal_length_size));
         self.retimer.input(frame.dts_ms, frame.pts_ms, frame.keyframe, frame.arrived);
-        let picture = match decoder.decode(&annexb) {
-            Ok(Some(yuv)) => copy_picture(&yuv),
-            Ok(None) => return,
-            Err(error) => {
-                self.decode_errors += 1;
-                if self.decode_errors == 1 || self.decode_errors.is_multiple_of(100) {
-                    tracing::warn!(key = %self.key, errors = self.decode_errors, "the ladder could not decode a source frame ({error}); it resumes at the next keyframe");
-                }
-                self.retimer.clear();
-                self.needs_keyframe = true;
-                return;
+        let mut pictures = Vec::new();
+        if let Err(error) = decoder.decode(&annexb, &mut pictures) {
+            self.decode_errors += 1;
+            if self.decode_errors == 1 || self.decode_errors.is_multiple_of(100) {
+                tracing::warn!(key = %self.key, errors = self.decode_errors, "the ladder could not decode a source frame ({error}); it resumes at the next keyframe");
             }
-        };
-        let (Some(picture), Some(timing)) = (picture, self.retimer.output()) else { return };
-        self.dispatch(picture, timing);
+            decoder.reset();
+            self.retimer.clear();
+            self.needs_keyframe = true;
+            return;
+        }
+        self.dispatch_all(pictures);
+    }
+
+    /// Hands decoded pictures on, each with its source timestamps.
+    fn dispatch_all(&mut self, pictures: Vec<Picture>) {
+        for picture in pictures {
+            let Some(timing) = self.retimer.output() else { return };
+            self.dispatch(picture, timing);
+        }
     }
 
     fn dispatch(&mut self, picture: Picture, timing: super::timing::FrameTiming) {
@@ -260,10 +258,4 @@ fn rung_status(worker: &Worker) -> RungStatus {
         cores: worker.cores,
         reason: None,
     }
-}
-
-fn copy_picture(yuv: &DecodedYUV<'_>) -> Option<Picture> {
-    let (width, height) = yuv.dimensions();
-    let (y, u, v) = yuv.strides();
-    Picture::from_strided(width as u32, height as u32, [yuv.y(), yuv.u(), yuv.v()], [y, u, v])
 }

@@ -5,7 +5,9 @@
 //! rendition never waits for it: frames are offered, and dropped when the
 //! ladder is behind; rungs are shed when it cannot keep up.
 
+mod avcodec;
 mod cpu;
+mod swscale;
 mod decode;
 pub mod picture;
 pub mod plan;

@@ -1,7 +1,10 @@
-//! A decoded I420 picture and its scaling to a rung's size, plane by plane
-//! with SIMD.
+//! A decoded I420 picture and its scaling to a rung's size (libswscale's
+//! area averaging, about a third of the CPU of a SIMD box convolution).
 
-use onair_scale::PlaneScaler;
+use std::ffi::c_int;
+use std::ptr;
+
+use super::swscale;
 
 /// I420 with tight planes (stride = width).
 pub struct Picture {
@@ -29,14 +32,15 @@ impl Picture {
 }
 
 pub struct Scaler {
-    planes: PlaneScaler,
     width: u32,
     height: u32,
+    /// libswscale's context for the source size it was made for.
+    context: Option<((u32, u32), *mut std::ffi::c_void)>,
 }
 
 impl Scaler {
     pub fn new(width: u32, height: u32) -> Scaler {
-        Scaler { planes: PlaneScaler::default(), width, height }
+        Scaler { width, height, context: None }
     }
 
     /// Scales `source` into `i420` (resized to width × height × 3/2).
@@ -44,13 +48,61 @@ impl Scaler {
         let (w, h) = (self.width as usize, self.height as usize);
         let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
         i420.resize(w * h + 2 * cw * ch, 0);
+        let (sw, sh) = (source.width as usize, source.height as usize);
+        let (scw, sch) = (sw.div_ceil(2), sh.div_ceil(2));
+        if source.y.len() < sw * sh || source.u.len() < scw * sch || source.v.len() < scw * sch {
+            return Err(format!("a {sw}x{sh} picture with short planes"));
+        }
+        let context = self.context_for(source.width, source.height)?;
         let (y, chroma) = i420.split_at_mut(w * h);
         let (u, v) = chroma.split_at_mut(cw * ch);
-        let (sw, sh) = (source.width, source.height);
-        let (scw, sch) = (sw.div_ceil(2), sh.div_ceil(2));
-        self.planes.scale(&source.y, sw, sh, y, self.width, self.height)?;
-        self.planes.scale(&source.u, scw, sch, u, cw as u32, ch as u32)?;
-        self.planes.scale(&source.v, scw, sch, v, cw as u32, ch as u32)
+        let int = |n: usize| c_int::try_from(n).map_err(|_| format!("a plane {n} pixels wide"));
+        let source_planes = [source.y.as_ptr(), source.u.as_ptr(), source.v.as_ptr(), ptr::null()];
+        let source_strides = [int(sw)?, int(scw)?, int(scw)?, 0];
+        let target_planes = [y.as_mut_ptr(), u.as_mut_ptr(), v.as_mut_ptr(), ptr::null_mut()];
+        let target_strides = [int(w)?, int(cw)?, int(cw)?, 0];
+        // SAFETY: the context was made for these sizes; every plane was checked
+        // (or sized) above to hold stride × rows bytes.
+        let rows = unsafe {
+            swscale::sws_scale(context, source_planes.as_ptr(), source_strides.as_ptr(), 0, int(sh)?, target_planes.as_ptr(), target_strides.as_ptr())
+        };
+        if rows != int(h)? {
+            return Err(format!("libswscale wrote {rows} of {h} rows"));
+        }
+        Ok(())
+    }
+
+    fn context_for(&mut self, width: u32, height: u32) -> Result<*mut std::ffi::c_void, String> {
+        if let Some((size, context)) = self.context
+            && size == (width, height)
+        {
+            return Ok(context);
+        }
+        self.free();
+        let int = |n: u32| c_int::try_from(n).map_err(|_| format!("a picture {n} pixels across"));
+        let (from_w, from_h, to_w, to_h) = (int(width)?, int(height)?, int(self.width)?, int(self.height)?);
+        // SAFETY: plain constructor; null filters and parameters are libswscale's defaults.
+        let context = unsafe {
+            swscale::sws_getContext(from_w, from_h, swscale::YUV420P, to_w, to_h, swscale::YUV420P, swscale::SWS_AREA, ptr::null_mut(), ptr::null_mut(), ptr::null())
+        };
+        if context.is_null() {
+            return Err(format!("libswscale cannot scale {width}x{height} to {}x{}", self.width, self.height));
+        }
+        self.context = Some(((width, height), context));
+        Ok(context)
+    }
+
+    fn free(&mut self) {
+        if let Some((_, context)) = self.context.take() {
+            // SAFETY: made by sws_getContext and used by nothing else.
+            unsafe { swscale::sws_freeContext(context) };
+        }
+    }
+}
+
+impl Drop for Scaler {
+    fn drop(&mut self) {
+        self.free();
     }
 }
 
