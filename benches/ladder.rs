@@ -220,7 +220,7 @@ fn main() {
     println!("|---|---|---|");
     println!("| ffmpeg: decode, scale, libx264 ultrafast ×3 | {ffmpeg_cores:.2} | speed {ffmpeg_speed:.2}× |");
     let speeds: Vec<String> = onair.speeds.iter().map(|(name, speed)| format!("{name} {speed:.2}×")).collect();
-    println!("| onair: OpenH264 decode, SIMD scale, OpenH264 ×3 (ladder threads) | {:.2} | {} |", onair.ladder_cores, speeds.join(", "));
+    println!("| onair: libavcodec decode, libswscale area scale, OpenH264 ×3 (ladder threads) | {:.2} | {} |", onair.ladder_cores, speeds.join(", "));
     println!("| onair: whole server (ingest, packaging, HTTP and ladder) | {:.2} | |", onair.server_cores);
     println!("\nladder CPU / ffmpeg CPU = {:.2}×", onair.ladder_cores / ffmpeg_cores);
     println!("\nLatency a rung adds: its LL-HLS part available minus the source's same part (part target {:.0} ms)\n", onair.part_target_ms);

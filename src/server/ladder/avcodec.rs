@@ -9,7 +9,7 @@
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::ptr;
 
-use super::picture::Picture;
+use super::picture::{Picture, PicturePool};
 
 mod ffi {
     use std::ffi::{c_char, c_int, c_void};
@@ -120,7 +120,7 @@ impl H264Decoder {
 
     /// Decodes one access unit (Annex-B, parameter sets in band) and appends
     /// the pictures that are ready, in display order.
-    pub fn decode(&mut self, annexb: &[u8], pictures: &mut Vec<Picture>) -> Result<(), String> {
+    pub fn decode(&mut self, annexb: &[u8], pool: &mut PicturePool, pictures: &mut Vec<Picture>) -> Result<(), String> {
         let size = c_int::try_from(annexb.len()).map_err(|_| "an access unit over 2 GB".to_string())?;
         // SAFETY: av_new_packet gives `size` writable bytes (plus zeroed padding)
         // at packet.data; the packet is unreferenced before it is reused.
@@ -133,7 +133,7 @@ impl H264Decoder {
             let mut sent = ffi::avcodec_send_packet(self.context, self.packet);
             if sent == ffi::AVERROR_EAGAIN {
                 // Pictures are drained after every unit, so this is only a guard.
-                self.receive(pictures)?;
+                self.receive(pool, pictures)?;
                 sent = ffi::avcodec_send_packet(self.context, self.packet);
             }
             ffi::av_packet_unref(self.packet);
@@ -142,17 +142,17 @@ impl H264Decoder {
         if sent < 0 {
             return Err(error_text(sent));
         }
-        self.receive(pictures)
+        self.receive(pool, pictures)
     }
 
     /// Ends the stream: the pictures still held for reordering come out.
-    pub fn flush(&mut self, pictures: &mut Vec<Picture>) -> Result<(), String> {
+    pub fn flush(&mut self, pool: &mut PicturePool, pictures: &mut Vec<Picture>) -> Result<(), String> {
         // SAFETY: a null packet is libavcodec's end-of-stream signal.
         let sent = unsafe { ffi::avcodec_send_packet(self.context, ptr::null()) };
         if sent < 0 && sent != ffi::AVERROR_EOF {
             return Err(error_text(sent));
         }
-        self.receive(pictures)?;
+        self.receive(pool, pictures)?;
         // SAFETY: resets the decoder for whatever comes next.
         unsafe { ffi::avcodec_flush_buffers(self.context) };
         Ok(())
@@ -164,7 +164,7 @@ impl H264Decoder {
         unsafe { ffi::avcodec_flush_buffers(self.context) };
     }
 
-    fn receive(&mut self, pictures: &mut Vec<Picture>) -> Result<(), String> {
+    fn receive(&mut self, pool: &mut PicturePool, pictures: &mut Vec<Picture>) -> Result<(), String> {
         loop {
             // SAFETY: the frame is ours; it is unreferenced after its planes are copied.
             let received = unsafe { ffi::avcodec_receive_frame(self.context, self.frame) };
@@ -175,18 +175,18 @@ impl H264Decoder {
                 return Err(error_text(received));
             }
             // SAFETY: a received frame's planes hold `linesize * rows` bytes each.
-            let picture = unsafe { copy_frame(&*self.frame) };
+            let picture = unsafe { copy_frame(&*self.frame, pool.take()) };
             unsafe { ffi::av_frame_unref(self.frame) };
             pictures.push(picture?);
         }
     }
 }
 
-/// Copies a decoded 8-bit 4:2:0 frame out of libavcodec's buffers.
+/// Copies a decoded 8-bit 4:2:0 frame out of libavcodec's buffers into `picture`.
 ///
 /// # Safety
 /// `frame` must be a frame libavcodec just returned.
-unsafe fn copy_frame(frame: &ffi::AVFrame) -> Result<Picture, String> {
+unsafe fn copy_frame(frame: &ffi::AVFrame, mut picture: Picture) -> Result<Picture, String> {
     if frame.format != ffi::AV_PIX_FMT_YUV420P && frame.format != ffi::AV_PIX_FMT_YUVJ420P {
         return Err(format!("the source's pixel format (libavutil {}) is not 8-bit 4:2:0, which the ladder needs", frame.format));
     }
@@ -203,7 +203,10 @@ unsafe fn copy_frame(frame: &ffi::AVFrame) -> Result<Picture, String> {
         planes[plane] = unsafe { std::slice::from_raw_parts(frame.data[plane], stride * rows[plane]) };
         strides[plane] = stride;
     }
-    Picture::from_strided(width, height, planes, strides).ok_or_else(|| format!("a decoded picture of {width}x{height} with short planes"))
+    if !picture.fill_from_strided(width, height, planes, strides) {
+        return Err(format!("a decoded picture of {width}x{height} with short planes"));
+    }
+    Ok(picture)
 }
 
 impl Drop for H264Decoder {
@@ -259,9 +262,9 @@ mod tests {
                 append_annexb(&mut annexb, avcc_parameter_sets(&config.avcc));
             }
             append_annexb(&mut annexb, nal_units(&encoded.data, config.nal_length_size));
-            decoder.decode(&annexb, &mut pictures).unwrap();
+            decoder.decode(&annexb, &mut PicturePool::default(), &mut pictures).unwrap();
         }
-        decoder.flush(&mut pictures).unwrap();
+        decoder.flush(&mut PicturePool::default(), &mut pictures).unwrap();
         let shades: Vec<u8> = pictures.iter().map(|p| p.y[p.y.len() / 2]).collect();
         assert_eq!(pictures.len(), 3, "shades {shades:?}");
         assert!(pictures.iter().all(|p| (p.width, p.height) == (64, 48) && p.u.len() == 32 * 24));
@@ -283,9 +286,9 @@ mod tests {
                 noise ^= noise << 5;
                 noise as u8
             }));
-            let _ = decoder.decode(&unit, &mut pictures);
+            let _ = decoder.decode(&unit, &mut PicturePool::default(), &mut pictures);
         }
-        let _ = decoder.flush(&mut pictures);
+        let _ = decoder.flush(&mut PicturePool::default(), &mut pictures);
         assert!(pictures.is_empty(), "{} pictures from noise", pictures.len());
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::avcodec::H264Decoder;
 use super::cpu::thread_cpu_time;
-use super::picture::Picture;
+use super::picture::{Picture, PicturePool};
 use super::plan::{RungPlan, plan};
 use super::shed::ShedPolicy;
 use super::timing::Retimer;
@@ -35,6 +35,7 @@ pub struct Decoder {
     /// The source size the rungs were planned for.
     planned_for: Option<(u32, u32)>,
     retimer: Retimer,
+    pool: PicturePool,
     policy: ShedPolicy,
     /// CPU of rungs that are gone, so the ladder's total never goes back.
     retired_cpu: Duration,
@@ -56,6 +57,7 @@ impl Decoder {
             retired: BTreeMap::new(),
             planned_for: None,
             retimer: Retimer::default(),
+            pool: PicturePool::default(),
             retired_cpu: Duration::ZERO,
             decode_errors: 0,
             needs_keyframe: true,
@@ -88,7 +90,7 @@ impl Decoder {
             }
         }
         let mut pictures = Vec::new();
-        if let Err(error) = decoder.flush(&mut pictures) {
+        if let Err(error) = decoder.flush(&mut self.pool, &mut pictures) {
             tracing::warn!(key = %self.key, "the ladder's decoder could not finish: {error}");
         }
         self.dispatch_all(pictures);
@@ -120,7 +122,7 @@ impl Decoder {
         append_annexb(&mut annexb, nal_units(&frame.data, self.source.nal_length_size));
         self.retimer.input(frame.dts_ms, frame.pts_ms, frame.keyframe, frame.arrived);
         let mut pictures = Vec::new();
-        if let Err(error) = decoder.decode(&annexb, &mut pictures) {
+        if let Err(error) = decoder.decode(&annexb, &mut self.pool, &mut pictures) {
             self.decode_errors += 1;
             if self.decode_errors == 1 || self.decode_errors.is_multiple_of(100) {
                 tracing::warn!(key = %self.key, errors = self.decode_errors, "the ladder could not decode a source frame ({error}); it resumes at the next keyframe");
@@ -143,6 +145,7 @@ impl Decoder {
 
     fn dispatch(&mut self, picture: Picture, timing: super::timing::FrameTiming) {
         let picture = Arc::new(picture);
+        self.pool.lend(&picture);
         let mut gone = Vec::new();
         for (index, worker) in &mut self.workers {
             if !worker.offer(Job { picture: picture.clone(), timing }) {

@@ -1,12 +1,16 @@
-//! A decoded I420 picture and its scaling to a rung's size (libswscale's
-//! area averaging, about a third of the CPU of a SIMD box convolution).
+//! A decoded I420 picture, the pool that recycles them, and scaling to a
+//! rung's size (libswscale's area averaging: in the 1080p ladder it costs
+//! under half of what fast_image_resize's SIMD box convolution did).
 
+use std::collections::VecDeque;
 use std::ffi::c_int;
 use std::ptr;
+use std::sync::Arc;
 
 use super::swscale;
 
 /// I420 with tight planes (stride = width).
+#[derive(Default)]
 pub struct Picture {
     pub width: u32,
     pub height: u32,
@@ -18,16 +22,54 @@ pub struct Picture {
 impl Picture {
     /// Copies planes that come with strides (a decoder's buffers).
     pub fn from_strided(width: u32, height: u32, planes: [&[u8]; 3], strides: [usize; 3]) -> Option<Picture> {
+        let mut picture = Picture::default();
+        picture.fill_from_strided(width, height, planes, strides).then_some(picture)
+    }
+
+    /// Copies strided planes into this picture's own, keeping their memory;
+    /// false when a plane is too short for the size.
+    pub fn fill_from_strided(&mut self, width: u32, height: u32, planes: [&[u8]; 3], strides: [usize; 3]) -> bool {
         let (w, h) = (width as usize, height as usize);
         let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-        let copy = |plane: &[u8], stride: usize, width: usize, rows: usize| -> Option<Vec<u8>> {
-            let mut out = Vec::with_capacity(width * rows);
+        let copy = |out: &mut Vec<u8>, plane: &[u8], stride: usize, width: usize, rows: usize| -> bool {
+            out.clear();
             for row in 0..rows {
-                out.extend_from_slice(plane.get(row * stride..row * stride + width)?);
+                match plane.get(row * stride..row * stride + width) {
+                    Some(line) => out.extend_from_slice(line),
+                    None => return false,
+                }
             }
-            Some(out)
+            true
         };
-        Some(Picture { width, height, y: copy(planes[0], strides[0], w, h)?, u: copy(planes[1], strides[1], cw, ch)?, v: copy(planes[2], strides[2], cw, ch)? })
+        (self.width, self.height) = (width, height);
+        copy(&mut self.y, planes[0], strides[0], w, h) && copy(&mut self.u, planes[1], strides[1], cw, ch) && copy(&mut self.v, planes[2], strides[2], cw, ch)
+    }
+}
+
+/// Pictures handed to the rungs, taken back once every rung is done with
+/// them: a fresh 3 MB picture per 1080p frame would be faulted into memory
+/// page by page every time (a tenth of the decoding thread's CPU).
+#[derive(Default)]
+pub struct PicturePool {
+    lent: VecDeque<Arc<Picture>>,
+}
+
+impl PicturePool {
+    /// More than the rungs' queues hold at once.
+    const KEEP: usize = 16;
+
+    /// A picture no rung holds any more, or a new one.
+    pub fn take(&mut self) -> Picture {
+        // Only this pool can add holders, so a count of one stays one.
+        let free = self.lent.iter().position(|picture| Arc::strong_count(picture) == 1);
+        free.and_then(|index| self.lent.remove(index)).and_then(|picture| Arc::try_unwrap(picture).ok()).unwrap_or_default()
+    }
+
+    pub fn lend(&mut self, picture: &Arc<Picture>) {
+        if self.lent.len() >= Self::KEEP {
+            self.lent.pop_front();
+        }
+        self.lent.push_back(picture.clone());
     }
 }
 
@@ -120,6 +162,22 @@ mod tests {
         assert!(out[..32 * 18].iter().all(|&p| p == 200));
         assert!(out[32 * 18..32 * 18 + 16 * 9].iter().all(|&p| p == 90));
         assert!(out[32 * 18 + 16 * 9..].iter().all(|&p| p == 160));
+    }
+
+    #[test]
+    fn a_picture_comes_back_only_when_no_rung_holds_it() {
+        let mut pool = PicturePool::default();
+        let mut first = pool.take();
+        assert!(first.fill_from_strided(2, 2, [&[1; 4], &[2], &[3]], [2, 1, 1]));
+        let first = Arc::new(first);
+        pool.lend(&first);
+        let held_by_a_rung = first.clone();
+        drop(first);
+        assert!(pool.take().y.is_empty(), "a rung still holds it: a new picture");
+        drop(held_by_a_rung);
+        let again = pool.take();
+        assert_eq!(again.y, [1; 4], "the same memory comes back");
+        assert!(pool.take().y.is_empty());
     }
 
     #[test]
