@@ -287,7 +287,7 @@ impl OnAirApp {
                     if let Some(hub) = server.hub.clone() {
                         let checkbox = egui::Checkbox::new(&mut self.settings.ladder, "Ladder for viewers");
                         let hint = "Also serve lower renditions (480p and 360p under a 720p source) for viewers on weak connections. \
-                                    Transcoding costs this computer about half a core; it starts with the next Go Live.";
+                                    Transcoding costs this computer up to half a core; it starts with the next Go Live.";
                         if ui.add_enabled(!live, checkbox).on_hover_text(hint).on_disabled_hover_text(hint).changed() {
                             hub.set_ladder(self.settings.ladder);
                         }
