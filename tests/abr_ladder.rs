@@ -114,7 +114,13 @@ fn every_rung_is_listed_probes_at_its_size_decodes_and_shares_the_source_boundar
         assert_eq!(rung.segments.len(), source.segments.len(), "{name}");
         for (index, segment) in rung.segments.iter().enumerate() {
             let number = rung.media_sequence + index as u64;
-            assert_eq!(source_segments.get(&number), Some(&segment.duration), "{name} segment {number} lasts as long as the source's");
+            assert_eq!(
+                source_segments.get(&number),
+                Some(&segment.duration),
+                "{name} segment {number} ({} of {}) lasts as long as the source's",
+                index + 1,
+                rung.segments.len()
+            );
             let source_bytes = get_bytes(&server.url(&format!("/live/abr/video/seg-{number}.m4s"))).expect("source segment");
             let rung_bytes = get_bytes(&server.url(&format!("/live/abr/{name}/seg-{number}.m4s"))).expect("rung segment");
             let (source_tfdt, source_sync) = first_fragment(&source_bytes);

@@ -366,8 +366,9 @@ fn a_rung_fed_late_cuts_exactly_where_the_source_did() {
     let (mut segmenter, mut events) = configured_with_inits(2000);
     segmenter = segmenter.with_parts(Some(334));
     // The rung's track appears with its encoder's first output, mid-way through
-    // the first segment; frames come fifteen source frames late, and one of
-    // them (mid-GOP) never arrives: that sample lengthens, boundaries stay.
+    // the first segment; frames come fifteen source frames late, and two of
+    // them never arrive, one mid-GOP and the very last: the sample before
+    // each lengthens, boundaries and durations stay the source's.
     let mut in_flight = std::collections::VecDeque::new();
     for v in 0..300i64 {
         if v == 12 {
@@ -378,7 +379,7 @@ fn a_rung_fed_late_cuts_exactly_where_the_source_did() {
         events.extend(segmenter.push(video(ms, keyframe), UnixMillis(1_000_000 + ms)));
         events.extend(segmenter.push(audio(ms), UnixMillis(1_000_000 + ms)));
         let (dts_ms, pts_ms) = segmenter.last_video_time().expect("the source frame was taken");
-        if v != 105 {
+        if v != 105 && v != 299 {
             in_flight.push_back(RungFrame { dts_ms, pts_ms, keyframe, data: Bytes::from_static(&[0, 0, 0, 1, 0x65]) });
         }
         if in_flight.len() > 15 {

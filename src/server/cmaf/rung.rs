@@ -139,10 +139,14 @@ impl RungTrack {
 
     /// Every frame of the session is in: the rung follows the cuts still
     /// pending, the last of which is where the source's last segment ended.
+    /// Its last frame lasts until the next of them, so frames the rung lost
+    /// at the very end leave no segment shorter than the source's (as a
+    /// frame lost before any other boundary lasts until that boundary).
     pub fn finish(&mut self, context: &mut FollowContext<'_>, out: &mut Vec<SegmenterEvent>) {
         if let Some(held) = &self.track.held {
-            let next = held.dts + self.track.last_duration.max(1);
-            self.finalize_held_until(next);
+            let step = held.dts + self.track.last_duration.max(1);
+            let next_cut = self.boundaries.front().map(|b| ms_to_ticks(b.at_ms(), VIDEO_TIMESCALE)).filter(|&at| at > held.dts);
+            self.finalize_held_until(next_cut.unwrap_or(step));
         }
         if self.started {
             while let Some(boundary) = self.boundaries.pop_front() {

@@ -41,6 +41,8 @@ pub struct Decoder {
     retired_cpu: Duration,
     decode_errors: u64,
     needs_keyframe: bool,
+    /// The publisher has left: the pictures still in the decoder go to every rung.
+    draining: bool,
     last_measure: Option<Instant>,
 }
 
@@ -61,6 +63,7 @@ impl Decoder {
             retired_cpu: Duration::ZERO,
             decode_errors: 0,
             needs_keyframe: true,
+            draining: false,
             last_measure: None,
         }
     }
@@ -93,6 +96,7 @@ impl Decoder {
         if let Err(error) = decoder.flush(&mut self.pool, &mut pictures) {
             tracing::warn!(key = %self.key, "the ladder's decoder could not finish: {error}");
         }
+        self.draining = true;
         self.dispatch_all(pictures);
         for (index, worker) in std::mem::take(&mut self.workers) {
             worker.finish();
@@ -148,7 +152,7 @@ impl Decoder {
         self.pool.lend(&picture);
         let mut gone = Vec::new();
         for (index, worker) in &mut self.workers {
-            if !worker.offer(Job { picture: picture.clone(), timing }) {
+            if !worker.offer(Job { picture: picture.clone(), timing }, self.draining) {
                 gone.push(*index);
             }
         }

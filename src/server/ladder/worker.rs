@@ -70,15 +70,17 @@ impl Worker {
         }
     }
 
-    /// Hands a picture over: a full queue drops it for this rung only, unless it is a keyframe.
-    pub fn offer(&mut self, job: Job) -> bool {
+    /// Hands a picture over: a full queue drops it for this rung only,
+    /// unless it is a keyframe or `draining` (the publisher has left, so
+    /// nothing is waiting on the ladder and every last frame should go out).
+    pub fn offer(&mut self, job: Job, draining: bool) -> bool {
         if !self.started && !job.timing.keyframe {
             return true;
         }
-        if job.timing.keyframe {
-            // Never dropped: without it the rung could not start the segment
-            // there. The ladder's thread waits for room instead; a rung that
-            // slow falls behind and is shed.
+        if job.timing.keyframe || draining {
+            // Never dropped: without a keyframe the rung could not start the
+            // segment there. The ladder's thread waits for room instead; a
+            // rung that slow falls behind and is shed.
             let sent = self.jobs.send(job).is_ok();
             self.started |= sent;
             return sent;
