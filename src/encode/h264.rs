@@ -38,8 +38,8 @@ impl H264Encoder {
     /// For a ladder rung: one thread (rungs run in parallel already) and
     /// keyframes only where asked for, so they fall on the source's.
     /// Its picture analysis is off too (adaptive quantisation, background
-    /// detection), like x264's `ultrafast` that ladders are measured against:
-    /// a rung re-encodes a picture the source's encoder already analysed.
+    /// detection), as in x264's `ultrafast`, the preset ladders are measured
+    /// against: a ladder's CPU grows with every rung.
     pub fn for_ladder(width: usize, height: usize, fps: u32, bitrate_kbps: u32) -> Result<H264Encoder, EncodeError> {
         let config = H264Encoder::config(fps, bitrate_kbps, 0, 1).adaptive_quantization(false).background_detection(false);
         H264Encoder::build(width, height, bitrate_kbps, config)

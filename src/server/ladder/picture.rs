@@ -20,14 +20,8 @@ pub struct Picture {
 }
 
 impl Picture {
-    /// Copies planes that come with strides (a decoder's buffers).
-    pub fn from_strided(width: u32, height: u32, planes: [&[u8]; 3], strides: [usize; 3]) -> Option<Picture> {
-        let mut picture = Picture::default();
-        picture.fill_from_strided(width, height, planes, strides).then_some(picture)
-    }
-
-    /// Copies strided planes into this picture's own, keeping their memory;
-    /// false when a plane is too short for the size.
+    /// Copies planes that come with strides (a decoder's buffers) into this
+    /// picture's own, keeping their memory; false when a plane is too short.
     pub fn fill_from_strided(&mut self, width: u32, height: u32, planes: [&[u8]; 3], strides: [usize; 3]) -> bool {
         let (w, h) = (width as usize, height as usize);
         let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
@@ -165,6 +159,23 @@ mod tests {
     }
 
     #[test]
+    fn scaling_keeps_where_things_are_and_follows_a_new_source_size() {
+        let mut scaler = Scaler::new(32, 18);
+        let mut out = Vec::new();
+        for (width, height) in [(64u32, 36u32), (128, 72)] {
+            let (w, h) = (width as usize, height as usize);
+            // Dark left half, bright right half.
+            let y = (0..w * h).map(|i| if i % w < w / 2 { 20 } else { 230 }).collect();
+            let source = Picture { width, height, y, u: vec![128; w * h / 4], v: vec![128; w * h / 4] };
+            scaler.scale(&source, &mut out).unwrap();
+            let row = &out[9 * 32..10 * 32];
+            assert!(row[..14].iter().all(|&p| p < 40) && row[18..].iter().all(|&p| p > 210), "{width}x{height}: {row:?}");
+        }
+        let short = Picture { width: 64, height: 36, y: vec![0; 10], u: vec![], v: vec![] };
+        assert!(scaler.scale(&short, &mut out).is_err(), "short planes are refused, never read past");
+    }
+
+    #[test]
     fn a_picture_comes_back_only_when_no_rung_holds_it() {
         let mut pool = PicturePool::default();
         let mut first = pool.take();
@@ -184,9 +195,10 @@ mod tests {
     fn strided_planes_are_copied_without_their_padding() {
         let y: Vec<u8> = (0..8 * 2).map(|i| if i % 8 < 4 { 1 } else { 9 }).collect();
         let chroma = vec![5u8; 8];
-        let picture = Picture::from_strided(4, 2, [&y, &chroma, &chroma], [8, 8, 8]).unwrap();
+        let mut picture = Picture::default();
+        assert!(picture.fill_from_strided(4, 2, [&y, &chroma, &chroma], [8, 8, 8]));
         assert_eq!(picture.y, vec![1; 8]);
         assert_eq!(picture.u, vec![5; 2]);
-        assert!(Picture::from_strided(4, 4, [&y, &chroma, &chroma], [8, 8, 8]).is_none(), "too short a plane is refused");
+        assert!(!picture.fill_from_strided(4, 4, [&y, &chroma, &chroma], [8, 8, 8]), "too short a plane is refused");
     }
 }
