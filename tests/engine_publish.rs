@@ -100,7 +100,7 @@ fn test_sources_published_to_nginx_rtmp_are_recorded_in_sync() {
     let url = format!("rtmp://127.0.0.1:{port}/live/recorded");
     let output = onair_publish(&["--to", &url, "--quality", "1", "--bitrate", "900", "--duration", "12"]);
     let recorded = directory.join("record/recorded.flv");
-    let file_done = wait_for("nginx to close the recording", Duration::from_secs(10), || {
+    wait_for("nginx to close the recording", Duration::from_secs(10), || {
         let (ok, probe, _) = run("ffprobe", &["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", &recorded.display().to_string()]);
         (ok && probe.trim().parse::<f64>().is_ok_and(|d| d > 10.0)).then_some(())
     });
@@ -121,7 +121,6 @@ fn test_sources_published_to_nginx_rtmp_are_recorded_in_sync() {
     let kbps = bytes as f64 * 8.0 / 10.0 / 1000.0;
     assert!((720.0..=1080.0).contains(&kbps), "video bitrate {kbps:.0} kbit/s is not within 20 % of 900");
     assert_in_sync(&av_offsets(&path));
-    let _ = file_done;
     let _ = std::fs::remove_dir_all(&directory);
 }
 

@@ -47,14 +47,13 @@ fn the_window_goes_live_and_is_not_blank() {
         }
     });
     let mut log = String::new();
-    let live = wait_for("the app to go live", Duration::from_secs(60), || {
+    wait_for("the app to go live", Duration::from_secs(60), || {
         while let Ok(line) = rx.try_recv() {
             log.push_str(&line);
             log.push('\n');
         }
         log.contains("state: live").then_some(())
     });
-    let _ = live;
     // Let the stats, the source preview and the HLS output (a segment or two behind) fill in.
     std::thread::sleep(Duration::from_secs(8));
     let directory = repo_path("target/screenshots");

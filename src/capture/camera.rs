@@ -44,10 +44,10 @@ pub fn find_camera(selector: Option<&str>) -> Result<u32, CaptureError> {
         return Err(CaptureError::NoDevice("no camera found; use the test pattern (--video test)".into()));
     }
     let Some(selector) = selector else { return Ok(cameras[0].index) };
-    if let Ok(index) = selector.parse::<u32>() {
-        if cameras.iter().any(|c| c.index == index) {
-            return Ok(index);
-        }
+    if let Ok(index) = selector.parse::<u32>()
+        && cameras.iter().any(|c| c.index == index)
+    {
+        return Ok(index);
     }
     cameras
         .iter()

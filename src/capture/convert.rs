@@ -2,7 +2,7 @@
 
 /// Packed YUYV (YUY2) to planar I420; chroma of each row pair is averaged.
 pub fn yuyv_to_i420(src: &[u8], width: usize, height: usize) -> Option<Vec<u8>> {
-    if width % 2 != 0 || height % 2 != 0 || src.len() < width * height * 2 {
+    if !width.is_multiple_of(2) || !height.is_multiple_of(2) || src.len() < width * height * 2 {
         return None;
     }
     let luma = width * height;
@@ -20,8 +20,8 @@ pub fn yuyv_to_i420(src: &[u8], width: usize, height: usize) -> Option<Vec<u8>> 
         let bottom = &src[(cy * 2 + 1) * width * 2..];
         for cx in 0..width / 2 {
             let i = cx * 4;
-            u_plane[cy * width / 2 + cx] = ((u16::from(top[i + 1]) + u16::from(bottom[i + 1]) + 1) / 2) as u8;
-            v_plane[cy * width / 2 + cx] = ((u16::from(top[i + 3]) + u16::from(bottom[i + 3]) + 1) / 2) as u8;
+            u_plane[cy * width / 2 + cx] = (u16::from(top[i + 1]) + u16::from(bottom[i + 1])).div_ceil(2) as u8;
+            v_plane[cy * width / 2 + cx] = (u16::from(top[i + 3]) + u16::from(bottom[i + 3])).div_ceil(2) as u8;
         }
     }
     Some(out)
@@ -30,7 +30,7 @@ pub fn yuyv_to_i420(src: &[u8], width: usize, height: usize) -> Option<Vec<u8>> 
 /// NV12 (Y plane, then interleaved UV) to I420.
 pub fn nv12_to_i420(src: &[u8], width: usize, height: usize) -> Option<Vec<u8>> {
     let luma = width * height;
-    if width % 2 != 0 || height % 2 != 0 || src.len() < luma + luma / 2 {
+    if !width.is_multiple_of(2) || !height.is_multiple_of(2) || src.len() < luma + luma / 2 {
         return None;
     }
     let mut out = Vec::with_capacity(luma + luma / 2);
@@ -43,7 +43,7 @@ pub fn nv12_to_i420(src: &[u8], width: usize, height: usize) -> Option<Vec<u8>> 
 
 /// Packed RGB24 (full range, as JPEG decodes) to I420 with BT.601 limited-range YCbCr.
 pub fn rgb_to_i420(src: &[u8], width: usize, height: usize) -> Option<Vec<u8>> {
-    if width % 2 != 0 || height % 2 != 0 || src.len() < width * height * 3 {
+    if !width.is_multiple_of(2) || !height.is_multiple_of(2) || src.len() < width * height * 3 {
         return None;
     }
     let luma = width * height;

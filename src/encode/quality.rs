@@ -36,10 +36,10 @@ impl QualityKnob {
         if !(1..=PRESETS.len() as u8).contains(&position) {
             return Err(format!("quality {position} does not exist; choose 1 to {}", PRESETS.len()));
         }
-        if let Some(kbps) = bitrate_override_kbps {
-            if !(100..=50_000).contains(&kbps) {
-                return Err(format!("bitrate {kbps} kbit/s is outside 100..50000"));
-            }
+        if let Some(kbps) = bitrate_override_kbps
+            && !(100..=50_000).contains(&kbps)
+        {
+            return Err(format!("bitrate {kbps} kbit/s is outside 100..50000"));
         }
         Ok(QualityKnob { position, bitrate_override_kbps })
     }

@@ -234,8 +234,8 @@ impl Engine {
         for thread in self.threads {
             let _ = thread.join();
         }
-        let last = status.borrow().clone();
-        last
+
+        status.borrow().clone()
     }
 }
 

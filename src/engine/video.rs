@@ -88,11 +88,11 @@ fn apply_knob(encoder: &mut Option<H264Encoder>, source: &mut Box<dyn VideoSourc
     let (old_preset, new_preset) = (old.preset(), new.preset());
     let same_shape = (old_preset.width, old_preset.height, old_preset.fps) == (new_preset.width, new_preset.height, new_preset.fps);
     if same_shape {
-        if let Some(active) = encoder.as_mut() {
-            if let Err(error) = active.set_bitrate(new.video_kbps()) {
-                tracing::warn!("{error}; restarting the encoder instead");
-                *encoder = None;
-            }
+        if let Some(active) = encoder.as_mut()
+            && let Err(error) = active.set_bitrate(new.video_kbps())
+        {
+            tracing::warn!("{error}; restarting the encoder instead");
+            *encoder = None;
         }
     } else {
         let (width, height) = new.size();

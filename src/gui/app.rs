@@ -234,10 +234,10 @@ impl OnAirApp {
                 }
             }
         }
-        if let Some(status) = self.player_status() {
-            if !status.renditions.is_empty() {
-                self.renditions = status.renditions;
-            }
+        if let Some(status) = self.player_status()
+            && !status.renditions.is_empty()
+        {
+            self.renditions = status.renditions;
         }
         if matches!(self.status.state, PublishState::Stopped { .. }) {
             self.player = None;
@@ -525,10 +525,10 @@ fn process_cpu_percent() -> f64 {
     static LAST: Mutex<Option<(Instant, f64, f64)>> = Mutex::new(None);
     let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
     let now = Instant::now();
-    if let Some((then, _, percent)) = *last {
-        if now.duration_since(then) < Duration::from_millis(500) {
-            return percent;
-        }
+    if let Some((then, _, percent)) = *last
+        && now.duration_since(then) < Duration::from_millis(500)
+    {
+        return percent;
     }
     let seconds = std::fs::read_to_string("/proc/self/stat").ok().and_then(|stat| {
         let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();

@@ -243,10 +243,10 @@ pub fn annexb_nal_units(stream: &[u8]) -> Vec<&[u8]> {
             i += 1;
         }
     }
-    if let Some(begin) = start {
-        if begin < stream.len() {
-            units.push(&stream[begin..]);
-        }
+    if let Some(begin) = start
+        && begin < stream.len()
+    {
+        units.push(&stream[begin..]);
     }
     units.retain(|unit| !unit.is_empty());
     units

@@ -106,12 +106,12 @@ fn play(playlist_url: &str, shared: &Mutex<Shared>, stop: &AtomicBool) {
             return;
         }
     };
-    if let Some(master) = playlist_url.rsplit_once('/').and_then(|(stream, _)| stream.rsplit_once('/')).map(|(stream, _)| format!("{stream}/index.m3u8")) {
-        if let Ok(body) = http::get(&master) {
-            let text = String::from_utf8_lossy(&body);
-            let renditions: Vec<String> = text.lines().filter(|l| !l.starts_with('#') && l.ends_with(".m3u8")).map(str::to_string).collect();
-            report(&|s| s.renditions = renditions.clone());
-        }
+    if let Some(master) = playlist_url.rsplit_once('/').and_then(|(stream, _)| stream.rsplit_once('/')).map(|(stream, _)| format!("{stream}/index.m3u8"))
+        && let Ok(body) = http::get(&master)
+    {
+        let text = String::from_utf8_lossy(&body);
+        let renditions: Vec<String> = text.lines().filter(|l| !l.starts_with('#') && l.ends_with(".m3u8")).map(str::to_string).collect();
+        report(&|s| s.renditions = renditions.clone());
     }
     let mut next: Option<u64> = None;
     let mut current_init = String::new();

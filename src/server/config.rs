@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
+#[derive(Default)]
 pub struct ServerConfig {
     pub rtmp: RtmpConfig,
     pub srt: SrtConfig,
@@ -139,19 +140,6 @@ impl LadderConfig {
 pub enum ConflictPolicy {
     Refuse,
     Replace,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            rtmp: RtmpConfig::default(),
-            srt: SrtConfig::default(),
-            http: HttpConfig::default(),
-            segments: SegmentConfig::default(),
-            streams: StreamRules::default(),
-            ladder: LadderConfig::default(),
-        }
-    }
 }
 
 impl Default for RtmpConfig {

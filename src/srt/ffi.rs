@@ -1,6 +1,6 @@
 //! The parts of libsrt's C API (srt.h, version 1.5) that OnAir calls.
 
-#![allow(non_camel_case_types, non_snake_case)]
+#![allow(non_camel_case_types, non_snake_case, clippy::upper_case_acronyms)]
 
 use std::ffi::{c_char, c_int, c_void};
 

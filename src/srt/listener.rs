@@ -51,6 +51,8 @@ impl SrtListener {
         }
         // The policy lives as long as the process: libsrt may still be inside
         // the callback while the listener closes, so it is never freed.
+        // Boxed twice: libsrt's opaque pointer is one word, a `dyn` pointer two.
+        #[allow(clippy::borrowed_box)]
         let policy: &'static Box<AdmissionPolicy> = Box::leak(Box::new(policy));
         let opaque = (policy as *const Box<AdmissionPolicy>).cast_mut().cast::<c_void>();
         // SAFETY: the hook and its opaque pointer stay valid for the process's life.

@@ -214,7 +214,7 @@ pub fn decode_count(url: &str, stream: &str) -> u64 {
         run("ffmpeg", &["-hide_banner", "-v", "error", "-xerror", "-i", url, "-map", &map, "-f", "null", "-", "-progress", "pipe:1", "-nostats"]);
     assert!(ok, "ffmpeg -xerror failed to decode {url}:\n{stderr}");
     assert!(stderr.trim().is_empty(), "ffmpeg reported errors decoding {url}:\n{stderr}");
-    let frames = stdout.lines().filter_map(|l| l.strip_prefix("frame=")).last();
+    let frames = stdout.lines().filter_map(|l| l.strip_prefix("frame=")).next_back();
     match frames {
         Some(count) => count.trim().parse().expect("frame count"),
         None => stdout.lines().filter(|l| l.starts_with("out_time_us=")).count() as u64,

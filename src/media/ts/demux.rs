@@ -163,12 +163,13 @@ impl TsDemuxer {
             _ => return Ok(()),
         };
         let Some(payload) = packet.get(payload_start..) else { return Ok(()) };
-        if let Some(previous) = self.continuity.insert(pid, counter) {
-            if (previous + 1) & 0x0f != counter && previous != counter {
-                self.stats.continuity_errors += 1;
-                if let Some(pes) = self.pes.get_mut(&pid) {
-                    pes.damaged = true;
-                }
+        if let Some(previous) = self.continuity.insert(pid, counter)
+            && (previous + 1) & 0x0f != counter
+            && previous != counter
+        {
+            self.stats.continuity_errors += 1;
+            if let Some(pes) = self.pes.get_mut(&pid) {
+                pes.damaged = true;
             }
         }
         if pid == 0 {
@@ -247,13 +248,12 @@ impl TsDemuxer {
                 }
             }
         }
-        if let (Some(sps), Some(pps)) = (&self.sps, &self.pps) {
-            if let Ok(config) = build_avcc(sps, pps).and_then(parse_avcc) {
-                if self.h264.as_ref() != Some(&config) {
-                    self.h264 = Some(config.clone());
-                    events.push(TsEvent::Config(CodecConfig::H264(config)));
-                }
-            }
+        if let (Some(sps), Some(pps)) = (&self.sps, &self.pps)
+            && let Ok(config) = build_avcc(sps, pps).and_then(parse_avcc)
+            && self.h264.as_ref() != Some(&config)
+        {
+            self.h264 = Some(config.clone());
+            events.push(TsEvent::Config(CodecConfig::H264(config)));
         }
         if picture.is_empty() || self.h264.is_none() || (self.waiting_for_keyframe && !keyframe) {
             if !picture.is_empty() {
@@ -276,11 +276,11 @@ impl TsDemuxer {
         let mut rest = body;
         while let Some(header) = AdtsHeader::parse(rest) {
             let Some(frame) = rest.get(header.header_length..header.frame_length) else { break };
-            if let Ok(config) = parse_asc(header.audio_specific_config()) {
-                if self.aac.as_ref() != Some(&config) {
-                    self.aac = Some(config.clone());
-                    events.push(TsEvent::Config(CodecConfig::Aac(config)));
-                }
+            if let Ok(config) = parse_asc(header.audio_specific_config())
+                && self.aac.as_ref() != Some(&config)
+            {
+                self.aac = Some(config.clone());
+                events.push(TsEvent::Config(CodecConfig::Aac(config)));
             }
             if let Some(config) = &self.aac {
                 let time = Timestamp::new(pts, TimeBase::MPEG_90K);

@@ -411,13 +411,14 @@ impl Segmenter {
                 }
             }
         }
-        if video.segment_start.is_none() && frame.keyframe {
-            if let Some(init) = video.apply_pending_config() {
-                out.push(SegmenterEvent::Init(init));
-                if let Some(audio) = &mut self.audio {
-                    // Both tracks start a new period together.
-                    audio.discontinuity_next = true;
-                }
+        if video.segment_start.is_none()
+            && frame.keyframe
+            && let Some(init) = video.apply_pending_config()
+        {
+            out.push(SegmenterEvent::Init(init));
+            if let Some(audio) = &mut self.audio {
+                // Both tracks start a new period together.
+                audio.discontinuity_next = true;
             }
         }
         let composition_offset = (pts - dts).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
@@ -469,17 +470,17 @@ impl Segmenter {
                 }
             } else if let Some(part_ms) = self.part_target_ms {
                 let part_ticks = ms_to_ticks(part_ms, audio.timescale);
-                if audio.part_elapsed(dts).is_some_and(|elapsed| elapsed + frame_ticks > part_ticks) {
-                    if let Some(part) = audio.cut_part(self.next_number, None) {
-                        out.push(SegmenterEvent::Part(part));
-                    }
+                if audio.part_elapsed(dts).is_some_and(|elapsed| elapsed + frame_ticks > part_ticks)
+                    && let Some(part) = audio.cut_part(self.next_number, None)
+                {
+                    out.push(SegmenterEvent::Part(part));
                 }
             }
         }
-        if audio.segment_start.is_none() {
-            if let Some(init) = audio.apply_pending_config() {
-                out.push(SegmenterEvent::Init(init));
-            }
+        if audio.segment_start.is_none()
+            && let Some(init) = audio.apply_pending_config()
+        {
+            out.push(SegmenterEvent::Init(init));
         }
         self.stream_end_ms = self.stream_end_ms.max(dts_ms);
         audio.hold(HeldFrame { dts, composition_offset: 0, keyframe: true, data: frame.data });

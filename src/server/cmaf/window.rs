@@ -130,10 +130,10 @@ impl TrackWindow {
 
     /// Frames per second: from the SPS when it says, else measured over the window.
     pub fn frame_rate(&self) -> Option<f64> {
-        if let CodecConfig::H264(h264) = &self.codec {
-            if h264.frame_rate.is_some() {
-                return h264.frame_rate;
-            }
+        if let CodecConfig::H264(h264) = &self.codec
+            && h264.frame_rate.is_some()
+        {
+            return h264.frame_rate;
         }
         let (frames, ticks) = self.segments.iter().fold((0u64, 0i64), |(f, t), s| (f + u64::from(s.samples), t + s.duration));
         if frames < 2 || ticks <= 0 {
@@ -317,10 +317,11 @@ impl MediaWindow {
         }
         // Discontinuities before the first listed segment count into the sequence number.
         let first_listed = track.segments.len().saturating_sub(listed);
-        if let Some(entering_unlisted) = first_listed.checked_sub(1).and_then(|i| track.segments.get(i)) {
-            if entering_unlisted.discontinuity && Some(entering_unlisted.number) == first_unlisted_number(track, listed) {
-                track.discontinuity_sequence += 1;
-            }
+        if let Some(entering_unlisted) = first_listed.checked_sub(1).and_then(|i| track.segments.get(i))
+            && entering_unlisted.discontinuity
+            && Some(entering_unlisted.number) == first_unlisted_number(track, listed)
+        {
+            track.discontinuity_sequence += 1;
         }
         let used: Vec<u32> = track.segments.iter().map(|s| s.init_version).collect();
         let newest = track.inits.keys().next_back().copied();

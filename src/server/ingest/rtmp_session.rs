@@ -117,10 +117,10 @@ impl RtmpServerConnection {
         match &mut self.stage {
             Stage::Failed => Err(RtmpError::Protocol("connection already failed".into())),
             Stage::Handshaking(handshake) => {
-                if let Some(&version) = bytes.first().filter(|_| self.handshake_bytes == 0) {
-                    if version != 3 {
-                        return Err(RtmpError::Handshake(format!("client asked for RTMP version {version}; only plain RTMP (3) is spoken")));
-                    }
+                if let Some(&version) = bytes.first().filter(|_| self.handshake_bytes == 0)
+                    && version != 3
+                {
+                    return Err(RtmpError::Handshake(format!("client asked for RTMP version {version}; only plain RTMP (3) is spoken")));
                 }
                 self.handshake_bytes += bytes.len();
                 let result = handshake.process_bytes(bytes).map_err(|e| RtmpError::Handshake(format!("{e:?}")))?;

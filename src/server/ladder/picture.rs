@@ -119,7 +119,18 @@ impl Scaler {
         let (from_w, from_h, to_w, to_h) = (int(width)?, int(height)?, int(self.width)?, int(self.height)?);
         // SAFETY: plain constructor; null filters and parameters are libswscale's defaults.
         let context = unsafe {
-            swscale::sws_getContext(from_w, from_h, swscale::YUV420P, to_w, to_h, swscale::YUV420P, swscale::SWS_AREA, ptr::null_mut(), ptr::null_mut(), ptr::null())
+            swscale::sws_getContext(
+                from_w,
+                from_h,
+                swscale::YUV420P,
+                to_w,
+                to_h,
+                swscale::YUV420P,
+                swscale::SWS_AREA,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                ptr::null(),
+            )
         };
         if context.is_null() {
             return Err(format!("libswscale cannot scale {width}x{height} to {}x{}", self.width, self.height));
