@@ -234,24 +234,23 @@ mod tests {
         assert_eq!(std::mem::offset_of!(ffi::AVFrame, format), 116);
     }
 
-    #[test]
-    fn decodes_what_the_engine_encodes_in_order_and_keeps_its_picture() {
+    /// Flat pictures of the given shades, encoded by the engine's encoder
+    /// (a keyframe first), as Annex-B access units with parameter sets.
+    fn encoded_units(width: usize, height: usize, shades: &[u8]) -> Vec<Vec<u8>> {
         use crate::capture::clock::CaptureTime;
         use crate::capture::frames::VideoFrame;
         use crate::encode::h264::H264Encoder;
         use crate::media::h264::{append_annexb, avcc_parameter_sets, nal_units};
         use crate::media::wallclock::UnixMillis;
 
-        let (width, height) = (64usize, 48usize);
         let mut encoder = H264Encoder::for_ladder(width, height, 30, 300).unwrap();
-        let mut decoder = H264Decoder::new().unwrap();
         let mut config = None;
-        let mut pictures = Vec::new();
-        for shade in [60u8, 120, 180] {
+        let mut units = Vec::new();
+        for (index, &shade) in shades.iter().enumerate() {
             let mut i420 = vec![shade; width * height];
             i420.resize(width * height * 3 / 2, 128);
             let frame = VideoFrame { width, height, i420, captured: CaptureTime { micros: 0, wall: UnixMillis(0) } };
-            if shade == 60 {
+            if index == 0 {
                 encoder.force_keyframe();
             }
             let encoded = encoder.encode(&frame).unwrap().expect("a frame");
@@ -262,7 +261,17 @@ mod tests {
                 append_annexb(&mut annexb, avcc_parameter_sets(&config.avcc));
             }
             append_annexb(&mut annexb, nal_units(&encoded.data, config.nal_length_size));
-            decoder.decode(&annexb, &mut PicturePool::default(), &mut pictures).unwrap();
+            units.push(annexb);
+        }
+        units
+    }
+
+    #[test]
+    fn decodes_what_the_engine_encodes_in_order_and_keeps_its_picture() {
+        let mut decoder = H264Decoder::new().unwrap();
+        let mut pictures = Vec::new();
+        for unit in encoded_units(64, 48, &[60, 120, 180]) {
+            decoder.decode(&unit, &mut PicturePool::default(), &mut pictures).unwrap();
         }
         decoder.flush(&mut PicturePool::default(), &mut pictures).unwrap();
         let shades: Vec<u8> = pictures.iter().map(|p| p.y[p.y.len() / 2]).collect();
@@ -271,6 +280,39 @@ mod tests {
         for (got, want) in shades.iter().zip([60u8, 120, 180]) {
             assert!(got.abs_diff(want) <= 6, "luma {shades:?}, encoded 60, 120, 180");
         }
+    }
+
+    #[test]
+    fn damaged_units_give_errors_or_whole_pictures_never_a_crash() {
+        let units = encoded_units(64, 48, &[40, 80, 120, 160, 200, 240]);
+        let mut noise = 0x2545_f491_u32;
+        let mut next = move || {
+            noise ^= noise << 13;
+            noise ^= noise >> 17;
+            noise ^= noise << 5;
+            noise as usize
+        };
+        let (mut pool, mut decoded) = (PicturePool::default(), 0);
+        for _ in 0..200 {
+            let mut decoder = H264Decoder::new().unwrap();
+            let mut pictures = Vec::new();
+            for unit in &units {
+                let mut damaged = unit.clone();
+                for _ in 0..1 + next() % 4 {
+                    let at = next() % damaged.len();
+                    damaged[at] = next() as u8;
+                }
+                damaged.truncate(damaged.len() - next() % 3);
+                let _ = decoder.decode(&damaged, &mut pool, &mut pictures);
+            }
+            let _ = decoder.flush(&mut pool, &mut pictures);
+            for picture in &pictures {
+                let (w, h) = (picture.width as usize, picture.height as usize);
+                assert_eq!((picture.y.len(), picture.u.len()), (w * h, w.div_ceil(2) * h.div_ceil(2)), "{w}x{h}");
+            }
+            decoded += pictures.len();
+        }
+        assert!(decoded > 0, "some damaged streams still decode");
     }
 
     #[test]
