@@ -133,8 +133,10 @@ impl H264Decoder {
             let mut sent = ffi::avcodec_send_packet(self.context, self.packet);
             if sent == ffi::AVERROR_EAGAIN {
                 // Pictures are drained after every unit, so this is only a guard.
-                self.receive(pool, pictures)?;
-                sent = ffi::avcodec_send_packet(self.context, self.packet);
+                sent = match self.receive(pool, pictures) {
+                    Ok(()) => ffi::avcodec_send_packet(self.context, self.packet),
+                    Err(_) => sent,
+                };
             }
             ffi::av_packet_unref(self.packet);
             sent
@@ -176,6 +178,7 @@ impl H264Decoder {
             }
             // SAFETY: a received frame's planes hold `linesize * rows` bytes each.
             let picture = unsafe { copy_frame(&*self.frame, pool.take()) };
+            // SAFETY: the frame was received above and its planes are copied.
             unsafe { ffi::av_frame_unref(self.frame) };
             pictures.push(picture?);
         }
