@@ -19,6 +19,7 @@ mod ffi {
     pub const AV_PIX_FMT_YUVJ420P: c_int = 12;
     pub const AVERROR_EAGAIN: c_int = -11;
     pub const AVERROR_EOF: c_int = -0x2046_4F45;
+    pub const AV_LOG_QUIET: c_int = -8;
 
     /// `AVPacket`'s leading fields; allocated by libavcodec only.
     #[repr(C)]
@@ -67,8 +68,6 @@ mod ffi {
         pub fn av_strerror(error: c_int, buffer: *mut c_char, size: usize) -> c_int;
         pub fn av_log_set_level(level: c_int);
     }
-
-    pub const AV_LOG_QUIET: c_int = -8;
 }
 
 /// libavcodec's words for an error code.

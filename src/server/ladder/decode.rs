@@ -41,8 +41,6 @@ pub struct Decoder {
     retired_cpu: Duration,
     decode_errors: u64,
     needs_keyframe: bool,
-    /// The publisher has left: the pictures still in the decoder go to every rung.
-    draining: bool,
     last_measure: Option<Instant>,
 }
 
@@ -63,7 +61,6 @@ impl Decoder {
             retired_cpu: Duration::ZERO,
             decode_errors: 0,
             needs_keyframe: true,
-            draining: false,
             last_measure: None,
         }
     }
@@ -96,8 +93,8 @@ impl Decoder {
         if let Err(error) = decoder.flush(&mut self.pool, &mut pictures) {
             tracing::warn!(key = %self.key, "the ladder's decoder could not finish: {error}");
         }
-        self.draining = true;
-        self.dispatch_all(pictures);
+        // The publisher has left: the pictures still in the decoder go to every rung.
+        self.dispatch_all(pictures, true);
         for (index, worker) in std::mem::take(&mut self.workers) {
             worker.finish();
             self.sink.finish(index);
@@ -136,23 +133,24 @@ impl Decoder {
             self.needs_keyframe = true;
             return;
         }
-        self.dispatch_all(pictures);
+        self.dispatch_all(pictures, false);
     }
 
-    /// Hands decoded pictures on, each with its source timestamps.
-    fn dispatch_all(&mut self, pictures: Vec<Picture>) {
+    /// Hands decoded pictures on, each with its source timestamps; `draining`
+    /// as in [`Worker::offer`].
+    fn dispatch_all(&mut self, pictures: Vec<Picture>, draining: bool) {
         for picture in pictures {
             let Some(timing) = self.retimer.output() else { return };
-            self.dispatch(picture, timing);
+            self.dispatch(picture, timing, draining);
         }
     }
 
-    fn dispatch(&mut self, picture: Picture, timing: super::timing::FrameTiming) {
+    fn dispatch(&mut self, picture: Picture, timing: super::timing::FrameTiming, draining: bool) {
         let picture = Arc::new(picture);
         self.pool.lend(&picture);
         let mut gone = Vec::new();
         for (index, worker) in &mut self.workers {
-            if !worker.offer(Job { picture: picture.clone(), timing }, self.draining) {
+            if !worker.offer(Job { picture: picture.clone(), timing }, draining) {
                 gone.push(*index);
             }
         }

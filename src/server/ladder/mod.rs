@@ -1,9 +1,10 @@
 //! The adaptive-bitrate ladder of one stream: the source's video is decoded
 //! once (libavcodec), then every rung scales (libswscale) and encodes
 //! (OpenH264) it on its own thread, with keyframes on the source's so all
-//! renditions share segment and part boundaries. Nothing here runs on the async runtime, and the source's own
-//! rendition never waits for it: frames are offered, and dropped when the
-//! ladder is behind; rungs are shed when it cannot keep up.
+//! renditions share segment and part boundaries. Nothing here runs on the
+//! async runtime, and the source's own rendition never waits for it: frames
+//! are offered, and dropped when the ladder is behind; rungs are shed when it
+//! cannot keep up.
 
 mod avcodec;
 mod cpu;
