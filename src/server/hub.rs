@@ -14,6 +14,7 @@ use super::config::{ConflictPolicy, LadderConfig, ServerConfig};
 use super::ladder::{Ladder, LadderStatus, RungSink, SourceFrame};
 use super::metrics::Metrics;
 use super::stream::{Packager, StreamSnapshot};
+use super::wakeups::{TrackKey, WaitPoint, Waiting, Wakeups};
 use crate::media::codec::CodecConfig;
 use crate::media::frame::{EncodedFrame, TrackKind};
 use crate::media::wallclock::UnixMillis;
@@ -55,6 +56,7 @@ pub struct LiveStream {
     /// The packager's snapshots, read without its lock: requests never wait
     /// while a frame is packaged and the playlists rendered.
     snapshots: watch::Receiver<Arc<StreamSnapshot>>,
+    wakeups: Arc<Wakeups>,
     pub created: Instant,
 }
 
@@ -88,8 +90,9 @@ impl LiveStream {
         self.snapshots.borrow().clone()
     }
 
-    pub fn subscribe(&self) -> watch::Receiver<Arc<StreamSnapshot>> {
-        self.snapshots.clone()
+    /// Where a request for `track` waits for the next snapshot.
+    pub fn wait_point(&self, track: Option<TrackKey>, waiting: Waiting) -> WaitPoint {
+        self.wakeups.point(track, waiting)
     }
 
     /// Records a viewer (a hash of address and user agent) for the recent-viewers count.
@@ -236,6 +239,7 @@ impl Hub {
             ingest_stats: Mutex::new(None),
             peer: Mutex::new(peer),
             snapshots: packager.subscribe(),
+            wakeups: packager.wakeups(),
             packager: Mutex::new(packager),
             state: Mutex::new(StreamState::Live),
             session: AtomicU64::new(0),

@@ -1,6 +1,6 @@
 //! Requests at the live edge: blocking playlist reloads, preload-hinted
 //! parts, and the segment being written delivered chunk by chunk (LL-DASH).
-//! All of them wait on the stream's snapshot notifications, never in a loop.
+//! All of them wait on their rendition's notifications, never in a loop.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,24 +14,34 @@ use super::blocking::{PlaylistQuery, Readiness, part_readiness, playlist_readine
 use super::http::{PLAYLIST_CACHE, SEGMENT_CACHE, body, media_type};
 use super::hub::LiveStream;
 use super::stream::StreamSnapshot;
+use super::wakeups::{TrackKey, Waiting};
 
 /// How long a blocking request may wait: three target durations.
 fn block_limit(snapshot: &StreamSnapshot) -> Duration {
     Duration::from_secs(u64::from(snapshot.window.target_duration.unwrap_or(2).max(1)) * 3)
 }
 
-/// Waits on the stream's snapshot notifications (no polling) until `check` holds.
-async fn wait_until<T>(stream: &LiveStream, limit: Duration, mut check: impl FnMut(&StreamSnapshot) -> Option<T>) -> Option<T> {
-    let mut receiver = stream.subscribe();
-    let deadline = tokio::time::Instant::now() + limit;
+/// Waits on the notifications of `rendition` (no polling) until `check` holds.
+async fn wait_until<T>(
+    stream: &LiveStream,
+    rendition: &str,
+    waiting: Waiting,
+    limit: Duration,
+    mut check: impl FnMut(&StreamSnapshot) -> Option<T>,
+) -> Option<T> {
+    let mut deadline = std::pin::pin!(tokio::time::sleep(limit));
     loop {
-        let snapshot = receiver.borrow_and_update().clone();
-        if let Some(found) = check(&snapshot) {
+        let track = stream.snapshot().window.rendition(rendition).map(|t| TrackKey { kind: t.kind, rung: t.rung });
+        let point = stream.wait_point(track, waiting);
+        let mut notified = std::pin::pin!(point.notify().notified());
+        // Listening before looking: a snapshot published after the look wakes us.
+        notified.as_mut().enable();
+        if let Some(found) = check(&stream.snapshot()) {
             return Some(found);
         }
-        match tokio::time::timeout_at(deadline, receiver.changed()).await {
-            Ok(Ok(())) => {}
-            _ => return None,
+        tokio::select! {
+            _ = notified => {}
+            _ = &mut deadline => return None,
         }
     }
 }
@@ -61,7 +71,7 @@ pub async fn media_playlist(stream: &LiveStream, name: &str, query: Option<&str>
         }
         None | Some(Readiness::Wait) => {
             let limit = block_limit(&snapshot);
-            match wait_until(stream, limit, |s| (readiness(s) == Some(Readiness::Ready)).then(|| pick(s)).flatten()).await {
+            match wait_until(stream, name, Waiting::Playlist, limit, |s| (readiness(s) == Some(Readiness::Ready)).then(|| pick(s)).flatten()).await {
                 Some(body) => Some(body),
                 None => return Some(text_status(StatusCode::SERVICE_UNAVAILABLE, "the requested part did not appear in time; reload\n".into())),
             }
@@ -78,7 +88,7 @@ pub async fn part(stream: &LiveStream, name: &str, number: u64, index: u32) -> O
     let readiness = snapshot.window.rendition(name).map(|track| part_readiness(track, snapshot.window.ended, number, index));
     let data = match readiness {
         Some(Readiness::Ready) => find(&snapshot),
-        Some(Readiness::Wait) => wait_until(stream, block_limit(&snapshot), find).await,
+        Some(Readiness::Wait) => wait_until(stream, name, Waiting::Media, block_limit(&snapshot), find).await,
         Some(Readiness::TooFar) | None => None,
     };
     data.map(|data| body(media_type(kind), SEGMENT_CACHE, data))
@@ -99,7 +109,7 @@ pub fn open_segment(stream: Arc<LiveStream>, name: &str, number: u64) -> Option<
     let chunks = futures_util::stream::unfold((stream, 0u32), move |(stream, index)| {
         let name = name.clone();
         async move {
-            let next = wait_until(&stream, limit, |s| {
+            let next = wait_until(&stream, &name, Waiting::Media, limit, |s| {
                 let track = s.window.rendition(&name)?;
                 match track.part(number, index) {
                     Some(data) => Some(Some(data)),

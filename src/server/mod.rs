@@ -14,6 +14,7 @@ pub mod live_edge;
 pub mod metrics;
 pub mod player_page;
 pub mod stream;
+pub mod wakeups;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

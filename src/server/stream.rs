@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use super::cmaf::rung::RungFrame;
 use super::cmaf::segmenter::{Segmenter, SegmenterEvent};
 use super::cmaf::window::MediaWindow;
+use super::wakeups::{TrackKey, Wakeups};
 use super::{dash, hls};
 use crate::media::codec::CodecConfig;
 use crate::media::frame::{EncodedFrame, TrackKind};
@@ -56,6 +57,7 @@ pub struct Packager {
     directory: Option<std::path::PathBuf>,
     key: String,
     snapshot: watch::Sender<Arc<StreamSnapshot>>,
+    wakeups: Arc<Wakeups>,
 }
 
 impl Packager {
@@ -75,7 +77,13 @@ impl Packager {
             directory: directory.map(|d| d.join(key)),
             key: key.to_string(),
             snapshot,
+            wakeups: Arc::new(Wakeups::default()),
         }
+    }
+
+    /// Where requests wait for the snapshots this packager publishes.
+    pub fn wakeups(&self) -> Arc<Wakeups> {
+        self.wakeups.clone()
     }
 
     pub fn subscribe(&self) -> watch::Receiver<Arc<StreamSnapshot>> {
@@ -126,6 +134,7 @@ impl Packager {
     pub fn end(&mut self, now: UnixMillis) {
         self.window.ended = true;
         self.publish(now, false);
+        self.wakeups.wake_all();
     }
 
     fn apply(&mut self, events: Vec<SegmenterEvent>, now: UnixMillis) -> usize {
@@ -133,21 +142,38 @@ impl Packager {
             return 0;
         }
         let mut completed = 0;
+        let mut changed = Vec::new();
+        let mut everything = false;
         for event in events {
-            match &event {
-                SegmenterEvent::Init(init) => self.write_file(format!("{}/init-{}.mp4", init.name, init.version), init.data.clone()),
+            let track = match &event {
+                SegmenterEvent::Init(init) => {
+                    self.write_file(format!("{}/init-{}.mp4", init.name, init.version), init.data.clone());
+                    Some(TrackKey { kind: init.kind, rung: init.rung })
+                }
                 SegmenterEvent::Segment(segment, _) => {
                     if segment.rung.is_none() {
                         completed += 1;
                     }
                     self.write_file(format!("{}/seg-{}.m4s", segment.name, segment.number), segment.data.clone());
+                    Some(TrackKey { kind: segment.kind, rung: segment.rung })
                 }
-                SegmenterEvent::Part(_) | SegmenterEvent::TargetDuration(_) => {}
+                SegmenterEvent::Part(part) => Some(TrackKey { kind: part.kind, rung: part.rung }),
+                SegmenterEvent::TargetDuration(_) => None,
+            };
+            match track {
+                Some(track) if !changed.contains(&track) => changed.push(track),
+                Some(_) => {}
+                None => everything = true,
             }
             self.window.apply(event);
         }
         self.segments += completed as u64;
         self.publish(now, true);
+        if everything {
+            self.wakeups.wake_all();
+        } else {
+            self.wakeups.wake(&changed);
+        }
         completed
     }
 
@@ -200,6 +226,7 @@ impl Packager {
         let listed = self.window.remove_rung(rung);
         if packaged || listed {
             self.publish(now, true);
+            self.wakeups.wake_all();
         }
     }
 
