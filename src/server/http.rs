@@ -10,11 +10,11 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use serde::Serialize;
+use tower::util::MapResponseLayer;
 
 use super::blocking::parse_part_name;
 use super::dash::UTC_TIMING_PLACEHOLDER;
@@ -40,12 +40,16 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .route("/live/{key}/{*path}", get(live))
         .route("/assets/{name}", get(asset))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(hub.clone(), common_headers))
+        .layer(MapResponseLayer::new({
+            let hub = hub.clone();
+            move |response| common_headers(&hub, response)
+        }))
         .with_state(hub)
 }
 
-async fn common_headers(State(hub): State<Arc<Hub>>, request: axum::extract::Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
+/// Counted, and open to players on other origins. A plain function, not an
+/// async middleware: it runs on every response of a fan-out burst.
+fn common_headers(hub: &Hub, mut response: Response) -> Response {
     hub.metrics.count_http(response.status().as_u16());
     let headers = response.headers_mut();
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
