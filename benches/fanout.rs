@@ -6,11 +6,20 @@
 //! in 1/3 s parts), then runs CLIENTS clients
 //! as an LL-HLS player does, over two keep-alive connections each: one asks
 //! for the next part before it exists (the server holds it until it does),
-//! the other does blocking playlist reloads. A part's delivery lag at one
+//! the other does blocking playlist reloads, delta updates after the first
+//! as hls.js asks for them. A part's delivery lag at one
 //! client is when its bytes arrived minus when the first client got them (the
 //! moment it existed, give or take the server's write). Reports p50/p99 of
 //! that lag, parts missed (a client without a part that others got, between
 //! its first and last), and the server's CPU and peak memory from /proc.
+//!
+//! The peer, in the same run: nginx (two workers, sendfile) serving one such
+//! part and the playlist as static files to the same number of clients, each
+//! asking for both, on its two connections, at the same instant once per
+//! part duration. nginx cannot hold a request until a part exists, so there
+//! the clients hold theirs. The spread from the first delivery of a part to
+//! each one is the same measure over the same requests and bytes, and shows
+//! what two shared cores allow a mature server for the same burst.
 
 mod support;
 
@@ -18,11 +27,18 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use onair::server::announce::Announced;
-use support::{cpu_seconds, get, percentile, preload_hint, publish, serve};
+use support::nginx::Nginx;
+use support::{cpu_seconds, get, get_bytes, percentile, preload_hint, publish, serve};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 
 /// One keep-alive HTTP/1.1 connection that reads Content-Length bodies.
+///
+/// The load tool shares the two cores with the server it measures, so it
+/// keeps its own work small: a small read buffer per connection (thousands
+/// of them would not stay in cache), and part bodies read through a scratch
+/// buffer that is freed and reused hot, since only their arrival matters.
 struct Connection {
     stream: AsyncBufReader<TcpStream>,
     host: String,
@@ -30,10 +46,11 @@ struct Connection {
 
 impl Connection {
     async fn open(host: &str) -> std::io::Result<Connection> {
-        Ok(Connection { stream: AsyncBufReader::new(TcpStream::connect(host).await?), host: host.to_string() })
+        Ok(Connection { stream: AsyncBufReader::with_capacity(1024, TcpStream::connect(host).await?), host: host.to_string() })
     }
 
-    async fn get(&mut self, path: &str) -> std::io::Result<(u16, Vec<u8>)> {
+    /// The status and, when `keep_body`, the body; either way all of the body is read.
+    async fn get(&mut self, path: &str, keep_body: bool) -> std::io::Result<(u16, Vec<u8>)> {
         let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", self.host);
         self.stream.get_mut().write_all(request.as_bytes()).await?;
         let mut line = String::new();
@@ -55,9 +72,21 @@ impl Connection {
                 length = value.trim().parse().unwrap_or(0);
             }
         }
-        let mut body = vec![0; length];
-        self.stream.read_exact(&mut body).await?;
-        Ok((status, body))
+        if keep_body {
+            let mut body = vec![0; length];
+            self.stream.read_exact(&mut body).await?;
+            return Ok((status, body));
+        }
+        let mut scratch = vec![0; length.min(16 * 1024)];
+        let mut left = length;
+        while left > 0 {
+            let read = self.stream.read(&mut scratch[..left.min(16 * 1024)]).await?;
+            if read == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            left -= read;
+        }
+        Ok((status, Vec::new()))
     }
 }
 
@@ -82,7 +111,7 @@ async fn part_loop(host: String, key: String, start: (u64, u32), end: Instant) -
     let mut want = start;
     let mut misses_in_a_row = 0;
     while Instant::now() < end {
-        match connection.get(&format!("/live/{key}/video/part-{}.{}.m4s", want.0, want.1)).await {
+        match connection.get(&format!("/live/{key}/video/part-{}.{}.m4s", want.0, want.1), false).await {
             Ok((200, _)) => {
                 log.delivered.push((want, Instant::now()));
                 misses_in_a_row = 0;
@@ -102,19 +131,108 @@ async fn part_loop(host: String, key: String, start: (u64, u32), end: Instant) -
 }
 
 /// The playlist loop of the same client: blocking reloads for the next part,
-/// as hls.js does beside its part requests.
+/// as hls.js does beside its part requests; the whole playlist first, then
+/// delta updates (`_HLS_skip=YES`), as hls.js asks once it has one.
 async fn playlist_loop(host: String, key: String, start: (u64, u32), end: Instant) -> bool {
     let Ok(mut connection) = Connection::open(&host).await else { return false };
     let playlist = format!("/live/{key}/video/playlist.m3u8");
     let mut want = start;
+    let mut skip = "";
     while Instant::now() < end {
-        let Ok((200, body)) = connection.get(&format!("{playlist}?_HLS_msn={}&_HLS_part={}", want.0, want.1)).await else { return false };
+        let Ok((200, body)) = connection.get(&format!("{playlist}?_HLS_msn={}&_HLS_part={}{skip}", want.0, want.1), true).await else { return false };
+        skip = "&_HLS_skip=YES";
         match preload_hint(&String::from_utf8_lossy(&body)) {
             Some(next) => want = next,
             None => return false,
         }
     }
     true
+}
+
+/// A loop of a client of nginx: every part duration, the same static file,
+/// asked for by every client at once.
+async fn nginx_loop(host: String, path: String, mut rounds: watch::Receiver<u64>) -> ClientLog {
+    let mut log = ClientLog::default();
+    let Ok(mut connection) = Connection::open(&host).await else {
+        log.error = true;
+        return log;
+    };
+    while rounds.changed().await.is_ok() {
+        let round = *rounds.borrow_and_update();
+        match connection.get(&path, false).await {
+            Ok((200, _)) => log.delivered.push(((round, 0), Instant::now())),
+            _ => {
+                log.error = true;
+                return log;
+            }
+        }
+    }
+    log
+}
+
+/// CPU seconds of `pid` and of its child processes (nginx's workers).
+fn tree_cpu_seconds(pid: u32) -> f64 {
+    let mut total = proc_stat(pid).0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // The parent's pid is the second field after the parenthesised name.
+        let parent = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)).and_then(|p| p.parse::<u32>().ok());
+        if parent == Some(pid) {
+            total += cpu_seconds(&entry.path().join("stat").to_string_lossy()).map_or(0.0, |(_, s)| s);
+        }
+    }
+    total
+}
+
+/// Delivery lags of every part at every client, the same without each
+/// client's first part, and parts missed.
+struct Lags {
+    all: Vec<f64>,
+    steady: Vec<f64>,
+    parts: usize,
+    missed: u64,
+}
+
+fn lags(logs: &[ClientLog]) -> Lags {
+    // A part exists from the moment the first client got it (within the
+    // server's own write time, a fraction of a millisecond on loopback).
+    let mut first_delivered: HashMap<(u64, u32), Instant> = HashMap::new();
+    for (part, at) in logs.iter().flat_map(|l| &l.delivered) {
+        let entry = first_delivered.entry(*part).or_insert(*at);
+        *entry = (*entry).min(*at);
+    }
+    let lag = |(part, at): &((u64, u32), Instant)| first_delivered.get(part).map(|first| at.saturating_duration_since(*first).as_secs_f64() * 1000.0);
+    let mut all: Vec<f64> = logs.iter().flat_map(|l| &l.delivered).filter_map(lag).collect();
+    all.sort_by(f64::total_cmp);
+    // Without each client's first part, which it asked for while still connecting.
+    let mut steady: Vec<f64> = logs.iter().flat_map(|l| l.delivered.iter().skip(1)).filter_map(lag).collect();
+    steady.sort_by(f64::total_cmp);
+    // A client missed a part when it never got one that others did, between its first and last.
+    let mut all_parts: Vec<(u64, u32)> = first_delivered.keys().copied().collect();
+    all_parts.sort();
+    let gaps: u64 = logs
+        .iter()
+        .map(|l| {
+            let (Some(first), Some(last)) = (l.delivered.first(), l.delivered.last()) else { return 0 };
+            let expected = all_parts.iter().filter(|p| **p >= first.0 && **p <= last.0).count();
+            expected.saturating_sub(l.delivered.len()) as u64
+        })
+        .sum();
+    Lags { all, steady, parts: all_parts.len(), missed: logs.iter().map(|l| l.missed).sum::<u64>() + gaps }
+}
+
+fn report(name: &str, lags: &Lags, errors: usize, server_cores: f64, peak_kb: Option<u64>, client_cores: f64) {
+    println!("{name}: {} part deliveries, {} parts", lags.all.len(), lags.parts);
+    println!(
+        "  part existence -> delivery: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(&lags.all, 0.5),
+        percentile(&lags.all, 0.99),
+        lags.all.last().copied().unwrap_or(f64::NAN)
+    );
+    println!("  after each client's first part: p50 {:.1} ms, p99 {:.1} ms", percentile(&lags.steady, 0.5), percentile(&lags.steady, 0.99));
+    println!("  parts missed: {}, clients that failed: {errors}", lags.missed);
+    let memory = peak_kb.map_or(String::new(), |kb| format!(", peak RSS {:.1} MB", kb as f64 / 1024.0));
+    println!("  server: {server_cores:.2} cores{memory}; the clients: {client_cores:.2} cores");
 }
 
 fn proc_stat(pid: u32) -> (f64, u64) {
@@ -139,7 +257,7 @@ fn main() {
     // ladder's rungs would add their own notifications to every waiter.
     let (server, Announced { rtmp, http, .. }) = serve("[ladder]\nenabled = false\n");
     let server_pid = server.pid();
-    let _publisher = publish(&quality, seconds + 30, &format!("{rtmp}/fan"));
+    let _publisher = publish(&quality, 2 * seconds + 60, &format!("{rtmp}/fan"));
     let host = http.trim_start_matches("http://").to_string();
     let playlist_url = format!("{http}/live/fan/video/playlist.m3u8");
     let start = (0..300)
@@ -173,55 +291,66 @@ fn main() {
     let elapsed = started.elapsed().as_secs_f64();
     let (cpu_after, peak_kb) = proc_stat(server_pid);
     let (own_after, _) = proc_stat(std::process::id());
-    // A part exists from the moment the first client got it (within the
-    // server's own write time, a fraction of a millisecond on loopback).
-    let mut first_delivered: HashMap<(u64, u32), Instant> = HashMap::new();
-    for (part, at) in logs.iter().flat_map(|l| &l.delivered) {
-        let entry = first_delivered.entry(*part).or_insert(*at);
-        *entry = (*entry).min(*at);
-    }
-    let mut lags: Vec<f64> = logs
-        .iter()
-        .flat_map(|l| &l.delivered)
-        .filter_map(|(part, at)| first_delivered.get(part).map(|first| at.saturating_duration_since(*first).as_secs_f64() * 1000.0))
-        .collect();
-    lags.sort_by(f64::total_cmp);
-    // The same without each client's first part, which it asked for while still connecting.
-    let mut steady: Vec<f64> = logs
-        .iter()
-        .flat_map(|l| l.delivered.iter().skip(1))
-        .filter_map(|(part, at)| first_delivered.get(part).map(|first| at.saturating_duration_since(*first).as_secs_f64() * 1000.0))
-        .collect();
-    steady.sort_by(f64::total_cmp);
-    // A client missed a part when it never got one that others did, between its first and last.
-    let all_parts: Vec<(u64, u32)> = {
-        let mut parts: Vec<_> = first_delivered.keys().copied().collect();
-        parts.sort();
-        parts
-    };
-    let gaps: u64 = logs
-        .iter()
-        .map(|l| {
-            let (Some(first), Some(last)) = (l.delivered.first(), l.delivered.last()) else { return 0 };
-            let expected = all_parts.iter().filter(|p| **p >= first.0 && **p <= last.0).count();
-            expected.saturating_sub(l.delivered.len()) as u64
-        })
-        .sum();
-    let missed: u64 = logs.iter().map(|l| l.missed).sum::<u64>() + gaps;
     let errors = logs.iter().filter(|l| l.error).count() + (clients - playlists_ok);
-    println!("{clients} LL-HLS clients for {elapsed:.1} s: {} part deliveries, {} parts", lags.len(), first_delivered.len());
-    println!(
-        "part existence -> delivery: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        percentile(&lags, 0.5),
-        percentile(&lags, 0.99),
-        lags.last().copied().unwrap_or(f64::NAN)
-    );
-    println!("  after each client's first part: p50 {:.1} ms, p99 {:.1} ms", percentile(&steady, 0.5), percentile(&steady, 0.99));
-    println!("parts missed: {missed}, clients that failed: {errors}");
-    println!(
-        "server: {:.2} cores, peak RSS {:.1} MB; the clients: {:.2} cores",
+    println!("{clients} clients for {elapsed:.1} s each, quality {quality}");
+    report(
+        "onair, LL-HLS (blocking reloads and hinted parts)",
+        &lags(&logs),
+        errors,
         (cpu_after - cpu_before) / elapsed,
-        peak_kb as f64 / 1024.0,
-        (own_after - own_before) / elapsed
+        Some(peak_kb),
+        (own_after - own_before) / elapsed,
     );
+
+    // The peer: the newest whole part, as a file nginx serves.
+    let playlist = get(&playlist_url).expect("the playlist");
+    let part =
+        playlist.lines().filter_map(|l| l.strip_prefix("#EXT-X-PART:")?.split("URI=\"").nth(1)?.split('"').next()).next_back().expect("a part in the playlist");
+    let bytes = get_bytes(&format!("{http}/live/fan/video/{part}")).expect("the part");
+    let root = std::env::temp_dir().join(format!("onair-fanout-{}", std::process::id()));
+    std::fs::create_dir_all(&root).expect("nginx root");
+    std::fs::write(root.join("part.m4s"), &bytes).expect("the part file");
+    std::fs::write(root.join("playlist.m3u8"), &playlist).expect("the playlist file");
+    let nginx = Nginx::serve(&root, 2, 2 * clients);
+    let nginx_host = format!("127.0.0.1:{}", nginx.port);
+    let part_ms = playlist.lines().find_map(|l| l.strip_prefix("#EXT-X-PART-INF:PART-TARGET=")).and_then(|t| t.parse::<f64>().ok()).unwrap_or(0.333);
+    let (own_before, _) = proc_stat(std::process::id());
+    let nginx_before = tree_cpu_seconds(nginx.pid());
+    let started = Instant::now();
+    let logs: Vec<ClientLog> = runtime.block_on(async {
+        let (rounds, receiver) = watch::channel(0u64);
+        let playlists: Vec<_> = (0..clients).map(|_| tokio::spawn(nginx_loop(nginx_host.clone(), "/playlist.m3u8".into(), receiver.clone()))).collect();
+        let parts: Vec<_> = (0..clients).map(|_| tokio::spawn(nginx_loop(nginx_host.clone(), "/part.m4s".into(), receiver.clone()))).collect();
+        let mut ticks = tokio::time::interval(Duration::from_secs_f64(part_ms));
+        for round in 1..=(seconds as f64 / part_ms) as u64 {
+            ticks.tick().await;
+            rounds.send_replace(round);
+        }
+        drop(rounds);
+        let mut logs = Vec::with_capacity(parts.len());
+        for task in parts {
+            logs.push(task.await.unwrap_or_default());
+        }
+        for task in playlists {
+            // Only their failures count.
+            let playlist_log = task.await.unwrap_or_default();
+            logs.push(ClientLog { error: playlist_log.error, ..ClientLog::default() });
+        }
+        logs
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let nginx_cores = (tree_cpu_seconds(nginx.pid()) - nginx_before) / elapsed;
+    let (own_after, _) = proc_stat(std::process::id());
+    let errors = logs.iter().filter(|l| l.error).count();
+    report(
+        &format!("nginx, the same {} byte part and {} byte playlist to every client at once", bytes.len(), playlist.len()),
+        &lags(&logs),
+        errors,
+        nginx_cores,
+        None,
+        (own_after - own_before) / elapsed,
+    );
+    drop(nginx);
+    let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_dir_all(root.with_extension("nginx"));
 }

@@ -9,7 +9,13 @@ use std::process::{Child, Command, Stdio};
 
 use onair::server::announce::{Announced, AnnouncementReader};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_onair");
+pub mod nginx;
+
+/// The `onair` binary the benches run: this build's, or `ONAIR_BENCH_BINARY`
+/// to compare another build in the same conditions.
+fn binary() -> String {
+    std::env::var("ONAIR_BENCH_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_onair").to_string())
+}
 
 /// A child process, killed and reaped on drop.
 pub struct Killed(pub Child);
@@ -33,7 +39,7 @@ pub fn serve(config: &str) -> (Killed, Announced) {
     let path = std::env::temp_dir().join(format!("onair-bench-{}.toml", std::process::id()));
     let toml = format!("[rtmp]\nlisten = \"127.0.0.1:0\"\n[srt]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\n{config}");
     std::fs::write(&path, toml).expect("write the server config");
-    let mut child = Command::new(BINARY).args(["serve", "--config"]).arg(&path).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("onair serve");
+    let mut child = Command::new(binary()).args(["serve", "--config"]).arg(&path).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("onair serve");
     let stdout = child.stdout.take().expect("stdout");
     let server = Killed(child);
     let mut reader = AnnouncementReader::default();
@@ -46,7 +52,7 @@ pub fn serve(config: &str) -> (Killed, Announced) {
 pub fn publish(quality: &str, seconds: u64, url: &str) -> Killed {
     let duration = seconds.to_string();
     Killed(
-        Command::new(BINARY)
+        Command::new(binary())
             .args(["publish", "--video", "test", "--audio", "tone", "--quality", quality, "--duration", &duration, "--to", url])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -1,27 +1,20 @@
 //! HTTP: playlists, manifests and segments from memory, the index page, the API and metrics.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use serde::Serialize;
 use tower::util::MapResponseLayer;
 
-use super::blocking::parse_part_name;
-use super::dash::UTC_TIMING_PLACEHOLDER;
 use super::hls::codec_string;
 use super::hub::{Hub, LiveStream, StreamState};
-use super::live_edge;
-use super::stream::StreamSnapshot;
 use crate::media::codec::CodecConfig;
 use crate::media::frame::TrackKind;
 use crate::media::wallclock::UnixMillis;
@@ -37,7 +30,6 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .route("/metrics", get(metrics))
         .route("/live/{key}", get(to_player_page))
         .route("/live/{key}/", get(player_page))
-        .route("/live/{key}/{*path}", get(live))
         .route("/assets/{name}", get(asset))
         .fallback(not_found)
         .layer(MapResponseLayer::new({
@@ -47,9 +39,10 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .with_state(hub)
 }
 
-/// Counted, and open to players on other origins. A plain function, not an
+/// Counted, and open to players on other origins (the live paths, which
+/// skip the router, get them in `connection.rs`). A plain function, not an
 /// async middleware: it runs on every response of a fan-out burst.
-fn common_headers(hub: &Hub, mut response: Response) -> Response {
+pub(super) fn common_headers(hub: &Hub, mut response: Response) -> Response {
     hub.metrics.count_http(response.status().as_u16());
     let headers = response.headers_mut();
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
@@ -108,71 +101,6 @@ async fn asset(Path(name): Path<String>) -> Response {
 async fn time() -> Response {
     let now = UnixMillis::from_system_time(SystemTime::now()).to_iso8601();
     body("text/plain; charset=utf-8", "no-store", Bytes::from(now))
-}
-
-async fn live(
-    State(hub): State<Arc<Hub>>,
-    Path((key, path)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let Some(stream) = hub.get(&key) else {
-        return not_found().await;
-    };
-    stream.saw_viewer(viewer_id(client, &headers), Instant::now());
-    if let Some((rendition, file)) = path.split_once('/') {
-        if file == "playlist.m3u8" {
-            return live_edge::media_playlist(&stream, rendition, query.as_deref()).await.unwrap_or_else(not_found_response);
-        }
-        if let Some((number, index)) = parse_part_name(file) {
-            return live_edge::part(&stream, rendition, number, index).await.unwrap_or_else(not_found_response);
-        }
-        if let Some(number) = file.strip_prefix("seg-").and_then(|rest| rest.strip_suffix(".m4s")).and_then(|n| n.parse().ok())
-            && let Some(response) = live_edge::open_segment(stream.clone(), rendition, number)
-        {
-            return response;
-        }
-    }
-    let snapshot = stream.snapshot();
-    match serve_live_path(&snapshot, &path, &headers) {
-        Some(response) => response,
-        None => not_found().await,
-    }
-}
-
-fn serve_live_path(snapshot: &StreamSnapshot, path: &str, headers: &HeaderMap) -> Option<Response> {
-    const M3U8: &str = "application/vnd.apple.mpegurl";
-    match path {
-        "index.m3u8" => return snapshot.master.clone().map(|b| body(M3U8, PLAYLIST_CACHE, b)),
-        "manifest.mpd" => {
-            let mpd = snapshot.mpd.as_ref()?;
-            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
-            let text = mpd.replace(UTC_TIMING_PLACEHOLDER, &format!("http://{host}/time"));
-            // Low-latency players refresh it every second: never from a cache.
-            return Some(body("application/dash+xml", "no-cache", Bytes::from(text)));
-        }
-        _ => {}
-    }
-    let (rendition, file) = path.split_once('/')?;
-    let track = snapshot.window.rendition(rendition)?;
-    let mime = media_type(track.kind);
-    if let Some(version) = file.strip_prefix("init-").and_then(|rest| rest.strip_suffix(".mp4")) {
-        let version: u32 = version.parse().ok()?;
-        return track.inits.get(&version).map(|data| body(mime, SEGMENT_CACHE, data.clone()));
-    }
-    if let Some(number) = file.strip_prefix("seg-").and_then(|rest| rest.strip_suffix(".m4s")) {
-        let number: u64 = number.parse().ok()?;
-        return track.segment(number).map(|segment| body(mime, SEGMENT_CACHE, segment.data.clone()));
-    }
-    None
-}
-
-fn viewer_id(client: SocketAddr, headers: &HeaderMap) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    client.ip().hash(&mut hasher);
-    headers.get(header::USER_AGENT).map(|v| v.as_bytes()).hash(&mut hasher);
-    hasher.finish()
 }
 
 #[derive(Serialize)]

@@ -4,6 +4,7 @@ pub mod announce;
 pub mod blocking;
 pub mod cmaf;
 pub mod config;
+pub mod connection;
 pub mod dash;
 pub mod hls;
 pub mod http;
@@ -74,7 +75,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     let srt_addr = srt.local_addr();
     tokio::spawn(ingest::rtmp::serve(rtmp, hub.clone()));
     ingest::srt::serve(srt, hub.clone());
-    let app = http::router(hub.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = connection::Connections { hub: hub.clone(), router: http::router(hub.clone()) };
     tokio::spawn(async move {
         if let Err(error) = axum::serve(http, app).await {
             tracing::error!("HTTP server stopped: {error}");
