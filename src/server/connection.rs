@@ -19,9 +19,8 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::serve::IncomingStream;
+use axum::serve::{IncomingStream, Listener};
 use bytes::Bytes;
-use tokio::net::TcpListener;
 use tower::Service;
 
 use super::blocking::parse_part_name;
@@ -38,7 +37,7 @@ pub struct Connections {
     pub router: Router,
 }
 
-impl<'a> Service<IncomingStream<'a, TcpListener>> for Connections {
+impl<'a, L: Listener<Addr = SocketAddr>> Service<IncomingStream<'a, L>> for Connections {
     type Response = ConnectionService;
     type Error = Infallible;
     type Future = std::future::Ready<Result<ConnectionService, Infallible>>;
@@ -47,7 +46,7 @@ impl<'a> Service<IncomingStream<'a, TcpListener>> for Connections {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, incoming: IncomingStream<'a, TcpListener>) -> Self::Future {
+    fn call(&mut self, incoming: IncomingStream<'a, L>) -> Self::Future {
         std::future::ready(Ok(ConnectionService { hub: self.hub.clone(), router: self.router.clone(), peer: *incoming.remote_addr() }))
     }
 }

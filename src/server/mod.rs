@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use axum::serve::ListenerExt;
 use tokio::net::{TcpListener, TcpSocket};
 
 use self::config::ServerConfig;
@@ -77,6 +78,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     ingest::srt::serve(srt, hub.clone());
     let app = connection::Connections { hub: hub.clone(), router: http::router(hub.clone()) };
     tokio::spawn(async move {
+        // Without Nagle: a part larger than one loopback segment would otherwise
+        // hold its tail until the client acknowledges the head.
+        let http = http.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!("cannot turn off Nagle's algorithm: {error}");
+            }
+        });
         if let Err(error) = axum::serve(http, app).await {
             tracing::error!("HTTP server stopped: {error}");
         }
