@@ -1,4 +1,5 @@
-//! HTTP: playlists, manifests and segments from memory, the index page, the API and metrics.
+//! HTTP: the router (index page, player page, API, metrics) and the response
+//! helpers it shares with the live paths, which `connection.rs` answers.
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
