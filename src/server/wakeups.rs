@@ -107,6 +107,8 @@ impl Wakeups {
 
 #[cfg(test)]
 mod tests {
+    use std::future::Future;
+
     use super::*;
 
     const VIDEO: TrackKey = TrackKey { kind: TrackKind::Video, rung: None };
@@ -116,8 +118,6 @@ mod tests {
         let waker = std::task::Waker::noop();
         notified.as_mut().poll(&mut std::task::Context::from_waker(waker)).is_ready()
     }
-
-    use std::future::Future;
 
     #[test]
     fn a_change_wakes_only_its_renditions_waiters() {
