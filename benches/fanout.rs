@@ -8,9 +8,12 @@
 //! for the next part before it exists (the server holds it until it does),
 //! the other does blocking playlist reloads, delta updates after the first
 //! as hls.js asks for them. A part's delivery lag at one
-//! client is when its bytes arrived minus when the first client got them (the
-//! moment it existed, give or take the server's write). Reports p50/p99 of
-//! that lag, parts missed (a client without a part that others got, between
+//! client is when its last byte arrived there minus when it first arrived at
+//! any client (the moment it existed, give or take the server's write).
+//! Arrival is the kernel's receive stamp on the client's socket: the load
+//! tool shares the two cores with the server, and when it reads is up to the
+//! scheduler, which on a real network is other machines' business; when it
+//! read is reported beside. Reports p50/p99 of that lag, parts missed (a client without a part that others got, between
 //! its first and last), and the server's CPU and peak memory from /proc.
 //!
 //! The peer, in the same run: nginx (two workers, sendfile) serving one such
@@ -28,8 +31,9 @@ use std::time::{Duration, Instant};
 
 use onair::server::announce::Announced;
 use support::nginx::Nginx;
+use support::arrival::{self, Nanos};
 use support::{cpu_seconds, get, get_bytes, percentile, preload_hint, publish, serve};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -39,18 +43,26 @@ use tokio::sync::watch;
 /// keeps its own work small: a small read buffer per connection (thousands
 /// of them would not stay in cache), and part bodies read through a scratch
 /// buffer that is freed and reused hot, since only their arrival matters.
+/// It holds a whole part, so most parts take one `recvmsg`.
 struct Connection {
     stream: AsyncBufReader<TcpStream>,
     host: String,
 }
 
+/// The scratch buffer's size: a 1.5 Mbit/s stream's 1/3 s part, and under
+/// the allocator's mmap threshold, so it is reused rather than mapped anew.
+const SCRATCH: usize = 64 * 1024;
+
 impl Connection {
     async fn open(host: &str) -> std::io::Result<Connection> {
-        Ok(Connection { stream: AsyncBufReader::with_capacity(1024, TcpStream::connect(host).await?), host: host.to_string() })
+        let stream = TcpStream::connect(host).await?;
+        arrival::enable(&stream)?;
+        Ok(Connection { stream: AsyncBufReader::with_capacity(1024, stream), host: host.to_string() })
     }
 
-    /// The status and, when `keep_body`, the body; either way all of the body is read.
-    async fn get(&mut self, path: &str, keep_body: bool) -> std::io::Result<(u16, Vec<u8>)> {
+    /// The response to a GET of `path`; its body kept only when `keep_body`,
+    /// but read to the end either way.
+    async fn get(&mut self, path: &str, keep_body: bool) -> std::io::Result<Response> {
         let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", self.host);
         self.stream.get_mut().write_all(request.as_bytes()).await?;
         let mut line = String::new();
@@ -72,29 +84,53 @@ impl Connection {
                 length = value.trim().parse().unwrap_or(0);
             }
         }
+        let mut body = Vec::with_capacity(if keep_body { length } else { 0 });
+        let buffered = self.stream.buffer().len().min(length);
         if keep_body {
-            let mut body = vec![0; length];
-            self.stream.read_exact(&mut body).await?;
-            return Ok((status, body));
+            body.extend_from_slice(&self.stream.buffer()[..buffered]);
         }
-        let mut scratch = vec![0; length.min(16 * 1024)];
-        let mut left = length;
+        self.stream.consume(buffered);
+        // The rest straight from the socket, for the kernel's stamp of its last segment.
+        let mut left = length - buffered;
+        let mut scratch = vec![0; left.min(SCRATCH)];
+        let mut arrived = None;
         while left > 0 {
-            let read = self.stream.read(&mut scratch[..left.min(16 * 1024)]).await?;
+            let (read, stamp) = arrival::read(self.stream.get_ref(), &mut scratch[..left.min(SCRATCH)]).await?;
             if read == 0 {
                 return Err(std::io::ErrorKind::UnexpectedEof.into());
             }
+            if keep_body {
+                body.extend_from_slice(&scratch[..read]);
+            }
+            arrived = stamp.or(arrived);
             left -= read;
         }
-        Ok((status, Vec::new()))
+        let read = arrival::now();
+        Ok(Response { status, body, arrived: arrived.unwrap_or(read), read })
     }
+}
+
+struct Response {
+    status: u16,
+    body: Vec<u8>,
+    /// When the body's last byte reached the socket, as the kernel stamped it.
+    arrived: Nanos,
+    /// When the load tool had read all of it.
+    read: Nanos,
+}
+
+/// One part at one client.
+struct Delivery {
+    part: (u64, u32),
+    arrived: Nanos,
+    read: Nanos,
 }
 
 /// What one client saw; merged after the run so clients share no lock.
 #[derive(Default)]
 struct ClientLog {
     /// When each part's bytes arrived, in the order they arrived.
-    delivered: Vec<((u64, u32), Instant)>,
+    delivered: Vec<Delivery>,
     missed: u64,
     error: bool,
 }
@@ -112,12 +148,12 @@ async fn part_loop(host: String, key: String, start: (u64, u32), end: Instant) -
     let mut misses_in_a_row = 0;
     while Instant::now() < end {
         match connection.get(&format!("/live/{key}/video/part-{}.{}.m4s", want.0, want.1), false).await {
-            Ok((200, _)) => {
-                log.delivered.push((want, Instant::now()));
+            Ok(Response { status: 200, arrived, read, .. }) => {
+                log.delivered.push(Delivery { part: want, arrived, read });
                 misses_in_a_row = 0;
                 want = (want.0, want.1 + 1);
             }
-            Ok((404, _)) if want.1 > 0 && misses_in_a_row == 0 => {
+            Ok(Response { status: 404, .. }) if want.1 > 0 && misses_in_a_row == 0 => {
                 misses_in_a_row += 1;
                 want = (want.0 + 1, 0);
             }
@@ -139,7 +175,7 @@ async fn playlist_loop(host: String, key: String, start: (u64, u32), end: Instan
     let mut want = start;
     let mut skip = "";
     while Instant::now() < end {
-        let Ok((200, body)) = connection.get(&format!("{playlist}?_HLS_msn={}&_HLS_part={}{skip}", want.0, want.1), true).await else { return false };
+        let Ok(Response { status: 200, body, .. }) = connection.get(&format!("{playlist}?_HLS_msn={}&_HLS_part={}{skip}", want.0, want.1), true).await else { return false };
         skip = "&_HLS_skip=YES";
         match preload_hint(&String::from_utf8_lossy(&body)) {
             Some(next) => want = next,
@@ -160,7 +196,7 @@ async fn nginx_loop(host: String, path: String, mut rounds: watch::Receiver<u64>
     while rounds.changed().await.is_ok() {
         let round = *rounds.borrow_and_update();
         match connection.get(&path, false).await {
-            Ok((200, _)) => log.delivered.push(((round, 0), Instant::now())),
+            Ok(Response { status: 200, arrived, read, .. }) => log.delivered.push(Delivery { part: (round, 0), arrived, read }),
             _ => {
                 log.error = true;
                 return log;
@@ -184,52 +220,68 @@ fn tree_cpu_seconds(pid: u32) -> f64 {
     total
 }
 
-/// Delivery lags of every part at every client, the same without each
-/// client's first part, and parts missed.
+/// Delivery lags, each sorted, in milliseconds, and parts missed.
 struct Lags {
-    all: Vec<f64>,
-    steady: Vec<f64>,
+    /// From a part's first arrival at any client's socket to its arrival at each.
+    arrived: Vec<f64>,
+    /// The same without each client's first part, which it asked for while still connecting.
+    arrived_steady: Vec<f64>,
+    /// From the first client that read a part to when each had read it.
+    read: Vec<f64>,
     parts: usize,
     missed: u64,
 }
 
-fn lags(logs: &[ClientLog]) -> Lags {
+/// Each delivery's lag behind the part's first delivery, by the clock `at`,
+/// sorted; without each client's first `skip` deliveries.
+fn spread(logs: &[ClientLog], at: impl Fn(&Delivery) -> Nanos, skip: usize) -> Vec<f64> {
     // A part exists from the moment the first client got it (within the
     // server's own write time, a fraction of a millisecond on loopback).
-    let mut first_delivered: HashMap<(u64, u32), Instant> = HashMap::new();
-    for (part, at) in logs.iter().flat_map(|l| &l.delivered) {
-        let entry = first_delivered.entry(*part).or_insert(*at);
-        *entry = (*entry).min(*at);
+    let mut first: HashMap<(u64, u32), Nanos> = HashMap::new();
+    for delivery in logs.iter().flat_map(|l| &l.delivered) {
+        let entry = first.entry(delivery.part).or_insert(at(delivery));
+        *entry = (*entry).min(at(delivery));
     }
-    let lag = |(part, at): &((u64, u32), Instant)| first_delivered.get(part).map(|first| at.saturating_duration_since(*first).as_secs_f64() * 1000.0);
-    let mut all: Vec<f64> = logs.iter().flat_map(|l| &l.delivered).filter_map(lag).collect();
-    all.sort_by(f64::total_cmp);
-    // Without each client's first part, which it asked for while still connecting.
-    let mut steady: Vec<f64> = logs.iter().flat_map(|l| l.delivered.iter().skip(1)).filter_map(lag).collect();
-    steady.sort_by(f64::total_cmp);
+    let mut lags: Vec<f64> = logs.iter().flat_map(|l| l.delivered.iter().skip(skip)).map(|d| (at(d) - first[&d.part]).max(0) as f64 / 1e6).collect();
+    lags.sort_by(f64::total_cmp);
+    lags
+}
+
+fn lags(logs: &[ClientLog]) -> Lags {
     // A client missed a part when it never got one that others did, between its first and last.
-    let mut all_parts: Vec<(u64, u32)> = first_delivered.keys().copied().collect();
+    let mut all_parts: Vec<(u64, u32)> = logs.iter().flat_map(|l| l.delivered.iter().map(|d| d.part)).collect();
     all_parts.sort();
+    all_parts.dedup();
     let gaps: u64 = logs
         .iter()
         .map(|l| {
             let (Some(first), Some(last)) = (l.delivered.first(), l.delivered.last()) else { return 0 };
-            let expected = all_parts.iter().filter(|p| **p >= first.0 && **p <= last.0).count();
+            let expected = all_parts.iter().filter(|p| **p >= first.part && **p <= last.part).count();
             expected.saturating_sub(l.delivered.len()) as u64
         })
         .sum();
-    Lags { all, steady, parts: all_parts.len(), missed: logs.iter().map(|l| l.missed).sum::<u64>() + gaps }
+    Lags {
+        arrived: spread(logs, |d| d.arrived, 0),
+        arrived_steady: spread(logs, |d| d.arrived, 1),
+        read: spread(logs, |d| d.read, 0),
+        parts: all_parts.len(),
+        missed: logs.iter().map(|l| l.missed).sum::<u64>() + gaps,
+    }
 }
 
 fn report(name: &str, lags: &Lags, errors: usize, server_cores: f64, peak_kb: Option<u64>, client_cores: f64) {
-    println!("{name}: {} part deliveries, {} parts", lags.all.len(), lags.parts);
-    println!(
-        "  part existence -> delivery: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        percentile(&lags.all, 0.5),
-        percentile(&lags.all, 0.99),
-        lags.all.last().copied().unwrap_or(f64::NAN)
-    );
-    println!("  after each client's first part: p50 {:.1} ms, p99 {:.1} ms", percentile(&lags.steady, 0.5), percentile(&lags.steady, 0.99));
+    let summary = |lags: &[f64]| {
+        format!(
+            "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            percentile(lags, 0.5),
+            percentile(lags, 0.99),
+            lags.last().copied().unwrap_or(f64::NAN)
+        )
+    };
+    println!("{name}: {} part deliveries, {} parts", lags.arrived.len(), lags.parts);
+    println!("  part existence -> arrival at the client's socket: {}", summary(&lags.arrived));
+    println!("    after each client's first part: {}", summary(&lags.arrived_steady));
+    println!("  part existence -> read by the load tool: {}", summary(&lags.read));
     println!("  parts missed: {}, clients that failed: {errors}", lags.missed);
     let memory = peak_kb.map_or(String::new(), |kb| format!(", peak RSS {:.1} MB", kb as f64 / 1024.0));
     println!("  server: {server_cores:.2} cores{memory}; the clients: {client_cores:.2} cores");

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 
 use onair::server::announce::{Announced, AnnouncementReader};
 
+pub mod arrival;
 pub mod nginx;
 
 /// The `onair` binary the benches run: this build's, or `ONAIR_BENCH_BINARY`
