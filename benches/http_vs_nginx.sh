@@ -64,7 +64,7 @@ done
 [ "${n:-0}" -ge "$WINDOW" ] || { echo "window not full after 60 s" >&2; exit 1; }
 
 # nginx docroot mirrors onair's URL paths; files are refreshed from onair right before each pair of runs
-mkdir -p "$TMP/www/live/$KEY/video" "$TMP/logs"
+mkdir -p "$TMP/www/live/$KEY/video" "$TMP/logs" "$TMP/tmp"
 chmod -R a+rX "$TMP/www"
 mirror() { # path -> prints byte count
     curl -sf -o "$TMP/www$1.tmp" "$ONAIR$1"
@@ -75,31 +75,8 @@ mirror "$PL_PATH" >/dev/null
 
 USER_LINE=""
 [ "$(id -u)" = 0 ] && USER_LINE="user $(id -un) $(id -gn);"
-cat >"$TMP/nginx.conf" <<EOF
-$USER_LINE
-daemon off;
-worker_processes 1;
-pid $TMP/nginx.pid;
-error_log $TMP/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    types { application/vnd.apple.mpegurl m3u8; video/iso.segment m4s; }
-    default_type application/octet-stream;
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 1000000;
-    client_body_temp_path $TMP/tmp_body;
-    proxy_temp_path $TMP/tmp_proxy;
-    fastcgi_temp_path $TMP/tmp_fastcgi;
-    uwsgi_temp_path $TMP/tmp_uwsgi;
-    scgi_temp_path $TMP/tmp_scgi;
-    server {
-        listen $HOST:$N_HTTP;
-        root $TMP/www;
-    }
-}
-EOF
+sed -e "s|@USER@|$USER_LINE|" -e "s|@WORKERS@|1|" -e "s|@FILES@|4096|" -e "s|@PREFIX@|$TMP|" \
+    -e "s|@PORT@|$N_HTTP|" -e "s|@ROOT@|$TMP/www|" "$ROOT/benches/support/nginx-static.conf" >"$TMP/nginx.conf"
 nginx -p "$TMP/" -c "$TMP/nginx.conf" -e "$TMP/logs/error.log" >"$TMP/nginx.out" 2>&1 &
 NGINX_PID=$!; PIDS+=("$NGINX_PID")
 wait_port "$HOST" "$N_HTTP" 20

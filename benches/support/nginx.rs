@@ -22,17 +22,13 @@ impl Nginx {
         // SAFETY: geteuid has no preconditions.
         let user = if unsafe { libc::geteuid() } == 0 { "user root root;" } else { "" };
         let port = free_port();
-        let config = format!(
-            "{user}\ndaemon off;\nworker_processes {workers};\nworker_rlimit_nofile {files};\npid {prefix}/nginx.pid;\n\
-             error_log {prefix}/logs/error.log warn;\nevents {{ worker_connections {files}; }}\n\
-             http {{\n  default_type application/octet-stream;\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n\
-             keepalive_requests 1000000;\n  keepalive_timeout 120s;\n  client_body_temp_path {prefix}/tmp;\n  proxy_temp_path {prefix}/tmp;\n\
-             fastcgi_temp_path {prefix}/tmp;\n  uwsgi_temp_path {prefix}/tmp;\n  scgi_temp_path {prefix}/tmp;\n\
-             server {{ listen 127.0.0.1:{port} backlog=4096; root {root}; }}\n}}\n",
-            files = connections + 64,
-            prefix = prefix.display(),
-            root = root.display(),
-        );
+        let config = include_str!("nginx-static.conf")
+            .replace("@USER@", user)
+            .replace("@WORKERS@", &workers.to_string())
+            .replace("@FILES@", &(connections + 64).to_string())
+            .replace("@PREFIX@", &prefix.display().to_string())
+            .replace("@PORT@", &port.to_string())
+            .replace("@ROOT@", &root.display().to_string());
         let config_path = prefix.join("nginx.conf");
         std::fs::write(&config_path, config).expect("nginx.conf");
         let child = Command::new("nginx")
