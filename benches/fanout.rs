@@ -30,8 +30,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use onair::server::announce::Announced;
-use support::nginx::Nginx;
 use support::arrival::{self, Nanos};
+use support::nginx::Nginx;
 use support::{cpu_seconds, get, get_bytes, percentile, preload_hint, publish, serve};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
 use tokio::net::TcpStream;
@@ -175,7 +175,9 @@ async fn playlist_loop(host: String, key: String, start: (u64, u32), end: Instan
     let mut want = start;
     let mut skip = "";
     while Instant::now() < end {
-        let Ok(Response { status: 200, body, .. }) = connection.get(&format!("{playlist}?_HLS_msn={}&_HLS_part={}{skip}", want.0, want.1), true).await else { return false };
+        let Ok(Response { status: 200, body, .. }) = connection.get(&format!("{playlist}?_HLS_msn={}&_HLS_part={}{skip}", want.0, want.1), true).await else {
+            return false;
+        };
         skip = "&_HLS_skip=YES";
         match preload_hint(&String::from_utf8_lossy(&body)) {
             Some(next) => want = next,
@@ -271,12 +273,7 @@ fn lags(logs: &[ClientLog]) -> Lags {
 
 fn report(name: &str, lags: &Lags, errors: usize, server_cores: f64, peak_kb: Option<u64>, client_cores: f64) {
     let summary = |lags: &[f64]| {
-        format!(
-            "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-            percentile(lags, 0.5),
-            percentile(lags, 0.99),
-            lags.last().copied().unwrap_or(f64::NAN)
-        )
+        format!("p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", percentile(lags, 0.5), percentile(lags, 0.99), lags.last().copied().unwrap_or(f64::NAN))
     };
     println!("{name}: {} part deliveries, {} parts", lags.arrived.len(), lags.parts);
     println!("  part existence -> arrival at the client's socket: {}", summary(&lags.arrived));

@@ -100,8 +100,11 @@ fn ffmpeg_ladder(source: &std::path::Path, seconds: u64) -> (f64, f64) {
     ((end - start) / wall, speed)
 }
 
+/// When each part arrived, by (rendition, segment number, part index).
+type Arrivals = Arc<Mutex<HashMap<(String, u64, u32), Instant>>>;
+
 /// Waits on every hinted part of one rendition; records when each arrived.
-fn follow_parts(base: String, rendition: String, until: Instant, arrivals: Arc<Mutex<HashMap<(String, u64, u32), Instant>>>) {
+fn follow_parts(base: String, rendition: String, until: Instant, arrivals: Arrivals) {
     let playlist = format!("{base}/{rendition}/playlist.m3u8");
     while Instant::now() < until {
         let Some((number, index)) = get(&playlist).and_then(|p| preload_hint(&p)) else {

@@ -69,7 +69,9 @@ fn every_rung_is_listed_probes_at_its_size_decodes_and_shares_the_source_boundar
     let text = server.get("/live/abr/manifest.mpd").expect("MPD");
     let mpd = dash_mpd_core::parse(&text).unwrap_or_else(|e| panic!("MPD does not parse: {e:?}\n{text}"));
     let period = mpd.periods.last().expect("a period");
-    let sets: Vec<(Option<&str>, Option<bool>, Vec<(u64, u64)>)> = period
+    // (contentType, segmentAlignment, each representation's width and height)
+    type AdaptationSet<'a> = (Option<&'a str>, Option<bool>, Vec<(u64, u64)>);
+    let sets: Vec<AdaptationSet> = period
         .adaptations
         .iter()
         .map(|a| (a.contentType.as_deref(), a.segmentAlignment, a.representations.iter().map(|r| (r.width.unwrap_or(0), r.height.unwrap_or(0))).collect()))

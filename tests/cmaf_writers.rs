@@ -346,8 +346,13 @@ fn a_video_header_after_the_first_audio_frames_starts_the_stream_with_both_track
     assert_eq!(video.iter().map(|s| s.number).collect::<Vec<_>>(), audio_segments.iter().map(|s| s.number).collect::<Vec<_>>());
 }
 
-/// Video parts and segments of one rendition: (number, index, start, duration, independent) and (number, start, duration).
-fn layout(events: &[SegmenterEvent], rung: Option<usize>) -> (Vec<(u64, u32, i64, i64, bool)>, Vec<(u64, i64, i64)>) {
+/// A part as (number, index, start, duration, independent).
+type PartLayout = (u64, u32, i64, i64, bool);
+/// A segment as (number, start, duration).
+type SegmentLayout = (u64, i64, i64);
+
+/// Video parts and segments of one rendition.
+fn layout(events: &[SegmenterEvent], rung: Option<usize>) -> (Vec<PartLayout>, Vec<SegmentLayout>) {
     let mut parts = Vec::new();
     let mut segments = Vec::new();
     for event in events {
