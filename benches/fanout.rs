@@ -1,13 +1,14 @@
 //! LL-HLS fan-out: thousands of clients doing blocking playlist reloads and
 //! part fetches against one live stream on loopback.
 //!
-//! `cargo bench --bench fanout -- CLIENTS SECONDS [QUALITY]` starts `onair serve`
+//! `cargo bench --bench fanout -- CLIENTS SECONDS [QUALITY] [--parts-only]` starts `onair serve`
 //! and an `onair publish` (the test pattern at knob position QUALITY, default 2,
 //! in 1/3 s parts), then runs CLIENTS clients
 //! as an LL-HLS player does, over two keep-alive connections each: one asks
 //! for the next part before it exists (the server holds it until it does),
 //! the other does blocking playlist reloads, delta updates after the first
-//! as hls.js asks for them. A part's delivery lag at one
+//! as hls.js asks for them (`--parts-only` leaves the playlist connections
+//! out, for onair and nginx alike, to show what the parts alone cost). A part's delivery lag at one
 //! client is when its last byte arrived there minus when it first arrived at
 //! any client (the moment it existed, give or take the server's write).
 //! Arrival is the kernel's receive stamp on the client's socket: the load
@@ -302,6 +303,7 @@ fn main() {
     let seconds = numbers.get(1).copied().unwrap_or(30);
     // The knob position of the published stream: 1 (360p, 0.8 Mbit/s) .. 5.
     let quality = numbers.get(2).copied().unwrap_or(2).to_string();
+    let playlist_clients = if args.iter().any(|a| a == "--parts-only") { 0 } else { clients };
     // The source rendition alone, as when these figures were first taken: the
     // ladder's rungs would add their own notifications to every waiter.
     let (server, Announced { rtmp, http, .. }) = serve("[ladder]\nenabled = false\n");
@@ -325,7 +327,7 @@ fn main() {
     let started = Instant::now();
     let end = started + Duration::from_secs(seconds);
     let (logs, playlists_ok): (Vec<ClientLog>, usize) = runtime.block_on(async {
-        let playlists: Vec<_> = (0..clients).map(|_| tokio::spawn(playlist_loop(host.clone(), "fan".into(), start, end))).collect();
+        let playlists: Vec<_> = (0..playlist_clients).map(|_| tokio::spawn(playlist_loop(host.clone(), "fan".into(), start, end))).collect();
         let parts: Vec<_> = (0..clients).map(|_| tokio::spawn(part_loop(host.clone(), "fan".into(), start, end))).collect();
         let mut logs = Vec::with_capacity(parts.len());
         for task in parts {
@@ -340,10 +342,11 @@ fn main() {
     let elapsed = started.elapsed().as_secs_f64();
     let (cpu_after, peak_kb) = proc_stat(server_pid);
     let (own_after, _) = proc_stat(std::process::id());
-    let errors = logs.iter().filter(|l| l.error).count() + (clients - playlists_ok);
-    println!("{clients} clients for {elapsed:.1} s each, quality {quality}");
+    let errors = logs.iter().filter(|l| l.error).count() + (playlist_clients - playlists_ok);
+    let loops = if playlist_clients == 0 { "part requests only" } else { "part requests and playlist reloads" };
+    println!("{clients} clients for {elapsed:.1} s each, quality {quality}, {loops}");
     report(
-        "onair, LL-HLS (blocking reloads and hinted parts)",
+        "onair, LL-HLS (hinted parts held until they exist)",
         &lags(&logs),
         errors,
         (cpu_after - cpu_before) / elapsed,
@@ -368,7 +371,8 @@ fn main() {
     let started = Instant::now();
     let logs: Vec<ClientLog> = runtime.block_on(async {
         let (rounds, receiver) = watch::channel(0u64);
-        let playlists: Vec<_> = (0..clients).map(|_| tokio::spawn(nginx_loop(nginx_host.clone(), "/playlist.m3u8".into(), receiver.clone()))).collect();
+        let playlists: Vec<_> =
+            (0..playlist_clients).map(|_| tokio::spawn(nginx_loop(nginx_host.clone(), "/playlist.m3u8".into(), receiver.clone()))).collect();
         let parts: Vec<_> = (0..clients).map(|_| tokio::spawn(nginx_loop(nginx_host.clone(), "/part.m4s".into(), receiver.clone()))).collect();
         let mut ticks = tokio::time::interval(Duration::from_secs_f64(part_ms));
         for round in 1..=(seconds as f64 / part_ms) as u64 {
@@ -392,7 +396,7 @@ fn main() {
     let (own_after, _) = proc_stat(std::process::id());
     let errors = logs.iter().filter(|l| l.error).count();
     report(
-        &format!("nginx, the same {} byte part and {} byte playlist to every client at once", bytes.len(), playlist.len()),
+        &format!("nginx, the same {} byte part (and {} byte playlist) to every client at once", bytes.len(), playlist.len()),
         &lags(&logs),
         errors,
         nginx_cores,
