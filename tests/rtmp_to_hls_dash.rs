@@ -177,6 +177,49 @@ fn a_second_publisher_on_a_live_key_is_refused_and_the_first_carries_on() {
 }
 
 #[test]
+fn publish_secrets_global_and_per_key_admit_ffmpeg_and_onair_and_wrong_or_missing_ones_are_refused() {
+    // The lines right after the harness's [rtmp] table belong to it.
+    let mut server = Server::start(&format!("publish_secret = \"global-secret-1\"\n[rtmp.publish_secrets]\nstudio = \"studio-secret-2\"\n{FAST}"));
+    for (key, query) in [("other", ""), ("other", "?secret=guessed-secret"), ("studio", "?secret=global-secret-1")] {
+        let refused = Publisher::spawn(&av_input("320x240", 3, 48_000), &x264(30), &format!("{}{query}", server.rtmp_url(key)));
+        assert!(!refused.finish(Duration::from_secs(30)).0, "{key}{query} must be refused");
+    }
+    let log = wait_for("the refusals in the log", Duration::from_secs(10), || {
+        let log = server.log();
+        (log.matches("wrong publish secret").count() >= 2 && log.contains("needs a publish secret")).then_some(log)
+    });
+    assert!(server.is_running(), "{log}");
+
+    let global = Publisher::spawn(&av_input("320x240", 3, 48_000), &x264(30), &format!("{}?secret=global-secret-1", server.rtmp_url("global")));
+    let studio = Publisher::spawn(&av_input("320x240", 3, 48_000), &x264(30), &format!("{}?x=1&secret=studio-secret-2", server.rtmp_url("studio")));
+    for (key, publisher) in [("global", global), ("studio", studio)] {
+        let (ok, stderr) = publisher.finish(Duration::from_secs(60));
+        assert!(ok, "{key} with its secret must be admitted: {stderr}");
+        assert!(!follow_until_end(&server, key, "video").segments.is_empty(), "{key} is packaged under its key alone");
+    }
+
+    let onair = |secret: &str| {
+        let url = format!("{}?secret={secret}", server.rtmp_url("enc"));
+        std::process::Command::new(env!("CARGO_BIN_EXE_onair"))
+            .args(["publish", "--to", &url, "--quality", "1", "--duration", "3"])
+            .output()
+            .expect("onair publish")
+    };
+    let wrong = onair("not-the-secret");
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(!wrong.status.success() && stderr.contains("wrong publish secret") && stderr.contains("check the ?secret="), "{stderr}");
+    let right = onair("global-secret-1");
+    assert!(right.status.success(), "{}", String::from_utf8_lossy(&right.stderr));
+
+    // The secrets stay out of the log and of what viewers and the API see.
+    let log = server.log();
+    let api = get_text(&server.url("/api/streams")).expect("the API");
+    for secret in ["global-secret-1", "studio-secret-2", "guessed-secret", "not-the-secret"] {
+        assert!(!log.contains(secret) && !api.contains(secret), "{secret} leaked:\n{log}\n{api}");
+    }
+}
+
+#[test]
 fn audio_only_and_video_only_streams_are_packaged() {
     let directory = std::env::temp_dir().join(format!("onair-mirror-{}", std::process::id()));
     let server = Server::start(&format!("{FAST}[segments]\ndirectory = {:?}\n", directory.display().to_string()));

@@ -25,6 +25,10 @@ pub struct RtmpConfig {
     pub app: String,
     /// Largest RTMP message accepted, in bytes; larger ones close the connection.
     pub max_message_bytes: usize,
+    /// Secret every RTMP publisher must add to its stream key as `KEY?secret=…`; none when absent.
+    pub publish_secret: Option<String>,
+    /// Per stream key secrets, overriding the global one.
+    pub publish_secrets: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -143,7 +147,13 @@ pub enum ConflictPolicy {
 
 impl Default for RtmpConfig {
     fn default() -> Self {
-        RtmpConfig { listen: SocketAddr::from(([127, 0, 0, 1], 1935)), app: "live".into(), max_message_bytes: 8 << 20 }
+        RtmpConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 1935)),
+            app: "live".into(),
+            max_message_bytes: 8 << 20,
+            publish_secret: None,
+            publish_secrets: std::collections::BTreeMap::new(),
+        }
     }
 }
 

@@ -141,7 +141,7 @@ impl LiveRequest {
 }
 
 /// `%XX` escapes decoded; None when one is malformed or the result is not UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
+pub(crate) fn percent_decode(text: &str) -> Option<String> {
     if !text.contains('%') {
         return Some(text.to_string());
     }

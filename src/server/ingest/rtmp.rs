@@ -8,6 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::flv_ingest::{FlvDepacketizer, IngestItem};
+use super::publish_secret::{self, PublishName};
 use super::rtmp_session::{RtmpEvent, RtmpServerConnection};
 use crate::server::hub::{Hub, Publisher};
 use crate::server::metrics::Metrics;
@@ -89,11 +90,18 @@ fn handle_events(
 ) -> Result<bool, String> {
     for event in events {
         match event {
-            RtmpEvent::PublishRequested { request_id, key } => {
+            RtmpEvent::PublishRequested { request_id, key: name } => {
                 if publisher.is_some() {
                     connection.reject_publish(request_id, "this connection is already publishing").map_err(|e| e.to_string())?;
                     continue;
                 }
+                let name = PublishName::parse(&name);
+                if let Err(refusal) = publish_secret::check(&hub.config().rtmp, &name) {
+                    Metrics::add(&hub.metrics.publishes_refused, 1);
+                    connection.reject_publish(request_id, &refusal.to_string()).map_err(|e| e.to_string())?;
+                    return Err(format!("publish refused: {refusal}"));
+                }
+                let key = name.key;
                 match hub.publish(&key, "rtmp", peer) {
                     Ok(accepted) => {
                         connection.accept_publish(request_id).map_err(|e| e.to_string())?;

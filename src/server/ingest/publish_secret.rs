@@ -1,0 +1,99 @@
+//! Who may publish over RTMP: the stream name a publisher sends is
+//! `KEY` or `KEY?secret=SECRET` (as OBS's stream key field or the end of
+//! ffmpeg's URL), and a configured secret must match. The key alone names
+//! the stream; the secret never reaches a URL, a log line or the API.
+
+use crate::server::config::RtmpConfig;
+use crate::server::connection::percent_decode;
+
+/// A publish request's stream name, split into the key and its query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishName {
+    pub key: String,
+    secret: Option<String>,
+}
+
+impl PublishName {
+    /// `KEY?a=b&secret=S`: the key before `?`, `secret` from the query
+    /// (percent-escapes decoded); other parameters are ignored.
+    pub fn parse(name: &str) -> PublishName {
+        let (key, query) = name.split_once('?').unwrap_or((name, ""));
+        // A malformed escape is kept as it came, and then simply fails to match.
+        let secret = query.split('&').find_map(|pair| pair.strip_prefix("secret=")).map(|value| percent_decode(value).unwrap_or_else(|| value.to_string()));
+        PublishName { key: key.to_string(), secret }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SecretRefusal {
+    #[error("stream {0:?} needs a publish secret: add ?secret=… to the stream key")]
+    Missing(String),
+    #[error("wrong publish secret for stream {0:?}: check the ?secret=… in the stream key")]
+    Wrong(String),
+}
+
+/// Whether `name` may publish under `config`: the key's own secret
+/// (`[rtmp.publish_secrets]`), else the global `publish_secret`, else anyone.
+pub fn check(config: &RtmpConfig, name: &PublishName) -> Result<(), SecretRefusal> {
+    let Some(expected) = config.publish_secrets.get(&name.key).or(config.publish_secret.as_ref()) else {
+        return Ok(());
+    };
+    match &name.secret {
+        None => Err(SecretRefusal::Missing(name.key.clone())),
+        Some(given) if same_secret(given.as_bytes(), expected.as_bytes()) => Ok(()),
+        Some(_) => Err(SecretRefusal::Wrong(name.key.clone())),
+    }
+}
+
+/// Compares in time that depends on the lengths only, not on where they differ.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    given.len() == expected.len() && given.iter().zip(expected).fold(0u8, |diff, (a, b)| diff | (a ^ b)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(global: Option<&str>, per_key: &[(&str, &str)]) -> RtmpConfig {
+        RtmpConfig {
+            publish_secret: global.map(str::to_string),
+            publish_secrets: per_key.iter().map(|(k, s)| (k.to_string(), s.to_string())).collect(),
+            ..RtmpConfig::default()
+        }
+    }
+
+    #[test]
+    fn the_key_is_the_name_before_the_query() {
+        assert_eq!(PublishName::parse("studio"), PublishName { key: "studio".into(), secret: None });
+        assert_eq!(PublishName::parse("studio?secret=s3%20cret&x=1"), PublishName { key: "studio".into(), secret: Some("s3 cret".into()) });
+        assert_eq!(PublishName::parse("studio?x=1&secret=a"), PublishName { key: "studio".into(), secret: Some("a".into()) });
+        assert_eq!(PublishName::parse("studio?secret=%zz").secret.as_deref(), Some("%zz"));
+        assert_eq!(PublishName::parse("?secret=a").key, "");
+    }
+
+    #[test]
+    fn without_a_configured_secret_anyone_publishes() {
+        assert_eq!(check(&config(None, &[]), &PublishName::parse("any?secret=whatever")), Ok(()));
+        assert_eq!(check(&config(None, &[("studio", "s")]), &PublishName::parse("other")), Ok(()));
+    }
+
+    #[test]
+    fn a_per_key_secret_overrides_the_global_one() {
+        let config = config(Some("global-1"), &[("studio", "studio-2")]);
+        assert_eq!(check(&config, &PublishName::parse("studio?secret=studio-2")), Ok(()));
+        assert_eq!(check(&config, &PublishName::parse("studio?secret=global-1")), Err(SecretRefusal::Wrong("studio".into())));
+        assert_eq!(check(&config, &PublishName::parse("other?secret=global-1")), Ok(()));
+        assert_eq!(check(&config, &PublishName::parse("other")), Err(SecretRefusal::Missing("other".into())));
+        assert_eq!(check(&config, &PublishName::parse("other?secret=global-")), Err(SecretRefusal::Wrong("other".into())));
+        assert_eq!(check(&config, &PublishName::parse("other?secret=")), Err(SecretRefusal::Wrong("other".into())));
+    }
+
+    #[test]
+    fn a_refusal_says_what_to_do_and_never_the_secret() {
+        let config = config(Some("global-1"), &[]);
+        let wrong = check(&config, &PublishName::parse("other?secret=guess")).unwrap_err().to_string();
+        assert!(wrong.contains("check the ?secret=") && !wrong.contains("guess") && !wrong.contains("global-1"), "{wrong}");
+        let missing = check(&config, &PublishName::parse("other")).unwrap_err().to_string();
+        assert!(missing.contains("add ?secret="), "{missing}");
+    }
+}
