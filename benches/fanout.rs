@@ -1,20 +1,22 @@
 //! LL-HLS fan-out: thousands of clients doing blocking playlist reloads and
 //! part fetches against one live stream on loopback.
 //!
-//! `cargo bench --bench fanout -- CLIENTS SECONDS [QUALITY] [--parts-only]` starts `onair serve`
-//! and an `onair publish` (the test pattern at knob position QUALITY, default 2,
-//! in 1/3 s parts), then runs CLIENTS clients
-//! as an LL-HLS player does, over two keep-alive connections each: one asks
-//! for the next part before it exists (the server holds it until it does),
-//! the other does blocking playlist reloads, delta updates after the first
-//! as hls.js asks for them (`--parts-only` leaves the playlist connections
-//! out, for onair and nginx alike, to show what the parts alone cost). A part's delivery lag at one
-//! client is when its last byte arrived there minus when it first arrived at
-//! any client (the moment it existed, give or take the server's write).
-//! Arrival is the kernel's receive stamp on the client's socket: the load
-//! tool shares the two cores with the server, and when it reads is up to the
-//! scheduler, which on a real network is other machines' business; when it
-//! read is reported beside. Reports p50/p99 of that lag, parts missed (a client without a part that others got, between
+//! `cargo bench --bench fanout -- CLIENTS SECONDS [QUALITY] [--parts-only]`
+//! starts `onair serve` and an `onair publish` (the test pattern at knob
+//! position QUALITY, default 2, in 1/3 s parts), then runs CLIENTS clients as
+//! an LL-HLS player does, over two keep-alive connections each: one asks for
+//! the next part before it exists (the server holds it until it does), the
+//! other does blocking playlist reloads, delta updates after the first as
+//! hls.js asks for them. `--parts-only` leaves the playlist connections out,
+//! for onair and nginx alike, to show what the parts alone cost.
+//!
+//! A part's delivery lag at one client is when its last byte arrived there
+//! minus when it first arrived at any client (the moment it existed, give or
+//! take the server's write). Arrival is the kernel's receive stamp on the
+//! client's socket: the load tool shares the two cores with the server, and
+//! when it reads is up to the scheduler, which on a real network is other
+//! machines' business; when it read is reported beside. Reports p50/p99 of
+//! that lag, parts missed (a client without a part that others got, between
 //! its first and last), and the server's CPU and peak memory from /proc.
 //!
 //! The peer, in the same run: nginx (two workers, sendfile) serving one such
