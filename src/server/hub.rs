@@ -183,7 +183,7 @@ impl Hub {
     /// refuse at the handshake rather than after accepting.
     pub fn may_publish(&self, key: &str) -> Result<(), PublishError> {
         if !valid_key(key) {
-            return Err(PublishError::BadKey(key.to_string()));
+            return Err(PublishError::BadKey(shown_key(key)));
         }
         let live = self.streams().get(key).is_some_and(|s| s.state() == StreamState::Live);
         if live && self.config.streams.on_conflict == ConflictPolicy::Refuse {
@@ -195,7 +195,7 @@ impl Hub {
     /// A publisher asks for `key`.
     pub fn publish(&self, key: &str, protocol: &'static str, peer: SocketAddr) -> Result<Publisher, PublishError> {
         if !valid_key(key) {
-            return Err(PublishError::BadKey(key.to_string()));
+            return Err(PublishError::BadKey(shown_key(key)));
         }
         let mut streams = self.streams();
         let existing = streams.get(key).cloned();
@@ -268,6 +268,16 @@ impl Hub {
             StreamState::Ended { since } => now.duration_since(since) < keep && stream.packager().segments > 0,
             _ => true,
         });
+    }
+}
+
+/// A stream key as errors and log lines show it: a refused one can be as
+/// long as an RTMP message, and a log line should not be.
+pub fn shown_key(key: &str) -> String {
+    const SHOWN_CHARS: usize = 64;
+    match key.char_indices().nth(SHOWN_CHARS) {
+        Some((end, _)) => format!("{}…", &key[..end]),
+        None => key.to_string(),
     }
 }
 

@@ -5,6 +5,7 @@
 
 use crate::server::config::RtmpConfig;
 use crate::server::connection::percent_decode;
+use crate::server::hub::shown_key;
 
 /// A publish request's stream name, split into the key and its query.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,9 +40,9 @@ pub fn check(config: &RtmpConfig, name: &PublishName) -> Result<(), SecretRefusa
         return Ok(());
     };
     match &name.secret {
-        None => Err(SecretRefusal::Missing(name.key.clone())),
+        None => Err(SecretRefusal::Missing(shown_key(&name.key))),
         Some(given) if same_secret(given.as_bytes(), expected.as_bytes()) => Ok(()),
-        Some(_) => Err(SecretRefusal::Wrong(name.key.clone())),
+        Some(_) => Err(SecretRefusal::Wrong(shown_key(&name.key))),
     }
 }
 
@@ -95,5 +96,7 @@ mod tests {
         assert!(wrong.contains("check the ?secret=") && !wrong.contains("guess") && !wrong.contains("global-1"), "{wrong}");
         let missing = check(&config, &PublishName::parse("other")).unwrap_err().to_string();
         assert!(missing.contains("add ?secret="), "{missing}");
+        let flood = check(&config, &PublishName::parse(&"k".repeat(1 << 20))).unwrap_err().to_string();
+        assert!(flood.len() < 200, "a megabyte key is shown shortened: {} bytes", flood.len());
     }
 }
