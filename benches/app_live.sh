@@ -7,8 +7,15 @@
 # Usage: benches/app_live.sh [SECONDS] [--ladder]   (default 40)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUN_SECONDS="${1:-40}"
-LADDER="${2:-}"
+RUN_SECONDS=40
+LADDER=""
+for arg in "$@"; do
+    case "$arg" in
+        --ladder) LADDER=--ladder ;;
+        *[!0-9]* | "") echo "usage: benches/app_live.sh [SECONDS] [--ladder]" >&2; exit 2 ;;
+        *) RUN_SECONDS="$arg" ;;
+    esac
+done
 BIN="${ONAIR_BIN:-target/release/onair}"
 [ -x "$BIN" ] || cargo build --release
 DISPLAY_NUMBER=":$((150 + RANDOM % 50))"
@@ -22,13 +29,14 @@ if [ "$LADDER" = --ladder ]; then
     echo '{ "app": "(ladder:true)" }' >"$TMP/.local/share/onair/app.ron"
 fi
 for _ in $(seq 50); do xdpyinfo -display "$DISPLAY_NUMBER" >/dev/null 2>&1 && break; sleep 0.1; done
-DISPLAY="$DISPLAY_NUMBER" HOME="$TMP" ONAIR_TEST_SOURCES=1 ONAIR_GO_LIVE=1 NO_COLOR=1 "$BIN" 2>"$TMP/app.log" &
+# The app keeps its settings under XDG_DATA_HOME when set, else under HOME.
+DISPLAY="$DISPLAY_NUMBER" HOME="$TMP" XDG_DATA_HOME="$TMP/.local/share" ONAIR_TEST_SOURCES=1 ONAIR_GO_LIVE=1 NO_COLOR=1 "$BIN" 2>"$TMP/app.log" &
 APP=$!
 for _ in $(seq 300); do grep -q "state: live" "$TMP/app.log" && break; sleep 0.1; done
 sleep 5 # let the preview join
 if [ "$LADDER" = --ladder ]; then
     HTTP="$(grep -o 'http://127.0.0.1:[0-9]*' "$TMP/app.log" | head -1)"
-    RUNGS="$(curl -fsS "$HTTP/api/streams" | python3 -c 'import json,sys; print(" ".join(r["name"] for s in json.load(sys.stdin) for r in s["ladder"]["rungs"] if r["frames"] > 0))')"
+    RUNGS="$(curl -fsS "$HTTP/api/streams" | python3 -c 'import json,sys; print(" ".join(r["name"] for s in json.load(sys.stdin) for r in (s.get("ladder") or {}).get("rungs") or [] if r["frames"] > 0))')"
     [ -n "$RUNGS" ] || { echo "the ladder is not running: no rung has made a frame" >&2; exit 1; }
     echo "ladder rungs being made: $RUNGS"
 fi

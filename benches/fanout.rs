@@ -46,7 +46,7 @@ use tokio::sync::watch;
 /// keeps its own work small: a small read buffer per connection (thousands
 /// of them would not stay in cache), and part bodies read through a scratch
 /// buffer that is freed and reused hot, since only their arrival matters.
-/// It holds a whole part, so most parts take one `recvmsg`.
+/// It holds most of a part, so a part takes one or two `recvmsg`.
 struct Connection {
     stream: AsyncBufReader<TcpStream>,
     host: String,
@@ -109,15 +109,16 @@ impl Connection {
             left -= read;
         }
         let read = arrival::now();
-        Ok(Response { status, body, arrived: arrived.unwrap_or(read), read })
+        Ok(Response { status, body, arrived, read })
     }
 }
 
 struct Response {
     status: u16,
     body: Vec<u8>,
-    /// When the body's last byte reached the socket, as the kernel stamped it.
-    arrived: Nanos,
+    /// When the body's last byte reached the socket, as the kernel stamped
+    /// it; None when the kernel gave no stamp or the body came with the headers.
+    arrived: Option<Nanos>,
     /// When the load tool had read all of it.
     read: Nanos,
 }
@@ -125,7 +126,7 @@ struct Response {
 /// One part at one client.
 struct Delivery {
     part: (u64, u32),
-    arrived: Nanos,
+    arrived: Option<Nanos>,
     read: Nanos,
 }
 
@@ -229,6 +230,8 @@ fn tree_cpu_seconds(pid: u32) -> f64 {
 struct Lags {
     /// From a part's first arrival at any client's socket to its arrival at each.
     arrived: Vec<f64>,
+    /// Deliveries without a kernel stamp, left out of `arrived`.
+    unstamped: usize,
     /// The same without each client's first part, which it asked for while still connecting.
     arrived_steady: Vec<f64>,
     /// From the first client that read a part to when each had read it.
@@ -239,15 +242,18 @@ struct Lags {
 
 /// Each delivery's lag behind the part's first delivery, by the clock `at`,
 /// sorted; without each client's first `skip` deliveries.
-fn spread(logs: &[ClientLog], at: impl Fn(&Delivery) -> Nanos, skip: usize) -> Vec<f64> {
+fn spread(logs: &[ClientLog], at: impl Fn(&Delivery) -> Option<Nanos>, skip: usize) -> Vec<f64> {
     // A part exists from the moment the first client got it (within the
     // server's own write time, a fraction of a millisecond on loopback).
     let mut first: HashMap<(u64, u32), Nanos> = HashMap::new();
     for delivery in logs.iter().flat_map(|l| &l.delivered) {
-        let entry = first.entry(delivery.part).or_insert(at(delivery));
-        *entry = (*entry).min(at(delivery));
+        if let Some(at) = at(delivery) {
+            let entry = first.entry(delivery.part).or_insert(at);
+            *entry = (*entry).min(at);
+        }
     }
-    let mut lags: Vec<f64> = logs.iter().flat_map(|l| l.delivered.iter().skip(skip)).map(|d| (at(d) - first[&d.part]).max(0) as f64 / 1e6).collect();
+    let lag = |d: &Delivery| Some((at(d)? - first.get(&d.part)?).max(0) as f64 / 1e6);
+    let mut lags: Vec<f64> = logs.iter().flat_map(|l| l.delivered.iter().skip(skip)).filter_map(lag).collect();
     lags.sort_by(f64::total_cmp);
     lags
 }
@@ -267,8 +273,9 @@ fn lags(logs: &[ClientLog]) -> Lags {
         .sum();
     Lags {
         arrived: spread(logs, |d| d.arrived, 0),
+        unstamped: logs.iter().flat_map(|l| &l.delivered).filter(|d| d.arrived.is_none()).count(),
         arrived_steady: spread(logs, |d| d.arrived, 1),
-        read: spread(logs, |d| d.read, 0),
+        read: spread(logs, |d| Some(d.read), 0),
         parts: all_parts.len(),
         missed: logs.iter().map(|l| l.missed).sum::<u64>() + gaps,
     }
@@ -278,7 +285,10 @@ fn report(name: &str, lags: &Lags, errors: usize, server_cores: f64, peak_kb: Op
     let summary = |lags: &[f64]| {
         format!("p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", percentile(lags, 0.5), percentile(lags, 0.99), lags.last().copied().unwrap_or(f64::NAN))
     };
-    println!("{name}: {} part deliveries, {} parts", lags.arrived.len(), lags.parts);
+    println!("{name}: {} part deliveries, {} parts", lags.read.len(), lags.parts);
+    if lags.unstamped > 0 {
+        println!("  {} deliveries had no kernel stamp and are left out of the arrival figures", lags.unstamped);
+    }
     println!("  part existence -> arrival at the client's socket: {}", summary(&lags.arrived));
     println!("    after each client's first part: {}", summary(&lags.arrived_steady));
     println!("  part existence -> read by the load tool: {}", summary(&lags.read));

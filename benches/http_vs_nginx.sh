@@ -16,7 +16,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${ONAIR_BIN:-$ROOT/target/release/onair}"
 WRK_ARGS="${WRK_ARGS:--t2 -c256 -d10s}"
-HOST=127.0.0.1
+HOST=127.0.0.1   # where onair listens; nginx-static.conf listens here too
 KEY=bench
 [ -x "$BIN" ] || { echo "missing binary $BIN" >&2; exit 1; }
 

@@ -190,9 +190,16 @@ fn publish_secrets_global_and_per_key_admit_ffmpeg_and_onair_and_wrong_or_missin
     });
     assert!(server.is_running(), "{log}");
 
+    // A query on the application is never shown: a wrong one is logged by its name alone.
+    let wrong_app = Publisher::spawn(&av_input("320x240", 3, 48_000), &format!("{} -rtmp_app other?secret=leaky-secret-3", x264(30)), &server.rtmp_url("x"));
+    assert!(!wrong_app.finish(Duration::from_secs(30)).0, "an unknown application must be refused");
+    wait_for("the wrong application in the log", Duration::from_secs(10), || server.log().contains("application \"other\"").then_some(()));
+
     let global = Publisher::spawn(&av_input("320x240", 3, 48_000), &x264(30), &format!("{}?secret=global-secret-1", server.rtmp_url("global")));
     let studio = Publisher::spawn(&av_input("320x240", 3, 48_000), &x264(30), &format!("{}?x=1&secret=studio-secret-2", server.rtmp_url("studio")));
-    for (key, publisher) in [("global", global), ("studio", studio)] {
+    // As OBS sends it with the secret in the server URL: on the application, at connect.
+    let obs = Publisher::spawn(&av_input("320x240", 3, 48_000), &format!("{} -rtmp_app live?secret=global-secret-1", x264(30)), &server.rtmp_url("obs"));
+    for (key, publisher) in [("global", global), ("studio", studio), ("obs", obs)] {
         let (ok, stderr) = publisher.finish(Duration::from_secs(60));
         assert!(ok, "{key} with its secret must be admitted: {stderr}");
         assert!(!follow_until_end(&server, key, "video").segments.is_empty(), "{key} is packaged under its key alone");
@@ -214,7 +221,7 @@ fn publish_secrets_global_and_per_key_admit_ffmpeg_and_onair_and_wrong_or_missin
     // The secrets stay out of the log and of what viewers and the API see.
     let log = server.log();
     let api = get_text(&server.url("/api/streams")).expect("the API");
-    for secret in ["global-secret-1", "studio-secret-2", "guessed-secret", "not-the-secret"] {
+    for secret in ["global-secret-1", "studio-secret-2", "guessed-secret", "not-the-secret", "leaky-secret-3"] {
         assert!(!log.contains(secret) && !api.contains(secret), "{secret} leaked:\n{log}\n{api}");
     }
 }

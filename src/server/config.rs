@@ -181,12 +181,27 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("config file {path} is not valid: {source}")]
     Parse { path: PathBuf, source: toml::de::Error },
+    #[error("config file {path}: {reason}")]
+    Invalid { path: PathBuf, reason: String },
 }
 
 impl ServerConfig {
     pub fn load(path: &std::path::Path) -> Result<ServerConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.into(), source })
+        let config: ServerConfig = toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.into(), source })?;
+        config.check().map_err(|reason| ConfigError::Invalid { path: path.into(), reason })?;
+        Ok(config)
+    }
+
+    /// What parsing cannot catch: an empty publish secret would admit anyone who sends `?secret=`.
+    fn check(&self) -> Result<(), String> {
+        if self.rtmp.publish_secret.as_deref() == Some("") {
+            return Err("rtmp.publish_secret is empty: set a secret or remove the line".into());
+        }
+        if let Some((key, _)) = self.rtmp.publish_secrets.iter().find(|(_, secret)| secret.is_empty()) {
+            return Err(format!("the publish secret of stream {key:?} in [rtmp.publish_secrets] is empty: set a secret or remove the line"));
+        }
+        Ok(())
     }
 
     pub fn to_toml(&self) -> String {
@@ -204,6 +219,14 @@ mod tests {
         assert_eq!(config, ServerConfig::default());
         let printed = config.to_toml();
         assert_eq!(toml::from_str::<ServerConfig>(&printed).unwrap(), config);
+    }
+
+    #[test]
+    fn empty_publish_secrets_are_refused() {
+        let parse = |text: &str| toml::from_str::<ServerConfig>(text).unwrap().check();
+        assert!(parse("[rtmp]\npublish_secret = \"\"").unwrap_err().contains("rtmp.publish_secret is empty"));
+        assert!(parse("[rtmp.publish_secrets]\nstudio = \"\"").unwrap_err().contains("\"studio\""));
+        assert_eq!(parse("[rtmp]\npublish_secret = \"s\"\n[rtmp.publish_secrets]\nstudio = \"t\""), Ok(()));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Who may publish over RTMP: the stream name a publisher sends is
 //! `KEY` or `KEY?secret=SECRET` (as OBS's stream key field or the end of
-//! ffmpeg's URL), and a configured secret must match. The key alone names
-//! the stream; the secret never reaches a URL, a log line or the API.
+//! ffmpeg's URL), or the secret comes with the application at connect
+//! (`rtmp://HOST/live?secret=SECRET` as OBS's server); a configured secret
+//! must match. The key alone names the stream; the secret never reaches a
+//! URL, a log line or the API.
 
 use crate::server::config::RtmpConfig;
 use crate::server::connection::percent_decode;
@@ -15,14 +17,20 @@ pub struct PublishName {
 }
 
 impl PublishName {
-    /// `KEY?a=b&secret=S`: the key before `?`, `secret` from the query
+    /// `KEY?a=b&secret=S`: the key before `?`, `secret` from its query, else
+    /// from the query of the application the client connected to
     /// (percent-escapes decoded); other parameters are ignored.
-    pub fn parse(name: &str) -> PublishName {
+    pub fn parse(name: &str, connect_query: Option<&str>) -> PublishName {
         let (key, query) = name.split_once('?').unwrap_or((name, ""));
-        // A malformed escape is kept as it came, and then simply fails to match.
-        let secret = query.split('&').find_map(|pair| pair.strip_prefix("secret=")).map(|value| percent_decode(value).unwrap_or_else(|| value.to_string()));
+        let secret = secret_in(query).or_else(|| connect_query.and_then(secret_in));
         PublishName { key: key.to_string(), secret }
     }
+}
+
+fn secret_in(query: &str) -> Option<String> {
+    let value = query.split('&').find_map(|pair| pair.strip_prefix("secret="))?;
+    // A malformed escape is kept as it came, and then simply fails to match.
+    Some(percent_decode(value).unwrap_or_else(|| value.to_string()))
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -65,38 +73,45 @@ mod tests {
 
     #[test]
     fn the_key_is_the_name_before_the_query() {
-        assert_eq!(PublishName::parse("studio"), PublishName { key: "studio".into(), secret: None });
-        assert_eq!(PublishName::parse("studio?secret=s3%20cret&x=1"), PublishName { key: "studio".into(), secret: Some("s3 cret".into()) });
-        assert_eq!(PublishName::parse("studio?x=1&secret=a"), PublishName { key: "studio".into(), secret: Some("a".into()) });
-        assert_eq!(PublishName::parse("studio?secret=%zz").secret.as_deref(), Some("%zz"));
-        assert_eq!(PublishName::parse("?secret=a").key, "");
+        assert_eq!(PublishName::parse("studio", None), PublishName { key: "studio".into(), secret: None });
+        assert_eq!(PublishName::parse("studio?secret=s3%20cret&x=1", None), PublishName { key: "studio".into(), secret: Some("s3 cret".into()) });
+        assert_eq!(PublishName::parse("studio?x=1&secret=a", None), PublishName { key: "studio".into(), secret: Some("a".into()) });
+        assert_eq!(PublishName::parse("studio?secret=%zz", None).secret.as_deref(), Some("%zz"));
+        assert_eq!(PublishName::parse("?secret=a", None).key, "");
+    }
+
+    #[test]
+    fn the_secret_may_come_with_the_application_instead() {
+        assert_eq!(PublishName::parse("studio", Some("secret=a")).secret.as_deref(), Some("a"));
+        assert_eq!(PublishName::parse("studio?secret=b", Some("secret=a")).secret.as_deref(), Some("b"), "the stream key's own comes first");
+        assert_eq!(PublishName::parse("studio", Some("x=1")).secret, None);
     }
 
     #[test]
     fn without_a_configured_secret_anyone_publishes() {
-        assert_eq!(check(&config(None, &[]), &PublishName::parse("any?secret=whatever")), Ok(()));
-        assert_eq!(check(&config(None, &[("studio", "s")]), &PublishName::parse("other")), Ok(()));
+        assert_eq!(check(&config(None, &[]), &PublishName::parse("any?secret=whatever", None)), Ok(()));
+        assert_eq!(check(&config(None, &[("studio", "s")]), &PublishName::parse("other", None)), Ok(()));
     }
 
     #[test]
     fn a_per_key_secret_overrides_the_global_one() {
         let config = config(Some("global-1"), &[("studio", "studio-2")]);
-        assert_eq!(check(&config, &PublishName::parse("studio?secret=studio-2")), Ok(()));
-        assert_eq!(check(&config, &PublishName::parse("studio?secret=global-1")), Err(SecretRefusal::Wrong("studio".into())));
-        assert_eq!(check(&config, &PublishName::parse("other?secret=global-1")), Ok(()));
-        assert_eq!(check(&config, &PublishName::parse("other")), Err(SecretRefusal::Missing("other".into())));
-        assert_eq!(check(&config, &PublishName::parse("other?secret=global-")), Err(SecretRefusal::Wrong("other".into())));
-        assert_eq!(check(&config, &PublishName::parse("other?secret=")), Err(SecretRefusal::Wrong("other".into())));
+        assert_eq!(check(&config, &PublishName::parse("studio?secret=studio-2", None)), Ok(()));
+        assert_eq!(check(&config, &PublishName::parse("studio?secret=global-1", None)), Err(SecretRefusal::Wrong("studio".into())));
+        assert_eq!(check(&config, &PublishName::parse("other?secret=global-1", None)), Ok(()));
+        assert_eq!(check(&config, &PublishName::parse("other", None)), Err(SecretRefusal::Missing("other".into())));
+        assert_eq!(check(&config, &PublishName::parse("other?secret=global-", None)), Err(SecretRefusal::Wrong("other".into())));
+        assert_eq!(check(&config, &PublishName::parse("other?secret=", None)), Err(SecretRefusal::Wrong("other".into())));
     }
 
     #[test]
     fn a_refusal_says_what_to_do_and_never_the_secret() {
         let config = config(Some("global-1"), &[]);
-        let wrong = check(&config, &PublishName::parse("other?secret=guess")).unwrap_err().to_string();
+        let wrong = check(&config, &PublishName::parse("other?secret=guess", None)).unwrap_err().to_string();
         assert!(wrong.contains("check the ?secret=") && !wrong.contains("guess") && !wrong.contains("global-1"), "{wrong}");
-        let missing = check(&config, &PublishName::parse("other")).unwrap_err().to_string();
+        let missing = check(&config, &PublishName::parse("other", None)).unwrap_err().to_string();
         assert!(missing.contains("add ?secret="), "{missing}");
-        let flood = check(&config, &PublishName::parse(&"k".repeat(1 << 20))).unwrap_err().to_string();
+        let flood = check(&config, &PublishName::parse(&"k".repeat(1 << 20), None)).unwrap_err().to_string();
         assert!(flood.len() < 200, "a megabyte key is shown shortened: {} bytes", flood.len());
     }
 }

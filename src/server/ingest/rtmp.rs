@@ -90,12 +90,12 @@ fn handle_events(
 ) -> Result<bool, String> {
     for event in events {
         match event {
-            RtmpEvent::PublishRequested { request_id, key: name } => {
+            RtmpEvent::PublishRequested { request_id, name, connect_query } => {
                 if publisher.is_some() {
                     connection.reject_publish(request_id, "this connection is already publishing").map_err(|e| e.to_string())?;
                     continue;
                 }
-                let name = PublishName::parse(&name);
+                let name = PublishName::parse(&name, connect_query.as_deref());
                 if let Err(refusal) = publish_secret::check(&hub.config().rtmp, &name) {
                     Metrics::add(&hub.metrics.publishes_refused, 1);
                     connection.reject_publish(request_id, &refusal.to_string()).map_err(|e| e.to_string())?;

@@ -16,6 +16,7 @@ use rml_rtmp::sessions::{ServerSession, ServerSessionConfig, ServerSessionEvent,
 use rml_rtmp::time::RtmpTimestamp;
 
 use crate::media::time::WrapExtender;
+use crate::server::hub::shown_key;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RtmpError {
@@ -36,7 +37,11 @@ pub enum RtmpEvent {
     /// The client asks to publish; answer with `accept_publish` or `reject_publish`.
     PublishRequested {
         request_id: u32,
-        key: String,
+        /// The stream name as sent: `KEY` or `KEY?query`.
+        name: String,
+        /// The query of the application name at connect (`live?secret=…` in
+        /// OBS's server field), if it had one.
+        connect_query: Option<String>,
     },
     Metadata {
         width: Option<u32>,
@@ -65,6 +70,8 @@ enum Stage {
 pub struct RtmpServerConnection {
     stage: Stage,
     app: String,
+    /// What followed `?` in the application name the client connected to.
+    connect_query: Option<String>,
     max_message_bytes: usize,
     outgoing: Vec<u8>,
     video_clock: WrapExtender,
@@ -82,6 +89,7 @@ impl RtmpServerConnection {
         RtmpServerConnection {
             stage: Stage::Handshaking(Box::new(Handshake::new(PeerType::Server))),
             app: app.to_string(),
+            connect_query: None,
             max_message_bytes,
             outgoing: Vec::new(),
             video_clock: WrapExtender::rtmp(),
@@ -180,17 +188,20 @@ impl RtmpServerConnection {
     fn handle_event(&mut self, event: ServerSessionEvent, events: &mut Vec<RtmpEvent>) -> Result<(), RtmpError> {
         match event {
             ServerSessionEvent::ConnectionRequested { request_id, app_name } => {
-                let app = app_name.trim_end_matches('/').to_string();
+                // A query may carry a publish secret: it is kept, never shown.
+                let (app, query) = app_name.split_once('?').unwrap_or((&app_name, ""));
+                let app = app.trim_end_matches('/');
                 if app != self.app {
                     let results = self.session()?.reject_request(request_id, "NetConnection.Connect.Rejected", "unknown application").map_err(protocol)?;
                     self.handle_results(results)?;
-                    return Err(RtmpError::WrongApp(app, self.app.clone()));
+                    return Err(RtmpError::WrongApp(shown_key(app), self.app.clone()));
                 }
+                self.connect_query = (!query.is_empty()).then(|| query.to_string());
                 let results = self.session()?.accept_request(request_id).map_err(protocol)?;
                 events.extend(self.handle_results(results)?);
             }
             ServerSessionEvent::PublishStreamRequested { request_id, stream_key, .. } => {
-                events.push(RtmpEvent::PublishRequested { request_id, key: stream_key });
+                events.push(RtmpEvent::PublishRequested { request_id, name: stream_key, connect_query: self.connect_query.clone() });
             }
             ServerSessionEvent::PlayStreamRequested { request_id, .. } => {
                 let results = self
