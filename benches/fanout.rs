@@ -36,80 +36,128 @@ use onair::server::announce::Announced;
 use support::arrival::{self, Nanos};
 use support::nginx::Nginx;
 use support::{cpu_seconds, get, get_bytes, percentile, preload_hint, publish, serve};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-/// One keep-alive HTTP/1.1 connection that reads Content-Length bodies.
+/// One keep-alive HTTP/1.1 connection that reads Content-Length and chunked
+/// bodies (onair streams a part still being written chunk by chunk).
 ///
 /// The load tool shares the two cores with the server it measures, so it
-/// keeps its own work small: a small read buffer per connection (thousands
-/// of them would not stay in cache), and part bodies read through a scratch
-/// buffer that is freed and reused hot, since only their arrival matters.
-/// It holds most of a part, so a part takes one or two `recvmsg`.
+/// keeps its own work small: a connection holds a read buffer only while it
+/// has unread bytes, so the one it takes is the one just freed, still in
+/// cache, rather than one of thousands of idle ones. It holds most of a
+/// part, so a part takes one or two `recvmsg`.
 struct Connection {
-    stream: AsyncBufReader<TcpStream>,
+    stream: TcpStream,
     host: String,
+    /// What was read and not yet parsed starts at `at`.
+    buf: Vec<u8>,
+    at: usize,
+    /// The kernel's receive stamp of the newest read.
+    stamp: Option<Nanos>,
 }
 
-/// The scratch buffer's size: a 1.5 Mbit/s stream's 1/3 s part, and under
+/// The most one read takes: a 1.5 Mbit/s stream's 1/3 s part, and under
 /// the allocator's mmap threshold, so it is reused rather than mapped anew.
 const SCRATCH: usize = 64 * 1024;
+/// A response head longer than this is not HTTP from either server.
+const MAX_LINE: usize = 16 * 1024;
 
 impl Connection {
     async fn open(host: &str) -> std::io::Result<Connection> {
         let stream = TcpStream::connect(host).await?;
         arrival::enable(&stream)?;
-        Ok(Connection { stream: AsyncBufReader::with_capacity(1024, stream), host: host.to_string() })
+        Ok(Connection { stream, host: host.to_string(), buf: Vec::new(), at: 0, stamp: None })
+    }
+
+    /// Reads more from the socket.
+    async fn fill(&mut self) -> std::io::Result<()> {
+        if self.at == self.buf.len() {
+            // All parsed: the buffer goes back to the allocator while the connection waits.
+            self.buf = Vec::new();
+            self.at = 0;
+        }
+        let (read, stamp) = arrival::read(&self.stream, &mut self.buf, SCRATCH).await?;
+        if read == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        self.stamp = stamp;
+        Ok(())
+    }
+
+    /// The next line, without its CRLF.
+    async fn line(&mut self) -> std::io::Result<String> {
+        loop {
+            if let Some(end) = self.buf[self.at..].windows(2).position(|pair| pair == b"\r\n") {
+                let line = String::from_utf8_lossy(&self.buf[self.at..self.at + end]).into_owned();
+                self.at += end + 2;
+                return Ok(line);
+            }
+            if self.buf.len() - self.at > MAX_LINE {
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "a response line without an end"));
+            }
+            self.fill().await?;
+        }
+    }
+
+    /// Reads `len` body bytes, kept in `body` when there is one.
+    async fn take(&mut self, mut len: usize, mut body: Option<&mut Vec<u8>>) -> std::io::Result<()> {
+        loop {
+            let here = (self.buf.len() - self.at).min(len);
+            if let Some(body) = body.as_deref_mut() {
+                body.extend_from_slice(&self.buf[self.at..self.at + here]);
+            }
+            self.at += here;
+            len -= here;
+            if len == 0 {
+                return Ok(());
+            }
+            self.fill().await?;
+        }
     }
 
     /// The response to a GET of `path`; its body kept only when `keep_body`,
     /// but read to the end either way.
     async fn get(&mut self, path: &str, keep_body: bool) -> std::io::Result<Response> {
         let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", self.host);
-        self.stream.get_mut().write_all(request.as_bytes()).await?;
-        let mut line = String::new();
-        self.stream.read_line(&mut line).await?;
-        let status: u16 = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let mut length = 0usize;
+        self.stream.write_all(request.as_bytes()).await?;
+        let status_line = self.line().await?;
+        let status: u16 = status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let (mut length, mut chunked) = (0usize, false);
         loop {
-            line.clear();
-            if self.stream.read_line(&mut line).await? == 0 {
-                return Err(std::io::ErrorKind::UnexpectedEof.into());
-            }
-            let header = line.trim_end();
+            let header = self.line().await?;
             if header.is_empty() {
                 break;
             }
-            if let Some((name, value)) = header.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().unwrap_or(0);
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                    chunked = value.trim().eq_ignore_ascii_case("chunked");
+                }
             }
         }
-        let mut body = Vec::with_capacity(if keep_body { length } else { 0 });
-        let buffered = self.stream.buffer().len().min(length);
-        if keep_body {
-            body.extend_from_slice(&self.stream.buffer()[..buffered]);
-        }
-        self.stream.consume(buffered);
-        // The rest straight from the socket, for the kernel's stamp of its last segment.
-        let mut left = length - buffered;
-        let mut scratch = vec![0; left.min(SCRATCH)];
-        let mut arrived = None;
-        while left > 0 {
-            let (read, stamp) = arrival::read(self.stream.get_ref(), &mut scratch[..left.min(SCRATCH)]).await?;
-            if read == 0 {
-                return Err(std::io::ErrorKind::UnexpectedEof.into());
+        let mut body = Vec::new();
+        let mut keep = keep_body.then_some(&mut body);
+        if chunked {
+            loop {
+                let size_line = self.line().await?;
+                let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16)
+                    .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("a bad chunk size: {size_line:?}")))?;
+                if size == 0 {
+                    while !self.line().await?.is_empty() {}
+                    break;
+                }
+                self.take(size, keep.as_deref_mut()).await?;
+                if !self.line().await?.is_empty() {
+                    return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "a chunk longer than its size"));
+                }
             }
-            if keep_body {
-                body.extend_from_slice(&scratch[..read]);
-            }
-            arrived = stamp.or(arrived);
-            left -= read;
+        } else {
+            self.take(length, keep).await?;
         }
-        let read = arrival::now();
-        Ok(Response { status, body, arrived, read })
+        Ok(Response { status, body, arrived: self.stamp, read: arrival::now() })
     }
 }
 
@@ -117,7 +165,7 @@ struct Response {
     status: u16,
     body: Vec<u8>,
     /// When the body's last byte reached the socket, as the kernel stamped
-    /// it; None when the kernel gave no stamp or the body came with the headers.
+    /// it; None when the kernel gave no stamp.
     arrived: Option<Nanos>,
     /// When the load tool had read all of it.
     read: Nanos,

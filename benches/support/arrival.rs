@@ -37,19 +37,29 @@ pub fn enable(stream: &TcpStream) -> io::Result<()> {
     if result == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
-/// Reads into `buf` once data is there: the byte count and the receive
-/// stamp of the last segment read, when the kernel gave one.
-pub async fn read(stream: &TcpStream, buf: &mut [u8]) -> io::Result<(usize, Option<Nanos>)> {
+/// Appends up to `max` bytes to `buf` once data is there (0 at the end of
+/// the stream): the byte count and the receive stamp of the last segment
+/// read, when the kernel gave one.
+pub async fn read(stream: &TcpStream, buf: &mut Vec<u8>, max: usize) -> io::Result<(usize, Option<Nanos>)> {
     loop {
         stream.readable().await?;
-        match stream.try_io(Interest::READABLE, || recv_stamped(stream.as_raw_fd(), buf)) {
+        // Taken only once there is something to read: thousands of idle
+        // connections hold no buffer.
+        buf.reserve(max);
+        let spare = &mut buf.spare_capacity_mut()[..max];
+        match stream.try_io(Interest::READABLE, || recv_stamped(stream.as_raw_fd(), spare)) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            other => return other,
+            Ok((read, stamp)) => {
+                // SAFETY: the kernel wrote `read` bytes into the spare capacity.
+                unsafe { buf.set_len(buf.len() + read) };
+                return Ok((read, stamp));
+            }
+            Err(e) => return Err(e),
         }
     }
 }
 
-fn recv_stamped(fd: std::os::fd::RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<Nanos>)> {
+fn recv_stamped(fd: std::os::fd::RawFd, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<(usize, Option<Nanos>)> {
     let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
     // Room for one timespec control message, aligned for cmsghdr.
     let mut control = [0u64; 8];

@@ -127,7 +127,7 @@ impl LiveRequest {
                 return live_edge::media_playlist(&stream, rendition, self.query.as_deref()).await.unwrap_or_else(not_found_response);
             }
             if let Some((number, index)) = parse_part_name(file) {
-                return live_edge::part(&stream, rendition, number, index).await.unwrap_or_else(not_found_response);
+                return live_edge::part(stream.clone(), rendition, number, index).await.unwrap_or_else(not_found_response);
             }
             if let Some(number) = file.strip_prefix("seg-").and_then(|rest| rest.strip_suffix(".m4s")).and_then(|n| n.parse().ok())
                 && let Some(response) = live_edge::open_segment(stream.clone(), rendition, number)

@@ -2,6 +2,7 @@
 //! parts, and the segment being written delivered chunk by chunk (LL-DASH).
 //! All of them wait on their rendition's notifications, never in a loop.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,30 +10,39 @@ use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::time::Sleep;
 
 use super::blocking::{PlaylistQuery, Readiness, part_readiness, playlist_readiness};
 use super::http::{PLAYLIST_CACHE, SEGMENT_CACHE, body, media_type};
 use super::hub::LiveStream;
 use super::stream::StreamSnapshot;
-use super::wakeups::{TrackKey, Waiting};
+use super::wakeups::{TrackKey, WaitPoint, Waiting};
+use crate::media::frame::TrackKind;
 
 /// How long a blocking request may wait: three target durations.
 fn block_limit(snapshot: &StreamSnapshot) -> Duration {
     Duration::from_secs(u64::from(snapshot.window.target_duration.unwrap_or(2).max(1)) * 3)
 }
 
-/// Waits on the notifications of `rendition` (no polling) until `check` holds.
+/// Waits on the notifications of `rendition` (no polling) until `check`
+/// holds, or until `deadline`. The deadline is the caller's, so a response
+/// sent in many steps keeps one timer rather than arming one per step.
 async fn wait_until<T>(
     stream: &LiveStream,
     rendition: &str,
     waiting: Waiting,
-    limit: Duration,
+    mut deadline: Pin<&mut Sleep>,
     mut check: impl FnMut(&StreamSnapshot) -> Option<T>,
 ) -> Option<T> {
-    let mut deadline = std::pin::pin!(tokio::time::sleep(limit));
+    let mut point: Option<WaitPoint> = None;
     loop {
         let track = stream.snapshot().window.rendition(rendition).map(|t| TrackKey { kind: t.kind, rung: t.rung });
-        let point = stream.wait_point(track, waiting);
+        // The same rendition keeps its wait point; one that came or went gets its own.
+        let point = match point.take() {
+            Some(same) if same.key() == track => point.insert(same),
+            _ => point.insert(stream.wait_point(track, waiting)),
+        };
         let mut notified = std::pin::pin!(point.notify().notified());
         // Listening before looking: a snapshot published after the look wakes us.
         notified.as_mut().enable();
@@ -41,9 +51,14 @@ async fn wait_until<T>(
         }
         tokio::select! {
             _ = notified => {}
-            _ = &mut deadline => return None,
+            _ = deadline.as_mut() => return None,
         }
     }
+}
+
+/// The deadline of a blocking request.
+fn deadline(snapshot: &StreamSnapshot) -> Pin<Box<Sleep>> {
+    Box::pin(tokio::time::sleep(block_limit(snapshot)))
 }
 
 fn text_status(status: StatusCode, message: String) -> Response {
@@ -71,7 +86,11 @@ pub async fn media_playlist(stream: &LiveStream, name: &str, query: Option<&str>
         }
         None | Some(Readiness::Wait) => {
             let limit = block_limit(&snapshot);
-            match wait_until(stream, name, Waiting::Playlist, limit, |s| (readiness(s) == Some(Readiness::Ready)).then(|| pick(s)).flatten()).await {
+            match wait_until(stream, name, Waiting::Playlist, std::pin::pin!(tokio::time::sleep(limit)), |s| {
+                (readiness(s) == Some(Readiness::Ready)).then(|| pick(s)).flatten()
+            })
+            .await
+            {
                 Some(body) => Some(body),
                 None => return Some(text_status(StatusCode::SERVICE_UNAVAILABLE, "the requested part did not appear in time; reload\n".into())),
             }
@@ -80,52 +99,107 @@ pub async fn media_playlist(stream: &LiveStream, name: &str, query: Option<&str>
     body.map(|body| self::body(M3U8, PLAYLIST_CACHE, body))
 }
 
-/// A part: served at once when it exists; the hinted one is waited for.
-pub async fn part(stream: &LiveStream, name: &str, number: u64, index: u32) -> Option<Response> {
+/// A part: served whole at once when it exists. The hinted one is waited
+/// for and, while it is being written, streamed chunk by chunk as its frames
+/// come, ending with the part.
+pub async fn part(stream: Arc<LiveStream>, name: &str, number: u64, index: u32) -> Option<Response> {
     let snapshot = stream.snapshot();
-    let kind = snapshot.window.rendition(name)?.kind;
-    let find = |s: &StreamSnapshot| s.window.rendition(name).and_then(|track| track.part(number, index));
-    let readiness = snapshot.window.rendition(name).map(|track| part_readiness(track, snapshot.window.ended, number, index));
-    let data = match readiness {
-        Some(Readiness::Ready) => find(&snapshot),
-        Some(Readiness::Wait) => wait_until(stream, name, Waiting::Media, block_limit(&snapshot), find).await,
-        Some(Readiness::TooFar) | None => None,
-    };
-    data.map(|data| body(media_type(kind), SEGMENT_CACHE, data))
+    let track = snapshot.window.rendition(name)?;
+    let kind = track.kind;
+    let mut deadline = deadline(&snapshot);
+    let first = match part_readiness(track, snapshot.window.ended, number, index) {
+        Readiness::Ready => track.read_part(number, index, 0),
+        Readiness::Wait => {
+            let begun = |s: &StreamSnapshot| s.window.rendition(name)?.read_part(number, index, 0).filter(|read| read.complete || !read.pieces.is_empty());
+            wait_until(&stream, name, Waiting::Media, deadline.as_mut(), begun).await
+        }
+        Readiness::TooFar => None,
+    }?;
+    if first.complete {
+        return Some(body(media_type(kind), SEGMENT_CACHE, first.pieces.into_iter().next().unwrap_or_default()));
+    }
+    let cursor = PartCursor { number, index, offset: first.pieces.iter().map(Bytes::len).sum() };
+    let rest = part_pieces(stream, name.to_string(), cursor, deadline, false);
+    let pieces = futures_util::stream::iter(first.pieces.into_iter().map(Ok)).chain(rest);
+    Some(streamed(kind, SEGMENT_CACHE, pieces))
 }
 
-/// The segment being written, sent part by part as each is cut and ending
-/// when the segment closes (chunked transfer). None when `number` is not the
-/// open segment.
+/// The segment being written, sent chunk by chunk as its frames come and
+/// ending when the segment closes (chunked transfer). None when `number` is
+/// not the open segment.
 pub fn open_segment(stream: Arc<LiveStream>, name: &str, number: u64) -> Option<Response> {
     let snapshot = stream.snapshot();
     let track = snapshot.window.rendition(name)?;
     let kind = track.kind;
-    let name = name.to_string();
     if snapshot.window.part_target_ms.is_none() || snapshot.window.ended || track.closed(number) || track.open_number() != Some(number) {
         return None;
     }
-    let limit = block_limit(&snapshot);
-    let chunks = futures_util::stream::unfold((stream, 0u32), move |(stream, index)| {
-        let name = name.clone();
+    let cursor = PartCursor { number, index: 0, offset: 0 };
+    Some(streamed(kind, "no-cache", part_pieces(stream, name.to_string(), cursor, deadline(&snapshot), true)))
+}
+
+/// Where a streamed response is in a segment: part `index`, `offset` bytes in.
+#[derive(Clone, Copy, Debug)]
+struct PartCursor {
+    number: u64,
+    index: u32,
+    offset: usize,
+}
+
+/// The bytes of the part at `cursor` from there on, as they come; with
+/// `whole_segment`, then those of the segment's later parts until it closes.
+/// All of it within `deadline`: a part lasts a fraction of it, a segment half.
+/// A part that stops coming (the stream restarted or ended mid-part) ends
+/// the stream with an error, so the client sees a broken response rather
+/// than a short part that looks whole.
+fn part_pieces(
+    stream: Arc<LiveStream>,
+    name: String,
+    cursor: PartCursor,
+    deadline: Pin<Box<Sleep>>,
+    whole_segment: bool,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send {
+    let steps = futures_util::stream::unfold((Some(cursor), deadline), move |(cursor, mut deadline)| {
+        let (stream, name) = (stream.clone(), name.clone());
         async move {
-            let next = wait_until(&stream, &name, Waiting::Media, limit, |s| {
+            let mut cursor = cursor?;
+            let step = wait_until(&stream, &name, Waiting::Media, deadline.as_mut(), |s| {
                 let track = s.window.rendition(&name)?;
-                match track.part(number, index) {
-                    Some(data) => Some(Some(data)),
-                    // Closed, and every part already sent; or the stream ended.
-                    None if s.window.ended || track.closed(number) => Some(None),
+                match track.read_part(cursor.number, cursor.index, cursor.offset) {
+                    Some(read) if read.complete || !read.pieces.is_empty() => Some(Ok(read)),
+                    Some(_) => None,
+                    None if whole_segment && cursor.offset == 0 && (s.window.ended || track.closed(cursor.number)) => Some(Err(None)),
+                    None if s.window.ended || track.closed(cursor.number) || track.open_number().is_some_and(|open| open > cursor.number) => {
+                        Some(Err(Some("the part being sent was never finished")))
+                    }
                     None => None,
                 }
             })
             .await
-            .flatten()?;
-            Some((Ok::<Bytes, std::io::Error>(next), (stream, index + 1)))
+            .unwrap_or(Err(Some("the part being sent stopped coming")));
+            match step {
+                Ok(read) => {
+                    cursor.offset += read.pieces.iter().map(Bytes::len).sum::<usize>();
+                    if read.complete {
+                        cursor = PartCursor { number: cursor.number, index: cursor.index + 1, offset: 0 };
+                    }
+                    let next = (!read.complete || whole_segment).then_some(cursor);
+                    Some((futures_util::stream::iter(read.pieces.into_iter().map(Ok)).left_stream(), (next, deadline)))
+                }
+                // The segment closed and every part of it went out.
+                Err(None) => None,
+                Err(Some(message)) => Some((futures_util::stream::iter([Err(std::io::Error::other(message))]).right_stream(), (None, deadline))),
+            }
         }
     });
-    let mut response = Response::new(Body::from_stream(chunks));
+    steps.flatten()
+}
+
+/// A response whose body is sent as it comes (chunked transfer).
+fn streamed(kind: TrackKind, cache: &'static str, pieces: impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static) -> Response {
+    let mut response = Response::new(Body::from_stream(pieces));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type(kind)));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Some(response.into_response())
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
 }

@@ -144,8 +144,10 @@ impl Packager {
         let mut completed = 0;
         let mut changed = Vec::new();
         let mut everything = false;
+        let only_chunks = events.iter().all(|e| matches!(e, SegmenterEvent::Chunk(_)));
         for event in events {
             let track = match &event {
+                SegmenterEvent::Chunk(chunk) => Some(TrackKey { kind: chunk.kind, rung: chunk.rung }),
                 SegmenterEvent::Init(init) => {
                     self.write_file(format!("{}/init-{}.mp4", init.name, init.version), init.data.clone());
                     Some(TrackKey { kind: init.kind, rung: init.rung })
@@ -168,6 +170,11 @@ impl Packager {
             self.window.apply(event);
         }
         self.segments += completed as u64;
+        if only_chunks {
+            self.publish_growing_part();
+            self.wakeups.wake_media(&changed);
+            return 0;
+        }
         self.publish(now, true);
         if everything {
             self.wakeups.wake_all();
@@ -198,6 +205,21 @@ impl Packager {
             self.write_file(format!("{name}/playlist.m3u8"), playlist.full.clone());
         }
         let snapshot = StreamSnapshot { key: self.key.clone(), window: window.clone(), master, playlists, mpd, live: live && !window.ended };
+        self.snapshot.send_replace(Arc::new(snapshot));
+    }
+
+    /// Only a part being written grew: the playlists and the MPD stand, and
+    /// the new snapshot carries them over rather than render them again.
+    fn publish_growing_part(&mut self) {
+        let previous = self.snapshot.borrow().clone();
+        let snapshot = StreamSnapshot {
+            key: previous.key.clone(),
+            window: self.window.clone(),
+            master: previous.master.clone(),
+            playlists: previous.playlists.clone(),
+            mpd: previous.mpd.clone(),
+            live: previous.live,
+        };
         self.snapshot.send_replace(Arc::new(snapshot));
     }
 

@@ -53,12 +53,18 @@ pub struct Wakeups {
 
 /// Where one request waits; it holds its rendition's waiters alive.
 pub struct WaitPoint {
+    key: Option<TrackKey>,
     track: Option<Arc<TrackWaiters>>,
     waiting: Waiting,
     wakeups: Arc<Wakeups>,
 }
 
 impl WaitPoint {
+    /// The rendition it waits on; None: any change.
+    pub fn key(&self) -> Option<TrackKey> {
+        self.key
+    }
+
     pub fn notify(&self) -> &Notify {
         match &self.track {
             Some(track) => track.of(self.waiting),
@@ -69,14 +75,14 @@ impl WaitPoint {
 
 impl Wakeups {
     /// Where a request for `track` (None: not in the stream) waits.
-    pub fn point(self: &Arc<Self>, track: Option<TrackKey>, waiting: Waiting) -> WaitPoint {
-        let track = track.map(|key| {
+    pub fn point(self: &Arc<Self>, key: Option<TrackKey>, waiting: Waiting) -> WaitPoint {
+        let track = key.map(|key| {
             if let Some(found) = self.read().get(&key) {
                 return found.clone();
             }
             self.tracks.write().unwrap_or_else(|p| p.into_inner()).entry(key).or_default().clone()
         });
-        WaitPoint { track, waiting, wakeups: self.clone() }
+        WaitPoint { key, track, waiting, wakeups: self.clone() }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<TrackKey, Arc<TrackWaiters>>> {
@@ -86,16 +92,27 @@ impl Wakeups {
     /// Wakes the waiters of the renditions that changed, media first, then
     /// those of renditions not in the stream. Call after the new snapshot is out.
     pub fn wake(&self, changed: &[TrackKey]) {
+        self.wake_waiting(changed, &[Waiting::Media, Waiting::Playlist]);
+    }
+
+    /// Wakes only the media requests of the renditions that changed: the
+    /// part being written grew, which no playlist shows.
+    pub fn wake_media(&self, changed: &[TrackKey]) {
+        self.wake_waiting(changed, &[Waiting::Media]);
+    }
+
+    fn wake_waiting(&self, changed: &[TrackKey], order: &[Waiting]) {
         let tracks = self.read();
         let changed: Vec<&Arc<TrackWaiters>> = changed.iter().filter_map(|key| tracks.get(key)).collect();
-        for waiting in [Waiting::Media, Waiting::Playlist] {
+        for &waiting in order {
             for track in &changed {
                 track.of(waiting).notify_waiters();
             }
         }
         drop(tracks);
-        self.any.media.notify_waiters();
-        self.any.playlist.notify_waiters();
+        for &waiting in order {
+            self.any.of(waiting).notify_waiters();
+        }
     }
 
     /// Wakes every waiter: the stream ended, or a rendition left it.
@@ -137,6 +154,20 @@ mod tests {
         assert!(woken(&mut absent_wait), "a request for a rendition not yet there sees every change");
         wakeups.wake_all();
         assert!(woken(&mut video_wait));
+    }
+
+    #[test]
+    fn a_growing_part_wakes_no_playlist_reload() {
+        let wakeups = Arc::new(Wakeups::default());
+        let playlist = wakeups.point(Some(VIDEO), Waiting::Playlist);
+        let media = wakeups.point(Some(VIDEO), Waiting::Media);
+        let mut playlist_wait = std::pin::pin!(playlist.notify().notified());
+        let mut media_wait = std::pin::pin!(media.notify().notified());
+        playlist_wait.as_mut().enable();
+        media_wait.as_mut().enable();
+        wakeups.wake_media(&[VIDEO]);
+        assert!(woken(&mut media_wait));
+        assert!(!woken(&mut playlist_wait), "a chunk changes no playlist");
     }
 
     /// A waker that records, in order, which request it belongs to.

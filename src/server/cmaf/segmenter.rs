@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::Bytes;
 
 use super::rung::{Boundary, RungFrame, RungTrack};
-use super::track::{HeldFrame, TrackInit, TrackPart, TrackSegment, TrackSegmenter};
+use super::track::{HeldFrame, TrackChunk, TrackInit, TrackPart, TrackSegment, TrackSegmenter};
 use crate::media::codec::CodecConfig;
 use crate::media::frame::{EncodedFrame, TrackKind};
 use crate::media::h264::{avcc_parameter_sets, nal_types};
@@ -23,12 +23,17 @@ pub const VIDEO_TIMESCALE: u32 = 90_000;
 const FIRST_SEGMENT_CAP_MS: i64 = 20_000;
 /// Parts shorter than this cost more in requests than they save in latency.
 pub const MIN_PART_MS: u32 = 200;
+/// The part being written goes out in chunks of about this length, each a
+/// write to every reader of it: shorter costs more writes for little gain.
+const CHUNK_MS: i64 = 100;
 /// Audio frames further than this from their expected time start a new run.
 const AUDIO_RESYNC_FRAMES: i64 = 2;
 
 #[derive(Clone, Debug)]
 pub enum SegmenterEvent {
     Init(TrackInit),
+    /// The newest frames of the part being written; the part follows later.
+    Chunk(TrackChunk),
     /// A part of the segment being written (LL-HLS); its segment follows later.
     Part(TrackPart),
     Segment(TrackSegment, SegmentTiming),
@@ -409,6 +414,18 @@ impl Segmenter {
                     mark_rungs(&mut self.open_segment_boundaries, &mut self.rungs, Boundary::Cut(cut));
                     out.push(SegmenterEvent::Part(part));
                 }
+            }
+            // Every cut due is made, so what is finalized stays in the open
+            // part. It goes out in chunks of about CHUNK_MS, and all of it
+            // once the frame about to be held will be the part's last (the
+            // next frame would carry it past the target), so the part's
+            // completion leaves a single frame for its readers to receive.
+            let unchunked = video.unchunked_duration();
+            let last_held = video.part_elapsed(dts).is_some_and(|elapsed| elapsed + 2 * video.last_duration > part_ticks);
+            if (unchunked >= ms_to_ticks(CHUNK_MS, VIDEO_TIMESCALE) || last_held)
+                && let Some(chunk) = video.cut_chunk(self.next_number)
+            {
+                out.push(SegmenterEvent::Chunk(chunk));
             }
         }
         if video.segment_start.is_none()

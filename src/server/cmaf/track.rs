@@ -43,6 +43,22 @@ pub struct TrackPart {
     pub data: Bytes,
 }
 
+/// The newest bytes of a part still being written: one CMAF chunk (moof +
+/// mdat) of the frames finalized since the last. A request for the hinted
+/// part streams these as they come, so when the part completes only its
+/// last frame is left to send. The part's bytes are its chunks' bytes.
+#[derive(Clone, Debug)]
+pub struct TrackChunk {
+    pub kind: TrackKind,
+    pub rung: Option<usize>,
+    pub number: u64,
+    /// The part it belongs to.
+    pub index: u32,
+    /// Where it starts in the part's bytes.
+    pub offset: usize,
+    pub data: Bytes,
+}
+
 /// Where a part sits inside its closed segment's bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PartSpan {
@@ -105,6 +121,10 @@ pub struct TrackSegmenter {
     /// Samples before this index are already in parts of the open segment.
     part_start: usize,
     parts: Vec<TrackPart>,
+    /// Chunks of the open part already handed out, and the index of the
+    /// first sample not in one (at least `part_start`).
+    chunks: Vec<Bytes>,
+    chunk_start: usize,
     fragment_sequence: u32,
 }
 
@@ -132,6 +152,8 @@ impl TrackSegmenter {
             end: None,
             part_start: 0,
             parts: Vec::new(),
+            chunks: Vec::new(),
+            chunk_start: 0,
             fragment_sequence: 0,
         }
     }
@@ -168,6 +190,8 @@ impl TrackSegmenter {
         self.held = None;
         self.parts.clear();
         self.part_start = 0;
+        self.chunks.clear();
+        self.chunk_start = 0;
         self.segment_start = None;
         self.end = None;
     }
@@ -203,19 +227,58 @@ impl TrackSegmenter {
         self.samples.get(self.part_start).map(|first| dts - first.dts)
     }
 
+    /// One fragment of `samples`, numbered next.
+    fn fragment(&mut self, samples: std::ops::Range<usize>) -> Option<(i64, Bytes)> {
+        let taken = &self.samples[samples];
+        let start = taken.first()?.dts;
+        let infos: Vec<SampleInfo> = taken.iter().map(|s| s.info).collect();
+        let payload: Vec<&[u8]> = taken.iter().map(|s| &s.data[..]).collect();
+        self.fragment_sequence = self.fragment_sequence.wrapping_add(1);
+        Some((start, write_fragment(self.fragment_sequence, self.track_id, start.max(0) as u64, &infos, &payload)))
+    }
+
+    /// How long the finalized samples of the open part that no chunk holds last.
+    pub fn unchunked_duration(&self) -> i64 {
+        self.samples[self.chunk_start.max(self.part_start)..].iter().map(|s| i64::from(s.info.duration)).sum()
+    }
+
+    /// Hands out the samples finalized since the last chunk as a chunk of
+    /// the open part of segment `number`. Only for samples certain to be in
+    /// that part: the caller has made every cut due before them.
+    pub fn cut_chunk(&mut self, number: u64) -> Option<TrackChunk> {
+        let from = self.chunk_start.max(self.part_start);
+        let (_, data) = self.fragment(from..self.samples.len())?;
+        self.chunk_start = self.samples.len();
+        let offset = self.chunks.iter().map(Bytes::len).sum();
+        self.chunks.push(data.clone());
+        Some(TrackChunk { kind: self.kind, rung: self.rung, number, index: self.parts.len() as u32, offset, data })
+    }
+
     /// Cuts a part of segment `number` from the samples not yet in one that
-    /// decode before `before` (all of them when `None`).
+    /// decode before `before` (all of them when `None`). A part handed out
+    /// in chunks ends with a chunk of the rest, so its bytes are the chunks'.
     pub fn cut_part(&mut self, number: u64, before: Option<i64>) -> Option<TrackPart> {
         let pending = &self.samples[self.part_start..];
         let end = self.part_start + before.map_or(pending.len(), |limit| pending.iter().position(|s| s.dts >= limit).unwrap_or(pending.len()));
         let taken = &self.samples[self.part_start..end];
         let first = taken.first()?;
         let start = first.dts;
+        let independent = first.info.keyframe;
         let duration: i64 = taken.iter().map(|s| i64::from(s.info.duration)).sum();
-        let infos: Vec<SampleInfo> = taken.iter().map(|s| s.info).collect();
-        let payload: Vec<&[u8]> = taken.iter().map(|s| &s.data[..]).collect();
-        self.fragment_sequence = self.fragment_sequence.wrapping_add(1);
-        let data = write_fragment(self.fragment_sequence, self.track_id, start.max(0) as u64, &infos, &payload);
+        let chunks = std::mem::take(&mut self.chunks);
+        let chunked_to = std::mem::replace(&mut self.chunk_start, end).max(self.part_start);
+        let data = if chunks.is_empty() || chunked_to > end {
+            // Nothing streamed (or, against cut_chunk's contract, too much): one fragment.
+            debug_assert!(chunks.is_empty(), "a chunk was handed out past the part's end");
+            self.fragment(self.part_start..end)?.1
+        } else {
+            let rest = self.fragment(chunked_to..end).map(|(_, data)| data);
+            let mut data = Vec::with_capacity(chunks.iter().chain(&rest).map(Bytes::len).sum());
+            for chunk in chunks.iter().chain(&rest) {
+                data.extend_from_slice(chunk);
+            }
+            Bytes::from(data)
+        };
         let part = TrackPart {
             kind: self.kind,
             rung: self.rung,
@@ -223,7 +286,7 @@ impl TrackSegmenter {
             index: self.parts.len() as u32,
             start,
             duration,
-            independent: first.info.keyframe,
+            independent,
             init_version: self.init_version,
             discontinuity: self.segment_discontinuity,
             data,
@@ -242,6 +305,7 @@ impl TrackSegmenter {
         let taken = std::mem::replace(&mut self.samples, rest);
         let parts = std::mem::take(&mut self.parts);
         self.part_start = 0;
+        self.chunk_start = 0;
         let discontinuity = self.segment_discontinuity;
         self.segment_start = None;
         self.segment_discontinuity = false;

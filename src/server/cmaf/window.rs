@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::Bytes;
 
 use super::segmenter::{SegmentTiming, SegmenterEvent};
-use super::track::{PartSpan, TrackInit, TrackPart, TrackSegment};
+use super::track::{PartSpan, TrackChunk, TrackInit, TrackPart, TrackSegment};
 use crate::media::codec::CodecConfig;
 use crate::media::frame::TrackKind;
 use crate::media::wallclock::UnixMillis;
@@ -43,6 +43,24 @@ pub struct Period {
     pub wall_start: UnixMillis,
 }
 
+/// The part being written, as far as its chunks have come.
+#[derive(Clone, Debug, Default)]
+pub struct GrowingPart {
+    pub number: u64,
+    pub index: u32,
+    pub chunks: Vec<Bytes>,
+    pub len: usize,
+}
+
+/// What of a part exists past a point in its bytes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartRead {
+    /// The bytes past that point, in pieces as they were written.
+    pub pieces: Vec<Bytes>,
+    /// The part is whole: these are its last bytes.
+    pub complete: bool,
+}
+
 #[derive(Clone, Debug)]
 pub struct TrackWindow {
     pub kind: TrackKind,
@@ -58,6 +76,8 @@ pub struct TrackWindow {
     pub discontinuity_sequence: u64,
     /// Parts of the segment being written, in order.
     pub open_parts: Vec<TrackPart>,
+    /// The part after them, while its chunks come in.
+    pub growing: Option<GrowingPart>,
     listed: usize,
 }
 
@@ -73,6 +93,7 @@ impl TrackWindow {
             segments: VecDeque::new(),
             discontinuity_sequence: 0,
             open_parts: Vec::new(),
+            growing: None,
             listed,
         }
     }
@@ -97,6 +118,28 @@ impl TrackWindow {
         let span = segment.parts.get(index as usize)?;
         let range = span.offset..span.offset.checked_add(span.len)?;
         segment.data.get(range.clone()).map(|_| segment.data.slice(range))
+    }
+
+    /// The bytes of part `index` of segment `number` past `offset`: all of
+    /// them when it is whole, the chunks so far while it is being written.
+    /// None when neither, or when `offset` is past what exists.
+    pub fn read_part(&self, number: u64, index: u32, offset: usize) -> Option<PartRead> {
+        if let Some(data) = self.part(number, index) {
+            let rest = data.get(offset..)?;
+            let pieces = if rest.is_empty() { Vec::new() } else { vec![data.slice(offset..)] };
+            return Some(PartRead { pieces, complete: true });
+        }
+        let growing = self.growing.as_ref().filter(|g| g.number == number && g.index == index && offset <= g.len)?;
+        let mut start = 0;
+        let mut pieces = Vec::new();
+        for chunk in &growing.chunks {
+            let end = start + chunk.len();
+            if end > offset {
+                pieces.push(chunk.slice(offset.saturating_sub(start)..));
+            }
+            start = end;
+        }
+        Some(PartRead { pieces, complete: false })
     }
 
     /// Whether segment `number` is complete: listed, or already past.
@@ -261,6 +304,7 @@ impl MediaWindow {
     pub fn apply(&mut self, event: SegmenterEvent) {
         match event {
             SegmenterEvent::Init(init) => self.add_init(init),
+            SegmenterEvent::Chunk(chunk) => self.add_chunk(chunk),
             SegmenterEvent::Part(part) => self.add_part(part),
             SegmenterEvent::Segment(segment, timing) => self.add_segment(segment, timing),
             SegmenterEvent::TargetDuration(seconds) => self.target_duration = Some(seconds),
@@ -275,8 +319,24 @@ impl MediaWindow {
         }
     }
 
+    pub fn add_chunk(&mut self, chunk: TrackChunk) {
+        let Some(track) = self.track_mut(chunk.kind, chunk.rung) else { return };
+        let growing = track.growing.get_or_insert_default();
+        if (growing.number, growing.index, growing.len) != (chunk.number, chunk.index, chunk.offset) {
+            // A new part, or one restarted: what came before is not its start.
+            *growing = GrowingPart { number: chunk.number, index: chunk.index, chunks: Vec::new(), len: 0 };
+            if chunk.offset != 0 {
+                track.growing = None;
+                return;
+            }
+        }
+        growing.len += chunk.data.len();
+        growing.chunks.push(chunk.data);
+    }
+
     pub fn add_part(&mut self, part: TrackPart) {
         let Some(track) = self.track_mut(part.kind, part.rung) else { return };
+        track.growing = None;
         // A first part starts the segment over (a new segment, or one restarted).
         track.open_parts.retain(|p| p.number == part.number && part.index > 0);
         track.open_parts.push(part);
@@ -301,6 +361,7 @@ impl MediaWindow {
         let listed = self.listed;
         let Some(track) = self.track_mut(segment.kind, segment.rung) else { return };
         track.open_parts.retain(|p| p.number > segment.number);
+        track.growing = track.growing.take().filter(|g| g.number > segment.number);
         track.segments.push_back(WindowSegment {
             number: segment.number,
             start: segment.start,
