@@ -466,3 +466,66 @@ fn a_rung_that_misses_the_frame_at_a_segment_start_sits_that_segment_out() {
         .collect();
     assert_eq!(timelines, [source_playlist.segments.len(); 2], "{mpd}");
 }
+
+/// The moof + mdat pairs of `bytes` and each one's sample count.
+fn fragments(bytes: &[u8]) -> Vec<usize> {
+    let mut buf = bytes;
+    let mut counts = Vec::new();
+    while !buf.is_empty() {
+        let moof = Moof::decode(&mut buf).unwrap();
+        Mdat::decode(&mut buf).unwrap();
+        counts.push(moof.traf[0].trun[0].samples.len());
+    }
+    counts
+}
+
+#[test]
+fn a_part_being_written_goes_out_in_chunks_that_are_its_bytes() {
+    let (segmenter, inits) = configured_with_inits(2000);
+    let mut segmenter = segmenter.with_parts(Some(334));
+    let mut window = MediaWindow::new(6, 2);
+    window.part_target_ms = segmenter.part_target_ms();
+    for init in inits {
+        window.apply(init);
+    }
+    let mut streamed: Vec<u8> = Vec::new();
+    let mut parts = 0;
+    for event in run_stream(&mut segmenter, 0, 5, 60) {
+        match &event {
+            SegmenterEvent::Chunk(chunk) => {
+                assert_eq!(chunk.kind, TrackKind::Video, "audio parts are small and go whole");
+                assert_eq!(chunk.offset, streamed.len(), "chunks follow each other");
+                assert!(!fragments(&chunk.data).is_empty());
+                streamed.extend_from_slice(&chunk.data);
+                window.apply(event.clone());
+                let read = window.video.as_ref().unwrap().read_part(chunk.number, chunk.index, 0).unwrap();
+                assert!(!read.complete);
+                assert_eq!(read.pieces.concat(), streamed, "the window has every chunk so far");
+                let rest = window.video.as_ref().unwrap().read_part(chunk.number, chunk.index, streamed.len()).unwrap();
+                assert!(rest.pieces.is_empty() && !rest.complete, "nothing past the newest chunk yet");
+                continue;
+            }
+            SegmenterEvent::Part(part) if part.kind == TrackKind::Video => {
+                assert!(part.data.starts_with(&streamed), "a part's bytes begin with its chunks'");
+                let samples = fragments(&part.data);
+                assert_eq!(samples.iter().sum::<usize>(), 10, "1/3 s at 30 fps");
+                assert_eq!(fragments(&part.data[streamed.len()..]), [1], "only the last frame is left when the part completes");
+                assert!(samples.len() >= 3, "the part streamed in chunks: {samples:?}");
+                window.apply(event.clone());
+                let rest = window.video.as_ref().unwrap().read_part(part.number, part.index, streamed.len()).unwrap();
+                assert!(rest.complete);
+                assert_eq!(rest.pieces.concat(), part.data[streamed.len()..], "a reader that had the chunks gets the rest");
+                streamed.clear();
+                parts += 1;
+                continue;
+            }
+            _ => {}
+        }
+        window.apply(event);
+    }
+    assert!(parts >= 12, "{parts} parts");
+    let video = window.video.as_ref().unwrap();
+    let segment = video.segments.front().unwrap();
+    assert_eq!(fragments(&segment.data).iter().sum::<usize>(), 60, "a segment of chunked parts holds every frame once");
+    assert!(video.read_part(segment.number, 0, segment.parts[0].len + 1).is_none(), "an offset past the part is refused");
+}

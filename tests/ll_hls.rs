@@ -1,9 +1,12 @@
 //! Low-Latency HLS conformance against a live ffmpeg publisher: parts and
 //! their durations, hints, rendition reports, blocking reload timing, 400s,
-//! delta updates, and parts that add up to their segment byte for byte.
+//! delta updates, parts that add up to their segment byte for byte, and the
+//! hinted part streamed in chunks while it is written.
 
 mod common;
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::{Publisher, Server, decode_count, get_bytes, status, wait_for};
@@ -151,4 +154,67 @@ fn blocking_reload_and_hinted_parts_answer_within_a_part_of_the_parts_existence(
     gaps.sort_by(f64::total_cmp);
     let median = gaps[gaps.len() / 2];
     assert!(median < PART_TARGET, "playlist and part answered {median:.3} s apart (median over {gaps:?})");
+}
+
+/// A GET over HTTP/1.1: the response's headers (names lowercased) and, for
+/// a chunked body, each HTTP chunk as it came.
+fn get_chunks(host: &str, path: &str) -> (u16, Vec<(String, String)>, Vec<Vec<u8>>) {
+    let mut stream = TcpStream::connect(host).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let status = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        let Some((name, value)) = line.trim_end().split_once(':') else { break };
+        headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
+    }
+    let mut chunks = Vec::new();
+    if headers.iter().any(|(name, value)| name == "transfer-encoding" && value == "chunked") {
+        loop {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            let size = usize::from_str_radix(line.trim_end(), 16).unwrap_or_else(|_| panic!("a chunk size, not {line:?}"));
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk).unwrap();
+            assert_eq!(&chunk[size..], b"\r\n");
+            if size == 0 {
+                break;
+            }
+            chunk.truncate(size);
+            chunks.push(chunk);
+        }
+    }
+    (status, headers, chunks)
+}
+
+#[test]
+fn the_hinted_part_streams_in_chunks_while_it_is_written_and_is_the_part_byte_for_byte() {
+    let server = Server::start("[segments]\ntarget_ms = 1000\n[streams]\ngrace_seconds = 1.0\n");
+    let _publisher = publish(&server, "chunks", 30);
+    let video = "/live/chunks/video/playlist.m3u8";
+    wait_for("parts listed", Duration::from_secs(30), || server.get(video).filter(|p| p.matches("#EXTINF").count() >= 2));
+    let host = server.url("").trim_start_matches("http://").trim_end_matches('/').to_string();
+    for _ in 0..3 {
+        // Right after a part completes, the hinted one has hardly begun.
+        let playlist = server.get(video).unwrap();
+        let hint = playlist.lines().find(|l| l.starts_with("#EXT-X-PRELOAD-HINT:")).expect("hint");
+        let (number, index) = part_id(attribute(hint, "URI").unwrap());
+        let fresh = server.get(&format!("{video}?_HLS_msn={number}&_HLS_part={index}")).expect("blocking reload");
+        let hint = fresh.lines().find(|l| l.starts_with("#EXT-X-PRELOAD-HINT:")).expect("hint");
+        let (number, index) = part_id(attribute(hint, "URI").unwrap());
+        let path = format!("/live/chunks/video/part-{number}.{index}.m4s");
+        let (code, headers, chunks) = get_chunks(&host, &path);
+        assert_eq!(code, 200);
+        assert!(headers.iter().any(|(name, value)| name == "transfer-encoding" && value == "chunked"), "{headers:?}");
+        assert!(chunks.len() >= 2, "the part came in {} piece(s); it should come as its frames do", chunks.len());
+        let streamed = chunks.concat();
+        let whole = get_bytes(&server.url(&path)).expect("the part, whole");
+        assert_eq!(streamed, whole, "the streamed part is the part");
+        assert_eq!(&streamed[4..8], b"moof", "it begins with a fragment");
+    }
 }
