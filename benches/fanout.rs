@@ -12,7 +12,9 @@
 //!
 //! A part's delivery lag at one client is when its last byte arrived there
 //! minus when it first arrived at any client (the moment it existed, give or
-//! take the server's write). Arrival is the kernel's receive stamp on the
+//! take the server's write). onair streams the hinted part in chunks while
+//! it is written, so most of its bytes are out before it exists and its
+//! completion leaves the last frame to send. Arrival is the kernel's receive stamp on the
 //! client's socket: the load tool shares the two cores with the server, and
 //! when it reads is up to the scheduler, which on a real network is other
 //! machines' business; when it read is reported beside. Reports p50/p99 of
@@ -23,9 +25,10 @@
 //! part and the playlist as static files to the same number of clients, each
 //! asking for both, on its two connections, at the same instant once per
 //! part duration. nginx cannot hold a request until a part exists, so there
-//! the clients hold theirs. The spread from the first delivery of a part to
-//! each one is the same measure over the same requests and bytes, and shows
-//! what two shared cores allow a mature server for the same burst.
+//! the clients hold theirs, and it sends the whole part at that instant, as
+//! any server of finished files must. The spread from the first delivery of
+//! a part to each one is the same measure over the same requests and bytes,
+//! and shows what two shared cores allow a mature server for the same burst.
 
 mod support;
 
