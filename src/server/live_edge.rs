@@ -159,8 +159,7 @@ fn part_pieces(
     deadline: Pin<Box<Sleep>>,
     whole_segment: bool,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send {
-    let steps = futures_util::stream::unfold((Some(cursor), deadline), move |(cursor, mut deadline)| {
-        let (stream, name) = (stream.clone(), name.clone());
+    let steps = futures_util::stream::unfold((Some(cursor), deadline, stream, name), move |(cursor, mut deadline, stream, name)| {
         async move {
             let mut cursor = cursor?;
             let step = wait_until(&stream, &name, Waiting::Media, deadline.as_mut(), |s| {
@@ -184,11 +183,11 @@ fn part_pieces(
                         cursor = PartCursor { number: cursor.number, index: cursor.index + 1, offset: 0 };
                     }
                     let next = (!read.complete || whole_segment).then_some(cursor);
-                    Some((futures_util::stream::iter(read.pieces.into_iter().map(Ok)).left_stream(), (next, deadline)))
+                    Some((futures_util::stream::iter(read.pieces.into_iter().map(Ok)).left_stream(), (next, deadline, stream, name)))
                 }
                 // The segment closed and every part of it went out.
                 Err(None) => None,
-                Err(Some(message)) => Some((futures_util::stream::iter([Err(std::io::Error::other(message))]).right_stream(), (None, deadline))),
+                Err(Some(message)) => Some((futures_util::stream::iter([Err(std::io::Error::other(message))]).right_stream(), (None, deadline, stream, name))),
             }
         }
     });
