@@ -50,7 +50,7 @@ use tokio::sync::watch;
 /// keeps its own work small: a connection holds a read buffer only while it
 /// has unread bytes, so the one it takes is the one just freed, still in
 /// cache, rather than one of thousands of idle ones. It holds most of a
-/// part, so a part takes one or two `recvmsg`.
+/// part, so whatever has arrived of one takes one or two `recvmsg`.
 struct Connection {
     stream: TcpStream,
     host: String,

@@ -12,7 +12,7 @@ use onair::media::wallclock::UnixMillis;
 use onair::server::cmaf::fragment::{SampleInfo, write_fragment};
 use onair::server::cmaf::init::{TrackConfig, write_init};
 use onair::server::cmaf::segmenter::{Segmenter, SegmenterEvent};
-use onair::server::cmaf::track::TrackSegment;
+use onair::server::cmaf::track::{TrackChunk, TrackSegment};
 use onair::server::cmaf::window::MediaWindow;
 use onair::server::{dash, hls};
 
@@ -489,6 +489,7 @@ fn a_part_being_written_goes_out_in_chunks_that_are_its_bytes() {
         window.apply(init);
     }
     let mut streamed: Vec<u8> = Vec::new();
+    let mut first_fragment = None;
     let mut parts = 0;
     for event in run_stream(&mut segmenter, 0, 5, 60) {
         match &event {
@@ -500,6 +501,10 @@ fn a_part_being_written_goes_out_in_chunks_that_are_its_bytes() {
                 window.apply(event.clone());
                 let read = window.video.as_ref().unwrap().read_part(chunk.number, chunk.index, 0).unwrap();
                 assert!(!read.complete);
+                if chunk.offset == 0 {
+                    first_fragment = read.first_fragment;
+                }
+                assert_eq!(read.first_fragment, first_fragment, "the same part throughout");
                 assert_eq!(read.pieces.concat(), streamed, "the window has every chunk so far");
                 let rest = window.video.as_ref().unwrap().read_part(chunk.number, chunk.index, streamed.len()).unwrap();
                 assert!(rest.pieces.is_empty() && !rest.complete, "nothing past the newest chunk yet");
@@ -509,11 +514,13 @@ fn a_part_being_written_goes_out_in_chunks_that_are_its_bytes() {
                 assert!(part.data.starts_with(&streamed), "a part's bytes begin with its chunks'");
                 let samples = fragments(&part.data);
                 assert_eq!(samples.iter().sum::<usize>(), 10, "1/3 s at 30 fps");
+                // Every part here ends on its duration (30 fps, 1/3 s parts, 2 s GOPs).
                 assert_eq!(fragments(&part.data[streamed.len()..]), [1], "only the last frame is left when the part completes");
                 assert!(samples.len() >= 3, "the part streamed in chunks: {samples:?}");
                 window.apply(event.clone());
                 let rest = window.video.as_ref().unwrap().read_part(part.number, part.index, streamed.len()).unwrap();
                 assert!(rest.complete);
+                assert_eq!(rest.first_fragment, first_fragment, "the whole part is the one that was growing");
                 assert_eq!(rest.pieces.concat(), part.data[streamed.len()..], "a reader that had the chunks gets the rest");
                 streamed.clear();
                 parts += 1;
@@ -528,4 +535,19 @@ fn a_part_being_written_goes_out_in_chunks_that_are_its_bytes() {
     let segment = video.segments.front().unwrap();
     assert_eq!(fragments(&segment.data).iter().sum::<usize>(), 60, "a segment of chunked parts holds every frame once");
     assert!(video.read_part(segment.number, 0, segment.parts[0].len + 1).is_none(), "an offset past the part is refused");
+
+    // A part written anew under the same name (a restart) is told apart by its first fragment.
+    let chunk = |sequence| TrackChunk {
+        kind: TrackKind::Video,
+        rung: None,
+        number: 99,
+        index: 0,
+        offset: 0,
+        data: write_fragment(sequence, 1, 0, &[SampleInfo { duration: 3000, size: 1, keyframe: true, composition_offset: 0 }], &[&[7]]),
+    };
+    window.apply(SegmenterEvent::Chunk(chunk(1000)));
+    let before = window.video.as_ref().unwrap().read_part(99, 0, 0).unwrap().first_fragment;
+    window.apply(SegmenterEvent::Chunk(chunk(1001)));
+    let after = window.video.as_ref().unwrap().read_part(99, 0, 0).unwrap();
+    assert_eq!((before, after.first_fragment, after.pieces.len()), (Some(1000), Some(1001), 1), "the new version replaced the old");
 }

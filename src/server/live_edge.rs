@@ -118,7 +118,7 @@ pub async fn part(stream: Arc<LiveStream>, name: &str, number: u64, index: u32) 
     if first.complete {
         return Some(body(media_type(kind), SEGMENT_CACHE, first.pieces.into_iter().next().unwrap_or_default()));
     }
-    let cursor = PartCursor { number, index, offset: first.pieces.iter().map(Bytes::len).sum() };
+    let cursor = PartCursor { number, index, offset: first.pieces.iter().map(Bytes::len).sum(), first_fragment: first.first_fragment };
     let rest = part_pieces(stream, name.to_string(), cursor, deadline, false);
     let pieces = futures_util::stream::iter(first.pieces.into_iter().map(Ok)).chain(rest);
     Some(streamed(kind, SEGMENT_CACHE, pieces))
@@ -134,24 +134,27 @@ pub fn open_segment(stream: Arc<LiveStream>, name: &str, number: u64) -> Option<
     if snapshot.window.part_target_ms.is_none() || snapshot.window.ended || track.closed(number) || track.open_number() != Some(number) {
         return None;
     }
-    let cursor = PartCursor { number, index: 0, offset: 0 };
+    let cursor = PartCursor { number, index: 0, offset: 0, first_fragment: None };
     Some(streamed(kind, "no-cache", part_pieces(stream, name.to_string(), cursor, deadline(&snapshot), true)))
 }
 
-/// Where a streamed response is in a segment: part `index`, `offset` bytes in.
+/// Where a streamed response is in a segment: part `index`, `offset` bytes
+/// in, of the version of the part that begins with fragment `first_fragment`.
 #[derive(Clone, Copy, Debug)]
 struct PartCursor {
     number: u64,
     index: u32,
     offset: usize,
+    first_fragment: Option<u32>,
 }
 
 /// The bytes of the part at `cursor` from there on, as they come; with
 /// `whole_segment`, then those of the segment's later parts until it closes.
-/// All of it within `deadline`: a part lasts a fraction of it, a segment half.
-/// A part that stops coming (the stream restarted or ended mid-part) ends
-/// the stream with an error, so the client sees a broken response rather
-/// than a short part that looks whole.
+/// All of it within `deadline` (three target durations; a segment lasts
+/// about one). A part that stops coming or is replaced part way (the stream
+/// restarted or ended in it) ends the stream with an error, so the client
+/// sees a broken response rather than a short part that looks whole; a
+/// segment that ends between parts ends the response there.
 fn part_pieces(
     stream: Arc<LiveStream>,
     name: String,
@@ -165,6 +168,8 @@ fn part_pieces(
             let step = wait_until(&stream, &name, Waiting::Media, deadline.as_mut(), |s| {
                 let track = s.window.rendition(&name)?;
                 match track.read_part(cursor.number, cursor.index, cursor.offset) {
+                    // The stream restarted and wrote this part anew: the rest would not fit.
+                    Some(read) if cursor.offset > 0 && read.first_fragment != cursor.first_fragment => Some(Err(Some("the part being sent was replaced"))),
                     Some(read) if read.complete || !read.pieces.is_empty() => Some(Ok(read)),
                     Some(_) => None,
                     None if whole_segment && cursor.offset == 0 && (s.window.ended || track.closed(cursor.number)) => Some(Err(None)),
@@ -178,9 +183,10 @@ fn part_pieces(
             .unwrap_or(Err(Some("the part being sent stopped coming")));
             match step {
                 Ok(read) => {
+                    cursor.first_fragment = read.first_fragment;
                     cursor.offset += read.pieces.iter().map(Bytes::len).sum::<usize>();
                     if read.complete {
-                        cursor = PartCursor { number: cursor.number, index: cursor.index + 1, offset: 0 };
+                        cursor = PartCursor { number: cursor.number, index: cursor.index + 1, offset: 0, first_fragment: None };
                     }
                     let next = (!read.complete || whole_segment).then_some(cursor);
                     Some((futures_util::stream::iter(read.pieces.into_iter().map(Ok)).left_stream(), (next, deadline, stream, name)))

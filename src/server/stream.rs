@@ -2,7 +2,8 @@
 //!
 //! The publisher's task feeds frames in; every change re-renders the
 //! playlists once into an immutable snapshot, so serving a request is a
-//! lookup and a reference-count increment.
+//! lookup and a reference-count increment. A chunk of the part being
+//! written changes no playlist: its snapshot carries the rendered ones over.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

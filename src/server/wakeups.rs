@@ -44,7 +44,7 @@ impl TrackWaiters {
 }
 
 /// One stream's waiters, by rendition. A request for a rendition the stream
-/// does not have (yet) waits on every change.
+/// does not have (yet) waits on every change of what it waits for.
 #[derive(Default)]
 pub struct Wakeups {
     tracks: RwLock<HashMap<TrackKey, Arc<TrackWaiters>>>,

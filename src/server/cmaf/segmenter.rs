@@ -418,8 +418,9 @@ impl Segmenter {
             // Every cut due is made, so what is finalized stays in the open
             // part. It goes out in chunks of about CHUNK_MS, and all of it
             // once the frame about to be held will be the part's last (the
-            // next frame would carry it past the target), so the part's
-            // completion leaves a single frame for its readers to receive.
+            // next frame would carry it past the target), so a part that ends
+            // on its duration leaves a single frame for its readers at its
+            // completion. One cut short by a keyframe leaves up to CHUNK_MS.
             let unchunked = video.unchunked_duration();
             let last_held = video.part_elapsed(dts).is_some_and(|elapsed| elapsed + 2 * video.last_duration > part_ticks);
             if (unchunked >= ms_to_ticks(CHUNK_MS, VIDEO_TIMESCALE) || last_held)

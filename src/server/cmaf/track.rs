@@ -256,28 +256,31 @@ impl TrackSegmenter {
 
     /// Cuts a part of segment `number` from the samples not yet in one that
     /// decode before `before` (all of them when `None`). A part handed out
-    /// in chunks ends with a chunk of the rest, so its bytes are the chunks'.
+    /// in chunks ends with a chunk of the rest, so its bytes are the chunks';
+    /// samples already in a chunk stay in this part whatever `before` says,
+    /// as readers have them.
     pub fn cut_part(&mut self, number: u64, before: Option<i64>) -> Option<TrackPart> {
         let pending = &self.samples[self.part_start..];
-        let end = self.part_start + before.map_or(pending.len(), |limit| pending.iter().position(|s| s.dts >= limit).unwrap_or(pending.len()));
+        let limit = self.part_start + before.map_or(pending.len(), |limit| pending.iter().position(|s| s.dts >= limit).unwrap_or(pending.len()));
+        let chunked_to = self.chunk_start.max(self.part_start);
+        let end = if self.chunks.is_empty() { limit } else { limit.max(chunked_to) };
         let taken = &self.samples[self.part_start..end];
         let first = taken.first()?;
         let start = first.dts;
         let independent = first.info.keyframe;
         let duration: i64 = taken.iter().map(|s| i64::from(s.info.duration)).sum();
         let chunks = std::mem::take(&mut self.chunks);
-        let chunked_to = std::mem::replace(&mut self.chunk_start, end).max(self.part_start);
-        let data = if chunks.is_empty() || chunked_to > end {
-            // Nothing streamed (or, against cut_chunk's contract, too much): one fragment.
-            debug_assert!(chunks.is_empty(), "a chunk was handed out past the part's end");
-            self.fragment(self.part_start..end)?.1
-        } else {
-            let rest = self.fragment(chunked_to..end).map(|(_, data)| data);
-            let mut data = Vec::with_capacity(chunks.iter().chain(&rest).map(Bytes::len).sum());
-            for chunk in chunks.iter().chain(&rest) {
-                data.extend_from_slice(chunk);
+        self.chunk_start = end;
+        let rest = self.fragment(if chunks.is_empty() { self.part_start } else { chunked_to }..end).map(|(_, data)| data);
+        let data = match rest {
+            Some(whole) if chunks.is_empty() => whole,
+            rest => {
+                let mut data = Vec::with_capacity(chunks.iter().chain(&rest).map(Bytes::len).sum());
+                for chunk in chunks.iter().chain(&rest) {
+                    data.extend_from_slice(chunk);
+                }
+                Bytes::from(data)
             }
-            Bytes::from(data)
         };
         let part = TrackPart {
             kind: self.kind,

@@ -59,6 +59,17 @@ pub struct PartRead {
     pub pieces: Vec<Bytes>,
     /// The part is whole: these are its last bytes.
     pub complete: bool,
+    /// Tells two versions of a part apart: see `first_fragment`.
+    pub first_fragment: Option<u32>,
+}
+
+/// The sequence number (mfhd) of the fragment `data` begins with. A track
+/// never repeats one, even when it restarts and numbers a part again, so a
+/// reader part way through a part can tell it is still the same part.
+fn first_fragment(data: &[u8]) -> Option<u32> {
+    // The moof's header (8 bytes), the mfhd's (8), its version and flags (4).
+    let sequence: [u8; 4] = data.get(20..24)?.try_into().ok()?;
+    Some(u32::from_be_bytes(sequence))
 }
 
 #[derive(Clone, Debug)]
@@ -127,7 +138,7 @@ impl TrackWindow {
         if let Some(data) = self.part(number, index) {
             let rest = data.get(offset..)?;
             let pieces = if rest.is_empty() { Vec::new() } else { vec![data.slice(offset..)] };
-            return Some(PartRead { pieces, complete: true });
+            return Some(PartRead { pieces, complete: true, first_fragment: first_fragment(&data) });
         }
         let growing = self.growing.as_ref().filter(|g| g.number == number && g.index == index && offset <= g.len)?;
         let mut start = 0;
@@ -139,7 +150,7 @@ impl TrackWindow {
             }
             start = end;
         }
-        Some(PartRead { pieces, complete: false })
+        Some(PartRead { pieces, complete: false, first_fragment: growing.chunks.first().and_then(|chunk| first_fragment(chunk)) })
     }
 
     /// Whether segment `number` is complete: listed, or already past.
