@@ -404,6 +404,39 @@ fn a_rung_fed_late_cuts_exactly_where_the_source_did() {
     assert_eq!(rung_parts, source_parts, "same part boundaries");
     let inits = events.iter().filter(|e| matches!(e, SegmenterEvent::Init(i) if i.rung == Some(0) && i.name == "360p")).count();
     assert_eq!(inits, 1);
+    // The rung streams its parts in chunks as the source does: the cut after
+    // each part is known by the time its last frame comes, so that frame is left alone.
+    let left = parts_left_at_completion(&events, Some(0));
+    assert_eq!(left.len(), rung_parts.len());
+    assert!(left.iter().all(|&samples| samples <= 3), "{left:?}");
+    assert!(left.iter().filter(|&&samples| samples == 1).count() * 10 >= left.len() * 9, "{left:?}");
+}
+
+/// For each video part of one rendition, checked to begin with the chunks
+/// handed out before it (in order, each following the last): how many
+/// samples it had left to send when it completed.
+fn parts_left_at_completion(events: &[SegmenterEvent], rung: Option<usize>) -> Vec<usize> {
+    let mut streamed: Vec<u8> = Vec::new();
+    let mut named = None;
+    let mut left = Vec::new();
+    for event in events {
+        match event {
+            SegmenterEvent::Chunk(chunk) if chunk.rung == rung => {
+                assert_eq!(chunk.offset, streamed.len(), "chunks follow each other");
+                assert!(named.is_none_or(|n| n == (chunk.number, chunk.index)), "one part's chunks name it alike");
+                named = Some((chunk.number, chunk.index));
+                streamed.extend_from_slice(&chunk.data);
+            }
+            SegmenterEvent::Part(part) if part.kind == TrackKind::Video && part.rung == rung => {
+                assert!(part.data.starts_with(&streamed), "part {}.{} begins with its chunks", part.number, part.index);
+                assert!(named.take().is_none_or(|n| n == (part.number, part.index)), "its chunks named part {}.{}", part.number, part.index);
+                left.push(fragments(&part.data[streamed.len()..]).iter().sum());
+                streamed.clear();
+            }
+            _ => {}
+        }
+    }
+    left
 }
 
 #[test]

@@ -25,7 +25,7 @@ const FIRST_SEGMENT_CAP_MS: i64 = 20_000;
 pub const MIN_PART_MS: u32 = 200;
 /// The part being written goes out in chunks of about this length, each a
 /// write to every reader of it: shorter costs more writes for little gain.
-const CHUNK_MS: i64 = 100;
+pub(super) const CHUNK_MS: i64 = 100;
 /// Audio frames further than this from their expected time start a new run.
 const AUDIO_RESYNC_FRAMES: i64 = 2;
 
@@ -60,7 +60,13 @@ pub struct Cut {
 /// Borrows only the fields it names, so it works while a track is borrowed.
 macro_rules! follow_context {
     ($segmenter:ident) => {
-        FollowContext { anchor: $segmenter.anchor, target_duration: &mut $segmenter.target_duration, stats: &mut $segmenter.stats }
+        FollowContext {
+            anchor: $segmenter.anchor,
+            target_duration: &mut $segmenter.target_duration,
+            stats: &mut $segmenter.stats,
+            chunking: $segmenter.part_target_ms.is_some(),
+            open_number: $segmenter.next_number,
+        }
     };
 }
 
@@ -69,6 +75,10 @@ pub struct FollowContext<'a> {
     anchor: Option<(i64, UnixMillis)>,
     target_duration: &'a mut Option<u32>,
     stats: &'a mut SegmenterStats,
+    /// Parts are cut, so a video part being written goes out in chunks.
+    pub chunking: bool,
+    /// The number of the source's open segment.
+    pub open_number: u64,
 }
 
 #[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
@@ -549,7 +559,7 @@ pub(super) fn follow_cut(track: &mut TrackSegmenter, cut: Cut, context: &mut Fol
 }
 
 fn emit_segment((segment, last_part): (TrackSegment, Option<TrackPart>), context: &mut FollowContext<'_>, out: &mut Vec<SegmenterEvent>) {
-    let FollowContext { anchor, target_duration, stats } = context;
+    let FollowContext { anchor, target_duration, stats, .. } = context;
     let anchor = *anchor;
     if let Some(part) = last_part {
         out.push(SegmenterEvent::Part(part));
