@@ -1,7 +1,7 @@
 //! LL-HLS fan-out: thousands of clients doing blocking playlist reloads and
 //! part fetches against one live stream on loopback.
 //!
-//! `cargo bench --bench fanout -- CLIENTS SECONDS [QUALITY] [--parts-only]`
+//! `cargo bench --bench fanout -- CLIENTS SECONDS [QUALITY] [--parts-only] [--whole-parts]`
 //! starts `onair serve` and an `onair publish` (the test pattern at knob
 //! position QUALITY, default 2, in 1/3 s parts), then runs CLIENTS clients as
 //! an LL-HLS player does, over two keep-alive connections each: one asks for
@@ -9,6 +9,8 @@
 //! other does blocking playlist reloads, delta updates after the first as
 //! hls.js asks for them. `--parts-only` leaves the playlist connections out,
 //! for onair and nginx alike, to show what the parts alone cost.
+//! `--whole-parts` has onair send each part whole once complete
+//! (`segments.chunk_ms = 0`), as it did before it streamed them.
 //!
 //! A part's delivery lag at one client is when its last byte arrived there
 //! minus when it first arrived at any client (the moment it existed, give or
@@ -369,7 +371,9 @@ fn main() {
     let playlist_clients = if args.iter().any(|a| a == "--parts-only") { 0 } else { clients };
     // The source rendition alone, as when these figures were first taken: the
     // ladder's rungs would add their own notifications to every waiter.
-    let (server, Announced { rtmp, http, .. }) = serve("[ladder]\nenabled = false\n");
+    let whole_parts = args.iter().any(|a| a == "--whole-parts");
+    let chunks = if whole_parts { "[segments]\nchunk_ms = 0\n" } else { "" };
+    let (server, Announced { rtmp, http, .. }) = serve(&format!("[ladder]\nenabled = false\n{chunks}"));
     let server_pid = server.pid();
     let _publisher = publish(&quality, 2 * seconds + 60, &format!("{rtmp}/fan"));
     let host = http.trim_start_matches("http://").to_string();
@@ -407,7 +411,8 @@ fn main() {
     let (own_after, _) = proc_stat(std::process::id());
     let errors = logs.iter().filter(|l| l.error).count() + (playlist_clients - playlists_ok);
     let loops = if playlist_clients == 0 { "part requests only" } else { "part requests and playlist reloads" };
-    println!("{clients} clients for {elapsed:.1} s each, quality {quality}, {loops}");
+    let parts = if whole_parts { "parts sent whole" } else { "parts streamed in chunks" };
+    println!("{clients} clients for {elapsed:.1} s each, quality {quality}, {loops}, {parts}");
     report(
         "onair, LL-HLS (hinted parts held until they exist)",
         &lags(&logs),

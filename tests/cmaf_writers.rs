@@ -584,3 +584,20 @@ fn a_part_being_written_goes_out_in_chunks_that_are_its_bytes() {
     let after = window.video.as_ref().unwrap().read_part(99, 0, 0).unwrap();
     assert_eq!((before, after.first_fragment, after.pieces.len()), (Some(1000), Some(1001), 1), "the new version replaced the old");
 }
+
+#[test]
+fn parts_go_whole_when_chunks_are_off() {
+    let (segmenter, _) = configured_with_inits(2000);
+    let mut segmenter = segmenter.with_parts(Some(334));
+    segmenter.set_chunks(None);
+    let events = run_stream(&mut segmenter, 0, 3, 60);
+    assert!(!events.iter().any(|e| matches!(e, SegmenterEvent::Chunk(_))), "no chunk when they are off");
+    let fragments_per_part: Vec<usize> = events
+        .iter()
+        .filter_map(|e| match e {
+            SegmenterEvent::Part(p) if p.kind == TrackKind::Video => Some(fragments(&p.data).len()),
+            _ => None,
+        })
+        .collect();
+    assert!(fragments_per_part.len() >= 6 && fragments_per_part.iter().all(|&n| n == 1), "one fragment per part: {fragments_per_part:?}");
+}

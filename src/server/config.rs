@@ -74,6 +74,10 @@ pub struct SegmentConfig {
     pub low_latency: bool,
     /// LL-HLS part target in milliseconds (at least 200); parts never exceed it.
     pub part_target_ms: u32,
+    /// A video part being written is streamed to its readers in chunks of
+    /// about this many milliseconds; 0 sends each part whole once complete,
+    /// which costs less CPU per viewer and delivers the part later.
+    pub chunk_ms: u32,
     /// Segments listed in playlists and the MPD.
     pub window: usize,
     /// Also write segments and playlists under this directory.
@@ -165,7 +169,7 @@ impl Default for HttpConfig {
 
 impl Default for SegmentConfig {
     fn default() -> Self {
-        SegmentConfig { target_ms: 2000, low_latency: true, part_target_ms: 334, window: 6, directory: None }
+        SegmentConfig { target_ms: 2000, low_latency: true, part_target_ms: 334, chunk_ms: 100, window: 6, directory: None }
     }
 }
 
@@ -219,6 +223,13 @@ mod tests {
         assert_eq!(config, ServerConfig::default());
         let printed = config.to_toml();
         assert_eq!(toml::from_str::<ServerConfig>(&printed).unwrap(), config);
+    }
+
+    #[test]
+    fn chunks_can_be_turned_off() {
+        let config: ServerConfig = toml::from_str("[segments]\nchunk_ms = 0").unwrap();
+        assert_eq!(config.segments.chunk_ms, 0);
+        assert_eq!(ServerConfig::default().segments.chunk_ms, 100);
     }
 
     #[test]

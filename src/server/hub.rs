@@ -232,7 +232,8 @@ impl Hub {
     fn new_stream(&self, streams: &mut HashMap<String, Arc<LiveStream>>, key: &str, protocol: &'static str, peer: SocketAddr) -> Arc<LiveStream> {
         let segments = &self.config.segments;
         let packager =
-            Packager::new(key, segments.target_ms, segments.low_latency.then_some(segments.part_target_ms), segments.window, segments.directory.clone());
+            Packager::new(key, segments.target_ms, segments.low_latency.then_some(segments.part_target_ms), segments.window, segments.directory.clone())
+                .with_chunks(segments.chunk_ms);
         let stream = Arc::new(LiveStream {
             key: key.to_string(),
             protocol: Mutex::new(protocol),

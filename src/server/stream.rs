@@ -82,6 +82,12 @@ impl Packager {
         }
     }
 
+    /// Streams video parts being written in chunks of about `chunk_ms`; 0 sends them whole.
+    pub fn with_chunks(mut self, chunk_ms: u32) -> Packager {
+        self.segmenter.set_chunks((chunk_ms > 0).then_some(chunk_ms));
+        self
+    }
+
     /// Where requests wait for the snapshots this packager publishes.
     pub fn wakeups(&self) -> Arc<Wakeups> {
         self.wakeups.clone()

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use super::segmenter::VIDEO_TIMESCALE;
-use super::segmenter::{CHUNK_MS, Cut, FollowContext, SegmenterEvent, follow_cut, ms_to_ticks};
+use super::segmenter::{Cut, FollowContext, SegmenterEvent, follow_cut, ms_to_ticks};
 use super::track::{HeldFrame, TrackSegmenter};
 
 /// Where the source's video opened a session or cut, for the rung to follow.
@@ -132,8 +132,8 @@ impl RungTrack {
         {
             out.push(SegmenterEvent::Init(init));
         }
-        if context.chunking {
-            self.chunk(dts, context, out);
+        if let Some(chunk_ticks) = context.chunk_ticks {
+            self.chunk(dts, chunk_ticks, out, context.open_number);
         }
         let composition_offset = (pts - dts).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
         let data = if frame.keyframe { super::segmenter::with_parameter_sets(&self.track.config, frame.data) } else { frame.data };
@@ -141,20 +141,20 @@ impl RungTrack {
     }
 
     /// Before the frame at `dts` is held: what is finalized of the open part
-    /// goes out as a chunk, as the source's does, every CHUNK_MS and all of
+    /// goes out as a chunk, as the source's does, every `chunk_ticks` and all of
     /// it when that frame is the last before the source's next cut. Every
     /// cut up to `dts` is made, so what is finalized stays in this part; its
     /// segment is the one the next cut closes a part of, or the source's
     /// open one when the rung has caught up with every cut.
-    fn chunk(&mut self, dts: i64, context: &FollowContext<'_>, out: &mut Vec<SegmenterEvent>) {
+    fn chunk(&mut self, dts: i64, chunk_ticks: i64, out: &mut Vec<SegmenterEvent>, open_number: u64) {
         let (number, next_cut) = match self.boundaries.front() {
             Some(Boundary::Cut(cut)) => (cut.number, Some(ms_to_ticks(cut.at_ms, VIDEO_TIMESCALE))),
             // The rung is still in a session that has ended.
             Some(Boundary::Start { .. }) => return,
-            None => (context.open_number, None),
+            None => (open_number, None),
         };
         let last_held = next_cut.is_some_and(|at| at <= dts + self.track.last_duration);
-        if (self.track.unchunked_duration() >= ms_to_ticks(CHUNK_MS, VIDEO_TIMESCALE) || last_held)
+        if (self.track.unchunked_duration() >= chunk_ticks || last_held)
             && let Some(chunk) = self.track.cut_chunk(number)
         {
             out.push(SegmenterEvent::Chunk(chunk));

@@ -23,9 +23,10 @@ pub const VIDEO_TIMESCALE: u32 = 90_000;
 const FIRST_SEGMENT_CAP_MS: i64 = 20_000;
 /// Parts shorter than this cost more in requests than they save in latency.
 pub const MIN_PART_MS: u32 = 200;
-/// The part being written goes out in chunks of about this length, each a
-/// write to every reader of it: shorter costs more writes for little gain.
-pub(super) const CHUNK_MS: i64 = 100;
+/// The part being written goes out in chunks of about this length unless
+/// told otherwise, each a write to every reader of it: shorter costs more
+/// writes for little gain.
+const CHUNK_MS: u32 = 100;
 /// Audio frames further than this from their expected time start a new run.
 const AUDIO_RESYNC_FRAMES: i64 = 2;
 
@@ -64,7 +65,7 @@ macro_rules! follow_context {
             anchor: $segmenter.anchor,
             target_duration: &mut $segmenter.target_duration,
             stats: &mut $segmenter.stats,
-            chunking: $segmenter.part_target_ms.is_some(),
+            chunk_ticks: chunk_ticks($segmenter.part_target_ms, $segmenter.chunk_ms),
             open_number: $segmenter.next_number,
         }
     };
@@ -75,8 +76,9 @@ pub struct FollowContext<'a> {
     anchor: Option<(i64, UnixMillis)>,
     target_duration: &'a mut Option<u32>,
     stats: &'a mut SegmenterStats,
-    /// Parts are cut, so a video part being written goes out in chunks.
-    pub chunking: bool,
+    /// A video part being written goes out in chunks of this many 90 kHz
+    /// ticks (parts are cut and chunks are on).
+    pub chunk_ticks: Option<i64>,
     /// The number of the source's open segment.
     pub open_number: u64,
 }
@@ -94,6 +96,8 @@ pub struct Segmenter {
     target_ms: i64,
     /// LL-HLS part target in milliseconds; None makes one part per segment.
     part_target_ms: Option<i64>,
+    /// Chunks of video parts being written, in milliseconds; None sends parts whole.
+    chunk_ms: Option<u32>,
     target_duration: Option<u32>,
     video: Option<TrackSegmenter>,
     audio: Option<TrackSegmenter>,
@@ -124,6 +128,7 @@ impl Segmenter {
         Segmenter {
             target_ms: i64::from(target_ms.max(100)),
             part_target_ms: None,
+            chunk_ms: Some(CHUNK_MS),
             target_duration: None,
             video: None,
             audio: None,
@@ -146,6 +151,11 @@ impl Segmenter {
     pub fn with_parts(mut self, part_target_ms: Option<u32>) -> Segmenter {
         self.part_target_ms = part_target_ms.map(|ms| i64::from(ms.max(MIN_PART_MS)));
         self
+    }
+
+    /// Video parts being written go out in chunks of about `chunk_ms` (None: whole).
+    pub fn set_chunks(&mut self, chunk_ms: Option<u32>) {
+        self.chunk_ms = chunk_ms;
     }
 
     pub fn part_target_ms(&self) -> Option<u32> {
@@ -426,17 +436,18 @@ impl Segmenter {
                 }
             }
             // Every cut due is made, so what is finalized stays in the open
-            // part. It goes out in chunks of about CHUNK_MS, and all of it
+            // part. It goes out in chunks of about `chunk_ms`, and all of it
             // once the frame about to be held will be the part's last (the
             // next frame would carry it past the target), so a part that ends
             // on its duration leaves a single frame for its readers at its
-            // completion. One cut short by a keyframe leaves up to CHUNK_MS.
-            let unchunked = video.unchunked_duration();
-            let last_held = video.part_elapsed(dts).is_some_and(|elapsed| elapsed + 2 * video.last_duration > part_ticks);
-            if (unchunked >= ms_to_ticks(CHUNK_MS, VIDEO_TIMESCALE) || last_held)
-                && let Some(chunk) = video.cut_chunk(self.next_number)
-            {
-                out.push(SegmenterEvent::Chunk(chunk));
+            // completion. One cut short by a keyframe leaves up to a chunk.
+            if let Some(chunk_ticks) = chunk_ticks(self.part_target_ms, self.chunk_ms) {
+                let last_held = video.part_elapsed(dts).is_some_and(|elapsed| elapsed + 2 * video.last_duration > part_ticks);
+                if (video.unchunked_duration() >= chunk_ticks || last_held)
+                    && let Some(chunk) = video.cut_chunk(self.next_number)
+                {
+                    out.push(SegmenterEvent::Chunk(chunk));
+                }
             }
         }
         if video.segment_start.is_none()
@@ -577,6 +588,11 @@ fn emit_segment((segment, last_part): (TrackSegment, Option<TrackPart>), context
     };
     stats.segments += 1;
     out.push(SegmenterEvent::Segment(segment, SegmentTiming { wall_start }));
+}
+
+/// The chunk length in video ticks, when parts are cut and chunked.
+fn chunk_ticks(part_target_ms: Option<i64>, chunk_ms: Option<u32>) -> Option<i64> {
+    part_target_ms.and(chunk_ms).map(|ms| ms_to_ticks(i64::from(ms), VIDEO_TIMESCALE))
 }
 
 pub(super) fn ms_to_ticks(ms: i64, timescale: u32) -> i64 {
