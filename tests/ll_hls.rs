@@ -120,7 +120,8 @@ fn ll_hls_playlists_parts_hints_reports_and_delta_updates() {
 
 #[test]
 fn blocking_reload_and_hinted_parts_answer_within_a_part_of_the_parts_existence() {
-    let server = Server::start("[segments]\ntarget_ms = 1000\n[streams]\ngrace_seconds = 1.0\n");
+    // Parts sent whole: the part and the reload answer at its completion alike.
+    let server = Server::start("[segments]\ntarget_ms = 1000\nchunk_ms = 0\n[streams]\ngrace_seconds = 1.0\n");
     let _publisher = publish(&server, "block", 30);
     let video = "/live/block/video/playlist.m3u8";
     wait_for("parts listed", Duration::from_secs(30), || server.get(video).filter(|p| p.matches("#EXTINF").count() >= 2));
@@ -154,6 +155,12 @@ fn blocking_reload_and_hinted_parts_answer_within_a_part_of_the_parts_existence(
     gaps.sort_by(f64::total_cmp);
     let median = gaps[gaps.len() / 2];
     assert!(median < PART_TARGET, "playlist and part answered {median:.3} s apart (median over {gaps:?})");
+    let playlist = server.get(video).unwrap();
+    let hint = playlist.lines().find(|l| l.starts_with("#EXT-X-PRELOAD-HINT:")).expect("hint");
+    let host = server.url("").trim_start_matches("http://").to_string();
+    let (code, headers, _) = get_chunks(&host, &format!("/live/block/video/{}", attribute(hint, "URI").unwrap()));
+    assert_eq!(code, 200);
+    assert!(headers.iter().any(|(name, _)| name == "content-length"), "with chunk_ms = 0 the hinted part comes whole: {headers:?}");
 }
 
 /// A GET over HTTP/1.1: the response's headers (names lowercased) and, for
