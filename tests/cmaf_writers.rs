@@ -291,15 +291,21 @@ fn the_window_slides_and_counts_discontinuities_that_leave_it() {
     assert!(!text.contains("#EXT-X-ENDLIST"));
 }
 
-#[test]
-fn parts_tile_their_segments_and_follow_on_audio_and_in_the_low_latency_mpd() {
+/// A segmenter of 2 s segments in 1/3 s parts, and a window with its init segments.
+fn low_latency_with_window() -> (Segmenter, MediaWindow) {
     let (segmenter, inits) = configured_with_inits(2000);
-    let mut segmenter = segmenter.with_parts(Some(334));
+    let segmenter = segmenter.with_parts(Some(334));
     let mut window = MediaWindow::new(6, 2);
     window.part_target_ms = segmenter.part_target_ms();
     for init in inits {
         window.apply(init);
     }
+    (segmenter, window)
+}
+
+#[test]
+fn parts_tile_their_segments_and_follow_on_audio_and_in_the_low_latency_mpd() {
+    let (mut segmenter, mut window) = low_latency_with_window();
     // 5.5 s at 30 fps with 2 s GOPs: two closed segments and an open one.
     let events = run_stream(&mut segmenter, 0, 5, 60);
     let extra = run_stream(&mut segmenter, 5_000, 1, 60);
@@ -514,13 +520,7 @@ fn fragments(bytes: &[u8]) -> Vec<usize> {
 
 #[test]
 fn a_part_being_written_goes_out_in_chunks_that_are_its_bytes() {
-    let (segmenter, inits) = configured_with_inits(2000);
-    let mut segmenter = segmenter.with_parts(Some(334));
-    let mut window = MediaWindow::new(6, 2);
-    window.part_target_ms = segmenter.part_target_ms();
-    for init in inits {
-        window.apply(init);
-    }
+    let (mut segmenter, mut window) = low_latency_with_window();
     let mut streamed: Vec<u8> = Vec::new();
     let mut first_fragment = None;
     let mut parts = 0;

@@ -25,6 +25,22 @@ fn part_id(uri: &str) -> (u64, u32) {
     (n.parse().unwrap(), i.parse().unwrap())
 }
 
+/// The URI of the part the playlist hints at.
+fn hinted_uri(playlist: &str) -> &str {
+    let hint = playlist.lines().find(|l| l.starts_with("#EXT-X-PRELOAD-HINT:")).expect("a preload hint");
+    attribute(hint, "URI").expect("the hint's URI")
+}
+
+/// A server with 1 s segments and a publisher on `key`, once two segments are
+/// listed; with the path of its video playlist.
+fn live_with_parts(extra_segments_config: &str, key: &str) -> (Server, Publisher, String) {
+    let server = Server::start(&format!("[segments]\ntarget_ms = 1000\n{extra_segments_config}[streams]\ngrace_seconds = 1.0\n"));
+    let publisher = publish(&server, key, 30);
+    let video = format!("/live/{key}/video/playlist.m3u8");
+    wait_for("parts listed", Duration::from_secs(30), || server.get(&video).filter(|p| p.matches("#EXTINF").count() >= 2));
+    (server, publisher, video)
+}
+
 /// Publishes 1 s GOPs of 30 fps video and AAC audio for `seconds`.
 fn publish(server: &Server, key: &str, seconds: u32) -> Publisher {
     Publisher::spawn(
@@ -121,15 +137,12 @@ fn ll_hls_playlists_parts_hints_reports_and_delta_updates() {
 #[test]
 fn blocking_reload_and_hinted_parts_answer_within_a_part_of_the_parts_existence() {
     // Parts sent whole: the part and the reload answer at its completion alike.
-    let server = Server::start("[segments]\ntarget_ms = 1000\nchunk_ms = 0\n[streams]\ngrace_seconds = 1.0\n");
-    let _publisher = publish(&server, "block", 30);
-    let video = "/live/block/video/playlist.m3u8";
-    wait_for("parts listed", Duration::from_secs(30), || server.get(video).filter(|p| p.matches("#EXTINF").count() >= 2));
+    let (server, _publisher, video) = live_with_parts("chunk_ms = 0\n", "block");
+    let video = video.as_str();
     let mut gaps = Vec::new();
     for _ in 0..8 {
         let playlist = server.get(video).unwrap();
-        let hint = playlist.lines().find(|l| l.starts_with("#EXT-X-PRELOAD-HINT:")).expect("hint");
-        let (number, index) = part_id(attribute(hint, "URI").unwrap());
+        let (number, index) = part_id(hinted_uri(&playlist));
         let started = Instant::now();
         let (playlist_after, part_after) = std::thread::scope(|scope| {
             let reload = scope.spawn(|| {
@@ -156,11 +169,14 @@ fn blocking_reload_and_hinted_parts_answer_within_a_part_of_the_parts_existence(
     let median = gaps[gaps.len() / 2];
     assert!(median < PART_TARGET, "playlist and part answered {median:.3} s apart (median over {gaps:?})");
     let playlist = server.get(video).unwrap();
-    let hint = playlist.lines().find(|l| l.starts_with("#EXT-X-PRELOAD-HINT:")).expect("hint");
-    let host = server.url("").trim_start_matches("http://").to_string();
-    let (code, headers, _) = get_chunks(&host, &format!("/live/block/video/{}", attribute(hint, "URI").unwrap()));
+    let (code, headers, _) = get_chunks(&host(&server), &format!("/live/block/video/{}", hinted_uri(&playlist)));
     assert_eq!(code, 200);
     assert!(headers.iter().any(|(name, _)| name == "content-length"), "with chunk_ms = 0 the hinted part comes whole: {headers:?}");
+}
+
+/// The server's HTTP address, as `HOST:PORT`.
+fn host(server: &Server) -> String {
+    server.url("").trim_start_matches("http://").to_string()
 }
 
 /// A GET over HTTP/1.1: the response's headers (names lowercased) and, for
@@ -201,21 +217,15 @@ fn get_chunks(host: &str, path: &str) -> (u16, Vec<(String, String)>, Vec<Vec<u8
 
 #[test]
 fn the_hinted_part_streams_in_chunks_while_it_is_written_and_is_the_part_byte_for_byte() {
-    let server = Server::start("[segments]\ntarget_ms = 1000\n[streams]\ngrace_seconds = 1.0\n");
-    let _publisher = publish(&server, "chunks", 30);
-    let video = "/live/chunks/video/playlist.m3u8";
-    wait_for("parts listed", Duration::from_secs(30), || server.get(video).filter(|p| p.matches("#EXTINF").count() >= 2));
-    let host = server.url("").trim_start_matches("http://").trim_end_matches('/').to_string();
+    let (server, _publisher, video) = live_with_parts("", "chunks");
     for _ in 0..3 {
         // Right after a part completes, the hinted one has hardly begun.
-        let playlist = server.get(video).unwrap();
-        let hint = playlist.lines().find(|l| l.starts_with("#EXT-X-PRELOAD-HINT:")).expect("hint");
-        let (number, index) = part_id(attribute(hint, "URI").unwrap());
+        let playlist = server.get(&video).unwrap();
+        let (number, index) = part_id(hinted_uri(&playlist));
         let fresh = server.get(&format!("{video}?_HLS_msn={number}&_HLS_part={index}")).expect("blocking reload");
-        let hint = fresh.lines().find(|l| l.starts_with("#EXT-X-PRELOAD-HINT:")).expect("hint");
-        let (number, index) = part_id(attribute(hint, "URI").unwrap());
+        let (number, index) = part_id(hinted_uri(&fresh));
         let path = format!("/live/chunks/video/part-{number}.{index}.m4s");
-        let (code, headers, chunks) = get_chunks(&host, &path);
+        let (code, headers, chunks) = get_chunks(&host(&server), &path);
         assert_eq!(code, 200);
         assert!(headers.iter().any(|(name, value)| name == "transfer-encoding" && value == "chunked"), "{headers:?}");
         assert!(chunks.len() >= 2, "the part came in {} piece(s); it should come as its frames do", chunks.len());

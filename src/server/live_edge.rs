@@ -106,12 +106,13 @@ pub async fn part(stream: Arc<LiveStream>, name: &str, number: u64, index: u32) 
     let snapshot = stream.snapshot();
     let track = snapshot.window.rendition(name)?;
     let kind = track.kind;
-    let mut deadline = deadline(&snapshot);
+    // Armed only by a request that waits; it then bounds the streaming too.
+    let mut waited = None;
     let first = match part_readiness(track, snapshot.window.ended, number, index) {
         Readiness::Ready => track.read_part(number, index, 0),
         Readiness::Wait => {
             let begun = |s: &StreamSnapshot| s.window.rendition(name)?.read_part(number, index, 0).filter(|read| read.complete || !read.pieces.is_empty());
-            wait_until(&stream, name, Waiting::Media, deadline.as_mut(), begun).await
+            wait_until(&stream, name, Waiting::Media, waited.insert(deadline(&snapshot)).as_mut(), begun).await
         }
         Readiness::TooFar => None,
     }?;
@@ -119,7 +120,7 @@ pub async fn part(stream: Arc<LiveStream>, name: &str, number: u64, index: u32) 
         return Some(body(media_type(kind), SEGMENT_CACHE, first.pieces.into_iter().next().unwrap_or_default()));
     }
     let cursor = PartCursor { number, index, offset: first.pieces.iter().map(Bytes::len).sum(), first_fragment: first.first_fragment };
-    let rest = part_pieces(stream, name.to_string(), cursor, deadline, false);
+    let rest = part_pieces(stream, name.to_string(), cursor, waited.unwrap_or_else(|| deadline(&snapshot)), false);
     let pieces = futures_util::stream::iter(first.pieces.into_iter().map(Ok)).chain(rest);
     Some(streamed(kind, SEGMENT_CACHE, pieces))
 }
