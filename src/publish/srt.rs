@@ -153,12 +153,14 @@ fn warm_up(socket: &SrtSocket, latency: Duration) -> Result<(), SrtError> {
     pad_with_nulls(socket, latency, |_| false)
 }
 
-/// Closing drops what SRT has not delivered yet. A lost packet is only
-/// noticed (and resent) when a later one arrives, so null TS packets follow
-/// the last media for about the latency, then the acknowledgements are awaited.
+/// Closing drops what SRT has not delivered yet, on both sides: the receiver
+/// hands a packet to its reader only a latency after it was sent, and one
+/// that quits when the caller leaves (srt-live-transmit does) drops what it
+/// still holds, acknowledged or not. A lost packet is only noticed (and
+/// resent) when a later one arrives. So null TS packets follow the last media
+/// for the latency and a margin, then the acknowledgements are awaited.
 fn drain(socket: &SrtSocket, latency: Duration) {
-    let nothing_to_resend = |s: &SrtSocket| !s.is_connected() || s.stats().is_some_and(|stats| stats.unacknowledged == 0);
-    let _ = pad_with_nulls(socket, latency + Duration::from_millis(200), nothing_to_resend);
+    let _ = pad_with_nulls(socket, latency + Duration::from_millis(200), |s| !s.is_connected());
     let deadline = Instant::now() + Duration::from_secs(1);
     while Instant::now() < deadline && socket.is_connected() && socket.stats().is_some_and(|s| s.unacknowledged > 0) {
         std::thread::sleep(Duration::from_millis(10));
