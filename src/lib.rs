@@ -7,5 +7,6 @@ pub mod gui;
 pub mod media;
 pub mod player;
 pub mod publish;
+pub mod rtmp;
 pub mod server;
 pub mod srt;

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::{Publisher, Server, status, wait_for};
+use onair::media::time::{TimeBase, Timestamp};
 use onair::server::ingest::flv_ingest::FlvDepacketizer;
-use onair::server::ingest::rtmp_session::RtmpServerConnection;
+use onair::rtmp::server::RtmpServerConnection;
 use proptest::prelude::*;
 
 fn connect(server: &Server) -> TcpStream {
@@ -161,7 +162,8 @@ proptest! {
 
     /// FLV tag bodies of any shape: an error or a frame, never a panic.
     #[test]
-    fn flv_bodies_never_panic(video in proptest::collection::vec(any::<u8>(), 0..256), audio in proptest::collection::vec(any::<u8>(), 0..64), ts in any::<i64>()) {
+    fn flv_bodies_never_panic(video in proptest::collection::vec(any::<u8>(), 0..256), audio in proptest::collection::vec(any::<u8>(), 0..64), ms in any::<i64>()) {
+        let ts = Timestamp::new(ms, TimeBase::MILLIS);
         let mut depacketizer = FlvDepacketizer::default();
         let _ = depacketizer.video(ts, &Bytes::from(video.clone()));
         let _ = depacketizer.audio(ts, &Bytes::from(audio));

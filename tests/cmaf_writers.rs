@@ -389,9 +389,9 @@ fn a_rung_fed_late_cuts_exactly_where_the_source_did() {
         let keyframe = v % 30 == 0;
         events.extend(segmenter.push(video(ms, keyframe), UnixMillis(1_000_000 + ms)));
         events.extend(segmenter.push(audio(ms), UnixMillis(1_000_000 + ms)));
-        let (dts_ms, pts_ms) = segmenter.last_video_time().expect("the source frame was taken");
+        let (dts, pts) = segmenter.last_video_time().expect("the source frame was taken");
         if v != 105 && v != 299 {
-            in_flight.push_back(RungFrame { dts_ms, pts_ms, keyframe, data: Bytes::from_static(&[0, 0, 0, 1, 0x65]) });
+            in_flight.push_back(RungFrame { dts, pts, keyframe, data: Bytes::from_static(&[0, 0, 0, 1, 0x65]) });
         }
         if in_flight.len() > 15 {
             events.extend(segmenter.push_rung(0, in_flight.pop_front().unwrap()));
@@ -455,10 +455,10 @@ fn a_rung_that_misses_the_frame_at_a_segment_start_sits_that_segment_out() {
         let ms = 500 + v * 1000 / 30;
         let keyframe = v % 30 == 0;
         events.extend(segmenter.push(video(ms, keyframe), UnixMillis(1_000_000 + ms)));
-        let (dts_ms, pts_ms) = segmenter.last_video_time().expect("the source frame was taken");
+        let (dts, pts) = segmenter.last_video_time().expect("the source frame was taken");
         // The keyframe that starts the third segment never reaches the rung.
         if v != 120 {
-            events.extend(segmenter.push_rung(0, RungFrame { dts_ms, pts_ms, keyframe, data: Bytes::from_static(&[0, 0, 0, 1, 0x65]) }));
+            events.extend(segmenter.push_rung(0, RungFrame { dts, pts, keyframe, data: Bytes::from_static(&[0, 0, 0, 1, 0x65]) }));
         }
     }
     segmenter.flush(&mut events);

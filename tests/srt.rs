@@ -9,9 +9,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Server, decode_count, free_port, require, run, wait_for};
+use common::{Server, assert_tfdt_is_the_sum_of_durations, decode_count, free_port, listed_segment_timing, require, run, wait_for};
 
 fn ffmpeg_srt(url: &str, seconds: u32) -> std::process::Output {
+    ffmpeg_srt_at(url, seconds, "30", 48_000)
+}
+
+/// ffmpeg publishing `seconds` of test video at frame rate `rate` (as ffmpeg
+/// writes it: `30`, `30000/1001`) with AAC at `sample_rate` over SRT.
+fn ffmpeg_srt_at(url: &str, seconds: u32, rate: &str, sample_rate: u32) -> std::process::Output {
     require("ffmpeg");
     Command::new("ffmpeg")
         .args([
@@ -22,11 +28,11 @@ fn ffmpeg_srt(url: &str, seconds: u32) -> std::process::Output {
             "-f",
             "lavfi",
             "-i",
-            "testsrc2=size=320x240:rate=30",
+            &format!("testsrc2=size=320x240:rate={rate}"),
             "-f",
             "lavfi",
             "-i",
-            "sine=sample_rate=48000",
+            &format!("sine=sample_rate={sample_rate}"),
         ])
         .args(["-t", &seconds.to_string(), "-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "mpegts", url])
         .stdin(Stdio::null())
@@ -68,6 +74,51 @@ fn ffmpeg_publishes_over_srt_with_each_stream_id_form() {
     let stream = api.as_array().unwrap().iter().find(|s| s["key"] == "plain").unwrap();
     assert_eq!(stream["protocol"], "srt");
     assert!(stream["transport"]["packets_received"].as_u64().unwrap() > 100);
+}
+
+/// The sample durations of every listed video and audio segment of `key`,
+/// published by ffmpeg over SRT at `rate` with 44.1 kHz AAC.
+fn durations_over_srt(server: &Server, key: &str, rate: &str) -> (Vec<u32>, Vec<u32>) {
+    let output = ffmpeg_srt_at(&srt_url(server, &format!("publish:live/{key}"), ""), 6, rate, 44_100);
+    assert!(output.status.success(), "ffmpeg over SRT failed: {}", String::from_utf8_lossy(&output.stderr));
+    ended(server, key);
+    let video = listed_segment_timing(server, key, "video");
+    let audio = listed_segment_timing(server, key, "audio");
+    assert!(video.len() >= 2 && audio.len() >= 2, "{video:?} {audio:?}");
+    assert_tfdt_is_the_sum_of_durations(&video);
+    assert_tfdt_is_the_sum_of_durations(&audio);
+    let flatten = |segments: Vec<(u64, Vec<(u64, Vec<u32>)>)>| -> Vec<u32> {
+        segments.into_iter().flat_map(|(_, fragments)| fragments).flat_map(|(_, durations)| durations).collect()
+    };
+    (flatten(video), flatten(audio))
+}
+
+#[test]
+fn an_ntsc_rate_ts_source_keeps_its_exact_90_khz_frame_durations_and_1024_sample_audio() {
+    let server = Server::start("[streams]\ngrace_seconds = 1.0\n[ladder]\nenabled = false\n");
+    let (video, audio) = durations_over_srt(&server, "ntsc", "30000/1001");
+    // 29.97 fps is 3003 ticks a frame at 90 kHz; the stream's very last
+    // sample has no successor to measure it by and is left out.
+    let (last, whole) = video.split_last().expect("video samples");
+    assert!(whole.len() >= 150, "{} video samples", whole.len());
+    assert!(whole.iter().all(|&d| d == 3003), "every 29.97 fps sample lasts 3003 ticks: {whole:?}");
+    assert!(*last > 0);
+    assert!(audio.len() >= 250, "{} audio samples", audio.len());
+    assert!(audio.iter().all(|&d| d == 1024), "every 44.1 kHz AAC frame lasts 1024 samples: {audio:?}");
+}
+
+#[test]
+fn a_59_94_fps_ts_source_keeps_its_exact_90_khz_frame_durations() {
+    let server = Server::start("[streams]\ngrace_seconds = 1.0\n[ladder]\nenabled = false\n");
+    let (video, _) = durations_over_srt(&server, "ntsc60", "60000/1001");
+    // 1501.5 ticks a frame: the TS clock alternates 1501 and 1502, and every
+    // two frames make exactly 3003.
+    let (_, whole) = video.split_last().expect("video samples");
+    assert!(whole.len() >= 300, "{} video samples", whole.len());
+    assert!(whole.iter().all(|&d| d == 1501 || d == 1502), "59.94 fps samples last 1501 or 1502 ticks: {whole:?}");
+    let total: u64 = whole.iter().map(|&d| u64::from(d)).sum();
+    let expected = whole.len() as f64 * 1501.5;
+    assert!((total as f64 - expected).abs() <= 1.0, "{} frames last {total} ticks, not {expected}", whole.len());
 }
 
 #[test]

@@ -6,7 +6,8 @@ use super::{EngineShared, log_failure};
 use crate::capture::AudioSource;
 use crate::capture::frames::{AUDIO_RATE, AudioLevel};
 use crate::encode::aac::AacEncoder;
-use crate::media::flv::aac_audio_body;
+use crate::media::codec::CodecConfig;
+use crate::media::time::{TimeBase, Timestamp};
 use crate::publish::queue::{Outgoing, OutgoingKind};
 
 pub fn run(mut source: Box<dyn AudioSource>, shared: Arc<EngineShared>, bitrate_kbps: u32) {
@@ -17,7 +18,7 @@ pub fn run(mut source: Box<dyn AudioSource>, shared: Arc<EngineShared>, bitrate_
             return;
         }
     };
-    shared.publish.push(Outgoing { kind: OutgoingKind::AudioHeader, timestamp_ms: 0, body: aac_audio_body(true, &encoder.config().asc), captured_micros: 0 });
+    shared.publish.push(Outgoing::config(CodecConfig::Aac(encoder.config().clone()), Timestamp::zero(TimeBase::MICROS)));
     // Capture time of input sample zero; every output frame is placed from it.
     let mut origin_micros: Option<i64> = None;
     let mut fed: i64 = 0;
@@ -52,12 +53,8 @@ pub fn run(mut source: Box<dyn AudioSource>, shared: Arc<EngineShared>, bitrate_
                 // Encoder priming before the capture clock began: nothing to play.
                 continue;
             }
-            shared.publish.push(Outgoing {
-                kind: OutgoingKind::Audio,
-                timestamp_ms: micros / 1000,
-                body: aac_audio_body(false, &frame.data),
-                captured_micros: micros,
-            });
+            let time = Timestamp::new(micros, TimeBase::MICROS);
+            shared.publish.push(Outgoing { kind: OutgoingKind::Audio, dts: time, pts: time, data: frame.data, captured_micros: micros });
         }
     }
 }

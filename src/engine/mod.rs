@@ -26,6 +26,7 @@ use crate::capture::pattern::TestPattern;
 use crate::capture::tone::TestTone;
 use crate::capture::{AudioSource, CaptureError, VideoSource};
 use crate::encode::quality::QualityKnob;
+use crate::publish::fanout::Fanout;
 use crate::publish::shared::{PublishShared, PublishState};
 use crate::publish::target::PublishTarget;
 
@@ -47,16 +48,19 @@ pub enum AudioChoice {
 pub struct EngineConfig {
     pub video: VideoChoice,
     pub audio: AudioChoice,
-    pub target: PublishTarget,
+    /// Where the one encode goes; each target has its own queue and state.
+    /// The status reports the first.
+    pub targets: Vec<PublishTarget>,
     pub knob: QualityKnob,
     pub keyframe_interval_secs: u32,
-    /// Media the outgoing queue may hold before it drops.
-    pub queue_span_ms: i64,
+    /// Media each target's outgoing queue may hold before it drops.
+    pub queue_span: Duration,
 }
 
 impl EngineConfig {
+    /// One target, the default in the app and the CLI.
     pub fn new(video: VideoChoice, audio: AudioChoice, target: PublishTarget, knob: QualityKnob) -> EngineConfig {
-        EngineConfig { video, audio, target, knob, keyframe_interval_secs: 2, queue_span_ms: 3000 }
+        EngineConfig { video, audio, targets: vec![target], knob, keyframe_interval_secs: 2, queue_span: Duration::from_secs(3) }
     }
 }
 
@@ -76,7 +80,7 @@ pub enum EngineError {
 
 /// State the engine's threads share.
 pub struct EngineShared {
-    pub publish: Arc<PublishShared>,
+    pub publish: Fanout,
     knob: Mutex<QualityKnob>,
     knob_generation: AtomicU64,
     stopping: AtomicBool,
@@ -99,6 +103,11 @@ pub struct Preview {
 impl EngineShared {
     pub fn knob(&self) -> QualityKnob {
         *self.knob.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The target the status reports.
+    fn primary(&self) -> Option<&Arc<PublishShared>> {
+        self.publish.targets().first()
     }
 
     pub fn stopping(&self) -> bool {
@@ -169,7 +178,7 @@ impl Engine {
             AudioChoice::None => None,
         };
         let shared = Arc::new(EngineShared {
-            publish: Arc::new(PublishShared::new(config.queue_span_ms, clock)),
+            publish: Fanout::new(config.targets.len(), config.queue_span, clock),
             knob: Mutex::new(config.knob),
             knob_generation: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
@@ -196,13 +205,25 @@ impl Engine {
             threads.push(spawn("audio", Box::new(move || audio::run(audio, for_audio, kbps)))?);
         }
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| EngineError::Start(e.to_string()))?;
-        let for_network = shared.publish.clone();
-        let target = config.target.clone();
+        let drivers: Vec<_> = config.targets.iter().cloned().zip(shared.publish.targets().iter().cloned()).collect();
         threads.push(spawn(
             "publish",
-            Box::new(move || match target {
-                PublishTarget::Rtmp(target) => runtime.block_on(crate::publish::rtmp::run(target, for_network, stop_rx)),
-                PublishTarget::Srt(target) => runtime.block_on(crate::publish::srt::run(target, for_network, stop_rx)),
+            Box::new(move || {
+                runtime.block_on(async move {
+                    let running: Vec<_> = drivers
+                        .into_iter()
+                        .map(|(target, for_network)| {
+                            let stop = stop_rx.clone();
+                            async move {
+                                match target {
+                                    PublishTarget::Rtmp(target) => crate::publish::rtmp::run(target, for_network, stop).await,
+                                    PublishTarget::Srt(target) => crate::publish::srt::run(target, for_network, stop).await,
+                                }
+                            }
+                        })
+                        .collect();
+                    futures_util::future::join_all(running).await;
+                })
             }),
         )?);
         let for_control = shared.clone();
@@ -260,7 +281,8 @@ fn control_loop(
         if shared.stopping() && !*stop.borrow() {
             let _ = stop.send(true);
         }
-        let (mut state, live_since) = shared.publish.state();
+        let Some(primary) = shared.primary() else { return };
+        let (mut state, live_since) = primary.state();
         let finished = matches!(state, PublishState::Stopped { .. });
         if finished {
             // The network side ended (refused, or stopped): capture ends too.
@@ -270,8 +292,8 @@ fn control_loop(
             }
         }
         let now = Instant::now();
-        let bytes = shared.publish.bytes_sent.load(Ordering::Relaxed);
-        let frames = shared.publish.video_frames_sent.load(Ordering::Relaxed);
+        let bytes = primary.bytes_sent.load(Ordering::Relaxed);
+        let frames = primary.video_frames_sent.load(Ordering::Relaxed);
         samples.push_back((now, bytes, frames));
         while samples.len() > 2 && now.duration_since(samples[0].0) > Duration::from_secs(1) {
             samples.pop_front();
@@ -281,20 +303,20 @@ fn control_loop(
         let rate = |delta: u64| if elapsed > 0.0 { delta as f64 / elapsed } else { 0.0 };
         let knob = shared.knob();
         let (width, height) = knob.size();
-        let drops = shared.publish.drops();
+        let drops = primary.drops();
         let snapshot = Status {
             state,
             sent_kbps: rate(bytes - bytes_then) * 8.0 / 1000.0,
             fps: rate(frames - frames_then),
             dropped_frames: drops.video_frames + drops.audio_frames,
-            queue_depth: shared.publish.queue_depth(),
+            queue_depth: primary.queue_depth(),
             encode_ms: shared.mean_encode_ms(),
             uptime: live_since.map_or(Duration::ZERO, |since| now.duration_since(since)),
             width,
             height,
             target_kbps: knob.video_kbps(),
             audio_level: *shared.audio_level.lock().unwrap_or_else(|p| p.into_inner()),
-            latency_ms: shared.publish.latency_ms(),
+            latency_ms: primary.latency_ms(),
             video_source: video_source.clone(),
             audio_source: audio_source.clone(),
         };

@@ -8,7 +8,8 @@ use super::{EngineShared, log_failure};
 use crate::capture::VideoSource;
 use crate::encode::h264::H264Encoder;
 use crate::encode::quality::QualityKnob;
-use crate::media::flv::avc_video_body;
+use crate::media::codec::CodecConfig;
+use crate::media::time::{TimeBase, Timestamp};
 use crate::publish::queue::{Outgoing, OutgoingKind};
 use crate::publish::shared::MediaDescription;
 
@@ -64,19 +65,17 @@ pub fn run(mut source: Box<dyn VideoSource>, shared: Arc<EngineShared>, keyframe
                 return;
             }
         };
-        let timestamp_ms = frame.captured.micros / 1000;
-        if let Some(config) = &encoded.config {
-            shared.publish.push(Outgoing {
-                kind: OutgoingKind::VideoHeader,
-                timestamp_ms,
-                body: avc_video_body(true, 0, 0, &config.avcc),
-                captured_micros: frame.captured.micros,
-            });
+        // The capture clock's microseconds are the stream's media time; each
+        // driver converts to its protocol's clock. No B-frames: pts = dts.
+        let time = Timestamp::new(frame.captured.micros, TimeBase::MICROS);
+        if let Some(config) = encoded.config {
+            shared.publish.push(Outgoing::config(CodecConfig::H264(config), time));
         }
         shared.publish.push(Outgoing {
             kind: OutgoingKind::Video { keyframe: encoded.keyframe, reference: true },
-            timestamp_ms,
-            body: avc_video_body(encoded.keyframe, 1, 0, &encoded.data),
+            dts: time,
+            pts: time,
+            data: encoded.data,
             captured_micros: frame.captured.micros,
         });
     }

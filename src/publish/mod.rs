@@ -1,10 +1,11 @@
-//! Publishing: the RTMP client, the outgoing queue with its drop policy,
-//! and reconnection.
+//! Publishing: one encode fanned out to each target's bounded queue of
+//! encoded frames, and a driver per target that serialises them for its
+//! protocol at the edge (FLV over RTMP, TS over SRT) and reconnects.
 
+pub mod fanout;
 pub mod queue;
 pub mod reconnect;
 pub mod rtmp;
-pub mod rtmp_client;
 pub mod session;
 pub mod shared;
 pub mod srt;

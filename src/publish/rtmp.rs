@@ -8,11 +8,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::queue::OutgoingKind;
-use super::rtmp_client::{RtmpClientConnection, RtmpClientError};
+use super::queue::{Outgoing, OutgoingKind};
+use crate::rtmp::client::{RtmpClientConnection, RtmpClientError};
 use super::session::{Failure, resolve, run_with_reconnect};
 use super::shared::{PublishShared, PublishState};
 use super::target::RtmpTarget;
+use crate::media::codec::CodecConfig;
+use crate::media::flv::{aac_audio_body, avc_video_body};
+use crate::media::time::Timestamp;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -50,16 +53,11 @@ async fn publish_once(target: &RtmpTarget, shared: &PublishShared, stop: &mut wa
     tracing::info!(target = %target.display(), "live");
     shared.set_state(PublishState::Live);
     let live_failure = |reason: String| Failure::Transient { reason, was_live: true };
-    let (width, height, fps, video_kbps, audio_kbps) = shared.media_description();
-    connection.send_metadata(width, height, fps, video_kbps, audio_kbps).map_err(classify)?;
+    connection.send_metadata(&shared.media_description()).map_err(classify)?;
     let headers = shared.resync();
     shared.request_keyframe();
-    for header in headers {
-        match header.kind {
-            OutgoingKind::VideoHeader => connection.send_video(header.body, header.timestamp_ms, false),
-            _ => connection.send_audio(header.body, header.timestamp_ms),
-        }
-        .map_err(classify)?;
+    for header in &headers {
+        send(&mut connection, header).map_err(classify)?;
     }
     loop {
         let outgoing = connection.take_outgoing();
@@ -88,16 +86,26 @@ async fn publish_once(target: &RtmpTarget, shared: &PublishShared, stop: &mut wa
             }
         }
         while let Some(item) = shared.pop() {
-            let sent = match item.kind {
-                OutgoingKind::VideoHeader => connection.send_video(item.body, item.timestamp_ms, false),
-                OutgoingKind::Video { keyframe, .. } => connection.send_video(item.body, item.timestamp_ms, !keyframe),
-                OutgoingKind::AudioHeader | OutgoingKind::Audio => connection.send_audio(item.body, item.timestamp_ms),
-            };
-            sent.map_err(|e| live_failure(e.to_string()))?;
+            send(&mut connection, &item).map_err(|e| live_failure(e.to_string()))?;
             if matches!(item.kind, OutgoingKind::Video { .. }) {
                 shared.count_video_frame(item.captured_micros);
             }
         }
+    }
+}
+
+/// Serialises one encoded frame or configuration as the FLV tag body RTMP
+/// carries, at its decode time; pts reaches the peer as the composition offset.
+fn send(connection: &mut RtmpClientConnection, item: &Outgoing) -> Result<(), RtmpClientError> {
+    match &item.kind {
+        OutgoingKind::Config(CodecConfig::H264(config)) => connection.send_video(avc_video_body(true, 0, 0, &config.avcc), item.dts, false),
+        OutgoingKind::Config(CodecConfig::Aac(config)) => connection.send_audio(aac_audio_body(true, &config.asc), item.dts),
+        OutgoingKind::Video { keyframe, .. } => {
+            let composition = item.pts.checked_sub(item.dts).map_or(0, Timestamp::as_millis);
+            let composition_ms = composition.clamp(-(1 << 23), (1 << 23) - 1) as i32;
+            connection.send_video(avc_video_body(*keyframe, 1, composition_ms, &item.data), item.dts, !keyframe)
+        }
+        OutgoingKind::Audio => connection.send_audio(aac_audio_body(false, &item.data), item.dts),
     }
 }
 

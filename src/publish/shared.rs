@@ -1,10 +1,12 @@
-//! What the encoders and the network sender share: the queue, a keyframe
-//! request, the publish state and send counters.
+//! What the encoders and one target's network driver share: that target's
+//! queue with its drop policy, its publish state and send counters, and the
+//! encoders' signals (a keyframe request, the stream's shape) every target
+//! of the same encode shares.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
@@ -42,12 +44,38 @@ pub struct MediaDescription {
     pub audio_kbps: u32,
 }
 
+/// What the targets fed by one encode tell its encoders, and learn from them.
+#[derive(Default)]
+pub struct EncoderSignals {
+    keyframe_wanted: AtomicBool,
+    media: Mutex<MediaDescription>,
+}
+
+impl EncoderSignals {
+    pub fn request_keyframe(&self) {
+        self.keyframe_wanted.store(true, Ordering::SeqCst);
+    }
+
+    /// For the video encoder: true once per request, whichever target made it.
+    pub fn take_keyframe_request(&self) -> bool {
+        self.keyframe_wanted.swap(false, Ordering::SeqCst)
+    }
+
+    pub fn set_media_description(&self, media: MediaDescription) {
+        *self.media.lock().unwrap_or_else(|p| p.into_inner()) = media;
+    }
+
+    pub fn media_description(&self) -> MediaDescription {
+        *self.media.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// One target's side of the publish path.
 pub struct PublishShared {
     queue: Mutex<OutgoingQueue>,
     media_ready: Notify,
-    keyframe_wanted: AtomicBool,
+    signals: Arc<EncoderSignals>,
     state: Mutex<(PublishState, Option<Instant>)>,
-    media: Mutex<MediaDescription>,
     pub bytes_sent: AtomicU64,
     pub video_frames_sent: AtomicU64,
     latencies: Mutex<VecDeque<i64>>,
@@ -57,13 +85,12 @@ pub struct PublishShared {
 const LATENCY_SAMPLES: usize = 300;
 
 impl PublishShared {
-    pub fn new(queue_span_ms: i64, clock: CaptureClock) -> PublishShared {
+    pub fn new(queue_span: Duration, clock: CaptureClock, signals: Arc<EncoderSignals>) -> PublishShared {
         PublishShared {
-            queue: Mutex::new(OutgoingQueue::new(queue_span_ms)),
+            queue: Mutex::new(OutgoingQueue::new(queue_span)),
             media_ready: Notify::new(),
-            keyframe_wanted: AtomicBool::new(false),
+            signals,
             state: Mutex::new((PublishState::Idle, None)),
-            media: Mutex::new(MediaDescription::default()),
             bytes_sent: AtomicU64::new(0),
             video_frames_sent: AtomicU64::new(0),
             latencies: Mutex::new(VecDeque::new()),
@@ -104,12 +131,7 @@ impl PublishShared {
     }
 
     pub fn request_keyframe(&self) {
-        self.keyframe_wanted.store(true, Ordering::SeqCst);
-    }
-
-    /// For the video encoder: true once per request.
-    pub fn take_keyframe_request(&self) -> bool {
-        self.keyframe_wanted.swap(false, Ordering::SeqCst)
+        self.signals.request_keyframe();
     }
 
     pub fn set_state(&self, state: PublishState) {
@@ -127,13 +149,8 @@ impl PublishShared {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    pub fn set_media_description(&self, media: MediaDescription) {
-        *self.media.lock().unwrap_or_else(|p| p.into_inner()) = media;
-    }
-
-    pub fn media_description(&self) -> (u32, u32, f32, u32, u32) {
-        let m = *self.media.lock().unwrap_or_else(|p| p.into_inner());
-        (m.width, m.height, m.fps, m.video_kbps, m.audio_kbps)
+    pub fn media_description(&self) -> MediaDescription {
+        self.signals.media_description()
     }
 
     pub fn count_sent(&self, bytes: usize) {

@@ -4,17 +4,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use tokio::sync::watch;
 
 use super::queue::{Outgoing, OutgoingKind};
 use super::session::{Failure, resolve, run_with_reconnect};
 use super::shared::{PublishShared, PublishState};
 use super::target::SrtTarget;
-use crate::media::aac::{adts_header, parse_asc};
-use crate::media::codec::AacConfig;
+use crate::media::aac::adts_header;
+use crate::media::codec::{AacConfig, CodecConfig};
 use crate::media::h264::{avcc_parameter_sets, length_prefixed_units};
 use crate::media::ts::mux::TsMuxer;
+use crate::media::time::{TimeBase, Timestamp};
 use crate::media::ts::{PACKET_SIZE, null_packet};
 use crate::srt::{SrtError, SrtOptions, SrtSocket};
 
@@ -37,13 +37,11 @@ struct Codecs {
 
 impl Codecs {
     fn learn(&mut self, item: &Outgoing) {
-        match item.kind {
-            OutgoingKind::VideoHeader => {
-                self.parameter_sets = item.body.get(5..).map(|avcc| avcc_parameter_sets(avcc).into_iter().map(<[u8]>::to_vec).collect()).unwrap_or_default();
+        match &item.kind {
+            OutgoingKind::Config(CodecConfig::H264(h264)) => {
+                self.parameter_sets = avcc_parameter_sets(&h264.avcc).into_iter().map(<[u8]>::to_vec).collect();
             }
-            OutgoingKind::AudioHeader => {
-                self.aac = item.body.get(2..).and_then(|asc| parse_asc(Bytes::copy_from_slice(asc)).ok());
-            }
+            OutgoingKind::Config(CodecConfig::Aac(aac)) => self.aac = Some(aac.clone()),
             _ => {}
         }
     }
@@ -176,22 +174,24 @@ fn drain(socket: &SrtSocket, latency: Duration) {
     }
 }
 
+/// Serialises one encoded frame as TS packets, its pts and dts exactly on
+/// the 90 kHz clock.
 fn mux(muxer: &mut TsMuxer, codecs: &Codecs, item: &Outgoing, out: &mut Vec<u8>) {
-    let time_90k = (item.timestamp_ms.max(0) as u64) * 90;
-    match item.kind {
+    let ts_time = |time: Timestamp| time.rescale(TimeBase::MPEG_90K).map_or(0, |t| t.value.max(0) as u64);
+    let (pts, dts) = (ts_time(item.pts), ts_time(item.dts));
+    match &item.kind {
         OutgoingKind::Video { keyframe, .. } => {
-            let Some(nalus) = item.body.get(5..) else { return };
-            let units: Vec<&[u8]> = length_prefixed_units(nalus).collect();
+            let units: Vec<&[u8]> = length_prefixed_units(&item.data).collect();
             let sets: Vec<&[u8]> = codecs.parameter_sets.iter().map(Vec::as_slice).collect();
-            muxer.write_video(time_90k, time_90k, keyframe, &sets, &units, out);
+            muxer.write_video(pts, dts, *keyframe, &sets, &units, out);
         }
         OutgoingKind::Audio => {
-            let (Some(config), Some(raw)) = (&codecs.aac, item.body.get(2..)) else { return };
-            let Some(header) = adts_header(config, raw.len()) else { return };
+            let Some(config) = &codecs.aac else { return };
+            let Some(header) = adts_header(config, item.data.len()) else { return };
             let mut frame = header.to_vec();
-            frame.extend_from_slice(raw);
-            muxer.write_audio(time_90k, &frame, out);
+            frame.extend_from_slice(&item.data);
+            muxer.write_audio(pts, &frame, out);
         }
-        OutgoingKind::VideoHeader | OutgoingKind::AudioHeader => {}
+        OutgoingKind::Config(_) => {}
     }
 }

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::media::codec::CodecConfig;
+use crate::media::time::TimeBase;
 use crate::media::wallclock::{UnixMillis, iso8601_duration};
 use crate::server::cmaf::window::{MediaWindow, Period, TrackWindow};
 use crate::server::hls::codec_string;
@@ -150,7 +151,7 @@ fn write_representation(out: &mut String, window: &MediaWindow, track: &TrackWin
             );
         }
     }
-    let pto = period.media_start_ms * i64::from(track.timescale) / 1000;
+    let pto = TimeBase::new(track.timescale).and_then(|base| period.media_start.rescale(base).ok()).map_or(0, |t| t.value);
     let _ = write!(
         out,
         "        <SegmentTemplate timescale=\"{}\" presentationTimeOffset=\"{}\" initialization=\"{name}/init-{}.mp4\" media=\"{name}/seg-$Number$.m4s\" startNumber=\"{}\"",

@@ -17,6 +17,7 @@ use super::stream::{Packager, StreamSnapshot};
 use super::wakeups::{TrackKey, WaitPoint, Waiting, Wakeups};
 use crate::media::codec::CodecConfig;
 use crate::media::frame::{EncodedFrame, TrackKind};
+pub use crate::media::shown::shown_key;
 use crate::media::wallclock::UnixMillis;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -272,15 +273,6 @@ impl Hub {
     }
 }
 
-/// A stream key as errors and log lines show it: a refused one can be as
-/// long as an RTMP message, and a log line should not be.
-pub fn shown_key(key: &str) -> String {
-    const SHOWN_CHARS: usize = 64;
-    match key.char_indices().nth(SHOWN_CHARS) {
-        Some((end, _)) => format!("{}…", &key[..end]),
-        None => key.to_string(),
-    }
-}
 
 fn valid_key(key: &str) -> bool {
     (1..=128).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) && key != "." && key != ".."
@@ -362,10 +354,10 @@ impl Publisher {
             let segments = packager.push(frame, wall_now());
             (segments, packager.last_video_time())
         };
-        if let (Some((data, keyframe)), Some((dts_ms, pts_ms))) = (for_ladder, placed)
+        if let (Some((data, keyframe)), Some((dts, pts))) = (for_ladder, placed)
             && let Some(ladder) = self.stream.ladder().as_mut()
         {
-            ladder.feed(SourceFrame { data, keyframe, dts_ms, pts_ms, arrived });
+            ladder.feed(SourceFrame { data, keyframe, dts, pts, arrived });
         }
         if segments > 0 {
             Metrics::add(&self.metrics.segments_produced, segments as u64);

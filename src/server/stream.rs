@@ -19,6 +19,7 @@ use super::wakeups::{TrackKey, Wakeups};
 use super::{dash, hls};
 use crate::media::codec::CodecConfig;
 use crate::media::frame::{EncodedFrame, TrackKind};
+use crate::media::time::Timestamp;
 use crate::media::wallclock::UnixMillis;
 
 /// What viewers and the API read; replaced whole on every change.
@@ -260,7 +261,7 @@ impl Packager {
     }
 
     /// Where the last source video frame went on the stream timeline, if it was taken.
-    pub fn last_video_time(&self) -> Option<(i64, i64)> {
+    pub fn last_video_time(&self) -> Option<(Timestamp, Timestamp)> {
         self.segmenter.last_video_time()
     }
 

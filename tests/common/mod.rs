@@ -294,3 +294,51 @@ pub fn av_offsets(url: &str) -> Vec<f64> {
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+/// One served segment's fragments, read with mp4-atom: each fragment's
+/// decode time (tfdt) and its samples' durations (tfhd defaults applied).
+pub fn fragment_timing(segment: &[u8]) -> Vec<(u64, Vec<u32>)> {
+    use mp4_atom::{Decode, Mdat, Moof};
+    let mut buf = segment;
+    let mut fragments = Vec::new();
+    while !buf.is_empty() {
+        let moof = Moof::decode(&mut buf).expect("a moof");
+        Mdat::decode(&mut buf).expect("its mdat");
+        let traf = &moof.traf[0];
+        let tfdt = traf.tfdt.as_ref().expect("tfdt").base_media_decode_time;
+        let default = traf.tfhd.default_sample_duration;
+        let durations = traf.trun.iter().flat_map(|trun| trun.samples.iter()).map(|s| s.duration.or(default).expect("a sample duration")).collect();
+        fragments.push((tfdt, durations));
+    }
+    fragments
+}
+
+/// Every listed segment of `rendition` of an ended stream, in order: its
+/// number and its fragments' timing.
+pub fn listed_segment_timing(server: &Server, key: &str, rendition: &str) -> Vec<(u64, Vec<(u64, Vec<u32>)>)> {
+    let playlist = server.media_playlist(key, rendition).expect("the media playlist");
+    let first = playlist.media_sequence;
+    playlist
+        .segments
+        .iter()
+        .enumerate()
+        .map(|(i, segment)| {
+            let bytes = get_bytes(&server.url(&format!("/live/{key}/{rendition}/{}", segment.uri))).expect("a listed segment");
+            (first + i as u64, fragment_timing(&bytes))
+        })
+        .collect()
+}
+
+/// Checks a track's timeline is continuous: each fragment's tfdt is the
+/// first's plus every sample duration before it, exactly.
+pub fn assert_tfdt_is_the_sum_of_durations(segments: &[(u64, Vec<(u64, Vec<u32>)>)]) {
+    let mut expected: Option<u64> = None;
+    for (number, fragments) in segments {
+        for (tfdt, durations) in fragments {
+            if let Some(expected) = expected {
+                assert_eq!(*tfdt, expected, "segment {number}: tfdt is the sum of the durations before it");
+            }
+            expected = Some(tfdt + durations.iter().map(|&d| u64::from(d)).sum::<u64>());
+        }
+    }
+}

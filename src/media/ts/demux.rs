@@ -36,6 +36,14 @@ pub struct TsStats {
     pub continuity_errors: u64,
     pub frames_dropped: u64,
     pub resyncs: u64,
+    /// Frames dropped because their clock leapt implausibly far ahead.
+    pub timestamp_jumps: u64,
+}
+
+#[derive(Clone, Copy)]
+enum Track {
+    Video,
+    Audio,
 }
 
 #[derive(Default)]
@@ -232,9 +240,27 @@ impl TsDemuxer {
         }
     }
 
+    /// A PES timestamp on the extended 90 kHz timeline; `None` (counted)
+    /// when the extender refuses it as an absurd jump.
+    fn extend(&mut self, track: Track, raw: u64) -> Option<Timestamp> {
+        let clock = match track {
+            Track::Video => &mut self.video_clock,
+            Track::Audio => &mut self.audio_clock,
+        };
+        match clock.extend(raw) {
+            Ok(time) => Some(time),
+            Err(_) => {
+                self.stats.timestamp_jumps += 1;
+                self.stats.frames_dropped += 1;
+                None
+            }
+        }
+    }
+
     fn video(&mut self, pts: u64, dts: u64, body: &[u8], events: &mut Vec<TsEvent>) {
-        let dts = self.video_clock.extend(dts);
-        let pts = dts + (pts as i64 - dts).rem_euclid(1 << 33).min(90_000 * 10);
+        let Some(dts) = self.extend(Track::Video, dts) else { return };
+        // pts never precedes dts: the offset is taken modulo the 33-bit wrap.
+        let pts = Timestamp::new(dts.value + (pts as i64 - dts.value).rem_euclid(1 << 33).min(90_000 * 10), dts.base);
         let mut keyframe = false;
         let mut picture = Vec::new();
         for unit in annexb_nal_units(body) {
@@ -264,16 +290,18 @@ impl TsDemuxer {
         self.waiting_for_keyframe = false;
         events.push(TsEvent::Frame(EncodedFrame {
             kind: TrackKind::Video,
-            dts: Timestamp::new(dts, TimeBase::MPEG_90K),
-            pts: Timestamp::new(pts, TimeBase::MPEG_90K),
+            dts,
+            pts,
             keyframe,
             data: Bytes::from(length_prefixed(&picture)),
         }));
     }
 
     fn audio(&mut self, pts: u64, body: &[u8], events: &mut Vec<TsEvent>) {
-        let mut pts = self.audio_clock.extend(pts);
+        let Some(pts) = self.extend(Track::Audio, pts) else { return };
         let mut rest = body;
+        // The PES's frames follow its pts by exactly 1024 samples each.
+        let mut samples = 0i64;
         while let Some(header) = AdtsHeader::parse(rest) {
             let Some(frame) = rest.get(header.header_length..header.frame_length) else { break };
             if let Ok(config) = parse_asc(header.audio_specific_config())
@@ -282,10 +310,12 @@ impl TsDemuxer {
                 self.aac = Some(config.clone());
                 events.push(TsEvent::Config(CodecConfig::Aac(config)));
             }
-            if let Some(config) = &self.aac {
-                let time = Timestamp::new(pts, TimeBase::MPEG_90K);
+            if let Some(config) = &self.aac
+                && let Some(rate) = TimeBase::new(config.sample_rate)
+                && let Ok(time) = pts.checked_add(Timestamp::new(samples, rate))
+            {
                 events.push(TsEvent::Frame(EncodedFrame { kind: TrackKind::Audio, dts: time, pts: time, keyframe: true, data: Bytes::copy_from_slice(frame) }));
-                pts += 1024 * 90_000 / i64::from(config.sample_rate.max(1));
+                samples += 1024;
             }
             rest = &rest[header.frame_length..];
         }

@@ -4,7 +4,11 @@
 pub mod fragment;
 pub mod init;
 pub mod mp4;
+pub mod cuts;
+pub mod parameter_sets;
 pub mod rung;
+pub mod rungs;
 pub mod segmenter;
+pub mod timeline;
 pub mod track;
 pub mod window;

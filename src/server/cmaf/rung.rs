@@ -8,36 +8,10 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use super::segmenter::VIDEO_TIMESCALE;
-use super::segmenter::{Cut, FollowContext, SegmenterEvent, follow_cut, ms_to_ticks};
+use super::cuts::{Boundary, FollowContext, SegmenterEvent, VIDEO_TIMESCALE, follow_cut, ticks};
+use super::parameter_sets::with_parameter_sets;
 use super::track::{HeldFrame, TrackSegmenter};
-
-/// Where the source's video opened a session or cut, for the rung to follow.
-#[derive(Clone, Copy, Debug)]
-pub enum Boundary {
-    /// The source's first segment of a session starts here.
-    Start {
-        at_ms: i64,
-    },
-    Cut(Cut),
-}
-
-impl Boundary {
-    fn at_ms(&self) -> i64 {
-        match self {
-            Boundary::Start { at_ms } => *at_ms,
-            Boundary::Cut(cut) => cut.at_ms,
-        }
-    }
-
-    /// Whether a segment (not just a part) begins here: a rung may start only there.
-    pub fn opens_segment(&self) -> bool {
-        match self {
-            Boundary::Start { .. } => true,
-            Boundary::Cut(cut) => !cut.part_only,
-        }
-    }
-}
+use crate::media::time::Timestamp;
 
 /// A rung that stops taking frames must not hold the source's cuts forever.
 const MAX_PENDING_BOUNDARIES: usize = 1024;
@@ -45,8 +19,8 @@ const MAX_PENDING_BOUNDARIES: usize = 1024;
 /// One transcoded frame, on the stream timeline the source's frame was put on.
 #[derive(Clone, Debug)]
 pub struct RungFrame {
-    pub dts_ms: i64,
-    pub pts_ms: i64,
+    pub dts: Timestamp,
+    pub pts: Timestamp,
     pub keyframe: bool,
     /// Length-prefixed NAL units.
     pub data: Bytes,
@@ -84,15 +58,15 @@ impl RungTrack {
     /// the source's.
     fn finalize_held_until(&mut self, next: i64) {
         let Some(held) = &self.track.held else { return };
-        let boundary = self.boundaries.front().map(|b| ms_to_ticks(b.at_ms(), VIDEO_TIMESCALE)).filter(|&at| at > held.dts && at < next);
+        let boundary = self.boundaries.front().map(|b| ticks(b.at(), VIDEO_TIMESCALE)).filter(|&at| at > held.dts && at < next);
         let duration = boundary.unwrap_or(next) - held.dts;
         self.track.finalize_held(duration);
     }
 
     /// Takes one transcoded frame.
     pub fn push(&mut self, frame: RungFrame, context: &mut FollowContext<'_>, out: &mut Vec<SegmenterEvent>) {
-        let dts = ms_to_ticks(frame.dts_ms, VIDEO_TIMESCALE);
-        let pts = ms_to_ticks(frame.pts_ms, VIDEO_TIMESCALE);
+        let dts = ticks(frame.dts, VIDEO_TIMESCALE);
+        let pts = ticks(frame.pts, VIDEO_TIMESCALE);
         if self.track.held.as_ref().is_some_and(|held| dts <= held.dts) {
             return;
         }
@@ -100,7 +74,7 @@ impl RungTrack {
         // Whether a source segment starts at this very frame, or started at a frame this rung never got.
         let (mut opens_here, mut opening_missed) = (false, false);
         while let Some(boundary) = self.boundaries.front().copied() {
-            if boundary.at_ms() > frame.dts_ms {
+            if boundary.at() > frame.dts {
                 break;
             }
             self.boundaries.pop_front();
@@ -108,7 +82,7 @@ impl RungTrack {
                 follow_cut(&mut self.track, cut, context, out);
             }
             if boundary.opens_segment() {
-                opens_here = boundary.at_ms() == frame.dts_ms;
+                opens_here = boundary.at() == frame.dts;
                 opening_missed = !opens_here;
             }
         }
@@ -136,7 +110,7 @@ impl RungTrack {
             self.chunk(dts, chunk_ticks, out, context.open_number);
         }
         let composition_offset = (pts - dts).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
-        let data = if frame.keyframe { super::segmenter::with_parameter_sets(&self.track.config, frame.data) } else { frame.data };
+        let data = if frame.keyframe { with_parameter_sets(&self.track.config, frame.data) } else { frame.data };
         self.track.hold(HeldFrame { dts, composition_offset, keyframe: frame.keyframe, data });
     }
 
@@ -148,7 +122,7 @@ impl RungTrack {
     /// open one when the rung has caught up with every cut.
     fn chunk(&mut self, dts: i64, chunk_ticks: i64, out: &mut Vec<SegmenterEvent>, open_number: u64) {
         let (number, next_cut) = match self.boundaries.front() {
-            Some(Boundary::Cut(cut)) => (cut.number, Some(ms_to_ticks(cut.at_ms, VIDEO_TIMESCALE))),
+            Some(Boundary::Cut(cut)) => (cut.number, Some(ticks(cut.at, VIDEO_TIMESCALE))),
             // The rung is still in a session that has ended.
             Some(Boundary::Start { .. }) => return,
             None => (open_number, None),
@@ -169,7 +143,7 @@ impl RungTrack {
     pub fn finish(&mut self, context: &mut FollowContext<'_>, out: &mut Vec<SegmenterEvent>) {
         if let Some(held) = &self.track.held {
             let step = held.dts + self.track.last_duration.max(1);
-            let next_cut = self.boundaries.front().map(|b| ms_to_ticks(b.at_ms(), VIDEO_TIMESCALE)).filter(|&at| at > held.dts);
+            let next_cut = self.boundaries.front().map(|b| ticks(b.at(), VIDEO_TIMESCALE)).filter(|&at| at > held.dts);
             self.finalize_held_until(next_cut.unwrap_or(step));
         }
         if self.started {

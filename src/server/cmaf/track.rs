@@ -160,7 +160,7 @@ impl TrackSegmenter {
 
     /// A video track of ladder rung `rung`, named `name` in URLs.
     pub fn for_rung(rung: usize, name: &str, config: CodecConfig) -> TrackSegmenter {
-        let mut track = TrackSegmenter::new(TrackKind::Video, 1, super::segmenter::VIDEO_TIMESCALE, config);
+        let mut track = TrackSegmenter::new(TrackKind::Video, 1, super::cuts::VIDEO_TIMESCALE, config);
         track.rung = Some(rung);
         track.name = name.to_string();
         track

@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 
-use super::segmenter::{SegmentTiming, SegmenterEvent};
+use super::cuts::{SegmentTiming, SegmenterEvent};
+use crate::media::time::{TimeBase, Timestamp};
 use super::track::{PartSpan, TrackChunk, TrackInit, TrackPart, TrackSegment};
 use crate::media::codec::CodecConfig;
 use crate::media::frame::TrackKind;
@@ -38,8 +39,8 @@ impl WindowSegment {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Period {
     pub first_number: u64,
-    /// Media time of the period's first segment, milliseconds on the stream timeline.
-    pub media_start_ms: i64,
+    /// Media time of the period's first segment on the stream timeline.
+    pub media_start: Timestamp,
     pub wall_start: UnixMillis,
 }
 
@@ -359,13 +360,14 @@ impl MediaWindow {
             (TrackKind::Video, None) => true,
             (TrackKind::Audio, None) => self.video.is_none(),
         };
-        let start_ms = segment.start * 1000 / i64::from(segment.timescale.max(1));
+        let media_start = Timestamp::new(segment.start, TimeBase::new(segment.timescale).unwrap_or(TimeBase::MPEG_90K));
+        let start_ms = media_start.as_millis();
         if is_lead {
             if self.availability_start.is_none() {
                 self.availability_start = Some(UnixMillis(timing.wall_start.0 - start_ms));
             }
             if self.periods.is_empty() || segment.discontinuity {
-                self.periods.push(Period { first_number: segment.number, media_start_ms: start_ms, wall_start: timing.wall_start });
+                self.periods.push(Period { first_number: segment.number, media_start, wall_start: timing.wall_start });
             }
         }
         let retained = self.retained;

@@ -7,14 +7,14 @@ use crate::media::codec::CodecConfig;
 use crate::media::flv::{FlvAudio, FlvError, FlvVideo, parse_audio, parse_video};
 use crate::media::frame::{EncodedFrame, TrackKind};
 use crate::media::h264::{H264Error, nal_types, parse_avcc};
-use crate::media::time::{TimeBase, Timestamp};
+use crate::media::time::Timestamp;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error(transparent)]
     Flv(#[from] FlvError),
-    #[error("bad H.264 data at {timestamp_ms} ms: {source}")]
-    H264 { timestamp_ms: i64, source: H264Error },
+    #[error("bad H.264 data at {} ms: {source}", time.as_millis())]
+    H264 { time: Timestamp, source: H264Error },
     #[error("bad AAC configuration: {0}")]
     Aac(#[from] AacError),
 }
@@ -41,8 +41,9 @@ pub struct FlvDepacketizer {
 }
 
 impl FlvDepacketizer {
-    pub fn video(&mut self, timestamp_ms: i64, body: &Bytes) -> Result<Option<IngestItem>, IngestError> {
-        let h264_error = |source| IngestError::H264 { timestamp_ms, source };
+    /// `time` is the tag's extended RTMP timestamp (milliseconds).
+    pub fn video(&mut self, time: Timestamp, body: &Bytes) -> Result<Option<IngestItem>, IngestError> {
+        let h264_error = |source| IngestError::H264 { time, source };
         match parse_video(body)? {
             FlvVideo::SequenceHeader(avcc) => {
                 let config = parse_avcc(avcc).map_err(h264_error)?;
@@ -55,15 +56,15 @@ impl FlvDepacketizer {
                     return Ok(None);
                 };
                 nal_types(&data, nal_length_size).map_err(h264_error)?;
-                let dts = Timestamp::new(timestamp_ms, TimeBase::MILLIS);
-                let pts = Timestamp::new(timestamp_ms + i64::from(composition_ms), TimeBase::MILLIS);
+                let dts = time;
+                let pts = Timestamp::new(time.value.saturating_add(i64::from(composition_ms)), time.base);
                 Ok(Some(IngestItem::Frame(EncodedFrame { kind: TrackKind::Video, dts, pts, keyframe, data })))
             }
             FlvVideo::EndOfSequence | FlvVideo::Info => Ok(None),
         }
     }
 
-    pub fn audio(&mut self, timestamp_ms: i64, body: &Bytes) -> Result<Option<IngestItem>, IngestError> {
+    pub fn audio(&mut self, time: Timestamp, body: &Bytes) -> Result<Option<IngestItem>, IngestError> {
         match parse_audio(body)? {
             FlvAudio::SequenceHeader(asc) => {
                 let config = parse_asc(asc)?;
@@ -75,7 +76,6 @@ impl FlvDepacketizer {
                     self.frames_without_config += 1;
                     return Ok(None);
                 }
-                let time = Timestamp::new(timestamp_ms, TimeBase::MILLIS);
                 Ok(Some(IngestItem::Frame(EncodedFrame { kind: TrackKind::Audio, dts: time, pts: time, keyframe: true, data })))
             }
         }

@@ -3,6 +3,5 @@
 pub mod flv_ingest;
 pub mod publish_secret;
 pub mod rtmp;
-pub mod rtmp_session;
 pub mod srt;
 pub mod stream_id;

@@ -7,7 +7,7 @@
 
 use crate::server::config::RtmpConfig;
 use crate::server::connection::percent_decode;
-use crate::server::hub::shown_key;
+use crate::media::shown::shown_key;
 
 /// A publish request's stream name, split into the key and its query.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::flv_ingest::{FlvDepacketizer, IngestItem};
 use super::publish_secret::{self, PublishName};
-use super::rtmp_session::{RtmpEvent, RtmpServerConnection};
+use crate::rtmp::server::{RtmpEvent, RtmpServerConnection};
 use crate::server::hub::{Hub, Publisher};
 use crate::server::metrics::Metrics;
 
@@ -118,14 +118,14 @@ fn handle_events(
             RtmpEvent::Metadata { width, height, frame_rate, encoder } => {
                 tracing::debug!(%peer, ?width, ?height, ?frame_rate, ?encoder, "stream metadata");
             }
-            RtmpEvent::Video { timestamp_ms, body } => {
+            RtmpEvent::Video { time, body } => {
                 let Some(active) = publisher.as_ref() else { continue };
-                let item = depacketizer.video(timestamp_ms, &body);
+                let item = depacketizer.video(time, &body);
                 feed(item, active, connection, arrived)?;
             }
-            RtmpEvent::Audio { timestamp_ms, body } => {
+            RtmpEvent::Audio { time, body } => {
                 let Some(active) = publisher.as_ref() else { continue };
-                let item = depacketizer.audio(timestamp_ms, &body);
+                let item = depacketizer.audio(time, &body);
                 feed(item, active, connection, arrived)?;
             }
             RtmpEvent::PublishFinished => {

@@ -121,7 +121,7 @@ impl Decoder {
             append_annexb(&mut annexb, avcc_parameter_sets(&self.source.avcc));
         }
         append_annexb(&mut annexb, nal_units(&frame.data, self.source.nal_length_size));
-        self.retimer.input(frame.dts_ms, frame.pts_ms, frame.keyframe, frame.arrived);
+        self.retimer.input(frame.dts, frame.pts, frame.keyframe, frame.arrived);
         let mut pictures = Vec::new();
         if let Err(error) = decoder.decode(&annexb, &mut self.pool, &mut pictures) {
             self.decode_errors += 1;

@@ -24,6 +24,7 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use crate::media::codec::{CodecConfig, H264Config};
+use crate::media::time::Timestamp;
 use crate::server::cmaf::rung::RungFrame;
 use crate::server::config::LadderConfig;
 
@@ -42,8 +43,8 @@ pub struct SourceFrame {
     /// Length-prefixed NAL units.
     pub data: Bytes,
     pub keyframe: bool,
-    pub dts_ms: i64,
-    pub pts_ms: i64,
+    pub dts: Timestamp,
+    pub pts: Timestamp,
     pub arrived: Instant,
 }
 

@@ -8,10 +8,12 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::time::Instant;
 
+use crate::media::time::Timestamp;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FrameTiming {
-    pub pts_ms: i64,
-    pub dts_ms: i64,
+    pub pts: Timestamp,
+    pub dts: Timestamp,
     pub keyframe: bool,
     /// When the source frame reached the server: a rung's lag is measured from it.
     pub arrived: Instant,
@@ -22,25 +24,25 @@ const MAX_PENDING: usize = 32;
 
 #[derive(Default)]
 pub struct Retimer {
-    pending: BinaryHeap<Reverse<(i64, bool, Instant)>>,
-    decode_times: VecDeque<i64>,
+    pending: BinaryHeap<Reverse<(Timestamp, bool, Instant)>>,
+    decode_times: VecDeque<Timestamp>,
 }
 
 impl Retimer {
     /// A source frame went into the decoder.
-    pub fn input(&mut self, dts_ms: i64, pts_ms: i64, keyframe: bool, arrived: Instant) {
+    pub fn input(&mut self, dts: Timestamp, pts: Timestamp, keyframe: bool, arrived: Instant) {
         if self.decode_times.len() >= MAX_PENDING {
             self.clear();
         }
-        self.pending.push(Reverse((pts_ms, keyframe, arrived)));
-        self.decode_times.push_back(dts_ms);
+        self.pending.push(Reverse((pts, keyframe, arrived)));
+        self.decode_times.push_back(dts);
     }
 
     /// A picture came out of the decoder.
     pub fn output(&mut self) -> Option<FrameTiming> {
-        let Reverse((pts_ms, keyframe, arrived)) = self.pending.pop()?;
-        let dts_ms = self.decode_times.pop_front()?;
-        Some(FrameTiming { pts_ms, dts_ms: dts_ms.min(pts_ms), keyframe, arrived })
+        let Reverse((pts, keyframe, arrived)) = self.pending.pop()?;
+        let dts = self.decode_times.pop_front()?;
+        Some(FrameTiming { pts, dts: dts.min(pts), keyframe, arrived })
     }
 
     pub fn clear(&mut self) {
@@ -52,18 +54,23 @@ impl Retimer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::time::TimeBase;
+
+    fn at(ticks: i64) -> Timestamp {
+        Timestamp::new(ticks, TimeBase::MPEG_90K)
+    }
 
     #[test]
     fn reordered_pictures_get_display_pts_and_source_dts() {
         let now = Instant::now();
         let mut retimer = Retimer::default();
-        // Decode order I P B B with pts 0 99 33 66 and dts -66 -33 0 33 (ms, 30 fps).
-        let frames = [(-66, 0, true), (-33, 99, false), (0, 33, false), (33, 66, false)];
+        // Decode order I P B B with pts 0 3 1 2 and dts -2 -1 0 1 frames at 29.97 fps.
+        let frames = [(-2, 0, true), (-1, 3, false), (0, 1, false), (1, 2, false)];
         for (dts, pts, key) in frames {
-            retimer.input(dts, pts, key, now);
+            retimer.input(at(dts * 3003), at(pts * 3003), key, now);
         }
-        let out: Vec<_> = std::iter::from_fn(|| retimer.output()).map(|t| (t.dts_ms, t.pts_ms, t.keyframe)).collect();
-        assert_eq!(out, [(-66, 0, true), (-33, 33, false), (0, 66, false), (33, 99, false)]);
+        let out: Vec<_> = std::iter::from_fn(|| retimer.output()).map(|t| (t.dts.value / 3003, t.pts.value / 3003, t.keyframe)).collect();
+        assert_eq!(out, [(-2, 0, true), (-1, 1, false), (0, 2, false), (1, 3, false)]);
     }
 
     #[test]
@@ -71,9 +78,9 @@ mod tests {
         let now = Instant::now();
         let mut retimer = Retimer::default();
         for i in 0..5 {
-            retimer.input(i * 33, i * 33, i == 0, now);
+            retimer.input(at(i * 3003), at(i * 3003), i == 0, now);
             let timing = retimer.output().unwrap();
-            assert_eq!((timing.dts_ms, timing.pts_ms, timing.keyframe), (i * 33, i * 33, i == 0));
+            assert_eq!((timing.dts, timing.pts, timing.keyframe), (at(i * 3003), at(i * 3003), i == 0));
         }
         assert!(retimer.output().is_none());
     }

@@ -126,7 +126,7 @@ fn run(key: &str, plan: &RungPlan, fps: u32, jobs: &Receiver<Job>, sink: &dyn Ru
                     sink.configure(plan.index, &plan.name, CodecConfig::H264(config));
                 }
                 let timing = job.timing;
-                sink.push(plan.index, RungFrame { dts_ms: timing.dts_ms, pts_ms: timing.pts_ms, keyframe: encoded.keyframe, data: encoded.data });
+                sink.push(plan.index, RungFrame { dts: timing.dts, pts: timing.pts, keyframe: encoded.keyframe, data: encoded.data });
                 let lag = timing.arrived.elapsed().as_micros() as u64;
                 counters.frames.fetch_add(1, Ordering::Relaxed);
                 counters.last_lag_micros.store(lag, Ordering::Relaxed);

@@ -2,20 +2,19 @@
 //!
 //! Wraps rml_rtmp's client handshake and session behind our own types.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
 use bytes::Bytes;
-use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
 use rml_rtmp::rml_amf0::Amf0Value;
 use rml_rtmp::sessions::{ClientSession, ClientSessionConfig, ClientSessionEvent, ClientSessionResult, PublishRequestType, StreamMetadata};
 use rml_rtmp::time::RtmpTimestamp;
 
+use super::link::{HandshakeStep, LinkError, RtmpLink, contained, protocol};
+use crate::media::time::Timestamp;
+use crate::publish::shared::MediaDescription;
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RtmpClientError {
-    #[error("RTMP handshake failed: {0}")]
-    Handshake(String),
-    #[error("RTMP protocol error: {0}")]
-    Protocol(String),
+    #[error(transparent)]
+    Link(#[from] LinkError),
     /// The server said no: a bad key, a taken key, a wrong application. Not worth retrying.
     #[error("the server refused: {0}")]
     Refused(String),
@@ -27,38 +26,22 @@ pub enum ClientEvent {
     Publishing,
 }
 
-enum Stage {
-    Handshaking(Box<Handshake>),
-    Session(Box<ClientSession>),
-    Failed,
-}
-
 pub struct RtmpClientConnection {
-    stage: Stage,
+    link: RtmpLink<ClientSession>,
     app: String,
     key: String,
     tc_url: String,
-    outgoing: Vec<u8>,
     publishing: bool,
 }
 
 impl RtmpClientConnection {
     /// Starts a connection; C0+C1 are ready in `take_outgoing`.
     pub fn new(app: &str, key: &str, tc_url: &str) -> Result<RtmpClientConnection, RtmpClientError> {
-        let mut handshake = Handshake::new(PeerType::Client);
-        let c0c1 = handshake.generate_outbound_p0_and_p1().map_err(|e| RtmpClientError::Handshake(format!("{e:?}")))?;
-        Ok(RtmpClientConnection {
-            stage: Stage::Handshaking(Box::new(handshake)),
-            app: app.to_string(),
-            key: key.to_string(),
-            tc_url: tc_url.to_string(),
-            outgoing: c0c1,
-            publishing: false,
-        })
+        Ok(RtmpClientConnection { link: RtmpLink::client()?, app: app.to_string(), key: key.to_string(), tc_url: tc_url.to_string(), publishing: false })
     }
 
     pub fn take_outgoing(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.outgoing)
+        self.link.take_outgoing()
     }
 
     pub fn is_publishing(&self) -> bool {
@@ -66,56 +49,37 @@ impl RtmpClientConnection {
     }
 
     pub fn receive(&mut self, bytes: &[u8]) -> Result<Vec<ClientEvent>, RtmpClientError> {
-        let result = catch_unwind(AssertUnwindSafe(|| self.receive_inner(bytes)))
-            .unwrap_or_else(|_| Err(RtmpClientError::Protocol("the RTMP library failed on the server's bytes".into())));
-        if result.is_err() {
-            self.stage = Stage::Failed;
-        }
-        result
+        contained(self, |c| &mut c.link, |c| c.receive_inner(bytes))
     }
 
     fn receive_inner(&mut self, bytes: &[u8]) -> Result<Vec<ClientEvent>, RtmpClientError> {
-        match &mut self.stage {
-            Stage::Failed => Err(RtmpClientError::Protocol("connection already failed".into())),
-            Stage::Handshaking(handshake) => match handshake.process_bytes(bytes).map_err(|e| RtmpClientError::Handshake(format!("{e:?}")))? {
-                HandshakeProcessResult::InProgress { response_bytes } => {
-                    self.outgoing.extend_from_slice(&response_bytes);
-                    Ok(Vec::new())
-                }
-                HandshakeProcessResult::Completed { response_bytes, remaining_bytes } => {
-                    self.outgoing.extend_from_slice(&response_bytes);
-                    let mut config = ClientSessionConfig::new();
-                    config.tc_url = Some(self.tc_url.clone());
-                    let (mut session, results) = ClientSession::new(config).map_err(protocol)?;
-                    let connect = session.request_connection(self.app.clone()).map_err(protocol)?;
-                    self.stage = Stage::Session(Box::new(session));
-                    let mut events = self.handle(results)?;
-                    events.extend(self.handle(vec![connect])?);
-                    if !remaining_bytes.is_empty() {
-                        events.extend(self.receive_inner(&remaining_bytes)?);
-                    }
-                    Ok(events)
-                }
-            },
-            Stage::Session(session) => {
-                let results = session.handle_input(bytes).map_err(protocol)?;
-                self.handle(results)
-            }
+        if !self.link.is_handshaking() {
+            let results = self.session()?.handle_input(bytes).map_err(protocol)?;
+            return self.handle(results);
         }
+        let HandshakeStep::Completed { remaining } = self.link.handshake(bytes)? else { return Ok(Vec::new()) };
+        let mut config = ClientSessionConfig::new();
+        config.tc_url = Some(self.tc_url.clone());
+        let (mut session, results) = ClientSession::new(config).map_err(protocol)?;
+        let connect = session.request_connection(self.app.clone()).map_err(protocol)?;
+        self.link.begin(session);
+        let mut events = self.handle(results)?;
+        events.extend(self.handle(vec![connect])?);
+        if !remaining.is_empty() {
+            events.extend(self.receive_inner(&remaining)?);
+        }
+        Ok(events)
     }
 
     fn session(&mut self) -> Result<&mut ClientSession, RtmpClientError> {
-        match &mut self.stage {
-            Stage::Session(session) => Ok(session),
-            _ => Err(RtmpClientError::Protocol("not connected yet".into())),
-        }
+        Ok(self.link.session()?)
     }
 
     fn handle(&mut self, results: Vec<ClientSessionResult>) -> Result<Vec<ClientEvent>, RtmpClientError> {
         let mut events = Vec::new();
         for result in results {
             match result {
-                ClientSessionResult::OutboundResponse(packet) => self.outgoing.extend_from_slice(&packet.bytes),
+                ClientSessionResult::OutboundResponse(packet) => self.link.send(&packet.bytes),
                 ClientSessionResult::UnhandleableMessageReceived(_) => {}
                 ClientSessionResult::RaisedEvent(event) => match event {
                     ClientSessionEvent::ConnectionRequestAccepted => {
@@ -151,15 +115,15 @@ impl RtmpClientConnection {
         Ok(events)
     }
 
-    pub fn send_metadata(&mut self, width: u32, height: u32, fps: f32, video_kbps: u32, audio_kbps: u32) -> Result<(), RtmpClientError> {
+    pub fn send_metadata(&mut self, media: &MediaDescription) -> Result<(), RtmpClientError> {
         let mut metadata = StreamMetadata::new();
-        metadata.video_width = Some(width);
-        metadata.video_height = Some(height);
+        metadata.video_width = Some(media.width);
+        metadata.video_height = Some(media.height);
         metadata.video_codec_id = Some(7);
-        metadata.video_frame_rate = Some(fps);
-        metadata.video_bitrate_kbps = Some(video_kbps);
+        metadata.video_frame_rate = Some(media.fps);
+        metadata.video_bitrate_kbps = Some(media.video_kbps);
         metadata.audio_codec_id = Some(10);
-        metadata.audio_bitrate_kbps = Some(audio_kbps);
+        metadata.audio_bitrate_kbps = Some(media.audio_kbps);
         metadata.audio_sample_rate = Some(48_000);
         metadata.audio_channels = Some(2);
         metadata.audio_is_stereo = Some(true);
@@ -168,14 +132,15 @@ impl RtmpClientConnection {
         self.handle(vec![result]).map(|_| ())
     }
 
-    pub fn send_video(&mut self, body: Bytes, timestamp_ms: i64, droppable: bool) -> Result<(), RtmpClientError> {
-        let timestamp = RtmpTimestamp::new(timestamp_ms as u32);
+    /// An FLV video tag body at decode time `dts`.
+    pub fn send_video(&mut self, body: Bytes, dts: Timestamp, droppable: bool) -> Result<(), RtmpClientError> {
+        let timestamp = rtmp_timestamp(dts);
         let result = self.session()?.publish_video_data(body, timestamp, droppable).map_err(protocol)?;
         self.handle(vec![result]).map(|_| ())
     }
 
-    pub fn send_audio(&mut self, body: Bytes, timestamp_ms: i64) -> Result<(), RtmpClientError> {
-        let timestamp = RtmpTimestamp::new(timestamp_ms as u32);
+    pub fn send_audio(&mut self, body: Bytes, time: Timestamp) -> Result<(), RtmpClientError> {
+        let timestamp = rtmp_timestamp(time);
         let result = self.session()?.publish_audio_data(body, timestamp, false).map_err(protocol)?;
         self.handle(vec![result]).map(|_| ())
     }
@@ -187,8 +152,10 @@ impl RtmpClientConnection {
     }
 }
 
-fn protocol<E: std::fmt::Debug>(error: E) -> RtmpClientError {
-    RtmpClientError::Protocol(format!("{error:?}"))
+/// RTMP's clock: 32-bit milliseconds, which wrap after 49.7 days as the
+/// protocol intends (the peer's extender follows the wrap).
+fn rtmp_timestamp(time: Timestamp) -> RtmpTimestamp {
+    RtmpTimestamp::new(time.as_millis() as u32)
 }
 
 fn is_refusal(text: &str) -> bool {

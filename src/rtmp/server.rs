@@ -5,29 +5,23 @@
 //! the library on hostile input is contained here and becomes an error for
 //! this one connection.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
 use bytes::Bytes;
 use rml_rtmp::chunk_io::ChunkSerializer;
-use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
 use rml_rtmp::messages::RtmpMessage;
 use rml_rtmp::rml_amf0::Amf0Value;
 use rml_rtmp::sessions::{ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult};
 use rml_rtmp::time::RtmpTimestamp;
 
-use crate::media::time::WrapExtender;
-use crate::server::hub::shown_key;
+use super::link::{HandshakeStep, LinkError, RtmpLink, contained, protocol};
+use crate::media::time::{Timestamp, WrapExtender};
+use crate::media::shown::shown_key;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RtmpError {
-    #[error("RTMP handshake failed: {0}")]
-    Handshake(String),
-    #[error("RTMP protocol error: {0}")]
-    Protocol(String),
+    #[error(transparent)]
+    Link(#[from] LinkError),
     #[error("RTMP message of {0} bytes is over the limit")]
     MessageTooLarge(usize),
-    #[error("RTMP library failed on this input (contained): {0}")]
-    Contained(String),
     #[error("client connected to application {0:?}; this server only accepts {1:?}")]
     WrongApp(String, String),
 }
@@ -51,29 +45,22 @@ pub enum RtmpEvent {
     },
     /// An FLV video tag body at an extended (wrap-free) millisecond timestamp.
     Video {
-        timestamp_ms: i64,
+        time: Timestamp,
         body: Bytes,
     },
     Audio {
-        timestamp_ms: i64,
+        time: Timestamp,
         body: Bytes,
     },
     PublishFinished,
 }
 
-enum Stage {
-    Handshaking(Box<Handshake>),
-    Session(Box<ServerSession>),
-    Failed,
-}
-
 pub struct RtmpServerConnection {
-    stage: Stage,
+    link: RtmpLink<ServerSession>,
     app: String,
     /// What followed `?` in the application name the client connected to.
     connect_query: Option<String>,
     max_message_bytes: usize,
-    outgoing: Vec<u8>,
     video_clock: WrapExtender,
     audio_clock: WrapExtender,
     publish_stream_id: u32,
@@ -87,11 +74,10 @@ pub struct RtmpServerConnection {
 impl RtmpServerConnection {
     pub fn new(app: &str, max_message_bytes: usize) -> RtmpServerConnection {
         RtmpServerConnection {
-            stage: Stage::Handshaking(Box::new(Handshake::new(PeerType::Server))),
+            link: RtmpLink::server(),
             app: app.to_string(),
             connect_query: None,
             max_message_bytes,
-            outgoing: Vec::new(),
             video_clock: WrapExtender::rtmp(),
             audio_clock: WrapExtender::rtmp(),
             publish_stream_id: 1,
@@ -102,82 +88,53 @@ impl RtmpServerConnection {
 
     /// Bytes to send to the peer, in order.
     pub fn take_outgoing(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.outgoing)
+        self.link.take_outgoing()
     }
 
     pub fn receive(&mut self, bytes: &[u8]) -> Result<Vec<RtmpEvent>, RtmpError> {
-        let result = catch_unwind(AssertUnwindSafe(|| self.receive_inner(bytes)));
-        match result {
-            Ok(result) => {
-                if result.is_err() {
-                    self.stage = Stage::Failed;
-                }
-                result
-            }
-            Err(panic) => {
-                self.stage = Stage::Failed;
-                Err(RtmpError::Contained(panic_message(&panic)))
-            }
-        }
+        contained(self, |c| &mut c.link, |c| c.receive_inner(bytes))
     }
 
     fn receive_inner(&mut self, bytes: &[u8]) -> Result<Vec<RtmpEvent>, RtmpError> {
-        match &mut self.stage {
-            Stage::Failed => Err(RtmpError::Protocol("connection already failed".into())),
-            Stage::Handshaking(handshake) => {
-                if let Some(&version) = bytes.first().filter(|_| self.handshake_bytes == 0)
-                    && version != 3
-                {
-                    return Err(RtmpError::Handshake(format!("client asked for RTMP version {version}; only plain RTMP (3) is spoken")));
-                }
-                self.handshake_bytes += bytes.len();
-                let result = handshake.process_bytes(bytes).map_err(|e| RtmpError::Handshake(format!("{e:?}")))?;
-                match result {
-                    HandshakeProcessResult::InProgress { response_bytes } => {
-                        self.outgoing.extend_from_slice(&response_bytes);
-                        Ok(Vec::new())
-                    }
-                    HandshakeProcessResult::Completed { response_bytes, remaining_bytes } => {
-                        self.outgoing.extend_from_slice(&response_bytes);
-                        let mut config = ServerSessionConfig::new();
-                        config.chunk_size = 4096;
-                        let (session, results) = ServerSession::new(config).map_err(|e| RtmpError::Protocol(format!("{e:?}")))?;
-                        self.stage = Stage::Session(Box::new(session));
-                        let mut events = self.handle_results(results)?;
-                        if !remaining_bytes.is_empty() {
-                            events.extend(self.receive_inner(&remaining_bytes)?);
-                        }
-                        Ok(events)
-                    }
-                }
+        if self.link.is_handshaking() {
+            if let Some(&version) = bytes.first().filter(|_| self.handshake_bytes == 0)
+                && version != 3
+            {
+                return Err(LinkError::Handshake(format!("client asked for RTMP version {version}; only plain RTMP (3) is spoken")).into());
             }
-            Stage::Session(session) => {
-                let results = session.handle_input(bytes).map_err(|e| RtmpError::Protocol(format!("{e:?}")))?;
-                if results.is_empty() {
-                    self.bytes_since_message += bytes.len();
-                    if self.bytes_since_message > self.max_message_bytes + 64 * 1024 {
-                        return Err(RtmpError::MessageTooLarge(self.bytes_since_message));
-                    }
-                } else {
-                    self.bytes_since_message = 0;
-                }
-                self.handle_results(results)
+            self.handshake_bytes += bytes.len();
+            let HandshakeStep::Completed { remaining } = self.link.handshake(bytes)? else { return Ok(Vec::new()) };
+            let mut config = ServerSessionConfig::new();
+            config.chunk_size = 4096;
+            let (session, results) = ServerSession::new(config).map_err(protocol)?;
+            self.link.begin(session);
+            let mut events = self.handle_results(results)?;
+            if !remaining.is_empty() {
+                events.extend(self.receive_inner(&remaining)?);
             }
+            return Ok(events);
         }
+        let results = self.session()?.handle_input(bytes).map_err(protocol)?;
+        if results.is_empty() {
+            self.bytes_since_message += bytes.len();
+            if self.bytes_since_message > self.max_message_bytes + 64 * 1024 {
+                return Err(RtmpError::MessageTooLarge(self.bytes_since_message));
+            }
+        } else {
+            self.bytes_since_message = 0;
+        }
+        self.handle_results(results)
     }
 
     fn session(&mut self) -> Result<&mut ServerSession, RtmpError> {
-        match &mut self.stage {
-            Stage::Session(session) => Ok(session),
-            _ => Err(RtmpError::Protocol("no RTMP session yet".into())),
-        }
+        Ok(self.link.session()?)
     }
 
     fn handle_results(&mut self, results: Vec<ServerSessionResult>) -> Result<Vec<RtmpEvent>, RtmpError> {
         let mut events = Vec::new();
         for result in results {
             match result {
-                ServerSessionResult::OutboundResponse(packet) => self.outgoing.extend_from_slice(&packet.bytes),
+                ServerSessionResult::OutboundResponse(packet) => self.link.send(&packet.bytes),
                 ServerSessionResult::UnhandleableMessageReceived(_) => {}
                 ServerSessionResult::RaisedEvent(event) => self.handle_event(event, &mut events)?,
             }
@@ -218,13 +175,15 @@ impl RtmpServerConnection {
             }),
             ServerSessionEvent::VideoDataReceived { data, timestamp, .. } => {
                 self.check_size(data.len())?;
-                let timestamp_ms = self.video_clock.extend(u64::from(timestamp.value));
-                events.push(RtmpEvent::Video { timestamp_ms, body: data });
+                if let Some(time) = extend_clock(&mut self.video_clock, timestamp.value, "video") {
+                    events.push(RtmpEvent::Video { time, body: data });
+                }
             }
             ServerSessionEvent::AudioDataReceived { data, timestamp, .. } => {
                 self.check_size(data.len())?;
-                let timestamp_ms = self.audio_clock.extend(u64::from(timestamp.value));
-                events.push(RtmpEvent::Audio { timestamp_ms, body: data });
+                if let Some(time) = extend_clock(&mut self.audio_clock, timestamp.value, "audio") {
+                    events.push(RtmpEvent::Audio { time, body: data });
+                }
             }
             ServerSessionEvent::PublishStreamFinished { .. } => events.push(RtmpEvent::PublishFinished),
             _ => {}
@@ -269,15 +228,19 @@ impl RtmpServerConnection {
             .and_then(|_| message.into_message_payload(RtmpTimestamp::new(0), self.publish_stream_id).ok())
             .and_then(|payload| serializer.serialize(&payload, true, false).ok());
         if let Some(packet) = packet {
-            self.outgoing.extend_from_slice(&packet.bytes);
+            self.link.send(&packet.bytes);
         }
     }
 }
 
-fn protocol<E: std::fmt::Debug>(error: E) -> RtmpError {
-    RtmpError::Protocol(format!("{error:?}"))
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "unknown panic".into())
+/// A tag's timestamp on the extended timeline; `None` drops a tag whose
+/// clock leapt ahead implausibly (the extender's bounded policy decides).
+fn extend_clock(clock: &mut WrapExtender, raw: u32, track: &str) -> Option<Timestamp> {
+    match clock.extend(u64::from(raw)) {
+        Ok(time) => Some(time),
+        Err(jump) => {
+            tracing::warn!("RTMP {track} tag dropped: {jump}");
+            None
+        }
+    }
 }
