@@ -220,7 +220,12 @@ fn timestamps_that_start_late_and_wrap_are_rebased() {
     let video = segments(&events, TrackKind::Video);
     assert_eq!(video[0].start, 0);
     let total: i64 = video.iter().map(|s| s.duration).sum();
-    assert!((total - 6 * 90_000).abs() <= 3060, "6 s of video within one frame, got {total}");
+    // 180 frames at whole milliseconds: the last one's time plus its step, times 90 exactly.
+    let (last, before) = (179 * 1000 / 30, 178 * 1000 / 30);
+    assert_eq!(total, (last + (last - before)) * 90, "6 s of video to the tick");
+    for pair in video.windows(2) {
+        assert_eq!(pair[1].start, pair[0].start + pair[0].duration, "segment {} starts where the one before ended", pair[1].number);
+    }
 }
 
 #[test]

@@ -103,7 +103,9 @@ fn an_ntsc_rate_ts_source_keeps_its_exact_90_khz_frame_durations_and_1024_sample
     assert!(whole.len() >= 150, "{} video samples", whole.len());
     assert!(whole.iter().all(|&d| d == 3003), "every 29.97 fps sample lasts 3003 ticks: {whole:?}");
     assert!(*last > 0);
-    assert!(audio.len() >= 250, "{} audio samples", audio.len());
+    // The listed audio covers what the listed video does, within a segment's worth.
+    let (video_s, audio_s) = (video.len() as f64 * 3003.0 / 90_000.0, audio.len() as f64 * 1024.0 / 44_100.0);
+    assert!((video_s - audio_s).abs() < 2.5, "{video_s} s of video listed, {audio_s} s of audio");
     assert!(audio.iter().all(|&d| d == 1024), "every 44.1 kHz AAC frame lasts 1024 samples: {audio:?}");
 }
 
