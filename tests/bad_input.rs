@@ -10,8 +10,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{Publisher, Server, status, wait_for};
 use onair::media::time::{TimeBase, Timestamp};
-use onair::server::ingest::flv_ingest::FlvDepacketizer;
 use onair::rtmp::server::RtmpServerConnection;
+use onair::server::ingest::flv_ingest::FlvDepacketizer;
 use proptest::prelude::*;
 
 fn connect(server: &Server) -> TcpStream {

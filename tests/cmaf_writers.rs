@@ -9,12 +9,12 @@ use onair::media::frame::{EncodedFrame, TrackKind};
 use onair::media::h264::parse_avcc;
 use onair::media::time::{TimeBase, Timestamp};
 use onair::media::wallclock::UnixMillis;
-use onair::server::cmaf::fragment::{SampleInfo, write_fragment};
-use onair::server::cmaf::init::{TrackConfig, write_init};
-use onair::server::cmaf::segmenter::{Segmenter, SegmenterEvent};
-use onair::server::cmaf::track::{TrackChunk, TrackSegment};
-use onair::server::cmaf::window::MediaWindow;
-use onair::server::{dash, hls};
+use onair::server::package::cmaf::fragment::{SampleInfo, write_fragment};
+use onair::server::package::cmaf::init::{TrackConfig, write_init};
+use onair::server::package::cmaf::segmenter::{Segmenter, SegmenterEvent};
+use onair::server::package::cmaf::track::{TrackChunk, TrackSegment};
+use onair::server::package::cmaf::window::MediaWindow;
+use onair::server::package::{dash, hls};
 
 const SPS: [u8; 24] =
     [0x67, 0x42, 0xc0, 0x0d, 0xd9, 0x01, 0x41, 0xfb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10, 0x00, 0x00, 0x03, 0x03, 0xc0, 0xf1, 0x42, 0xa4, 0x80];
@@ -378,7 +378,7 @@ fn layout(events: &[SegmenterEvent], rung: Option<usize>) -> (Vec<PartLayout>, V
 
 #[test]
 fn a_rung_fed_late_cuts_exactly_where_the_source_did() {
-    use onair::server::cmaf::rung::RungFrame;
+    use onair::server::package::cmaf::rung::RungFrame;
     let (mut segmenter, mut events) = configured_with_inits(2000);
     segmenter = segmenter.with_parts(Some(334));
     // The rung's track appears with its encoder's first output, mid-way through
@@ -452,7 +452,7 @@ fn parts_left_at_completion(events: &[SegmenterEvent], rung: Option<usize>) -> V
 
 #[test]
 fn a_rung_that_misses_the_frame_at_a_segment_start_sits_that_segment_out() {
-    use onair::server::cmaf::rung::RungFrame;
+    use onair::server::package::cmaf::rung::RungFrame;
     let (mut segmenter, mut events) = configured_with_inits(2000);
     segmenter = segmenter.with_parts(Some(334));
     events.extend(segmenter.configure_rung(0, "360p", h264()));

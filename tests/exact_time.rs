@@ -3,8 +3,10 @@
 //! 32-bit and the MPEG-TS 33-bit wrap. Checked on the segments the
 //! segmenter writes, read back with mp4-atom.
 
+mod common;
+
 use bytes::Bytes;
-use mp4_atom::{Decode, Mdat, Moof};
+use common::{SegmentTiming, all_durations, assert_tfdt_is_the_sum_of_durations, fragment_timing};
 use onair::media::aac::{adts_header, parse_asc};
 use onair::media::codec::CodecConfig;
 use onair::media::frame::{EncodedFrame, TrackKind};
@@ -13,7 +15,7 @@ use onair::media::time::{TimeBase, Timestamp, WrapExtender};
 use onair::media::ts::demux::{TsDemuxer, TsEvent};
 use onair::media::ts::mux::TsMuxer;
 use onair::media::wallclock::UnixMillis;
-use onair::server::cmaf::segmenter::{Segmenter, SegmenterEvent};
+use onair::server::package::cmaf::segmenter::{Segmenter, SegmenterEvent};
 
 const SPS: [u8; 24] =
     [0x67, 0x42, 0xc0, 0x0d, 0xd9, 0x01, 0x41, 0xfb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10, 0x00, 0x00, 0x03, 0x03, 0xc0, 0xf1, 0x42, 0xa4, 0x80];
@@ -31,44 +33,15 @@ fn avcc() -> Bytes {
     Bytes::from(record)
 }
 
-/// Each closed segment of `kind` (source renditions): its number, and per
-/// fragment the tfdt and sample durations as mp4-atom reads them.
-fn timing(events: &[SegmenterEvent], kind: TrackKind) -> Vec<(u64, Vec<(u64, Vec<u32>)>)> {
+/// Each closed segment of `kind` (source renditions) as mp4-atom reads it.
+fn timing(events: &[SegmenterEvent], kind: TrackKind) -> Vec<SegmentTiming> {
     events
         .iter()
         .filter_map(|event| match event {
-            SegmenterEvent::Segment(segment, _) if segment.kind == kind && segment.rung.is_none() => {
-                let mut buf = &segment.data[..];
-                let mut fragments = Vec::new();
-                while !buf.is_empty() {
-                    let moof = Moof::decode(&mut buf).expect("a moof");
-                    Mdat::decode(&mut buf).expect("its mdat");
-                    let traf = &moof.traf[0];
-                    let durations = traf.trun.iter().flat_map(|t| t.samples.iter()).map(|s| s.duration.or(traf.tfhd.default_sample_duration).unwrap()).collect();
-                    fragments.push((traf.tfdt.as_ref().unwrap().base_media_decode_time, durations));
-                }
-                Some((segment.number, fragments))
-            }
+            SegmenterEvent::Segment(segment, _) if segment.kind == kind && segment.rung.is_none() => Some((segment.number, fragment_timing(&segment.data))),
             _ => None,
         })
         .collect()
-}
-
-/// tfdt of every fragment is the first's plus every duration before it, exactly.
-fn assert_continuous(segments: &[(u64, Vec<(u64, Vec<u32>)>)]) {
-    let mut expected = None;
-    for (number, fragments) in segments {
-        for (tfdt, durations) in fragments {
-            if let Some(expected) = expected {
-                assert_eq!(*tfdt, expected, "segment {number}'s tfdt is the sum of the durations before it");
-            }
-            expected = Some(tfdt + durations.iter().map(|&d| u64::from(d)).sum::<u64>());
-        }
-    }
-}
-
-fn durations(segments: &[(u64, Vec<(u64, Vec<u32>)>)]) -> Vec<u32> {
-    segments.iter().flat_map(|(_, f)| f).flat_map(|(_, d)| d.iter().copied()).collect()
 }
 
 /// `seconds` of 29.97 fps video (3003 ticks) and 44.1 kHz AAC muxed as
@@ -122,13 +95,13 @@ fn a_29_97_fps_ts_source_gives_3003_tick_samples_and_1024_sample_audio_across_th
     let video = timing(&events, TrackKind::Video);
     let audio = timing(&events, TrackKind::Audio);
     assert!(video.len() >= 5, "{} video segments", video.len());
-    assert_continuous(&video);
-    assert_continuous(&audio);
-    let video = durations(&video);
+    assert_tfdt_is_the_sum_of_durations(&video);
+    assert_tfdt_is_the_sum_of_durations(&audio);
+    let video = all_durations(&video);
     assert_eq!(video.len() as u64, 12 * 30_000 / 1001);
     // The last sample has no successor: its duration repeats the one before.
     assert!(video.iter().all(|&d| d == 3003), "{video:?}");
-    let audio = durations(&audio);
+    let audio = all_durations(&audio);
     assert!(audio.len() > 500);
     assert!(audio.iter().all(|&d| d == 1024), "{audio:?}");
 }
@@ -154,13 +127,14 @@ fn an_rtmp_source_at_29_97_keeps_its_millisecond_times_without_drift_over_ten_mi
     let frames = 10 * 60 * 30_000 / 1001;
     let times = rtmp_29_97(frames, 90_000);
     for (n, (_, time)) in times.iter().enumerate() {
-        let frame = EncodedFrame { kind: TrackKind::Video, dts: *time, pts: *time, keyframe: n % 60 == 0, data: Bytes::from_static(&[0, 0, 0, 3, 0x65, 0x88, 0x84]) };
+        let frame =
+            EncodedFrame { kind: TrackKind::Video, dts: *time, pts: *time, keyframe: n % 60 == 0, data: Bytes::from_static(&[0, 0, 0, 3, 0x65, 0x88, 0x84]) };
         events.extend(segmenter.push(frame, UnixMillis(1_000_000)));
     }
     segmenter.flush(&mut events);
     let video = timing(&events, TrackKind::Video);
     assert!(video.len() >= 290, "{} segments", video.len());
-    assert_continuous(&video);
+    assert_tfdt_is_the_sum_of_durations(&video);
     // Every segment starts exactly at its first frame's millisecond time
     // (times 90), however far into the stream: no drift, no rounding.
     let mut frame = 0usize;
@@ -171,7 +145,7 @@ fn an_rtmp_source_at_29_97_keeps_its_millisecond_times_without_drift_over_ten_mi
     }
     assert_eq!(frame, times.len());
     // And each sample lasts what its millisecond step says: 33 or 34 ms.
-    let all = durations(&video);
+    let all = all_durations(&video);
     assert!(all[..all.len() - 1].iter().zip(times.windows(2)).all(|(&d, w)| i64::from(d) == (w[1].0 - w[0].0) * 90));
 }
 
@@ -190,8 +164,8 @@ fn a_44_1_khz_rtmp_audio_track_gives_exactly_1024_per_sample() {
     segmenter.flush(&mut events);
     let audio = timing(&events, TrackKind::Audio);
     assert!(audio.len() >= 20);
-    assert_continuous(&audio);
-    assert!(durations(&audio).iter().all(|&d| d == 1024));
+    assert_tfdt_is_the_sum_of_durations(&audio);
+    assert!(all_durations(&audio).iter().all(|&d| d == 1024));
     let start = Timestamp::new(audio[1].1[0].0 as i64, TimeBase::new(44_100).unwrap());
     assert_eq!(start.value % 1024, 0, "segments start on whole frames: {start}");
 }

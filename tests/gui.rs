@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::Server;
+use common::{Server, wait_for};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use onair::gui::app::{OnAirApp, ServerInfo};
@@ -25,7 +25,7 @@ fn step_until(harness: &mut Harness<'_, OnAirApp>, what: &str, timeout: Duration
 #[test]
 fn go_live_from_the_window_and_end_the_stream() {
     let server = Server::start("[streams]\ngrace_seconds = 1.0\n");
-    let info = ServerInfo { rtmp: server.rtmp.clone(), srt: server.srt.clone(), http: server.http.clone(), notice: None, hub: None };
+    let info = ServerInfo { rtmp: server.rtmp.clone(), srt: server.srt.clone(), http: server.http.clone(), notice: None, control: None };
     let settings = Settings { local_key: "window".into(), knob: 3, ..Settings::default() };
     let app = OnAirApp::new(settings, Some(info));
     let mut harness = Harness::builder().with_size(egui::vec2(1240.0, 700.0)).build_ui_state(|ui, app: &mut OnAirApp| app.show(ui), app);
@@ -76,21 +76,25 @@ fn go_live_from_the_window_and_end_the_stream() {
 #[test]
 fn the_ladder_checkbox_switches_the_bundled_servers_ladder() {
     use onair::server::config::ServerConfig;
+    use onair::server::control::ServerControl;
     use onair::server::hub::Hub;
     use onair::server::metrics::Metrics;
     use std::sync::Arc;
-    // The hub of a bundled server in this process (no listeners needed to switch it).
+    // The hub of a bundled server in this process (no listeners needed to switch it);
+    // the app reaches it only through its command channel, applied on the control's thread.
     let hub = Arc::new(Hub::new(ServerConfig::default(), Arc::new(Metrics::default())));
     assert!(hub.ladder_on(), "`onair serve` transcodes by default");
-    let info = ServerInfo { rtmp: "rtmp://x/live".into(), srt: "srt://x".into(), http: "http://x".into(), notice: None, hub: Some(hub.clone()) };
+    let control = ServerControl::attach(hub.clone()).expect("the control thread starts");
+    let info = ServerInfo { rtmp: "rtmp://x/live".into(), srt: "srt://x".into(), http: "http://x".into(), notice: None, control: Some(control) };
     let app = OnAirApp::new(Settings::default(), Some(info));
-    assert!(!hub.ladder_on(), "the app starts its server with the ladder off unless the streamer turned it on");
+    let applied = |on: bool| wait_for("the server to apply the command", Duration::from_secs(5), || (hub.ladder_on() == on).then_some(on));
+    assert!(!applied(false), "the app starts its server with the ladder off unless the streamer turned it on");
     let mut harness = Harness::builder().with_size(egui::vec2(1240.0, 700.0)).build_ui_state(|ui, app: &mut OnAirApp| app.show(ui), app);
     harness.run_steps(2);
     harness.get_by_label("Ladder for viewers").click();
     harness.run_steps(2);
-    assert!(harness.state().settings.ladder && hub.ladder_on(), "checked: the next publisher gets a ladder");
+    assert!(harness.state().settings.ladder && applied(true), "checked: the next publisher gets a ladder");
     harness.get_by_label("Ladder for viewers").click();
     harness.run_steps(2);
-    assert!(!harness.state().settings.ladder && !hub.ladder_on());
+    assert!(!harness.state().settings.ladder && !applied(false));
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Server, assert_tfdt_is_the_sum_of_durations, decode_count, free_port, listed_segment_timing, require, run, wait_for};
+use common::{Server, all_durations, assert_tfdt_is_the_sum_of_durations, decode_count, free_port, listed_segment_timing, require, run, wait_for};
 
 fn ffmpeg_srt(url: &str, seconds: u32) -> std::process::Output {
     ffmpeg_srt_at(url, seconds, "30", 48_000)
@@ -87,10 +87,7 @@ fn durations_over_srt(server: &Server, key: &str, rate: &str) -> (Vec<u32>, Vec<
     assert!(video.len() >= 2 && audio.len() >= 2, "{video:?} {audio:?}");
     assert_tfdt_is_the_sum_of_durations(&video);
     assert_tfdt_is_the_sum_of_durations(&audio);
-    let flatten = |segments: Vec<(u64, Vec<(u64, Vec<u32>)>)>| -> Vec<u32> {
-        segments.into_iter().flat_map(|(_, fragments)| fragments).flat_map(|(_, durations)| durations).collect()
-    };
-    (flatten(video), flatten(audio))
+    (all_durations(&video), all_durations(&audio))
 }
 
 #[test]

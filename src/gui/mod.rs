@@ -2,6 +2,8 @@
 //! engine goes live from it.
 
 pub mod app;
+pub mod command;
+pub mod panels;
 pub mod settings;
 pub mod source_preview;
 
@@ -44,8 +46,8 @@ pub fn run(options: GuiOptions) -> anyhow::Result<()> {
         Box::new(move |cc| {
             let mut settings: settings::Settings = cc.storage.and_then(|storage| eframe::get_value(storage, eframe::APP_KEY)).unwrap_or_default();
             if options.test_sources {
-                settings.camera = "test".into();
-                settings.microphone = "tone".into();
+                settings.camera = settings::CameraSetting::TestPattern;
+                settings.microphone = settings::MicrophoneSetting::TestTone;
             }
             let mut app = OnAirApp::new(settings, server);
             if options.go_live {
@@ -81,7 +83,7 @@ pub async fn start_bundled_server() -> anyhow::Result<ServerInfo> {
         srt: format!("srt://{}", server.srt_addr),
         http: format!("http://{}", server.http_addr),
         notice,
-        hub: Some(server.hub.clone()),
+        control: crate::server::control::ServerControl::attach(server.hub.clone()).ok(),
     };
     tracing::info!("bundled server: {} {} {}", info.rtmp, info.srt, info.http);
     // Its tasks keep running on the runtime's workers for the app's life.

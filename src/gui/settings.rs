@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::{AudioChoice, VideoChoice};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TargetKind {
     LocalRtmp,
@@ -23,13 +25,90 @@ impl TargetKind {
     }
 }
 
+/// The video source; saved as `test` or the camera's index.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum CameraSetting {
+    TestPattern,
+    Device(String),
+}
+
+impl CameraSetting {
+    pub fn as_str(&self) -> &str {
+        match self {
+            CameraSetting::TestPattern => "test",
+            CameraSetting::Device(id) => id,
+        }
+    }
+
+    pub fn choice(&self) -> VideoChoice {
+        match self {
+            CameraSetting::TestPattern => VideoChoice::TestPattern,
+            CameraSetting::Device(id) => VideoChoice::Camera(Some(id.clone())),
+        }
+    }
+}
+
+impl From<String> for CameraSetting {
+    fn from(saved: String) -> CameraSetting {
+        if saved == "test" { CameraSetting::TestPattern } else { CameraSetting::Device(saved) }
+    }
+}
+
+impl From<CameraSetting> for String {
+    fn from(setting: CameraSetting) -> String {
+        setting.as_str().to_string()
+    }
+}
+
+/// The audio source; saved as `tone`, `none` or the microphone's name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum MicrophoneSetting {
+    TestTone,
+    Off,
+    Device(String),
+}
+
+impl MicrophoneSetting {
+    pub fn as_str(&self) -> &str {
+        match self {
+            MicrophoneSetting::TestTone => "tone",
+            MicrophoneSetting::Off => "none",
+            MicrophoneSetting::Device(name) => name,
+        }
+    }
+
+    pub fn choice(&self) -> AudioChoice {
+        match self {
+            MicrophoneSetting::TestTone => AudioChoice::TestTone,
+            MicrophoneSetting::Off => AudioChoice::None,
+            MicrophoneSetting::Device(name) => AudioChoice::Microphone(Some(name.clone())),
+        }
+    }
+}
+
+impl From<String> for MicrophoneSetting {
+    fn from(saved: String) -> MicrophoneSetting {
+        match saved.as_str() {
+            "tone" => MicrophoneSetting::TestTone,
+            "none" => MicrophoneSetting::Off,
+            _ => MicrophoneSetting::Device(saved),
+        }
+    }
+}
+
+impl From<MicrophoneSetting> for String {
+    fn from(setting: MicrophoneSetting) -> String {
+        setting.as_str().to_string()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
-    /// "test" or a camera index.
-    pub camera: String,
-    /// "tone", "none" or a microphone name.
-    pub microphone: String,
+    pub camera: CameraSetting,
+    pub microphone: MicrophoneSetting,
     pub target: TargetKind,
     pub local_key: String,
     pub custom_rtmp_url: String,
@@ -45,8 +124,8 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            camera: "test".into(),
-            microphone: "tone".into(),
+            camera: CameraSetting::TestPattern,
+            microphone: MicrophoneSetting::TestTone,
             target: TargetKind::LocalRtmp,
             local_key: "studio".into(),
             custom_rtmp_url: "rtmp://live.example.com/app".into(),

@@ -6,15 +6,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crate::capture::VideoSource;
+use super::settings::CameraSetting;
 use crate::capture::camera::{CameraSource, find_camera};
 use crate::capture::clock::CaptureClock;
 use crate::capture::pattern::TestPattern;
+use crate::capture::{CaptureError, VideoSource};
 use crate::engine::Preview;
 use crate::engine::video::preview_of;
 
 pub struct SourcePreview {
-    pub camera: String,
+    pub camera: CameraSetting,
     latest: Arc<Mutex<Option<Arc<Preview>>>>,
     error: Arc<Mutex<Option<String>>>,
     stop: Arc<AtomicBool>,
@@ -22,28 +23,25 @@ pub struct SourcePreview {
 }
 
 impl SourcePreview {
-    /// `camera` is "test" or a camera index/name, as in the settings.
-    pub fn start(camera: &str, width: usize, height: usize, fps: u32) -> SourcePreview {
+    pub fn start(camera: CameraSetting, width: usize, height: usize, fps: u32) -> SourcePreview {
         let latest = Arc::new(Mutex::new(None));
         let error = Arc::new(Mutex::new(None));
         let stop = Arc::new(AtomicBool::new(false));
-        let (frames, errors, stopping, selector) = (latest.clone(), error.clone(), stop.clone(), camera.to_string());
+        let (frames, errors, stopping, selector) = (latest.clone(), error.clone(), stop.clone(), camera.clone());
         let thread = std::thread::Builder::new()
             .name("source-preview".into())
             .spawn(move || {
                 let clock = CaptureClock::start();
-                let opened: Result<Box<dyn VideoSource>, String> = if selector == "test" {
-                    Ok(Box::new(TestPattern::new(width, height, fps, clock)))
-                } else {
-                    find_camera(Some(&selector))
+                let opened: Result<Box<dyn VideoSource>, CaptureError> = match &selector {
+                    CameraSetting::TestPattern => Ok(Box::new(TestPattern::new(width, height, fps, clock))),
+                    CameraSetting::Device(id) => find_camera(Some(id))
                         .and_then(|index| CameraSource::open(index, width, height, fps, clock))
-                        .map(|camera| Box::new(camera) as Box<dyn VideoSource>)
-                        .map_err(|e| e.to_string())
+                        .map(|camera| Box::new(camera) as Box<dyn VideoSource>),
                 };
                 let mut source = match opened {
                     Ok(source) => source,
-                    Err(message) => {
-                        *errors.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
+                    Err(error) => {
+                        *errors.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
                         return;
                     }
                 };
@@ -58,7 +56,7 @@ impl SourcePreview {
                 }
             })
             .ok();
-        SourcePreview { camera: camera.to_string(), latest, error, stop, thread }
+        SourcePreview { camera, latest, error, stop, thread }
     }
 
     pub fn latest(&self) -> Option<Arc<Preview>> {

@@ -218,12 +218,7 @@ impl WrapExtender {
                 if delta > self.max_jump && self.refused < MAX_REFUSED {
                     self.refused += 1;
                     let at = |value| Timestamp::new(value, self.base);
-                    return Err(ForwardJump {
-                        from: at(last_extended),
-                        to: at(last_extended + delta),
-                        jump: at(delta),
-                        limit: at(self.max_jump),
-                    });
+                    return Err(ForwardJump { from: at(last_extended), to: at(last_extended + delta), jump: at(delta), limit: at(self.max_jump) });
                 }
                 last_extended + delta
             }

@@ -18,7 +18,7 @@ impl Fanout {
     /// `targets` queues, each holding up to `queue_span` of media before it drops.
     pub fn new(targets: usize, queue_span: Duration, clock: CaptureClock) -> Fanout {
         let signals = Arc::new(EncoderSignals::default());
-        let targets = (0..targets).map(|_| Arc::new(PublishShared::new(queue_span, clock.clone(), signals.clone()))).collect();
+        let targets = (0..targets).map(|_| Arc::new(PublishShared::new(queue_span, clock, signals.clone()))).collect();
         Fanout { signals, targets }
     }
 

@@ -18,7 +18,10 @@ use crate::media::time::{TimeBase, Timestamp};
 pub enum OutgoingKind {
     /// A codec configuration (a sequence header): every connection sends the newest first.
     Config(CodecConfig),
-    Video { keyframe: bool, reference: bool },
+    Video {
+        keyframe: bool,
+        reference: bool,
+    },
     Audio,
 }
 
@@ -37,7 +40,13 @@ pub struct Outgoing {
 
 impl Outgoing {
     pub fn config(config: CodecConfig, at: Timestamp) -> Outgoing {
-        Outgoing { kind: OutgoingKind::Config(config), dts: at, pts: at, data: Bytes::new(), captured_micros: at.rescale(TimeBase::MICROS).map_or(0, |t| t.value) }
+        Outgoing {
+            kind: OutgoingKind::Config(config),
+            dts: at,
+            pts: at,
+            data: Bytes::new(),
+            captured_micros: at.rescale(TimeBase::MICROS).map_or(0, |t| t.value),
+        }
     }
 
     fn is_video(&self) -> bool {

@@ -9,13 +9,13 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::queue::{Outgoing, OutgoingKind};
-use crate::rtmp::client::{RtmpClientConnection, RtmpClientError};
 use super::session::{Failure, resolve, run_with_reconnect};
 use super::shared::{PublishShared, PublishState};
 use super::target::RtmpTarget;
 use crate::media::codec::CodecConfig;
 use crate::media::flv::{aac_audio_body, avc_video_body};
 use crate::media::time::Timestamp;
+use crate::rtmp::client::{RtmpClientConnection, RtmpClientError};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 

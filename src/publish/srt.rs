@@ -13,8 +13,8 @@ use super::target::SrtTarget;
 use crate::media::aac::adts_header;
 use crate::media::codec::{AacConfig, CodecConfig};
 use crate::media::h264::{avcc_parameter_sets, length_prefixed_units};
-use crate::media::ts::mux::TsMuxer;
 use crate::media::time::{TimeBase, Timestamp};
+use crate::media::ts::mux::TsMuxer;
 use crate::media::ts::{PACKET_SIZE, null_packet};
 use crate::srt::{SrtError, SrtOptions, SrtSocket};
 

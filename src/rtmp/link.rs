@@ -35,7 +35,9 @@ pub struct RtmpLink<S> {
 pub enum HandshakeStep {
     InProgress,
     /// The handshake is done: open the session, then feed it `remaining`.
-    Completed { remaining: Vec<u8> },
+    Completed {
+        remaining: Vec<u8>,
+    },
 }
 
 impl<S> RtmpLink<S> {
@@ -102,7 +104,11 @@ impl<S> RtmpLink<S> {
 
 /// Runs `work` on `owner` with rml_rtmp's panics contained: a panic becomes
 /// [`LinkError::Contained`], and any error leaves the connection failed.
-pub fn contained<O, T, E: From<LinkError>>(owner: &mut O, link: impl Fn(&mut O) -> &mut dyn Failable, work: impl FnOnce(&mut O) -> Result<T, E>) -> Result<T, E> {
+pub fn contained<O, T, E: From<LinkError>>(
+    owner: &mut O,
+    link: impl Fn(&mut O) -> &mut dyn Failable,
+    work: impl FnOnce(&mut O) -> Result<T, E>,
+) -> Result<T, E> {
     let result = catch_unwind(AssertUnwindSafe(|| work(&mut *owner))).unwrap_or_else(|panic| Err(LinkError::Contained(panic_message(&panic)).into()));
     if result.is_err() {
         link(owner).fail();

@@ -13,8 +13,8 @@ use rml_rtmp::sessions::{ServerSession, ServerSessionConfig, ServerSessionEvent,
 use rml_rtmp::time::RtmpTimestamp;
 
 use super::link::{HandshakeStep, LinkError, RtmpLink, contained, protocol};
-use crate::media::time::{Timestamp, WrapExtender};
 use crate::media::shown::shown_key;
+use crate::media::time::{Timestamp, WrapExtender};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RtmpError {

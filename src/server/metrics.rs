@@ -1,5 +1,6 @@
 //! Process-wide counters, exported as Prometheus text on /metrics.
 
+use crate::server::ladder::RungState;
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -104,7 +105,7 @@ impl Metrics {
 }
 
 /// The ladders of live streams: rungs by state, each rung's lag and CPU.
-pub fn render_ladders(out: &mut String, ladders: &[(String, super::ladder::LadderStatus)]) {
+pub fn render_ladders(out: &mut String, ladders: &[(String, crate::server::ladder::LadderStatus)]) {
     if ladders.is_empty() {
         return;
     }
@@ -114,7 +115,7 @@ pub fn render_ladders(out: &mut String, ladders: &[(String, super::ladder::Ladde
     }
     out.push_str("# HELP onair_ladder_rungs Ladder rungs by state (running, shed, failed).\n# TYPE onair_ladder_rungs gauge\n");
     for (key, ladder) in ladders {
-        for state in ["running", "shed", "failed"] {
+        for state in RungState::ALL {
             let count = ladder.rungs.iter().filter(|r| r.state == state).count();
             let _ = writeln!(out, "onair_ladder_rungs{{key=\"{}\",state=\"{state}\"}} {count}", label(key));
         }
@@ -122,14 +123,15 @@ pub fn render_ladders(out: &mut String, ladders: &[(String, super::ladder::Ladde
     out.push_str("# HELP onair_ladder_rung_shed A rung shed because the ladder could not keep up (1) or running (0).\n# TYPE onair_ladder_rung_shed gauge\n");
     for (key, ladder) in ladders {
         for rung in &ladder.rungs {
-            let _ = writeln!(out, "onair_ladder_rung_shed{{key=\"{}\",rung=\"{}\"}} {}", label(key), label(&rung.name), u8::from(rung.state == "shed"));
+            let _ =
+                writeln!(out, "onair_ladder_rung_shed{{key=\"{}\",rung=\"{}\"}} {}", label(key), label(&rung.name), u8::from(rung.state == RungState::Shed));
         }
     }
     out.push_str(
         "# HELP onair_ladder_rung_lag_seconds From a source frame's arrival to the rung's encoded frame.\n# TYPE onair_ladder_rung_lag_seconds gauge\n",
     );
     for (key, ladder) in ladders {
-        for rung in ladder.rungs.iter().filter(|r| r.state == "running") {
+        for rung in ladder.rungs.iter().filter(|r| r.state == RungState::Running) {
             let _ = writeln!(out, "onair_ladder_rung_lag_seconds{{key=\"{}\",rung=\"{}\"}} {:.4}", label(key), label(&rung.name), rung.lag_ms / 1000.0);
         }
     }

@@ -1,21 +1,19 @@
 //! The bundled live server: RTMP and SRT in, CMAF segments listed by HLS and DASH out.
+//!
+//! One folder a stage, in the order media flows: `ingest` (connections to
+//! streams) → `hub` (live streams by key, each stream's packager and who
+//! is woken) → `ladder` (transcoded rungs) → `package` (CMAF, HLS, DASH) →
+//! `serve` (HTTP). `docs/architecture.md` draws it.
 
 pub mod announce;
-pub mod blocking;
-pub mod cmaf;
 pub mod config;
-pub mod connection;
-pub mod dash;
-pub mod hls;
-pub mod http;
+pub mod control;
 pub mod hub;
 pub mod ingest;
 pub mod ladder;
-pub mod live_edge;
 pub mod metrics;
-pub mod player_page;
-pub mod stream;
-pub mod wakeups;
+pub mod package;
+pub mod serve;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -76,7 +74,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     let srt_addr = srt.local_addr();
     tokio::spawn(ingest::rtmp::serve(rtmp, hub.clone()));
     ingest::srt::serve(srt, hub.clone());
-    let app = connection::Connections { hub: hub.clone(), router: http::router(hub.clone()) };
+    let app = serve::connection::Connections { hub: hub.clone(), router: serve::http::router(hub.clone()) };
     tokio::spawn(async move {
         // Without Nagle: a part larger than one loopback segment would otherwise
         // hold its tail until the client acknowledges the head.

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use super::admission::CallerRequest;
 use super::ffi::SRTSOCKET;
-use super::listener::CallerRequest;
 
 /// Beyond this many unfinished handshakes the oldest labels are forgotten.
 const MAX_PENDING: usize = 1024;

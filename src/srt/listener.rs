@@ -7,25 +7,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 use super::addr::{SockAddr, from_sockaddr};
+use super::admission::{Admission, AdmissionPolicy, CallerRequest};
 use super::ffi;
 use super::socket::{SrtError, SrtOptions, SrtSocket, last_error, set_bytes, set_int, stream_id_of};
-
-/// A caller in the middle of its handshake.
-#[derive(Clone, Debug)]
-pub struct CallerRequest<'a> {
-    pub peer: Option<SocketAddr>,
-    pub stream_id: Option<&'a str>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Admission {
-    /// Continue the handshake; with a passphrase, the caller's must match.
-    Accept { passphrase: Option<String>, key_length: Option<u16> },
-    /// Refuse with an SRT reject code (an `SRT_REJX_*` access-control code).
-    Refuse { reason: i32 },
-}
-
-pub type AdmissionPolicy = dyn Fn(&CallerRequest<'_>) -> Admission + Send + Sync;
 
 /// A connection the listener accepted.
 pub struct Accepted {

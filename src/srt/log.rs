@@ -4,7 +4,7 @@
 use std::ffi::{CStr, c_char, c_int, c_void};
 
 use super::ffi;
-use super::socket::reject_reason_text;
+use super::reject::reject_reason_text;
 
 pub(super) fn route_to_tracing() {
     // SAFETY: the handler is a plain function that needs no state.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::addr::{SockAddr, from_sockaddr};
 use super::ffi;
+use super::reject::reject_reason_text;
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum SrtError {
@@ -39,24 +40,6 @@ pub(super) fn last_error(call: &'static str) -> SrtError {
         (code, if text.is_null() { String::new() } else { CStr::from_ptr(text).to_string_lossy().into_owned() })
     };
     if code == ffi::SRT_EASYNCRCV { SrtError::Timeout } else { SrtError::Call { call, code, message } }
-}
-
-pub fn reject_reason_text(reason: i32) -> String {
-    match reason {
-        ffi::SRT_REJ_BADSECRET => "wrong passphrase".into(),
-        ffi::SRT_REJ_UNSECURE => "no passphrase where one is required, or one where none is set".into(),
-        ffi::SRT_REJX_BAD_REQUEST => "the stream id is not valid".into(),
-        ffi::SRT_REJX_BAD_MODE => "the server only accepts publishers".into(),
-        ffi::SRT_REJX_FORBIDDEN => "the stream id names another application".into(),
-        ffi::SRT_REJX_CONFLICT => "the stream key is already live".into(),
-        ffi::SRT_REJX_UNAUTHORIZED => "not authorised".into(),
-        code if code >= 1000 => format!("server reason {code}"),
-        // SAFETY: libsrt returns a static string for any code.
-        code => unsafe {
-            let text = ffi::srt_rejectreason_str(code);
-            if text.is_null() { format!("reason {code}") } else { CStr::from_ptr(text).to_string_lossy().into_owned() }
-        },
-    }
 }
 
 pub(super) fn startup() {

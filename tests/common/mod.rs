@@ -295,9 +295,14 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// One served segment's fragments, read with mp4-atom: each fragment's
-/// decode time (tfdt) and its samples' durations (tfhd defaults applied).
-pub fn fragment_timing(segment: &[u8]) -> Vec<(u64, Vec<u32>)> {
+/// A fragment's decode time (tfdt) and its samples' durations.
+pub type FragmentTiming = (u64, Vec<u32>);
+/// A segment's number and its fragments' timing.
+pub type SegmentTiming = (u64, Vec<FragmentTiming>);
+
+/// One segment's fragments, read with mp4-atom: each fragment's decode
+/// time (tfdt) and its samples' durations (tfhd defaults applied).
+pub fn fragment_timing(segment: &[u8]) -> Vec<FragmentTiming> {
     use mp4_atom::{Decode, Mdat, Moof};
     let mut buf = segment;
     let mut fragments = Vec::new();
@@ -315,7 +320,7 @@ pub fn fragment_timing(segment: &[u8]) -> Vec<(u64, Vec<u32>)> {
 
 /// Every listed segment of `rendition` of an ended stream, in order: its
 /// number and its fragments' timing.
-pub fn listed_segment_timing(server: &Server, key: &str, rendition: &str) -> Vec<(u64, Vec<(u64, Vec<u32>)>)> {
+pub fn listed_segment_timing(server: &Server, key: &str, rendition: &str) -> Vec<SegmentTiming> {
     let playlist = server.media_playlist(key, rendition).expect("the media playlist");
     let first = playlist.media_sequence;
     playlist
@@ -331,7 +336,7 @@ pub fn listed_segment_timing(server: &Server, key: &str, rendition: &str) -> Vec
 
 /// Checks a track's timeline is continuous: each fragment's tfdt is the
 /// first's plus every sample duration before it, exactly.
-pub fn assert_tfdt_is_the_sum_of_durations(segments: &[(u64, Vec<(u64, Vec<u32>)>)]) {
+pub fn assert_tfdt_is_the_sum_of_durations(segments: &[SegmentTiming]) {
     let mut expected: Option<u64> = None;
     for (number, fragments) in segments {
         for (tfdt, durations) in fragments {
@@ -341,4 +346,9 @@ pub fn assert_tfdt_is_the_sum_of_durations(segments: &[(u64, Vec<(u64, Vec<u32>)
             expected = Some(tfdt + durations.iter().map(|&d| u64::from(d)).sum::<u64>());
         }
     }
+}
+
+/// Every sample duration of `segments`, in order.
+pub fn all_durations(segments: &[SegmentTiming]) -> Vec<u32> {
+    segments.iter().flat_map(|(_, fragments)| fragments).flat_map(|(_, durations)| durations.iter().copied()).collect()
 }

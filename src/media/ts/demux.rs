@@ -288,13 +288,7 @@ impl TsDemuxer {
             return;
         }
         self.waiting_for_keyframe = false;
-        events.push(TsEvent::Frame(EncodedFrame {
-            kind: TrackKind::Video,
-            dts,
-            pts,
-            keyframe,
-            data: Bytes::from(length_prefixed(&picture)),
-        }));
+        events.push(TsEvent::Frame(EncodedFrame { kind: TrackKind::Video, dts, pts, keyframe, data: Bytes::from(length_prefixed(&picture)) }));
     }
 
     fn audio(&mut self, pts: u64, body: &[u8], events: &mut Vec<TsEvent>) {

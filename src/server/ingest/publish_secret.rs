@@ -5,9 +5,9 @@
 //! must match. The key alone names the stream; the secret never reaches a
 //! URL, a log line or the API.
 
-use crate::server::config::RtmpConfig;
-use crate::server::connection::percent_decode;
 use crate::media::shown::shown_key;
+use crate::server::config::RtmpConfig;
+use crate::server::serve::connection::percent_decode;
 
 /// A publish request's stream name, split into the key and its query.
 #[derive(Clone, Debug, PartialEq, Eq)]

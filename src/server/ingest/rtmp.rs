@@ -7,14 +7,35 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::flv_ingest::{FlvDepacketizer, IngestItem};
-use super::publish_secret::{self, PublishName};
-use crate::rtmp::server::{RtmpEvent, RtmpServerConnection};
-use crate::server::hub::{Hub, Publisher};
+use super::flv_ingest::{FlvDepacketizer, IngestError, IngestItem};
+use super::publish_secret::{self, PublishName, SecretRefusal};
+use crate::rtmp::server::{RtmpError, RtmpEvent, RtmpServerConnection};
+use crate::server::hub::{Hub, IngestProtocol, PublishError, Publisher};
 use crate::server::metrics::Metrics;
 
 /// A connection that sends nothing for this long is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why one RTMP connection was closed; the log line names its peer.
+#[derive(Debug, thiserror::Error)]
+pub enum RtmpIngestError {
+    #[error("no data for {} s", IDLE_TIMEOUT.as_secs())]
+    Idle,
+    #[error("read failed: {0}")]
+    Read(std::io::Error),
+    #[error("write failed: {0}")]
+    Write(std::io::Error),
+    #[error(transparent)]
+    Protocol(#[from] RtmpError),
+    #[error("publish refused: {0}")]
+    SecretRefused(#[from] SecretRefusal),
+    #[error("publish refused: {0}")]
+    Refused(#[from] PublishError),
+    #[error("stream {key:?} refused: {source}")]
+    Unsupported { key: String, source: IngestError },
+    #[error("stream {key:?}: {source}")]
+    BadMedia { key: String, source: IngestError },
+}
 
 pub async fn serve(listener: TcpListener, hub: Arc<Hub>) {
     loop {
@@ -37,7 +58,7 @@ pub async fn serve(listener: TcpListener, hub: Arc<Hub>) {
     }
 }
 
-async fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: &Hub) -> Result<(), String> {
+async fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: &Hub) -> Result<(), RtmpIngestError> {
     let _ = socket.set_nodelay(true);
     let config = &hub.config().rtmp;
     let mut connection = RtmpServerConnection::new(&config.app, config.max_message_bytes);
@@ -46,8 +67,8 @@ async fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: &Hub) -
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
         let read = match tokio::time::timeout(IDLE_TIMEOUT, socket.read(&mut buffer)).await {
-            Err(_) => return Err(format!("no data for {} s", IDLE_TIMEOUT.as_secs())),
-            Ok(Err(error)) => return Err(format!("read failed: {error}")),
+            Err(_) => return Err(RtmpIngestError::Idle),
+            Ok(Err(error)) => return Err(RtmpIngestError::Read(error)),
             Ok(Ok(0)) => {
                 if let Some(publisher) = &publisher {
                     tracing::info!(%peer, key = publisher.key(), "publisher disconnected");
@@ -58,14 +79,14 @@ async fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: &Hub) -
         };
         let arrived = std::time::Instant::now();
         Metrics::add(&hub.metrics.bytes_in, read as u64);
-        let events = connection.receive(&buffer[..read]).map_err(|e| e.to_string());
+        let events = connection.receive(&buffer[..read]);
         let outcome = match events {
             Ok(events) => handle_events(events, &mut connection, &mut depacketizer, &mut publisher, hub, peer, arrived),
-            Err(error) => Err(error),
+            Err(error) => Err(error.into()),
         };
         let outgoing = connection.take_outgoing();
         if !outgoing.is_empty() {
-            socket.write_all(&outgoing).await.map_err(|e| format!("write failed: {e}"))?;
+            socket.write_all(&outgoing).await.map_err(RtmpIngestError::Write)?;
         }
         match outcome {
             Ok(true) => {}
@@ -87,31 +108,31 @@ fn handle_events(
     hub: &Hub,
     peer: SocketAddr,
     arrived: std::time::Instant,
-) -> Result<bool, String> {
+) -> Result<bool, RtmpIngestError> {
     for event in events {
         match event {
             RtmpEvent::PublishRequested { request_id, name, connect_query } => {
                 if publisher.is_some() {
-                    connection.reject_publish(request_id, "this connection is already publishing").map_err(|e| e.to_string())?;
+                    connection.reject_publish(request_id, "this connection is already publishing")?;
                     continue;
                 }
                 let name = PublishName::parse(&name, connect_query.as_deref());
                 if let Err(refusal) = publish_secret::check(&hub.config().rtmp, &name) {
                     Metrics::add(&hub.metrics.publishes_refused, 1);
-                    connection.reject_publish(request_id, &refusal.to_string()).map_err(|e| e.to_string())?;
-                    return Err(format!("publish refused: {refusal}"));
+                    connection.reject_publish(request_id, &refusal.to_string())?;
+                    return Err(refusal.into());
                 }
                 let key = name.key;
-                match hub.publish(&key, "rtmp", peer) {
+                match hub.publish(&key, IngestProtocol::Rtmp, peer) {
                     Ok(accepted) => {
-                        connection.accept_publish(request_id).map_err(|e| e.to_string())?;
+                        connection.accept_publish(request_id)?;
                         tracing::info!(%peer, key, "publishing over RTMP");
                         *publisher = Some(accepted);
                     }
                     Err(refusal) => {
                         Metrics::add(&hub.metrics.publishes_refused, 1);
-                        connection.reject_publish(request_id, &refusal.to_string()).map_err(|e| e.to_string())?;
-                        return Err(format!("publish refused: {refusal}"));
+                        connection.reject_publish(request_id, &refusal.to_string())?;
+                        return Err(refusal.into());
                     }
                 }
             }
@@ -140,21 +161,21 @@ fn handle_events(
 }
 
 fn feed(
-    item: Result<Option<IngestItem>, super::flv_ingest::IngestError>,
+    item: Result<Option<IngestItem>, IngestError>,
     publisher: &Publisher,
     connection: &mut RtmpServerConnection,
     arrived: std::time::Instant,
-) -> Result<(), String> {
-    let key = publisher.key().to_string();
+) -> Result<(), RtmpIngestError> {
+    let key = || publisher.key().to_string();
     match item {
         Ok(None) => Ok(()),
-        Ok(Some(IngestItem::Config(config))) => publisher.configure(config).map_err(|e| e.to_string()),
-        Ok(Some(IngestItem::Frame(frame))) => publisher.push(frame, arrived).map_err(|e| e.to_string()),
-        Err(error) if error.is_unsupported_codec() => {
-            connection.refuse_stream(&error.to_string());
-            Err(format!("stream {key:?} refused: {error}"))
+        Ok(Some(IngestItem::Config(config))) => Ok(publisher.configure(config)?),
+        Ok(Some(IngestItem::Frame(frame))) => Ok(publisher.push(frame, arrived)?),
+        Err(source) if source.is_unsupported_codec() => {
+            connection.refuse_stream(&source.to_string());
+            Err(RtmpIngestError::Unsupported { key: key(), source })
         }
-        Err(error) => Err(format!("stream {key:?}: {error}")),
+        Err(source) => Err(RtmpIngestError::BadMedia { key: key(), source }),
     }
 }
 

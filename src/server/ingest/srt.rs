@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::stream_id::{StreamIdError, parse_stream_id};
 use crate::media::ts::demux::{TsDemuxer, TsEvent};
 use crate::server::config::SrtConfig;
-use crate::server::hub::{Hub, IngestStats, LiveStream, PublishError};
+use crate::server::hub::{Hub, IngestProtocol, IngestStats, LiveStream, PublishError};
 use crate::server::metrics::Metrics;
 use crate::srt::{Accepted, Admission, CallerRequest, SrtError, SrtListener, SrtSocket, reject};
 
@@ -107,7 +107,7 @@ fn receive(accepted: Accepted, hub: &Hub) {
             return;
         }
     };
-    let publisher = match hub.publish(&key, "srt", peer) {
+    let publisher = match hub.publish(&key, IngestProtocol::Srt, peer) {
         Ok(publisher) => publisher,
         Err(error) => {
             Metrics::add(&hub.metrics.publishes_refused, 1);

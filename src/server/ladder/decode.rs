@@ -16,7 +16,7 @@ use super::plan::{RungPlan, plan};
 use super::shed::ShedPolicy;
 use super::timing::Retimer;
 use super::worker::{Job, RungCounters, Worker};
-use super::{Input, LadderStatus, RungSink, RungStatus, SourceFrame};
+use super::{Input, LadderStatus, RungSink, RungState, RungStatus, SourceFrame};
 use crate::media::codec::H264Config;
 use crate::media::h264::{append_annexb, avcc_parameter_sets, nal_units};
 use crate::server::config::LadderConfig;
@@ -155,7 +155,7 @@ impl Decoder {
             }
         }
         for index in gone {
-            self.retire(index, "failed", None);
+            self.retire(index, RungState::Failed, None);
         }
     }
 
@@ -191,7 +191,7 @@ impl Decoder {
     }
 
     /// Takes a rung out of the ladder for good.
-    fn retire(&mut self, index: usize, state: &'static str, reason: Option<String>) {
+    fn retire(&mut self, index: usize, state: RungState, reason: Option<String>) {
         let Some(worker) = self.workers.remove(&index) else { return };
         let mut status = rung_status(&worker);
         let counters = self.stop(worker);
@@ -230,7 +230,7 @@ impl Decoder {
             if let Some(&largest) = self.workers.keys().next() {
                 let name = self.workers[&largest].plan.name.clone();
                 tracing::warn!(key = %self.key, rung = %name, "shedding ladder rung {name}: {reason}");
-                self.retire(largest, "shed", Some(reason.to_string()));
+                self.retire(largest, RungState::Shed, Some(reason.to_string()));
             }
         }
         self.publish_status();
@@ -256,7 +256,7 @@ fn rung_status(worker: &Worker) -> RungStatus {
         width: worker.plan.width,
         height: worker.plan.height,
         bitrate_kbps: worker.plan.bitrate_kbps,
-        state: "running",
+        state: RungState::Running,
         frames: counters.frames.load(Ordering::Relaxed),
         frames_dropped: counters.dropped.load(Ordering::Relaxed),
         lag_ms: counters.last_lag_micros.load(Ordering::Relaxed) as f64 / 1000.0,

@@ -25,8 +25,8 @@ use serde::Serialize;
 
 use crate::media::codec::{CodecConfig, H264Config};
 use crate::media::time::Timestamp;
-use crate::server::cmaf::rung::RungFrame;
 use crate::server::config::LadderConfig;
+use crate::server::package::cmaf::rung::RungFrame;
 
 /// Where a ladder's output goes: the stream's packager.
 pub trait RungSink: Send + Sync + 'static {
@@ -66,14 +66,42 @@ pub struct LadderStatus {
     pub rungs: Vec<RungStatus>,
 }
 
+/// Where a rung stands; shown as `running`, `shed` or `failed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RungState {
+    Running,
+    /// Dropped because the ladder could not keep up.
+    Shed,
+    /// Its scaler or encoder failed.
+    Failed,
+}
+
+impl RungState {
+    pub const ALL: [RungState; 3] = [RungState::Running, RungState::Shed, RungState::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RungState::Running => "running",
+            RungState::Shed => "shed",
+            RungState::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for RungState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct RungStatus {
     pub name: String,
     pub width: u32,
     pub height: u32,
     pub bitrate_kbps: u32,
-    /// "running", "shed" or "failed".
-    pub state: &'static str,
+    pub state: RungState,
     pub frames: u64,
     pub frames_dropped: u64,
     /// Source frame arrival to this rung's encoded frame, for the latest frame.

@@ -16,7 +16,7 @@ use crate::capture::frames::VideoFrame;
 use crate::encode::h264::H264Encoder;
 use crate::media::codec::CodecConfig;
 use crate::media::wallclock::UnixMillis;
-use crate::server::cmaf::rung::RungFrame;
+use crate::server::package::cmaf::rung::RungFrame;
 
 /// Pictures a rung may have waiting; more means it cannot keep up and frames are dropped.
 const QUEUE: usize = 4;

@@ -1,7 +1,7 @@
 //! LL-HLS blocking requests, sans-IO: what a request waits for, and whether
 //! the window already has it. The HTTP layer does the waiting.
 
-use crate::server::cmaf::window::TrackWindow;
+use crate::server::package::cmaf::window::TrackWindow;
 
 /// Segments ahead of the newest one that a client may already wait for.
 const MAX_SEGMENTS_AHEAD: u64 = 2;

@@ -5,8 +5,8 @@ use std::fmt::Write;
 use crate::media::codec::CodecConfig;
 use crate::media::time::TimeBase;
 use crate::media::wallclock::{UnixMillis, iso8601_duration};
-use crate::server::cmaf::window::{MediaWindow, Period, TrackWindow};
-use crate::server::hls::codec_string;
+use crate::server::package::cmaf::window::{MediaWindow, Period, TrackWindow};
+use crate::server::package::hls::codec_string;
 
 /// Stands in for the absolute URL of the server's time endpoint, which
 /// depends on the Host a client used; the HTTP layer substitutes it.

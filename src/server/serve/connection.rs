@@ -23,12 +23,12 @@ use axum::serve::{IncomingStream, Listener};
 use bytes::Bytes;
 use tower::Service;
 
-use super::blocking::parse_part_name;
-use super::dash::UTC_TIMING_PLACEHOLDER;
-use super::http::{PLAYLIST_CACHE, SEGMENT_CACHE, body, common_headers, media_type, not_found_response};
-use super::hub::Hub;
-use super::live_edge;
-use super::stream::StreamSnapshot;
+use super::response::{PLAYLIST_CACHE, SEGMENT_CACHE, body, common_headers, media_type, not_found_response};
+use crate::server::hub::Hub;
+use crate::server::hub::stream::StreamSnapshot;
+use crate::server::package::dash::UTC_TIMING_PLACEHOLDER;
+use crate::server::serve::blocking::parse_part_name;
+use crate::server::serve::live_edge;
 
 /// What `axum::serve` asks for each accepted connection.
 #[derive(Clone)]

@@ -1,10 +1,10 @@
 //! CMAF packaging: init and fragment writers, the segmenter, and the window
 //! of segments that HLS and DASH both list.
 
+pub mod cuts;
 pub mod fragment;
 pub mod init;
 pub mod mp4;
-pub mod cuts;
 pub mod parameter_sets;
 pub mod rung;
 pub mod rungs;

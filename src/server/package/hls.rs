@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::media::codec::CodecConfig;
-use crate::server::cmaf::window::{MediaWindow, TrackWindow};
+use crate::server::package::cmaf::window::{MediaWindow, TrackWindow};
 
 /// The master playlist: one variant per video rendition (the source, then
 /// the ladder's rungs), all sharing the one audio rendition.

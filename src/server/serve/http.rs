@@ -1,11 +1,10 @@
-//! HTTP: the router (index page, player page, API, metrics) and the response
-//! helpers it shares with the live paths, which `connection.rs` answers.
+//! HTTP: the router (index page, player page, API, metrics); the live
+//! paths skip it and are answered in `connection.rs`.
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,14 +13,13 @@ use bytes::Bytes;
 use serde::Serialize;
 use tower::util::MapResponseLayer;
 
-use super::hls::codec_string;
-use super::hub::{Hub, LiveStream, StreamState};
+use super::response::{body, common_headers, html_escape, not_found_response};
 use crate::media::codec::CodecConfig;
 use crate::media::frame::TrackKind;
 use crate::media::wallclock::UnixMillis;
-
-pub(super) const PLAYLIST_CACHE: &str = "max-age=1";
-pub(super) const SEGMENT_CACHE: &str = "public, max-age=31536000, immutable";
+use crate::server::hub::{Hub, IngestProtocol, LiveStream, StreamState};
+use crate::server::ladder::RungState;
+use crate::server::package::hls::codec_string;
 
 pub fn router(hub: Arc<Hub>) -> Router {
     Router::new()
@@ -40,39 +38,8 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .with_state(hub)
 }
 
-/// Counted, and open to players on other origins (the live paths, which
-/// skip the router, get them in `connection.rs`). A plain function, not an
-/// async middleware: it runs on every response of a fan-out burst.
-pub(super) fn common_headers(hub: &Hub, mut response: Response) -> Response {
-    hub.metrics.count_http(response.status().as_u16());
-    let headers = response.headers_mut();
-    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Content-Length, Date"));
-    response
-}
-
 async fn not_found() -> Response {
     not_found_response()
-}
-
-/// The MIME type of a track's init segments, segments and parts.
-pub(super) fn media_type(kind: TrackKind) -> &'static str {
-    match kind {
-        TrackKind::Video => "video/mp4",
-        TrackKind::Audio => "audio/mp4",
-    }
-}
-
-pub(super) fn not_found_response() -> Response {
-    (StatusCode::NOT_FOUND, "not found\n").into_response()
-}
-
-pub(super) fn body(content_type: &'static str, cache: &'static str, data: Bytes) -> Response {
-    let mut response = Response::new(Body::from(data));
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    response
 }
 
 /// The page is served for any key: it waits for a stream that is not live yet.
@@ -107,10 +74,10 @@ async fn time() -> Response {
 #[derive(Serialize)]
 struct StreamReport {
     key: String,
-    protocol: &'static str,
+    protocol: IngestProtocol,
     /// SRT round trip, loss and retransmissions; absent for RTMP.
-    transport: Option<super::hub::IngestStats>,
-    state: &'static str,
+    transport: Option<crate::server::hub::IngestStats>,
+    state: ReportedState,
     publisher: String,
     video_codec: Option<String>,
     audio_codec: Option<String>,
@@ -131,14 +98,43 @@ struct StreamReport {
     /// What players are offered: the source's video, the ladder's rungs, the audio.
     renditions: Vec<RenditionReport>,
     /// The transcoding ladder: each rung running, shed or failed, with its lag and CPU.
-    ladder: Option<super::ladder::LadderStatus>,
+    ladder: Option<crate::server::ladder::LadderStatus>,
+}
+
+/// What a rendition is to the stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum RenditionRole {
+    /// The publisher's own video.
+    Source,
+    /// A ladder rung transcoded from it.
+    Rung,
+    Audio,
+}
+
+/// A stream's state as the API and the index page name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum ReportedState {
+    Live,
+    WaitingForPublisher,
+    Ended,
+}
+
+impl std::fmt::Display for ReportedState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ReportedState::Live => "live",
+            ReportedState::WaitingForPublisher => "waiting-for-publisher",
+            ReportedState::Ended => "ended",
+        })
+    }
 }
 
 #[derive(Serialize)]
 struct RenditionReport {
     name: String,
-    /// "source", "rung" or "audio".
-    role: &'static str,
+    role: RenditionRole,
     width: Option<u32>,
     height: Option<u32>,
     /// Measured over the retained segments, bits per second.
@@ -164,9 +160,9 @@ fn report(stream: &LiveStream, now: Instant) -> StreamReport {
         CodecConfig::H264(_) => None,
     });
     let state = match stream.state() {
-        StreamState::Live => "live",
-        StreamState::Waiting { .. } => "waiting-for-publisher",
-        StreamState::Ended { .. } => "ended",
+        StreamState::Live => ReportedState::Live,
+        StreamState::Waiting { .. } => ReportedState::WaitingForPublisher,
+        StreamState::Ended { .. } => ReportedState::Ended,
     };
     let uptime_seconds = uptime.as_secs_f64();
     StreamReport {
@@ -198,16 +194,16 @@ fn report(stream: &LiveStream, now: Instant) -> StreamReport {
     .with_fallback_bitrate(bytes_in, uptime_seconds)
 }
 
-fn rendition_report(key: &str, track: &super::cmaf::window::TrackWindow) -> RenditionReport {
+fn rendition_report(key: &str, track: &crate::server::package::cmaf::window::TrackWindow) -> RenditionReport {
     let (peak_bandwidth, average_bandwidth) = track.bandwidth();
     let size = match &track.codec {
         CodecConfig::H264(h264) => Some((h264.width, h264.height)),
         CodecConfig::Aac(_) => None,
     };
     let role = match (track.kind, track.rung) {
-        (_, Some(_)) => "rung",
-        (TrackKind::Video, None) => "source",
-        (TrackKind::Audio, None) => "audio",
+        (_, Some(_)) => RenditionRole::Rung,
+        (TrackKind::Video, None) => RenditionRole::Source,
+        (TrackKind::Audio, None) => RenditionRole::Audio,
     };
     RenditionReport {
         name: track.name.clone(),
@@ -240,7 +236,7 @@ async fn api_streams(State(hub): State<Arc<Hub>>) -> Response {
 async fn metrics(State(hub): State<Arc<Hub>>) -> Response {
     let mut text = hub.metrics.render(hub.live_count());
     let ladders: Vec<_> = hub.list().iter().filter_map(|s| s.ladder_status().map(|l| (s.key.clone(), l))).collect();
-    super::metrics::render_ladders(&mut text, &ladders);
+    crate::server::metrics::render_ladders(&mut text, &ladders);
     body("text/plain; version=0.0.4", "no-store", Bytes::from(text))
 }
 
@@ -255,9 +251,9 @@ async fn index(State(hub): State<Arc<Hub>>) -> Response {
             _ => "audio only".into(),
         };
         // The ladder's rungs below the source, and any it had to shed.
-        let mut rungs: Vec<String> = r.renditions.iter().filter(|v| v.role == "rung").map(|v| v.name.clone()).collect();
+        let mut rungs: Vec<String> = r.renditions.iter().filter(|v| v.role == RenditionRole::Rung).map(|v| v.name.clone()).collect();
         if let Some(ladder) = &r.ladder {
-            rungs.extend(ladder.rungs.iter().filter(|rung| rung.state != "running").map(|rung| format!("{} {}", rung.name, rung.state)));
+            rungs.extend(ladder.rungs.iter().filter(|rung| rung.state != RungState::Running).map(|rung| format!("{} {}", rung.name, rung.state)));
         }
         let rungs = if rungs.is_empty() { "—".to_string() } else { html_escape(&rungs.join(" · ")) };
         rows.push_str(&format!(
@@ -276,8 +272,4 @@ async fn index(State(hub): State<Arc<Hub>>) -> Response {
          <body><h1>OnAir — live streams</h1><table><tr><th>Key</th><th>State</th><th>Size</th><th>Ladder</th><th>Ingest</th><th>Uptime</th><th>Viewers</th><th>Watch</th></tr>\n{rows}</table></body></html>"
     );
     body("text/html; charset=utf-8", "no-store", Bytes::from(page))
-}
-
-pub(super) fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

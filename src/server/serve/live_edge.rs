@@ -13,12 +13,12 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::time::Sleep;
 
-use super::blocking::{PlaylistQuery, Readiness, part_readiness, playlist_readiness};
-use super::http::{PLAYLIST_CACHE, SEGMENT_CACHE, body, media_type};
-use super::hub::LiveStream;
-use super::stream::StreamSnapshot;
-use super::wakeups::{TrackKey, WaitPoint, Waiting};
+use super::response::{PLAYLIST_CACHE, SEGMENT_CACHE, body, media_type};
 use crate::media::frame::TrackKind;
+use crate::server::hub::LiveStream;
+use crate::server::hub::stream::StreamSnapshot;
+use crate::server::hub::wakeups::{TrackKey, WaitPoint, Waiting};
+use crate::server::serve::blocking::{PlaylistQuery, Readiness, part_readiness, playlist_readiness};
 
 /// How long a blocking request may wait: three target durations.
 fn block_limit(snapshot: &StreamSnapshot) -> Duration {

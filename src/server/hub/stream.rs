@@ -12,15 +12,15 @@ use std::time::Instant;
 use bytes::Bytes;
 use tokio::sync::watch;
 
-use super::cmaf::rung::RungFrame;
-use super::cmaf::segmenter::{Segmenter, SegmenterEvent};
-use super::cmaf::window::MediaWindow;
-use super::wakeups::{TrackKey, Wakeups};
-use super::{dash, hls};
 use crate::media::codec::CodecConfig;
 use crate::media::frame::{EncodedFrame, TrackKind};
 use crate::media::time::Timestamp;
 use crate::media::wallclock::UnixMillis;
+use crate::server::hub::wakeups::{TrackKey, Wakeups};
+use crate::server::package::cmaf::rung::RungFrame;
+use crate::server::package::cmaf::segmenter::{Segmenter, SegmenterEvent};
+use crate::server::package::cmaf::window::MediaWindow;
+use crate::server::package::{dash, hls};
 
 /// What viewers and the API read; replaced whole on every change.
 #[derive(Clone, Debug)]

@@ -8,8 +8,8 @@
 
 use std::collections::VecDeque;
 
-pub use super::cuts::{SegmentTiming, SegmenterEvent, SegmenterStats, VIDEO_TIMESCALE};
 use super::cuts::{Boundary, Cut, FollowContext, VIDEO_BASE, emit_segment, follow_cut};
+pub use super::cuts::{SegmentTiming, SegmenterEvent, SegmenterStats, VIDEO_TIMESCALE};
 use super::parameter_sets::with_parameter_sets;
 use super::rung::RungFrame;
 use super::rungs::RungSet;

@@ -1,6 +1,9 @@
 //! Live streams by key: who may publish, republish within the grace period,
 //! and when a stream ends.
 
+pub mod stream;
+pub mod wakeups;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -9,16 +12,16 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::cmaf::rung::RungFrame;
-use super::config::{ConflictPolicy, LadderConfig, ServerConfig};
-use super::ladder::{Ladder, LadderStatus, RungSink, SourceFrame};
-use super::metrics::Metrics;
-use super::stream::{Packager, StreamSnapshot};
-use super::wakeups::{TrackKey, WaitPoint, Waiting, Wakeups};
 use crate::media::codec::CodecConfig;
 use crate::media::frame::{EncodedFrame, TrackKind};
 pub use crate::media::shown::shown_key;
 use crate::media::wallclock::UnixMillis;
+use crate::server::config::{ConflictPolicy, LadderConfig, ServerConfig};
+use crate::server::hub::stream::{Packager, StreamSnapshot};
+use crate::server::hub::wakeups::{TrackKey, WaitPoint, Waiting, Wakeups};
+use crate::server::ladder::{Ladder, LadderStatus, RungSink, SourceFrame};
+use crate::server::metrics::Metrics;
+use crate::server::package::cmaf::rung::RungFrame;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum StreamState {
@@ -28,6 +31,23 @@ pub enum StreamState {
     Waiting { since: Instant },
     /// Over: playlists end, the MPD is static; removed after a while.
     Ended { since: Instant },
+}
+
+/// How a publisher reached the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IngestProtocol {
+    Rtmp,
+    Srt,
+}
+
+impl std::fmt::Display for IngestProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            IngestProtocol::Rtmp => "rtmp",
+            IngestProtocol::Srt => "srt",
+        })
+    }
 }
 
 /// Transport statistics of the current publisher (SRT: from the socket and the TS demuxer).
@@ -44,7 +64,7 @@ pub struct IngestStats {
 
 pub struct LiveStream {
     pub key: String,
-    protocol: Mutex<&'static str>,
+    protocol: Mutex<IngestProtocol>,
     ingest_stats: Mutex<Option<IngestStats>>,
     pub peer: Mutex<SocketAddr>,
     packager: Mutex<Packager>,
@@ -67,7 +87,7 @@ impl LiveStream {
     }
 
     /// The protocol of the current (or last) publisher.
-    pub fn protocol(&self) -> &'static str {
+    pub fn protocol(&self) -> IngestProtocol {
         *self.protocol.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -194,7 +214,7 @@ impl Hub {
     }
 
     /// A publisher asks for `key`.
-    pub fn publish(&self, key: &str, protocol: &'static str, peer: SocketAddr) -> Result<Publisher, PublishError> {
+    pub fn publish(&self, key: &str, protocol: IngestProtocol, peer: SocketAddr) -> Result<Publisher, PublishError> {
         if !valid_key(key) {
             return Err(PublishError::BadKey(shown_key(key)));
         }
@@ -230,7 +250,7 @@ impl Hub {
         Ok(Publisher { stream, session, metrics: self.metrics.clone(), ladder })
     }
 
-    fn new_stream(&self, streams: &mut HashMap<String, Arc<LiveStream>>, key: &str, protocol: &'static str, peer: SocketAddr) -> Arc<LiveStream> {
+    fn new_stream(&self, streams: &mut HashMap<String, Arc<LiveStream>>, key: &str, protocol: IngestProtocol, peer: SocketAddr) -> Arc<LiveStream> {
         let segments = &self.config.segments;
         let packager =
             Packager::new(key, segments.target_ms, segments.low_latency.then_some(segments.part_target_ms), segments.window, segments.directory.clone())
@@ -272,7 +292,6 @@ impl Hub {
         });
     }
 }
-
 
 fn valid_key(key: &str) -> bool {
     (1..=128).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) && key != "." && key != ".."

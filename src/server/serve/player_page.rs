@@ -5,9 +5,9 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use bytes::Bytes;
 
-use super::http::body;
+use super::response::body;
 
-const PAGE: &str = include_str!("../../assets/player.html");
+const PAGE: &str = include_str!("../../../assets/player.html");
 const SCRIPT_CACHE: &str = "public, max-age=86400";
 
 #[cfg(onair_players)]
@@ -22,7 +22,7 @@ pub fn has_players() -> bool {
 
 pub fn page(key: &str) -> Response {
     let players = if has_players() { "hls.js dash.js" } else { "none" };
-    let html = PAGE.replace("{{KEY}}", &super::http::html_escape(key)).replace("{{PLAYERS}}", players);
+    let html = PAGE.replace("{{KEY}}", &super::response::html_escape(key)).replace("{{PLAYERS}}", players);
     let mut response = body("text/html; charset=utf-8", "no-cache", Bytes::from(html));
     response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response

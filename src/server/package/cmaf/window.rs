@@ -10,10 +10,10 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::Bytes;
 
 use super::cuts::{SegmentTiming, SegmenterEvent};
-use crate::media::time::{TimeBase, Timestamp};
 use super::track::{PartSpan, TrackChunk, TrackInit, TrackPart, TrackSegment};
 use crate::media::codec::CodecConfig;
 use crate::media::frame::TrackKind;
+use crate::media::time::{TimeBase, Timestamp};
 use crate::media::wallclock::UnixMillis;
 
 #[derive(Clone, Debug)]

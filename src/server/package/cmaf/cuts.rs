@@ -52,7 +52,9 @@ pub struct Cut {
 #[derive(Clone, Copy, Debug)]
 pub enum Boundary {
     /// The source's first segment of a session starts here.
-    Start { at: Timestamp },
+    Start {
+        at: Timestamp,
+    },
     Cut(Cut),
 }
 

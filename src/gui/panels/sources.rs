@@ -1,0 +1,71 @@
+//! Camera and microphone choice, and the microphone's level meter.
+
+use eframe::egui;
+
+use super::AppView;
+use crate::gui::settings::{CameraSetting, MicrophoneSetting, Settings};
+
+pub struct SourcesPanel {
+    /// (id, name) of each camera found at start.
+    cameras: Vec<(String, String)>,
+    microphones: Vec<String>,
+}
+
+impl SourcesPanel {
+    pub fn discover() -> SourcesPanel {
+        let cameras = crate::capture::camera::list_cameras().map(|list| list.into_iter().map(|c| (c.index.to_string(), c.name)).collect()).unwrap_or_default();
+        let microphones = crate::capture::microphone::list_microphones()
+            .map(|list| list.into_iter().filter(|m| !m.default_config.starts_with("unusable")).map(|m| m.name).collect())
+            .unwrap_or_default();
+        SourcesPanel { cameras, microphones }
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, view: &AppView<'_>, settings: &mut Settings) {
+        ui.heading("Sources");
+        ui.add_enabled_ui(!view.live, |ui| {
+            let camera_label = match &settings.camera {
+                CameraSetting::TestPattern => "Test pattern".to_string(),
+                CameraSetting::Device(chosen) => self.cameras.iter().find(|(id, _)| id == chosen).map_or(chosen.clone(), |(_, name)| name.clone()),
+            };
+            egui::ComboBox::from_label("Camera").selected_text(camera_label).width(220.0).show_ui(ui, |ui| {
+                ui.selectable_value(&mut settings.camera, CameraSetting::TestPattern, "Test pattern");
+                for (id, name) in &self.cameras {
+                    ui.selectable_value(&mut settings.camera, CameraSetting::Device(id.clone()), name);
+                }
+            });
+            if self.cameras.is_empty() {
+                ui.small("No camera found: the test pattern is available.");
+            }
+            let microphone_label = match &settings.microphone {
+                MicrophoneSetting::TestTone => "Test tone".to_string(),
+                MicrophoneSetting::Off => "None".to_string(),
+                MicrophoneSetting::Device(name) => name.clone(),
+            };
+            egui::ComboBox::from_label("Microphone").selected_text(microphone_label).width(220.0).show_ui(ui, |ui| {
+                ui.selectable_value(&mut settings.microphone, MicrophoneSetting::TestTone, "Test tone");
+                ui.selectable_value(&mut settings.microphone, MicrophoneSetting::Off, "None");
+                for name in &self.microphones {
+                    ui.selectable_value(&mut settings.microphone, MicrophoneSetting::Device(name.clone()), name);
+                }
+            });
+            if self.microphones.is_empty() {
+                ui.small("No microphone found: the test tone is available.");
+            }
+        });
+        let level = view.status.audio_level;
+        let fraction = ((level.peak_dbfs + 60.0) / 60.0).clamp(0.0, 1.0);
+        let color = if level.clipped() {
+            egui::Color32::RED
+        } else if level.peak_dbfs > -6.0 {
+            egui::Color32::YELLOW
+        } else {
+            egui::Color32::GREEN
+        };
+        ui.add(egui::ProgressBar::new(fraction).fill(color).text(format!(
+            "peak {:.0} dBFS · rms {:.0} dBFS{}",
+            level.peak_dbfs,
+            level.rms_dbfs,
+            if level.clipped() { " · CLIP" } else { "" }
+        )));
+    }
+}

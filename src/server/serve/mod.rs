@@ -1,0 +1,10 @@
+//! Serving over HTTP: the router and the live paths each connection answers,
+//! the live edge (blocking reloads, hinted parts, chunked segments), and the
+//! web player page.
+
+pub mod blocking;
+pub mod connection;
+pub mod http;
+pub mod live_edge;
+pub mod player_page;
+pub mod response;

@@ -1,0 +1,29 @@
+//! SRT reject codes: those a listener's policy answers with (SRT access
+//! control, `SRT_REJX_*`), and the words a refused caller is shown.
+
+use std::ffi::CStr;
+
+use super::ffi;
+
+pub use super::ffi::{
+    SRT_REJX_BAD_MODE as BAD_MODE, SRT_REJX_BAD_REQUEST as BAD_REQUEST, SRT_REJX_CONFLICT as CONFLICT, SRT_REJX_FORBIDDEN as FORBIDDEN,
+    SRT_REJX_ISE as INTERNAL, SRT_REJX_UNAUTHORIZED as UNAUTHORIZED,
+};
+
+pub fn reject_reason_text(reason: i32) -> String {
+    match reason {
+        ffi::SRT_REJ_BADSECRET => "wrong passphrase".into(),
+        ffi::SRT_REJ_UNSECURE => "no passphrase where one is required, or one where none is set".into(),
+        ffi::SRT_REJX_BAD_REQUEST => "the stream id is not valid".into(),
+        ffi::SRT_REJX_BAD_MODE => "the server only accepts publishers".into(),
+        ffi::SRT_REJX_FORBIDDEN => "the stream id names another application".into(),
+        ffi::SRT_REJX_CONFLICT => "the stream key is already live".into(),
+        ffi::SRT_REJX_UNAUTHORIZED => "not authorised".into(),
+        code if code >= 1000 => format!("server reason {code}"),
+        // SAFETY: libsrt returns a static string for any code.
+        code => unsafe {
+            let text = ffi::srt_rejectreason_str(code);
+            if text.is_null() { format!("reason {code}") } else { CStr::from_ptr(text).to_string_lossy().into_owned() }
+        },
+    }
+}
