@@ -43,8 +43,8 @@ fn refused_handshake(message: &str) -> Option<(ffi::SRTSOCKET, String)> {
         return None;
     }
     let reason = match cause.rsplit_once("ERROR:").map(|(_, name)| name.trim()) {
-        Some("BADSECRET") => reject_reason_text(ffi::SRT_REJ_BADSECRET),
-        Some("UNSECURE") => reject_reason_text(ffi::SRT_REJ_UNSECURE),
+        Some("BADSECRET") => reject_reason_text(ffi::int::REJ_BADSECRET),
+        Some("UNSECURE") => reject_reason_text(ffi::int::REJ_UNSECURE),
         _ => cause.to_string(),
     };
     Some((socket, reason))

@@ -12,8 +12,8 @@ pub use super::ffi::{
 
 pub fn reject_reason_text(reason: i32) -> String {
     match reason {
-        ffi::SRT_REJ_BADSECRET => "wrong passphrase".into(),
-        ffi::SRT_REJ_UNSECURE => "no passphrase where one is required, or one where none is set".into(),
+        ffi::int::REJ_BADSECRET => "wrong passphrase".into(),
+        ffi::int::REJ_UNSECURE => "no passphrase where one is required, or one where none is set".into(),
         ffi::SRT_REJX_BAD_REQUEST => "the stream id is not valid".into(),
         ffi::SRT_REJX_BAD_MODE => "the server only accepts publishers".into(),
         ffi::SRT_REJX_FORBIDDEN => "the stream id names another application".into(),

@@ -12,7 +12,6 @@ mod decode;
 pub mod picture;
 pub mod plan;
 pub mod shed;
-mod swscale;
 pub mod timing;
 mod worker;
 

@@ -1,13 +1,27 @@
 //! A decoded I420 picture, the pool that recycles them, and scaling to a
 //! rung's size (libswscale's area averaging: in the 1080p ladder it costs
 //! under half of what fast_image_resize's SIMD box convolution did).
+//! libswscale is called through ffmpeg-next's generated bindings, straight
+//! on the picture's own planes, which every rung shares without a copy.
 
 use std::collections::VecDeque;
 use std::ffi::c_int;
 use std::ptr;
 use std::sync::Arc;
 
-use super::swscale;
+use ffmpeg_next::ffi::{AVPixelFormat, SWS_AREA, SwsContext, sws_freeContext, sws_getContext, sws_scale};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ScaleError {
+    #[error("a {width}x{height} picture with short planes")]
+    ShortPlanes { width: u32, height: u32 },
+    #[error("a picture {0} pixels across is beyond libswscale")]
+    TooLarge(usize),
+    #[error("libswscale cannot scale {from_width}x{from_height} to {to_width}x{to_height}")]
+    NoContext { from_width: u32, from_height: u32, to_width: u32, to_height: u32 },
+    #[error("libswscale wrote {rows} of {expected} rows")]
+    ShortOutput { rows: i32, expected: usize },
+}
 
 /// I420 with tight planes (stride = width).
 #[derive(Default)]
@@ -71,7 +85,7 @@ pub struct Scaler {
     width: u32,
     height: u32,
     /// libswscale's context for the source size it was made for.
-    context: Option<((u32, u32), *mut std::ffi::c_void)>,
+    context: Option<((u32, u32), *mut SwsContext)>,
 }
 
 impl Scaler {
@@ -80,60 +94,48 @@ impl Scaler {
     }
 
     /// Scales `source` into `i420` (resized to width × height × 3/2).
-    pub fn scale(&mut self, source: &Picture, i420: &mut Vec<u8>) -> Result<(), String> {
+    pub fn scale(&mut self, source: &Picture, i420: &mut Vec<u8>) -> Result<(), ScaleError> {
         let (w, h) = (self.width as usize, self.height as usize);
         let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
         i420.resize(w * h + 2 * cw * ch, 0);
         let (sw, sh) = (source.width as usize, source.height as usize);
         let (scw, sch) = (sw.div_ceil(2), sh.div_ceil(2));
         if source.y.len() < sw * sh || source.u.len() < scw * sch || source.v.len() < scw * sch {
-            return Err(format!("a {sw}x{sh} picture with short planes"));
+            return Err(ScaleError::ShortPlanes { width: source.width, height: source.height });
         }
         let context = self.context_for(source.width, source.height)?;
         let (y, chroma) = i420.split_at_mut(w * h);
         let (u, v) = chroma.split_at_mut(cw * ch);
-        let int = |n: usize| c_int::try_from(n).map_err(|_| format!("a plane {n} pixels wide"));
+        let int = |n: usize| c_int::try_from(n).map_err(|_| ScaleError::TooLarge(n));
         let source_planes = [source.y.as_ptr(), source.u.as_ptr(), source.v.as_ptr(), ptr::null()];
         let source_strides = [int(sw)?, int(scw)?, int(scw)?, 0];
         let target_planes = [y.as_mut_ptr(), u.as_mut_ptr(), v.as_mut_ptr(), ptr::null_mut()];
         let target_strides = [int(w)?, int(cw)?, int(cw)?, 0];
         // SAFETY: the context was made for these sizes; every plane was checked
         // (or sized) above to hold stride × rows bytes.
-        let rows = unsafe {
-            swscale::sws_scale(context, source_planes.as_ptr(), source_strides.as_ptr(), 0, int(sh)?, target_planes.as_ptr(), target_strides.as_ptr())
-        };
+        let rows = unsafe { sws_scale(context, source_planes.as_ptr(), source_strides.as_ptr(), 0, int(sh)?, target_planes.as_ptr(), target_strides.as_ptr()) };
         if rows != int(h)? {
-            return Err(format!("libswscale wrote {rows} of {h} rows"));
+            return Err(ScaleError::ShortOutput { rows, expected: h });
         }
         Ok(())
     }
 
-    fn context_for(&mut self, width: u32, height: u32) -> Result<*mut std::ffi::c_void, String> {
+    fn context_for(&mut self, width: u32, height: u32) -> Result<*mut SwsContext, ScaleError> {
         if let Some((size, context)) = self.context
             && size == (width, height)
         {
             return Ok(context);
         }
         self.free();
-        let int = |n: u32| c_int::try_from(n).map_err(|_| format!("a picture {n} pixels across"));
+        let int = |n: u32| c_int::try_from(n).map_err(|_| ScaleError::TooLarge(n as usize));
         let (from_w, from_h, to_w, to_h) = (int(width)?, int(height)?, int(self.width)?, int(self.height)?);
         // SAFETY: plain constructor; null filters and parameters are libswscale's defaults.
-        let context = unsafe {
-            swscale::sws_getContext(
-                from_w,
-                from_h,
-                swscale::YUV420P,
-                to_w,
-                to_h,
-                swscale::YUV420P,
-                swscale::SWS_AREA,
-                ptr::null_mut(),
-                ptr::null_mut(),
-                ptr::null(),
-            )
-        };
+        // Area averaging: every source pixel counts by the share of it an
+        // output pixel covers, what a downscale needs to keep detail without aliasing.
+        let yuv420p = AVPixelFormat::AV_PIX_FMT_YUV420P;
+        let context = unsafe { sws_getContext(from_w, from_h, yuv420p, to_w, to_h, yuv420p, SWS_AREA as c_int, ptr::null_mut(), ptr::null_mut(), ptr::null()) };
         if context.is_null() {
-            return Err(format!("libswscale cannot scale {width}x{height} to {}x{}", self.width, self.height));
+            return Err(ScaleError::NoContext { from_width: width, from_height: height, to_width: self.width, to_height: self.height });
         }
         self.context = Some(((width, height), context));
         Ok(context)
@@ -142,7 +144,7 @@ impl Scaler {
     fn free(&mut self) {
         if let Some((_, context)) = self.context.take() {
             // SAFETY: made by sws_getContext and used by nothing else.
-            unsafe { swscale::sws_freeContext(context) };
+            unsafe { sws_freeContext(context) };
         }
     }
 }
