@@ -87,15 +87,25 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
             tracing::error!("HTTP server stopped: {error}");
         }
     });
-    let ticking = hub.clone();
-    tokio::spawn(async move {
-        let mut interval = tokio::time::interval(Duration::from_millis(200));
-        loop {
-            interval.tick().await;
-            ticking.tick(Instant::now(), UnixMillis::from_system_time(SystemTime::now()));
-        }
-    });
+    tokio::spawn(end_streams_when_due(hub.clone()));
     Ok(RunningServer { rtmp_addr, srt_addr, http_addr, hub })
+}
+
+/// Ends streams whose publisher did not come back, and forgets ended ones,
+/// each at its deadline: an idle server is never woken by a timer.
+async fn end_streams_when_due(hub: Arc<Hub>) {
+    loop {
+        match hub.next_expiry() {
+            Some(due) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(due.into()) => {}
+                    _ = hub.expiry_changed() => {}
+                }
+            }
+            None => hub.expiry_changed().await,
+        }
+        hub.tick(Instant::now(), UnixMillis::from_system_time(SystemTime::now()));
+    }
 }
 
 #[cfg(test)]

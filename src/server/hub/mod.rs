@@ -160,12 +160,15 @@ pub struct Hub {
     ladder_on: AtomicBool,
     streams: Mutex<HashMap<String, Arc<LiveStream>>>,
     pub metrics: Arc<Metrics>,
+    /// Told when a stream starts waiting for its publisher, so the task
+    /// that ends streams sleeps until the next deadline instead of polling.
+    expiry_changed: Arc<tokio::sync::Notify>,
 }
 
 impl Hub {
     pub fn new(config: ServerConfig, metrics: Arc<Metrics>) -> Hub {
         let ladder_on = AtomicBool::new(config.ladder.enabled);
-        Hub { config, ladder_on, streams: Mutex::new(HashMap::new()), metrics }
+        Hub { config, ladder_on, streams: Mutex::new(HashMap::new()), metrics, expiry_changed: Arc::new(tokio::sync::Notify::new()) }
     }
 
     pub fn config(&self) -> &ServerConfig {
@@ -247,7 +250,7 @@ impl Hub {
         }
         stream.set_state(StreamState::Live);
         let ladder = (self.ladder_on() && self.config.ladder.covers(key)).then(|| self.config.ladder.clone());
-        Ok(Publisher { stream, session, metrics: self.metrics.clone(), ladder })
+        Ok(Publisher { stream, session, metrics: self.metrics.clone(), ladder, expiry_changed: self.expiry_changed.clone() })
     }
 
     fn new_stream(&self, streams: &mut HashMap<String, Arc<LiveStream>>, key: &str, protocol: IngestProtocol, peer: SocketAddr) -> Arc<LiveStream> {
@@ -275,9 +278,33 @@ impl Hub {
     }
 
     /// Ends streams whose grace period ran out and forgets long-ended ones.
-    pub fn tick(&self, now: Instant, wall: UnixMillis) {
+    /// When the next stream's grace period or keep time runs out, if any
+    /// stream is waiting or ended: [`Hub::tick`] is due then, and not before.
+    pub fn next_expiry(&self) -> Option<Instant> {
+        let (grace, keep) = self.expiry_periods();
+        self.streams()
+            .values()
+            .filter_map(|stream| match stream.state() {
+                StreamState::Waiting { since } => Some(since + grace),
+                StreamState::Ended { since } => Some(since + keep),
+                StreamState::Live => None,
+            })
+            .min()
+    }
+
+    /// Resolves when a stream starts waiting, which may bring the next expiry forward.
+    pub async fn expiry_changed(&self) {
+        self.expiry_changed.notified().await;
+    }
+
+    fn expiry_periods(&self) -> (Duration, Duration) {
         let grace = Duration::from_secs_f64(self.config.streams.grace_seconds.max(0.0));
         let keep = Duration::from_secs_f64(self.config.streams.keep_ended_seconds.max(0.0));
+        (grace, keep)
+    }
+
+    pub fn tick(&self, now: Instant, wall: UnixMillis) {
+        let (grace, keep) = self.expiry_periods();
         let mut streams = self.streams();
         streams.retain(|key, stream| match stream.state() {
             StreamState::Waiting { since } if now.duration_since(since) >= grace => {
@@ -304,6 +331,7 @@ pub struct Publisher {
     metrics: Arc<Metrics>,
     /// None when the stream gets no ladder.
     ladder: Option<LadderConfig>,
+    expiry_changed: Arc<tokio::sync::Notify>,
 }
 
 /// Rung output goes into the stream's packager; a stream that is gone takes nothing.
@@ -397,6 +425,7 @@ impl Drop for Publisher {
         // close their last segments where the source's closed.
         self.stream.ladder().take();
         self.stream.set_state(StreamState::Waiting { since: Instant::now() });
+        self.expiry_changed.notify_one();
         tracing::info!(key = %self.stream.key, "publisher left; waiting for it to come back");
     }
 }
