@@ -10,7 +10,7 @@ use common::{SegmentTiming, all_durations, assert_tfdt_is_the_sum_of_durations, 
 use onair::media::aac::{adts_header, parse_asc};
 use onair::media::codec::CodecConfig;
 use onair::media::frame::{EncodedFrame, TrackKind};
-use onair::media::h264::parse_avcc;
+use onair::media::h264::{build_avcc, parse_avcc};
 use onair::media::time::{TimeBase, Timestamp, WrapExtender};
 use onair::media::ts::demux::{TsDemuxer, TsEvent};
 use onair::media::ts::mux::TsMuxer;
@@ -22,16 +22,6 @@ const SPS: [u8; 24] =
 const PPS: [u8; 4] = [0x68, 0xcb, 0x83, 0xcb];
 /// AudioSpecificConfig: AAC-LC, 44.1 kHz, stereo.
 const ASC_44100: [u8; 2] = [0x12, 0x10];
-
-fn avcc() -> Bytes {
-    let mut record = vec![1, SPS[1], SPS[2], SPS[3], 0xff, 0xe1];
-    record.extend_from_slice(&(SPS.len() as u16).to_be_bytes());
-    record.extend_from_slice(&SPS);
-    record.push(1);
-    record.extend_from_slice(&(PPS.len() as u16).to_be_bytes());
-    record.extend_from_slice(&PPS);
-    Bytes::from(record)
-}
 
 /// Each closed segment of `kind` (source renditions) as mp4-atom reads it.
 fn timing(events: &[SegmenterEvent], kind: TrackKind) -> Vec<SegmentTiming> {
@@ -123,7 +113,7 @@ fn rtmp_29_97(frames: i64, before_wrap: i64) -> Vec<(i64, Timestamp)> {
 #[test]
 fn an_rtmp_source_at_29_97_keeps_its_millisecond_times_without_drift_over_ten_minutes_across_the_32_bit_wrap() {
     let mut segmenter = Segmenter::new(2000, 1);
-    let mut events = segmenter.configure(CodecConfig::H264(parse_avcc(avcc()).unwrap()));
+    let mut events = segmenter.configure(CodecConfig::H264(parse_avcc(build_avcc(&SPS, &PPS).unwrap()).unwrap()));
     let frames = 10 * 60 * 30_000 / 1001;
     let times = rtmp_29_97(frames, 90_000);
     for (n, (_, time)) in times.iter().enumerate() {

@@ -121,6 +121,21 @@ fn a_59_94_fps_ts_source_keeps_its_exact_90_khz_frame_durations() {
 }
 
 #[test]
+fn an_idle_srt_port_parks_and_the_next_caller_still_gets_in() {
+    let server = Server::start("[streams]\ngrace_seconds = 1.0\n[ladder]\nenabled = false\n");
+    for (round, key) in ["before", "after"].iter().enumerate() {
+        let output = ffmpeg_srt(&srt_url(&server, &format!("publish:live/{key}"), ""), 3);
+        assert!(output.status.success(), "round {round}: ffmpeg over SRT failed: {}", String::from_utf8_lossy(&output.stderr));
+        ended(&server, key);
+        let frames = decode_count(&server.url(&format!("/live/{key}/index.m3u8")), "v");
+        assert!(frames >= 60, "round {round}: decoded {frames} frames");
+        // No connection for a while: libsrt's listener (which polls) goes, a plain socket holds the port.
+        let parks = round + 1;
+        wait_for("the SRT port to park", Duration::from_secs(40), || (server.log().matches("parked: no connection").count() >= parks).then_some(()));
+    }
+}
+
+#[test]
 fn malformed_and_non_publishing_stream_ids_are_refused_and_the_server_carries_on() {
     let mut server = Server::start("[streams]\ngrace_seconds = 1.0\n");
     for id in ["nonsense", "#!::r=live/watch,m=request", "other/app-key"] {

@@ -17,7 +17,7 @@ pub mod serve;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use axum::serve::ListenerExt;
 use tokio::net::{TcpListener, TcpSocket};
@@ -69,7 +69,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
         addr: srt_listen,
         config_key: "srt.listen",
         flag: "--srt ADDR",
-        source: std::io::Error::other(error.to_string()),
+        source: error,
     })?;
     let srt_addr = srt.local_addr();
     tokio::spawn(ingest::rtmp::serve(rtmp, hub.clone()));

@@ -55,6 +55,16 @@ impl SrtListener {
         self.addr
     }
 
+    /// Stops taking callers, from any thread: a blocked `accept` returns an
+    /// error. Connections already accepted carry on. libsrt refuses a closed
+    /// socket's id, so the close when the listener is dropped does nothing.
+    pub fn close(&self) {
+        // SAFETY: closing a socket id is safe whatever state it is in.
+        unsafe {
+            ffi::srt_close(self.socket.raw());
+        }
+    }
+
     /// Blocks until a caller completes its handshake.
     pub fn accept(&self) -> Result<Accepted, SrtError> {
         let mut peer = SockAddr::empty();

@@ -3,9 +3,17 @@
 //!
 //! libsrt calls block (libsrt runs its own network threads), so the accept
 //! loop and each connection's receive loop run on their own OS threads.
+//!
+//! While no caller uses it, the port is held by a plain UDP socket, which
+//! costs nothing: for as long as a libsrt listener exists, libsrt's receive
+//! queue wakes every 10 ms (Haivision/srt#520), a tenth of a core-second per
+//! 30 s of an idle server. A caller's first handshake packet wakes the port;
+//! callers repeat it every 250 ms, and by then libsrt listens there. Once no
+//! SRT connection has been open for `PARK_AFTER`, the port is parked again.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::stream_id::{StreamIdError, parse_stream_id};
@@ -20,37 +28,141 @@ const STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// Larger than any live-mode payload (1456 bytes).
 const RECEIVE_BUFFER: usize = 1500;
 
-/// Binds the listener; a port of 0 picks a free one (see `local_addr`).
-pub fn bind(hub: &Arc<Hub>) -> Result<SrtListener, SrtError> {
-    let config = &hub.config().srt;
-    let latency = Duration::from_millis(u64::from(config.latency_ms));
-    let policy_hub = hub.clone();
-    SrtListener::bind(config.listen, latency, Box::new(move |request: &CallerRequest<'_>| admit(&policy_hub, request)))
+/// With no SRT connection open this long, the port goes back to being parked.
+const PARK_AFTER: Duration = Duration::from_secs(10);
+/// Tries, 25 ms apart, to take the port over from the other side: at once
+/// from the parked socket, but libsrt lets its UDP socket go only when its
+/// garbage collector has removed the listener's last connection (seconds).
+const REBIND_ATTEMPTS: u32 = 400;
+
+/// The SRT port, parked until a caller comes.
+pub struct SrtPort {
+    parked: UdpSocket,
+    addr: SocketAddr,
+}
+
+impl SrtPort {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+/// Takes the port (a port of 0 picks a free one, see `local_addr`).
+pub fn bind(hub: &Arc<Hub>) -> std::io::Result<SrtPort> {
+    let parked = UdpSocket::bind(hub.config().srt.listen)?;
+    let addr = parked.local_addr()?;
+    Ok(SrtPort { parked, addr })
 }
 
 /// Accepts callers until the process ends; each gets a receiving thread.
-pub fn serve(listener: SrtListener, hub: Arc<Hub>) {
-    let addr = listener.local_addr();
+pub fn serve(port: SrtPort, hub: Arc<Hub>) {
     let spawned = std::thread::Builder::new().name("srt-accept".into()).spawn(move || {
+        let SrtPort { mut parked, addr } = port;
         loop {
-            match listener.accept() {
-                Ok(accepted) => {
-                    Metrics::add(&hub.metrics.connections_accepted, 1);
-                    let hub = hub.clone();
-                    let name = format!("srt-{}", accepted.peer.map(|p| p.to_string()).unwrap_or_default());
-                    if let Err(error) = std::thread::Builder::new().name(name).spawn(move || receive(accepted, &hub)) {
-                        tracing::error!("cannot start a thread for an SRT publisher: {error}");
-                    }
+            // Sleeps in the kernel until a datagram comes; a caller repeats it.
+            let mut first = [0u8; RECEIVE_BUFFER];
+            if let Err(error) = parked.recv_from(&mut first) {
+                tracing::warn!("the parked SRT port {addr} failed to receive: {error}");
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+            drop(parked);
+            match listen(&hub, addr) {
+                Ok(listener) => accept_until_idle(listener, &hub),
+                Err(error) => tracing::error!("cannot listen for SRT on {addr}: {error}; callers are refused until the next try"),
+            }
+            parked = match repark(addr) {
+                Ok(socket) => {
+                    tracing::info!("SRT port {addr} parked: no connection for {} s", PARK_AFTER.as_secs());
+                    socket
                 }
                 Err(error) => {
-                    tracing::error!("the SRT listener on {addr} stopped: {error}");
+                    tracing::error!("the SRT port {addr} was taken by another program ({error}); SRT ingest has stopped");
                     return;
                 }
-            }
+            };
         }
     });
     if let Err(error) = spawned {
         tracing::error!("cannot start the SRT listener thread: {error}");
+    }
+}
+
+/// A libsrt listener on `addr`, once the parked socket has let it go.
+fn listen(hub: &Arc<Hub>, addr: SocketAddr) -> Result<SrtListener, SrtError> {
+    let latency = Duration::from_millis(u64::from(hub.config().srt.latency_ms));
+    let mut attempt = 0;
+    loop {
+        let policy_hub = hub.clone();
+        match SrtListener::bind(addr, latency, Box::new(move |request: &CallerRequest<'_>| admit(&policy_hub, request))) {
+            Ok(listener) => return Ok(listener),
+            Err(error) if attempt + 1 >= REBIND_ATTEMPTS => return Err(error),
+            Err(_) => {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(25));
+            }
+        }
+    }
+}
+
+/// The parked socket again, once the listener has let the port go.
+fn repark(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    let mut attempt = 0;
+    loop {
+        match UdpSocket::bind(addr) {
+            Ok(socket) => return Ok(socket),
+            Err(error) if attempt + 1 >= REBIND_ATTEMPTS => return Err(error),
+            Err(_) => {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(25));
+            }
+        }
+    }
+}
+
+/// Accepts callers, each on a thread of its own, until no connection has
+/// been open for `PARK_AFTER`: then the listener is closed.
+fn accept_until_idle(listener: SrtListener, hub: &Arc<Hub>) {
+    let listener = Arc::new(listener);
+    let open = Arc::new(AtomicUsize::new(0));
+    let (watched, counted) = (listener.clone(), open.clone());
+    let (stop_watching, watch) = std::sync::mpsc::channel::<()>();
+    let watcher = std::thread::Builder::new().name("srt-idle".into()).spawn(move || {
+        let mut idle_since = Instant::now();
+        // Wakes once a second while a listener exists; libsrt's own thread wakes a hundred times.
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = watch.recv_timeout(Duration::from_secs(1)) {
+            if counted.load(Ordering::SeqCst) > 0 {
+                idle_since = Instant::now();
+            } else if idle_since.elapsed() >= PARK_AFTER {
+                watched.close();
+                return;
+            }
+        }
+    });
+    loop {
+        match listener.accept() {
+            Ok(accepted) => {
+                Metrics::add(&hub.metrics.connections_accepted, 1);
+                let (hub, open) = (hub.clone(), open.clone());
+                open.fetch_add(1, Ordering::SeqCst);
+                let name = format!("srt-{}", accepted.peer.map(|p| p.to_string()).unwrap_or_default());
+                let spawned = std::thread::Builder::new().name(name).spawn(move || {
+                    receive(accepted, &hub);
+                    open.fetch_sub(1, Ordering::SeqCst);
+                });
+                if let Err(error) = spawned {
+                    tracing::error!("cannot start a thread for an SRT publisher: {error}");
+                }
+            }
+            Err(error) => {
+                tracing::debug!("the SRT listener on {} closed: {error}", listener.local_addr());
+                break;
+            }
+        }
+    }
+    let _ = stop_watching.send(());
+    if let Ok(watcher) = watcher {
+        let _ = watcher.join();
     }
 }
 
