@@ -226,7 +226,7 @@ fn publish(args: PublishArgs) -> anyhow::Result<()> {
         _ => anyhow::bail!("--audio {:?}: use tone, mic, mic:NAME or none", args.audio),
     };
     let target = onair::publish::target::PublishTarget::parse(&args.to)?;
-    let knob = onair::encode::quality::QualityKnob::new(args.quality, args.bitrate).map_err(anyhow::Error::msg)?;
+    let knob = onair::encode::quality::QualityKnob::new(args.quality, args.bitrate)?;
     let mut config = EngineConfig::new(video, audio, target.clone(), knob);
     config.keyframe_interval_secs = args.keyframe_interval;
     let engine = Engine::start(config)?;

@@ -22,6 +22,14 @@ pub const PRESETS: [QualityPreset; 5] = [
     QualityPreset { position: 5, name: "1080p", width: 1920, height: 1080, fps: 30, video_kbps: 6_000, audio_kbps: 160 },
 ];
 
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KnobError {
+    #[error("quality {position} does not exist; choose 1 to {presets}")]
+    NoSuchPosition { position: u8, presets: usize },
+    #[error("bitrate {0} kbit/s is outside 100..50000")]
+    Bitrate(u32),
+}
+
 /// A knob position plus an optional exact video bitrate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QualityKnob {
@@ -32,14 +40,14 @@ pub struct QualityKnob {
 impl QualityKnob {
     pub const DEFAULT: QualityKnob = QualityKnob { position: 3, bitrate_override_kbps: None };
 
-    pub fn new(position: u8, bitrate_override_kbps: Option<u32>) -> Result<QualityKnob, String> {
+    pub fn new(position: u8, bitrate_override_kbps: Option<u32>) -> Result<QualityKnob, KnobError> {
         if !(1..=PRESETS.len() as u8).contains(&position) {
-            return Err(format!("quality {position} does not exist; choose 1 to {}", PRESETS.len()));
+            return Err(KnobError::NoSuchPosition { position, presets: PRESETS.len() });
         }
         if let Some(kbps) = bitrate_override_kbps
             && !(100..=50_000).contains(&kbps)
         {
-            return Err(format!("bitrate {kbps} kbit/s is outside 100..50000"));
+            return Err(KnobError::Bitrate(kbps));
         }
         Ok(QualityKnob { position, bitrate_override_kbps })
     }

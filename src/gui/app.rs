@@ -169,7 +169,7 @@ impl OnAirApp {
         let result = (|| -> Result<Engine, String> {
             let target = PublishTarget::parse(&self.target_url()?).map_err(|e| e.to_string())?;
             let (video, audio) = (self.settings.camera.choice(), self.settings.microphone.choice());
-            let knob = QualityKnob::new(self.settings.knob, None)?;
+            let knob = QualityKnob::new(self.settings.knob, None).map_err(|e| e.to_string())?;
             Engine::start(EngineConfig::new(video, audio, target, knob)).map_err(|e| e.to_string())
         })();
         match result {

@@ -186,7 +186,16 @@ pub enum ConfigError {
     #[error("config file {path} is not valid: {source}")]
     Parse { path: PathBuf, source: toml::de::Error },
     #[error("config file {path}: {reason}")]
-    Invalid { path: PathBuf, reason: String },
+    Invalid { path: PathBuf, reason: ConfigProblem },
+}
+
+/// A setting that parses but cannot work.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigProblem {
+    #[error("rtmp.publish_secret is empty: set a secret or remove the line")]
+    EmptyPublishSecret,
+    #[error("the publish secret of stream {0:?} in [rtmp.publish_secrets] is empty: set a secret or remove the line")]
+    EmptyKeySecret(String),
 }
 
 impl ServerConfig {
@@ -198,12 +207,12 @@ impl ServerConfig {
     }
 
     /// What parsing cannot catch: an empty publish secret would admit anyone who sends `?secret=`.
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), ConfigProblem> {
         if self.rtmp.publish_secret.as_deref() == Some("") {
-            return Err("rtmp.publish_secret is empty: set a secret or remove the line".into());
+            return Err(ConfigProblem::EmptyPublishSecret);
         }
         if let Some((key, _)) = self.rtmp.publish_secrets.iter().find(|(_, secret)| secret.is_empty()) {
-            return Err(format!("the publish secret of stream {key:?} in [rtmp.publish_secrets] is empty: set a secret or remove the line"));
+            return Err(ConfigProblem::EmptyKeySecret(key.clone()));
         }
         Ok(())
     }
@@ -235,8 +244,8 @@ mod tests {
     #[test]
     fn empty_publish_secrets_are_refused() {
         let parse = |text: &str| toml::from_str::<ServerConfig>(text).unwrap().check();
-        assert!(parse("[rtmp]\npublish_secret = \"\"").unwrap_err().contains("rtmp.publish_secret is empty"));
-        assert!(parse("[rtmp.publish_secrets]\nstudio = \"\"").unwrap_err().contains("\"studio\""));
+        assert!(parse("[rtmp]\npublish_secret = \"\"").unwrap_err().to_string().contains("rtmp.publish_secret is empty"));
+        assert!(parse("[rtmp.publish_secrets]\nstudio = \"\"").unwrap_err().to_string().contains("\"studio\""));
         assert_eq!(parse("[rtmp]\npublish_secret = \"s\"\n[rtmp.publish_secrets]\nstudio = \"t\""), Ok(()));
     }
 
