@@ -67,20 +67,13 @@ pub fn serve(port: SrtPort, hub: Arc<Hub>) {
                 continue;
             }
             drop(parked);
+            let open = Arc::new(AtomicUsize::new(0));
             match listen(&hub, addr) {
-                Ok(listener) => accept_until_idle(listener, &hub),
+                Ok(listener) => accept_until_idle(listener, &hub, &open),
                 Err(error) => tracing::error!("cannot listen for SRT on {addr}: {error}; callers are refused until the next try"),
             }
-            parked = match repark(addr) {
-                Ok(socket) => {
-                    tracing::info!("SRT port {addr} parked: no connection for {} s", PARK_AFTER.as_secs());
-                    socket
-                }
-                Err(error) => {
-                    tracing::error!("the SRT port {addr} was taken by another program ({error}); SRT ingest has stopped");
-                    return;
-                }
-            };
+            parked = repark(addr, &open);
+            tracing::info!("SRT port {addr} parked: no connection for {} s", PARK_AFTER.as_secs());
         }
     });
     if let Err(error) = spawned {
@@ -105,16 +98,24 @@ fn listen(hub: &Arc<Hub>, addr: SocketAddr) -> Result<SrtListener, SrtError> {
     }
 }
 
-/// The parked socket again, once the listener has let the port go.
-fn repark(addr: SocketAddr) -> std::io::Result<UdpSocket> {
-    let mut attempt = 0;
+/// The parked socket again, once the listener and every connection it
+/// accepted (they share its UDP socket) have let the port go.
+fn repark(addr: SocketAddr, open: &AtomicUsize) -> UdpSocket {
+    let mut attempt = 0u32;
     loop {
+        if open.load(Ordering::SeqCst) > 0 {
+            // A caller accepted as the listener closed: the port is its until it ends.
+            std::thread::sleep(Duration::from_secs(1));
+            continue;
+        }
         match UdpSocket::bind(addr) {
-            Ok(socket) => return Ok(socket),
-            Err(error) if attempt + 1 >= REBIND_ATTEMPTS => return Err(error),
-            Err(_) => {
+            Ok(socket) => return socket,
+            Err(error) => {
                 attempt += 1;
-                std::thread::sleep(Duration::from_millis(25));
+                if attempt == REBIND_ATTEMPTS {
+                    tracing::warn!("the SRT port {addr} is still taken ({error}); SRT callers wait until it is free");
+                }
+                std::thread::sleep(if attempt < REBIND_ATTEMPTS { Duration::from_millis(25) } else { Duration::from_secs(1) });
             }
         }
     }
@@ -122,9 +123,8 @@ fn repark(addr: SocketAddr) -> std::io::Result<UdpSocket> {
 
 /// Accepts callers, each on a thread of its own, until no connection has
 /// been open for `PARK_AFTER`: then the listener is closed.
-fn accept_until_idle(listener: SrtListener, hub: &Arc<Hub>) {
+fn accept_until_idle(listener: SrtListener, hub: &Arc<Hub>, open: &Arc<AtomicUsize>) {
     let listener = Arc::new(listener);
-    let open = Arc::new(AtomicUsize::new(0));
     let (watched, counted) = (listener.clone(), open.clone());
     let (stop_watching, watch) = std::sync::mpsc::channel::<()>();
     let watcher = std::thread::Builder::new().name("srt-idle".into()).spawn(move || {
@@ -143,14 +143,16 @@ fn accept_until_idle(listener: SrtListener, hub: &Arc<Hub>) {
         match listener.accept() {
             Ok(accepted) => {
                 Metrics::add(&hub.metrics.connections_accepted, 1);
-                let (hub, open) = (hub.clone(), open.clone());
+                let (hub, counted) = (hub.clone(), open.clone());
                 open.fetch_add(1, Ordering::SeqCst);
                 let name = format!("srt-{}", accepted.peer.map(|p| p.to_string()).unwrap_or_default());
                 let spawned = std::thread::Builder::new().name(name).spawn(move || {
                     receive(accepted, &hub);
-                    open.fetch_sub(1, Ordering::SeqCst);
+                    counted.fetch_sub(1, Ordering::SeqCst);
                 });
                 if let Err(error) = spawned {
+                    // The connection was dropped with the closure: it is not open.
+                    open.fetch_sub(1, Ordering::SeqCst);
                     tracing::error!("cannot start a thread for an SRT publisher: {error}");
                 }
             }
