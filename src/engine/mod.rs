@@ -157,6 +157,10 @@ impl Engine {
     /// Opens the sources and starts publishing. A missing device is an error
     /// that names the synthetic alternative, never a hang.
     pub fn start(config: EngineConfig) -> Result<Engine, EngineError> {
+        if config.targets.is_empty() {
+            // Nothing would report a state, so nothing would ever stop the capture.
+            return Err(EngineError::Start("no publish target was given".into()));
+        }
         let clock = CaptureClock::start();
         let (width, height) = config.knob.size();
         let preset = config.knob.preset();

@@ -198,10 +198,6 @@ impl WrapExtender {
         WrapExtender::new(33, TimeBase::MPEG_90K, DEFAULT_MAX_JUMP)
     }
 
-    pub fn base(&self) -> TimeBase {
-        self.base
-    }
-
     pub fn extend(&mut self, raw: u64) -> Result<Timestamp, ForwardJump> {
         let raw = raw & ((1u64 << self.bits) - 1);
         let extended = match self.last {

@@ -40,12 +40,6 @@ pub struct TsStats {
     pub timestamp_jumps: u64,
 }
 
-#[derive(Clone, Copy)]
-enum Track {
-    Video,
-    Audio,
-}
-
 #[derive(Default)]
 struct Pes {
     data: Vec<u8>,
@@ -242,10 +236,10 @@ impl TsDemuxer {
 
     /// A PES timestamp on the extended 90 kHz timeline; `None` (counted)
     /// when the extender refuses it as an absurd jump.
-    fn extend(&mut self, track: Track, raw: u64) -> Option<Timestamp> {
+    fn extend(&mut self, track: TrackKind, raw: u64) -> Option<Timestamp> {
         let clock = match track {
-            Track::Video => &mut self.video_clock,
-            Track::Audio => &mut self.audio_clock,
+            TrackKind::Video => &mut self.video_clock,
+            TrackKind::Audio => &mut self.audio_clock,
         };
         match clock.extend(raw) {
             Ok(time) => Some(time),
@@ -258,7 +252,7 @@ impl TsDemuxer {
     }
 
     fn video(&mut self, pts: u64, dts: u64, body: &[u8], events: &mut Vec<TsEvent>) {
-        let Some(dts) = self.extend(Track::Video, dts) else { return };
+        let Some(dts) = self.extend(TrackKind::Video, dts) else { return };
         // pts never precedes dts: the offset is taken modulo the 33-bit wrap.
         let pts = Timestamp::new(dts.value + (pts as i64 - dts.value).rem_euclid(1 << 33).min(90_000 * 10), dts.base);
         let mut keyframe = false;
@@ -292,7 +286,7 @@ impl TsDemuxer {
     }
 
     fn audio(&mut self, pts: u64, body: &[u8], events: &mut Vec<TsEvent>) {
-        let Some(pts) = self.extend(Track::Audio, pts) else { return };
+        let Some(pts) = self.extend(TrackKind::Audio, pts) else { return };
         let mut rest = body;
         // The PES's frames follow its pts by exactly 1024 samples each.
         let mut samples = 0i64;
