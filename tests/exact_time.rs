@@ -28,7 +28,9 @@ fn timing(events: &[SegmenterEvent], kind: TrackKind) -> Vec<SegmentTiming> {
     events
         .iter()
         .filter_map(|event| match event {
-            SegmenterEvent::Segment(segment, _) if segment.kind == kind && segment.rung.is_none() => Some((segment.number, fragment_timing(&segment.data))),
+            SegmenterEvent::Segment(segment, _) if segment.kind == kind && segment.rung.is_none() => {
+                Some((segment.number, fragment_timing(&segment.data.to_bytes())))
+            }
             _ => None,
         })
         .collect()

@@ -16,6 +16,11 @@ use super::link::{HandshakeStep, LinkError, RtmpLink, contained, protocol};
 use crate::media::shown::shown_key;
 use crate::media::time::{Timestamp, WrapExtender};
 
+/// rml_rtmp appends its input to one buffer before splitting chunks off it;
+/// a slice the size of a chunk keeps that buffer small enough to be reused
+/// rather than reallocated on every read.
+const INPUT_SLICE: usize = 4096;
+
 #[derive(Debug, thiserror::Error)]
 pub enum RtmpError {
     #[error(transparent)]
@@ -114,7 +119,10 @@ impl RtmpServerConnection {
             }
             return Ok(events);
         }
-        let results = self.session()?.handle_input(bytes).map_err(protocol)?;
+        let mut results = Vec::new();
+        for slice in bytes.chunks(INPUT_SLICE) {
+            results.extend(self.session()?.handle_input(slice).map_err(protocol)?);
+        }
         if results.is_empty() {
             self.bytes_since_message += bytes.len();
             if self.bytes_since_message > self.max_message_bytes + 64 * 1024 {

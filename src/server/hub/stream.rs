@@ -6,6 +6,7 @@
 //! written changes no playlist: its snapshot carries the rendered ones over.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -17,6 +18,7 @@ use crate::media::frame::{EncodedFrame, TrackKind};
 use crate::media::time::Timestamp;
 use crate::media::wallclock::UnixMillis;
 use crate::server::hub::wakeups::{TrackKey, Wakeups};
+use crate::server::package::cmaf::pieces::Pieces;
 use crate::server::package::cmaf::rung::RungFrame;
 use crate::server::package::cmaf::segmenter::{Segmenter, SegmenterEvent};
 use crate::server::package::cmaf::window::MediaWindow;
@@ -266,7 +268,8 @@ impl Packager {
     }
 
     /// Mirrors a file into the configured directory, off the async runtime.
-    fn write_file(&self, relative: String, data: Bytes) {
+    fn write_file(&self, relative: String, data: impl Into<Pieces>) {
+        let data = data.into();
         let Some(directory) = &self.directory else { return };
         let path = directory.join(relative);
         let write = move || {
@@ -274,7 +277,11 @@ impl Packager {
                 std::fs::create_dir_all(parent)?;
             }
             let temporary = path.with_extension("tmp");
-            std::fs::write(&temporary, &data)?;
+            let mut file = std::fs::File::create(&temporary)?;
+            for piece in data.iter() {
+                file.write_all(piece)?;
+            }
+            drop(file);
             std::fs::rename(&temporary, &path)
         };
         match tokio::runtime::Handle::try_current() {

@@ -18,6 +18,7 @@ use crate::media::frame::TrackKind;
 use crate::server::hub::LiveStream;
 use crate::server::hub::stream::StreamSnapshot;
 use crate::server::hub::wakeups::{TrackKey, WaitPoint, Waiting};
+use crate::server::package::cmaf::pieces::Pieces;
 use crate::server::serve::blocking::{PlaylistQuery, Readiness, part_readiness, playlist_readiness};
 
 /// How long a blocking request may wait: three target durations.
@@ -117,7 +118,7 @@ pub async fn part(stream: Arc<LiveStream>, name: &str, number: u64, index: u32) 
         Readiness::TooFar => None,
     }?;
     if first.complete {
-        return Some(body(media_type(kind), SEGMENT_CACHE, first.pieces.into_iter().next().unwrap_or_default()));
+        return Some(body(media_type(kind), SEGMENT_CACHE, Pieces::new(first.pieces)));
     }
     let cursor = PartCursor { number, index, offset: first.pieces.iter().map(Bytes::len).sum(), first_fragment: first.first_fragment };
     let rest = part_pieces(stream, name.to_string(), cursor, waited.unwrap_or_else(|| deadline(&snapshot)), false);

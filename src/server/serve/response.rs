@@ -1,6 +1,8 @@
 //! The response pieces the router, the live paths and the player page
 //! share: cache policies, MIME types, bodies and common headers.
 
+use std::convert::Infallible;
+
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -8,6 +10,7 @@ use bytes::Bytes;
 
 use crate::media::frame::TrackKind;
 use crate::server::hub::Hub;
+use crate::server::package::cmaf::pieces::Pieces;
 
 pub const PLAYLIST_CACHE: &str = "max-age=1";
 pub const SEGMENT_CACHE: &str = "public, max-age=31536000, immutable";
@@ -35,8 +38,19 @@ pub fn not_found_response() -> Response {
     (StatusCode::NOT_FOUND, "not found\n").into_response()
 }
 
-pub fn body(content_type: &'static str, cache: &'static str, data: Bytes) -> Response {
-    let mut response = Response::new(Body::from(data));
+/// A whole body: one buffer, or a closed segment's parts written one after
+/// another under the length of them all.
+pub fn body(content_type: &'static str, cache: &'static str, data: impl Into<Pieces>) -> Response {
+    let data = data.into();
+    let length = data.len();
+    let mut response = match data.piece(1) {
+        None => Response::new(Body::from(data.to_bytes())),
+        Some(_) => {
+            let mut response = Response::new(Body::from_stream(futures_util::stream::iter(data.into_iter().map(Ok::<Bytes, Infallible>))));
+            response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+            response
+        }
+    };
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));

@@ -6,6 +6,7 @@ pub mod fragment;
 pub mod init;
 pub mod mp4;
 pub mod parameter_sets;
+pub mod pieces;
 pub mod rung;
 pub mod rungs;
 pub mod segmenter;

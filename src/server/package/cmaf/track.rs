@@ -4,6 +4,7 @@ use bytes::Bytes;
 
 use super::fragment::{SampleInfo, write_fragment};
 use super::init::{TrackConfig, write_init};
+use super::pieces::Pieces;
 use crate::media::codec::CodecConfig;
 use crate::media::frame::TrackKind;
 
@@ -40,7 +41,7 @@ pub struct TrackPart {
     pub independent: bool,
     pub init_version: u32,
     pub discontinuity: bool,
-    pub data: Bytes,
+    pub data: Pieces,
 }
 
 /// The newest bytes of a part still being written: one CMAF chunk (moof +
@@ -59,13 +60,14 @@ pub struct TrackChunk {
     pub data: Bytes,
 }
 
-/// Where a part sits inside its closed segment's bytes.
+/// A part of a closed segment, as playlists list it; its bytes are the
+/// segment's pieces `first_piece..first_piece + pieces`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PartSpan {
     pub duration: i64,
     pub independent: bool,
-    pub offset: usize,
-    pub len: usize,
+    pub first_piece: usize,
+    pub pieces: usize,
 }
 
 /// A closed segment of one track, ready to list.
@@ -84,7 +86,7 @@ pub struct TrackSegment {
     pub init_version: u32,
     pub samples: u32,
     pub parts: Vec<PartSpan>,
-    pub data: Bytes,
+    pub data: Pieces,
 }
 
 /// A new initialization segment for a track.
@@ -272,16 +274,7 @@ impl TrackSegmenter {
         let chunks = std::mem::take(&mut self.chunks);
         self.chunk_start = end;
         let rest = self.fragment(if chunks.is_empty() { self.part_start } else { chunked_to }..end).map(|(_, data)| data);
-        let data = match rest {
-            Some(whole) if chunks.is_empty() => whole,
-            rest => {
-                let mut data = Vec::with_capacity(chunks.iter().chain(&rest).map(Bytes::len).sum());
-                for chunk in chunks.iter().chain(&rest) {
-                    data.extend_from_slice(chunk);
-                }
-                Bytes::from(data)
-            }
-        };
+        let data: Pieces = chunks.into_iter().chain(rest).collect();
         let part = TrackPart {
             kind: self.kind,
             rung: self.rung,
@@ -323,11 +316,11 @@ impl TrackSegmenter {
         let first = taken.first()?;
         let start = first.dts;
         let duration: i64 = taken.iter().map(|s| i64::from(s.info.duration)).sum();
-        let mut data = Vec::with_capacity(parts.iter().map(|p| p.data.len()).sum());
         let mut spans = Vec::with_capacity(parts.len());
-        for part in &parts {
-            spans.push(PartSpan { duration: part.duration, independent: part.independent, offset: data.len(), len: part.data.len() });
-            data.extend_from_slice(&part.data);
+        let mut data = Pieces::default();
+        for part in parts {
+            spans.push(PartSpan { duration: part.duration, independent: part.independent, first_piece: data.count(), pieces: part.data.count() });
+            part.data.into_iter().for_each(|piece| data.push(piece));
         }
         let segment = TrackSegment {
             kind: self.kind,
@@ -341,7 +334,7 @@ impl TrackSegmenter {
             init_version: self.init_version,
             samples: taken.len() as u32,
             parts: spans,
-            data: Bytes::from(data),
+            data,
         };
         Some((segment, last_part))
     }

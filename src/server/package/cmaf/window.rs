@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::Bytes;
 
 use super::cuts::{SegmentTiming, SegmenterEvent};
+use super::pieces::Pieces;
 use super::track::{PartSpan, TrackChunk, TrackInit, TrackPart, TrackSegment};
 use crate::media::codec::CodecConfig;
 use crate::media::frame::TrackKind;
@@ -26,7 +27,7 @@ pub struct WindowSegment {
     pub wall_start: UnixMillis,
     pub samples: u32,
     pub parts: Vec<PartSpan>,
-    pub data: Bytes,
+    pub data: Pieces,
 }
 
 impl WindowSegment {
@@ -49,8 +50,7 @@ pub struct Period {
 pub struct GrowingPart {
     pub number: u64,
     pub index: u32,
-    pub chunks: Vec<Bytes>,
-    pub len: usize,
+    pub chunks: Pieces,
 }
 
 /// What of a part exists past a point in its bytes.
@@ -121,37 +121,26 @@ impl TrackWindow {
         self.segments.get(index).filter(|s| s.number == number)
     }
 
-    /// A part's bytes: of the segment being written, or a slice of a closed one.
-    pub fn part(&self, number: u64, index: u32) -> Option<Bytes> {
+    /// A part's bytes: of the segment being written, or a run of a closed one's.
+    pub fn part(&self, number: u64, index: u32) -> Option<Pieces> {
         if let Some(part) = self.open_parts.iter().find(|p| p.number == number && p.index == index) {
             return Some(part.data.clone());
         }
         let segment = self.segment(number)?;
         let span = segment.parts.get(index as usize)?;
-        let range = span.offset..span.offset.checked_add(span.len)?;
-        segment.data.get(range.clone()).map(|_| segment.data.slice(range))
+        segment.data.run(span.first_piece..span.first_piece.checked_add(span.pieces)?)
     }
 
     /// The bytes of part `index` of segment `number` past `offset`: all of
     /// them when it is whole, the chunks so far while it is being written.
     /// None when neither, or when `offset` is past what exists.
     pub fn read_part(&self, number: u64, index: u32, offset: usize) -> Option<PartRead> {
-        if let Some(data) = self.part(number, index) {
-            let rest = data.get(offset..)?;
-            let pieces = if rest.is_empty() { Vec::new() } else { vec![data.slice(offset..)] };
-            return Some(PartRead { pieces, complete: true, first_fragment: first_fragment(&data) });
-        }
-        let growing = self.growing.as_ref().filter(|g| g.number == number && g.index == index && offset <= g.len)?;
-        let mut start = 0;
-        let mut pieces = Vec::new();
-        for chunk in &growing.chunks {
-            let end = start + chunk.len();
-            if end > offset {
-                pieces.push(chunk.slice(offset.saturating_sub(start)..));
-            }
-            start = end;
-        }
-        Some(PartRead { pieces, complete: false, first_fragment: growing.chunks.first().and_then(|chunk| first_fragment(chunk)) })
+        let (data, complete) = match self.part(number, index) {
+            Some(whole) => (whole, true),
+            None => (self.growing.as_ref().filter(|g| g.number == number && g.index == index)?.chunks.clone(), false),
+        };
+        let pieces = data.after(offset)?;
+        Some(PartRead { pieces, complete, first_fragment: data.piece(0).and_then(|first| first_fragment(first)) })
     }
 
     /// Whether segment `number` is complete: listed, or already past.
@@ -334,15 +323,14 @@ impl MediaWindow {
     pub fn add_chunk(&mut self, chunk: TrackChunk) {
         let Some(track) = self.track_mut(chunk.kind, chunk.rung) else { return };
         let growing = track.growing.get_or_insert_default();
-        if (growing.number, growing.index, growing.len) != (chunk.number, chunk.index, chunk.offset) {
+        if (growing.number, growing.index, growing.chunks.len()) != (chunk.number, chunk.index, chunk.offset) {
             // A new part, or one restarted: what came before is not its start.
-            *growing = GrowingPart { number: chunk.number, index: chunk.index, chunks: Vec::new(), len: 0 };
+            *growing = GrowingPart { number: chunk.number, index: chunk.index, chunks: Pieces::default() };
             if chunk.offset != 0 {
                 track.growing = None;
                 return;
             }
         }
-        growing.len += chunk.data.len();
         growing.chunks.push(chunk.data);
     }
 
