@@ -10,3 +10,4 @@ pub mod publish;
 pub mod rtmp;
 pub mod server;
 pub mod srt;
+pub mod terminal;

@@ -85,18 +85,32 @@ struct ServeArgs {
     print_config: bool,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     return_large_buffers_to_the_system();
+    // Before descriptor 2 is rerouted: clap prints its errors there and exits.
+    let cli = Cli::parse();
+    let chatter = onair::terminal::route_native_chatter();
     init_logging();
     install_panic_logger();
-    let cli = Cli::parse();
-    match cli.command {
+    if let Err(error) = &chatter {
+        tracing::debug!("native libraries' stderr is not filtered: {error}");
+    }
+    let result = match cli.command {
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Devices) => devices(),
         Some(Command::Meter { mic, seconds }) => meter(mic, seconds),
         Some(Command::Publish(args)) => publish(args),
         None => desktop(),
-    }
+    };
+    let code = match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            onair::terminal::say(&format!("error: {error:#}"));
+            std::process::ExitCode::FAILURE
+        }
+    };
+    drop(chatter);
+    code
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -141,7 +155,7 @@ fn desktop() -> anyhow::Result<()> {
     if has_display {
         onair::gui::run(onair::gui::GuiOptions::from_env())
     } else {
-        eprintln!("onair: no display found, so running the bundled server only (`onair serve`); `onair --help` lists the rest");
+        onair::terminal::say("onair: no display found, so running the bundled server only (`onair serve`); `onair --help` lists the rest");
         serve(ServeArgs { config: None, rtmp: None, srt: None, http: None, no_ladder: false, print_config: false })
     }
 }
@@ -233,25 +247,39 @@ fn publish(args: PublishArgs) -> anyhow::Result<()> {
     let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = interrupted.clone();
     ctrlc_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst))?;
-    eprintln!("publishing to {} ({}), Ctrl-C to end", target.display(), engine.status().video_source);
+    onair::terminal::say(&format!("publishing to {} ({}), Ctrl-C to end", target.display(), engine.status().video_source));
     let started = std::time::Instant::now();
     let mut last_line = std::time::Instant::now() - std::time::Duration::from_secs(1);
     loop {
         std::thread::sleep(std::time::Duration::from_millis(100));
         let status = engine.status();
-        if last_line.elapsed() >= std::time::Duration::from_millis(500) {
-            eprint!("\r{}\x1b[K", status.line());
+        if last_line.elapsed() >= std::time::Duration::from_millis(500) && status.state != PublishState::Idle && !status.state.is_over() {
+            onair::terminal::show_status(&status.line());
             last_line = std::time::Instant::now();
         }
-        if let PublishState::Stopped { reason } = &status.state {
-            eprintln!();
-            anyhow::bail!("{reason}");
+        match &status.state {
+            PublishState::Failed(failure) => {
+                onair::terminal::end_status();
+                anyhow::bail!("{failure}");
+            }
+            PublishState::Stopped => {
+                onair::terminal::end_status();
+                return Ok(());
+            }
+            _ => {}
         }
         let out_of_time = args.duration.is_some_and(|limit| started.elapsed().as_secs_f64() >= limit);
         if out_of_time || interrupted.load(std::sync::atomic::Ordering::SeqCst) {
             engine.send(EngineCommand::Stop);
             let last = engine.shutdown();
-            eprintln!("\r{}\x1b[K", last.line());
+            onair::terminal::show_status(&last.line());
+            onair::terminal::end_status();
+            if let PublishState::Failed(failure) = &last.state {
+                anyhow::bail!("{failure}");
+            }
+            if last.uptime.is_zero() {
+                anyhow::bail!("the stream never went live: it was still connecting to {}", target.display());
+            }
             return Ok(());
         }
     }
@@ -272,7 +300,7 @@ fn ctrlc_handler(on_interrupt: impl Fn() + Send + 'static) -> anyhow::Result<()>
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ONAIR_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(onair::terminal::LogWriter).init();
 }
 
 /// Panics are bugs; they go to the log with their location instead of raw stderr.

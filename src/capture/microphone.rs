@@ -16,10 +16,22 @@ pub struct MicrophoneDescription {
     pub default_config: String,
 }
 
+/// ALSA's null device and a sound server's monitors of its outputs are
+/// inputs, but not microphones: they capture silence or the speakers.
+fn is_microphone(name: &str) -> bool {
+    let name = name.to_lowercase();
+    !(name == "null" || name.starts_with("discard all samples") || name.starts_with("monitor of ") || name.ends_with(".monitor"))
+}
+
+fn device_name(device: &cpal::Device) -> Option<String> {
+    device.description().ok().map(|d| d.name().to_string())
+}
+
 pub fn list_microphones() -> Result<Vec<MicrophoneDescription>, CaptureError> {
     let host = cpal::default_host();
     let devices = host.input_devices().map_err(|e| CaptureError::Device(format!("cannot list microphones: {e}")))?;
     Ok(devices
+        .filter(|device| device_name(device).is_none_or(|name| is_microphone(&name)))
         .map(|device| {
             let name = device.description().map(|d| d.name().to_string()).unwrap_or_else(|_| "unnamed input".into());
             let default_config = device
@@ -89,13 +101,13 @@ type OpenedStream = (cpal::Stream, u32, usize, String);
 fn open_stream(selector: Option<&str>, sink: mpsc::SyncSender<Result<Vec<f32>, String>>) -> Result<OpenedStream, CaptureError> {
     let host = cpal::default_host();
     let device = match selector {
-        None => host.default_input_device(),
+        None => host.default_input_device().ok_or_else(|| CaptureError::NoDevice("no microphone found; use the test tone (--audio tone) or none".into()))?,
         Some(wanted) => host
             .input_devices()
             .map_err(|e| CaptureError::Device(e.to_string()))?
-            .find(|d| d.description().is_ok_and(|desc| desc.name().to_lowercase().contains(wanted))),
-    }
-    .ok_or_else(|| CaptureError::NoDevice("no microphone found; use the test tone (--audio tone) or none".into()))?;
+            .find(|d| device_name(d).is_some_and(|name| is_microphone(&name) && name.to_lowercase().contains(wanted)))
+            .ok_or_else(|| CaptureError::NoDevice(format!("no microphone's name contains \"{wanted}\"; `onair devices` lists them")))?,
+    };
     let name = device.description().map(|d| d.name().to_string()).unwrap_or_else(|_| "microphone".into());
     // Prefer 48 kHz when the device offers it; otherwise take its default and resample.
     let default = device.default_input_config().map_err(|e| CaptureError::Device(format!("{name}: {e}")))?;
@@ -177,4 +189,19 @@ impl AudioSource for Microphone {
 
 fn to_i16(sample: f32) -> i16 {
     (sample.clamp(-1.0, 1.0) * 32767.0) as i16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_null_device_and_monitors_are_not_microphones() {
+        assert!(!is_microphone("Discard all samples (playback) or generate zero samples (capture)"));
+        assert!(!is_microphone("Monitor of Built-in Audio Analog Stereo"));
+        assert!(!is_microphone("alsa_output.pci-0000_00_1f.3.analog-stereo.monitor"));
+        assert!(!is_microphone("null"));
+        assert!(is_microphone("USB Audio Device, USB Audio"));
+        assert!(is_microphone("Default ALSA Output (currently PulseAudio Sound Server)"));
+    }
 }

@@ -27,7 +27,7 @@ use crate::capture::tone::TestTone;
 use crate::capture::{AudioSource, CaptureError, VideoSource};
 use crate::encode::quality::QualityKnob;
 use crate::publish::fanout::Fanout;
-use crate::publish::shared::{PublishShared, PublishState};
+use crate::publish::shared::{PublishFailure, PublishShared, PublishState};
 use crate::publish::target::PublishTarget;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,6 +83,8 @@ pub struct EngineShared {
     pub publish: Fanout,
     knob: Mutex<QualityKnob>,
     knob_generation: AtomicU64,
+    /// Video encoders created: one at the start, one per applied knob change.
+    encoders_started: AtomicU64,
     stopping: AtomicBool,
     encode_times: Mutex<VecDeque<Duration>>,
     audio_level: Mutex<AudioLevel>,
@@ -185,6 +187,7 @@ impl Engine {
             publish: Fanout::new(config.targets.len(), config.queue_span, clock),
             knob: Mutex::new(config.knob),
             knob_generation: AtomicU64::new(0),
+            encoders_started: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
             encode_times: Mutex::new(VecDeque::new()),
             audio_level: Mutex::new(AudioLevel::SILENT),
@@ -193,7 +196,7 @@ impl Engine {
         });
         let video_source = video.describe();
         let audio_source = audio.as_ref().map_or_else(|| "none".to_string(), |a| a.describe());
-        let (status_tx, status) = watch::channel(Status::idle());
+        let (status_tx, status) = watch::channel(Status { video_source: video_source.clone(), audio_source: audio_source.clone(), ..Status::idle() });
         let (commands, command_rx) = mpsc::channel();
         let (stop_tx, stop_rx) = watch::channel(false);
         let spawn = |name: &str, work: Box<dyn FnOnce() + Send>| {
@@ -287,12 +290,12 @@ fn control_loop(
         }
         let Some(primary) = shared.primary() else { return };
         let (mut state, live_since) = primary.state();
-        let finished = matches!(state, PublishState::Stopped { .. });
+        let finished = state.is_over();
         if finished {
-            // The network side ended (refused, or stopped): capture ends too.
+            // The network side ended (failed, or stopped): capture ends too.
             shared.stopping.store(true, Ordering::SeqCst);
             if let Some(reason) = shared.failure.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-                state = PublishState::Stopped { reason };
+                state = PublishState::Failed(PublishFailure::Capture(reason));
             }
         }
         let now = Instant::now();
@@ -308,13 +311,17 @@ fn control_loop(
         let knob = shared.knob();
         let (width, height) = knob.size();
         let drops = primary.drops();
-        let snapshot = Status {
+        let offered = frames + drops.video_frames;
+        let mut snapshot = Status {
             state,
             sent_kbps: rate(bytes - bytes_then) * 8.0 / 1000.0,
             fps: rate(frames - frames_then),
-            dropped_frames: drops.video_frames + drops.audio_frames,
+            dropped_frames: drops.total(),
+            dropped_percent: if offered > 0 { 100.0 * drops.video_frames as f64 / offered as f64 } else { 0.0 },
             queue_depth: primary.queue_depth(),
+            queue_span: primary.queue_span(),
             encode_ms: shared.mean_encode_ms(),
+            encoders_started: shared.encoders_started.load(Ordering::SeqCst),
             uptime: live_since.map_or(Duration::ZERO, |since| now.duration_since(since)),
             width,
             height,
@@ -324,9 +331,12 @@ fn control_loop(
             video_source: video_source.clone(),
             audio_source: audio_source.clone(),
         };
-        status.send_replace(snapshot);
         if finished {
+            // What was live is over: no rate, queue or level lingers.
+            snapshot.end_live_numbers();
+            status.send_replace(snapshot);
             return;
         }
+        status.send_replace(snapshot);
     }
 }

@@ -12,10 +12,17 @@ pub struct Status {
     pub sent_kbps: f64,
     /// Video frames leaving the socket per second.
     pub fps: f64,
+    /// Frames dropped while live or reconnecting (video and audio).
     pub dropped_frames: u64,
+    /// Dropped video frames, as a share of those encoded while live.
+    pub dropped_percent: f64,
+    /// Frames waiting to be sent, and the media time they span.
     pub queue_depth: usize,
+    pub queue_span: Duration,
     /// Mean H.264 encode time per frame over the last second.
     pub encode_ms: f64,
+    /// Video encoders created: one at the start, one per applied knob change.
+    pub encoders_started: u64,
     /// Time since the stream first went live.
     pub uptime: Duration,
     pub width: usize,
@@ -35,8 +42,11 @@ impl Status {
             sent_kbps: 0.0,
             fps: 0.0,
             dropped_frames: 0,
+            dropped_percent: 0.0,
             queue_depth: 0,
+            queue_span: Duration::ZERO,
             encode_ms: 0.0,
+            encoders_started: 0,
             uptime: Duration::ZERO,
             width: 0,
             height: 0,
@@ -48,12 +58,24 @@ impl Status {
         }
     }
 
+    /// The stream is over: the numbers that describe a live moment go to
+    /// zero; the totals (uptime, drops) stay as the stream's summary.
+    pub fn end_live_numbers(&mut self) {
+        self.sent_kbps = 0.0;
+        self.fps = 0.0;
+        self.queue_depth = 0;
+        self.queue_span = Duration::ZERO;
+        self.encode_ms = 0.0;
+        self.audio_level = AudioLevel::SILENT;
+        self.latency_ms = None;
+    }
+
     /// One line like ffmpeg's stats line.
     pub fn line(&self) -> String {
         let seconds = self.uptime.as_secs();
         let latency = self.latency_ms.map_or(String::from("-"), |(p50, p99)| format!("{p50:.0}/{p99:.0} ms"));
         format!(
-            "{} | {}x{} {:.1} fps | {:.0} kbit/s (target {}) | dropped {} | queue {} | encode {:.1} ms | latency {} | audio {:.0} dBFS | {:02}:{:02}:{:02}",
+            "{} | {}x{} {:.1} fps | {:.0} of {} kbit/s | dropped {} ({:.1} %) | queue {} ms | encode {:.1} ms | latency {} | audio {:.0} dBFS | {:02}:{:02}:{:02}",
             self.state,
             self.width,
             self.height,
@@ -61,7 +83,8 @@ impl Status {
             self.sent_kbps,
             self.target_kbps,
             self.dropped_frames,
-            self.queue_depth,
+            self.dropped_percent,
+            self.queue_span.as_millis(),
             self.encode_ms,
             latency,
             self.audio_level.peak_dbfs,

@@ -35,7 +35,10 @@ pub fn run(mut source: Box<dyn VideoSource>, shared: Arc<EngineShared>, keyframe
         if encoder.is_none() {
             let preset = knob.preset();
             match H264Encoder::new(frame.width, frame.height, preset.fps, knob.video_kbps(), keyframe_interval_secs) {
-                Ok(created) => encoder = Some(created),
+                Ok(created) => {
+                    encoder = Some(created);
+                    shared.encoders_started.fetch_add(1, Ordering::SeqCst);
+                }
                 Err(error) => {
                     log_failure(&shared, &error.to_string());
                     return;

@@ -23,7 +23,6 @@ use super::settings::{Settings, TargetKind};
 use crate::encode::quality::QualityKnob;
 use crate::engine::status::Status;
 use crate::engine::{Command, Engine, EngineConfig};
-use crate::publish::shared::PublishState;
 use crate::publish::target::PublishTarget;
 use crate::server::control::{ServerCommand, ServerControl};
 
@@ -139,7 +138,7 @@ impl OnAirApp {
     }
 
     pub fn is_live(&self) -> bool {
-        self.engine.is_some() && !matches!(self.status.state, PublishState::Stopped { .. })
+        self.engine.is_some() && !self.status.state.is_over()
     }
 
     fn target_url(&self) -> Result<String, String> {
@@ -247,7 +246,7 @@ impl OnAirApp {
                 self.renditions = status.renditions;
             }
         }
-        if matches!(self.status.state, PublishState::Stopped { .. }) {
+        if self.status.state.is_over() {
             self.player = None;
             self.collect_stopped_engine();
         }

@@ -68,6 +68,20 @@ pub struct DropCounts {
     pub audio_frames: u64,
 }
 
+impl DropCounts {
+    /// The drops after `earlier`.
+    pub fn since(self, earlier: DropCounts) -> DropCounts {
+        DropCounts {
+            video_frames: self.video_frames.saturating_sub(earlier.video_frames),
+            audio_frames: self.audio_frames.saturating_sub(earlier.audio_frames),
+        }
+    }
+
+    pub fn total(self) -> u64 {
+        self.video_frames + self.audio_frames
+    }
+}
+
 pub struct OutgoingQueue {
     items: VecDeque<Outgoing>,
     max_span: Timestamp,

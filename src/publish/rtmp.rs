@@ -9,7 +9,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::queue::{Outgoing, OutgoingKind};
-use super::session::{Failure, resolve, run_with_reconnect};
+use super::session::{Failure, connect_error_text, resolve, run_with_reconnect};
 use super::shared::{PublishShared, PublishState};
 use super::target::RtmpTarget;
 use crate::media::codec::CodecConfig;
@@ -23,7 +23,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn run(target: RtmpTarget, shared: Arc<PublishShared>, stop: watch::Receiver<bool>) {
     let label = target.display();
     let for_session = shared.clone();
-    run_with_reconnect(label, shared, stop, async move |stop: &mut watch::Receiver<bool>| publish_once(&target, &for_session, stop).await).await;
+    let host = format!("{}:{}", target.host, target.port);
+    run_with_reconnect(label, host, shared, stop, async move |stop: &mut watch::Receiver<bool>| publish_once(&target, &for_session, stop).await).await;
 }
 
 async fn publish_once(target: &RtmpTarget, shared: &PublishShared, stop: &mut watch::Receiver<bool>) -> Result<(), Failure> {
@@ -31,8 +32,8 @@ async fn publish_once(target: &RtmpTarget, shared: &PublishShared, stop: &mut wa
     let address = resolve(&target.host, target.port).await?;
     let mut socket = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
         .await
-        .map_err(|_| transient(format!("no answer from {address} within {} s", CONNECT_TIMEOUT.as_secs())))?
-        .map_err(|e| transient(format!("cannot connect to {address}: {e}")))?;
+        .map_err(|_| transient(format!("no answer from {address} within {} s; check the address and your network", CONNECT_TIMEOUT.as_secs())))?
+        .map_err(|e| transient(connect_error_text(&e)))?;
     let _ = socket.set_nodelay(true);
     let mut connection = RtmpClientConnection::new(&target.app, &target.key, &target.tc_url()).map_err(|e| transient(e.to_string()))?;
     let mut buffer = vec![0u8; 16 * 1024];
@@ -111,7 +112,7 @@ fn send(connection: &mut RtmpClientConnection, item: &Outgoing) -> Result<(), Rt
 
 fn classify(error: RtmpClientError) -> Failure {
     match error {
-        RtmpClientError::Refused(reason) => Failure::Fatal(format!("the server refused the stream: {reason}")),
+        RtmpClientError::Refused(reason) => Failure::Refused(reason),
         other => Failure::Transient { reason: other.to_string(), was_live: false },
     }
 }

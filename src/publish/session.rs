@@ -1,29 +1,47 @@
 //! The reconnect loop every publishing protocol shares: connect, publish
 //! until the connection drops, wait with backoff, try again; stop for good
-//! when the user stops or the server refuses.
+//! when the user stops, the server refuses, or the first connection fails
+//! (as OBS does: a target that never answered is reported, not retried).
 
 use std::sync::Arc;
 
 use tokio::sync::watch;
 
 use super::reconnect::ReconnectPolicy;
-use super::shared::{PublishShared, PublishState};
+use super::shared::{PublishFailure, PublishShared, PublishState};
 
 pub enum Failure {
-    /// Worth another try (network trouble). `was_live` resets the backoff.
+    /// Network trouble: worth another try once the stream has been live.
+    /// `was_live` (this connection carried the stream) resets the backoff.
     Transient { reason: String, was_live: bool },
-    /// Not worth retrying: the server refused, the name does not resolve.
-    Fatal(String),
+    /// Not worth retrying: the server refused the stream.
+    Refused(String),
+    /// Not worth retrying: the name does not resolve.
+    Unresolved(String),
 }
 
 /// The first address of `host`; a name that does not resolve is not worth retrying.
 pub async fn resolve(host: &str, port: u16) -> Result<std::net::SocketAddr, Failure> {
-    let mut addresses = tokio::net::lookup_host((host, port)).await.map_err(|e| Failure::Fatal(format!("cannot resolve {host}: {e}")))?;
-    addresses.next().ok_or_else(|| Failure::Fatal(format!("{host} has no address")))
+    let mut addresses = tokio::net::lookup_host((host, port)).await.map_err(|e| Failure::Unresolved(e.to_string()))?;
+    addresses.next().ok_or_else(|| Failure::Unresolved("the name has no address".into()))
+}
+
+/// A connect error as a streamer reads it: what it means, then the system's words.
+pub fn connect_error_text(error: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    let meaning = match error.kind() {
+        ErrorKind::ConnectionRefused => "nothing accepts streams on that port; check the address and that the server runs",
+        ErrorKind::TimedOut => "no answer; check the address and your network",
+        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => "the network cannot reach it",
+        ErrorKind::PermissionDenied => "the system does not allow this connection (a firewall?)",
+        _ => return error.to_string(),
+    };
+    format!("{meaning} ({error})")
 }
 
 pub async fn run_with_reconnect(
     label: String,
+    host: String,
     shared: Arc<PublishShared>,
     mut stop: watch::Receiver<bool>,
     mut publish_once: impl AsyncFnMut(&mut watch::Receiver<bool>) -> Result<(), Failure>,
@@ -31,22 +49,26 @@ pub async fn run_with_reconnect(
     let mut policy = ReconnectPolicy::standard(std::process::id() as u64 ^ 0x5eed);
     loop {
         if *stop.borrow() {
-            shared.set_state(PublishState::Stopped { reason: "ended by the user".into() });
+            shared.set_state(PublishState::Stopped);
             return;
         }
-        if policy.attempt() == 0 {
+        let (_, live_since) = shared.state();
+        if live_since.is_none() {
             shared.set_state(PublishState::Connecting);
         }
+        let host = host.clone();
+        let failed = |failure: PublishFailure| {
+            tracing::info!(target = %label, "publishing stopped: {failure}");
+            shared.set_state(PublishState::Failed(failure));
+        };
         match publish_once(&mut stop).await {
             Ok(()) => {
-                shared.set_state(PublishState::Stopped { reason: "ended by the user".into() });
+                shared.set_state(PublishState::Stopped);
                 return;
             }
-            Err(Failure::Fatal(reason)) => {
-                tracing::error!(target = %label, "publishing stopped: {reason}");
-                shared.set_state(PublishState::Stopped { reason });
-                return;
-            }
+            Err(Failure::Refused(reason)) => return failed(PublishFailure::Refused { host, reason }),
+            Err(Failure::Unresolved(reason)) => return failed(PublishFailure::Unresolved { host, reason }),
+            Err(Failure::Transient { reason, was_live: false }) if live_since.is_none() => return failed(PublishFailure::Unreachable { host, reason }),
             Err(Failure::Transient { reason, was_live }) => {
                 if was_live {
                     policy.succeeded();

@@ -16,10 +16,26 @@ use crate::capture::clock::CaptureClock;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PublishState {
     Idle,
+    /// The first connection is being made.
     Connecting,
     Live,
-    Reconnecting { attempt: u32, last_error: String },
-    Stopped { reason: String },
+    /// A live connection dropped; trying again with backoff.
+    Reconnecting {
+        attempt: u32,
+        last_error: String,
+    },
+    /// Ended by the user.
+    Stopped,
+    /// Ended without the user: never connected, refused, or the capture failed.
+    /// Nothing retries; the user may.
+    Failed(PublishFailure),
+}
+
+impl PublishState {
+    /// Stopped or failed: nothing runs any more.
+    pub fn is_over(&self) -> bool {
+        matches!(self, PublishState::Stopped | PublishState::Failed(_))
+    }
 }
 
 impl std::fmt::Display for PublishState {
@@ -29,9 +45,24 @@ impl std::fmt::Display for PublishState {
             PublishState::Connecting => write!(f, "connecting"),
             PublishState::Live => write!(f, "live"),
             PublishState::Reconnecting { attempt, .. } => write!(f, "reconnecting (attempt {attempt})"),
-            PublishState::Stopped { reason } => write!(f, "stopped: {reason}"),
+            PublishState::Stopped => write!(f, "stopped"),
+            PublishState::Failed(failure) => write!(f, "{failure}"),
         }
     }
+}
+
+/// Why a stream ended on its own, with the server it was going to.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PublishFailure {
+    #[error("could not connect to {host}: {reason}")]
+    Unreachable { host: String, reason: String },
+    #[error("could not find the server {host}: {reason}")]
+    Unresolved { host: String, reason: String },
+    #[error("{host} refused the stream: {reason}")]
+    Refused { host: String, reason: String },
+    /// The camera, microphone or an encoder failed.
+    #[error("{0}")]
+    Capture(String),
 }
 
 /// The stream's shape, for onMetaData.
@@ -75,7 +106,7 @@ pub struct PublishShared {
     queue: Mutex<OutgoingQueue>,
     media_ready: Notify,
     signals: Arc<EncoderSignals>,
-    state: Mutex<(PublishState, Option<Instant>)>,
+    state: Mutex<StateRecord>,
     pub bytes_sent: AtomicU64,
     pub video_frames_sent: AtomicU64,
     latencies: Mutex<VecDeque<i64>>,
@@ -84,13 +115,24 @@ pub struct PublishShared {
 
 const LATENCY_SAMPLES: usize = 300;
 
+/// The state, when the stream first went live, and the queue's drop counts
+/// at its first Live and at its end: frames shed while the first connection
+/// was being made, or after the end, are not dropped frames.
+#[derive(Debug)]
+struct StateRecord {
+    state: PublishState,
+    live_since: Option<Instant>,
+    drops_before_live: DropCounts,
+    drops_at_end: Option<DropCounts>,
+}
+
 impl PublishShared {
     pub fn new(queue_span: Duration, clock: CaptureClock, signals: Arc<EncoderSignals>) -> PublishShared {
         PublishShared {
             queue: Mutex::new(OutgoingQueue::new(queue_span)),
             media_ready: Notify::new(),
             signals,
-            state: Mutex::new((PublishState::Idle, None)),
+            state: Mutex::new(StateRecord { state: PublishState::Idle, live_since: None, drops_before_live: DropCounts::default(), drops_at_end: None }),
             bytes_sent: AtomicU64::new(0),
             video_frames_sent: AtomicU64::new(0),
             latencies: Mutex::new(VecDeque::new()),
@@ -126,8 +168,23 @@ impl PublishShared {
         self.queue().len()
     }
 
+    /// The media time the waiting frames span.
+    pub fn queue_span(&self) -> Duration {
+        self.queue().span()
+    }
+
+    /// Frames dropped while live or reconnecting.
     pub fn drops(&self) -> DropCounts {
-        self.queue().drops
+        let now = self.queue().drops;
+        let record = self.record();
+        match record.live_since {
+            None => DropCounts::default(),
+            Some(_) => record.drops_at_end.unwrap_or(now).since(record.drops_before_live),
+        }
+    }
+
+    fn record(&self) -> std::sync::MutexGuard<'_, StateRecord> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn request_keyframe(&self) {
@@ -135,18 +192,22 @@ impl PublishShared {
     }
 
     pub fn set_state(&self, state: PublishState) {
-        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let live_since = match (&state, guard.1) {
-            (PublishState::Live, None) => Some(Instant::now()),
-            (PublishState::Live | PublishState::Reconnecting { .. } | PublishState::Stopped { .. }, since) => since,
-            _ => None,
-        };
-        *guard = (state, live_since);
+        let drops = self.queue().drops;
+        let mut record = self.record();
+        if state == PublishState::Live && record.live_since.is_none() {
+            record.live_since = Some(Instant::now());
+            record.drops_before_live = drops;
+        }
+        if state.is_over() && record.drops_at_end.is_none() {
+            record.drops_at_end = Some(drops);
+        }
+        record.state = state;
     }
 
     /// The state and when the stream first went live.
     pub fn state(&self) -> (PublishState, Option<Instant>) {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        let record = self.record();
+        (record.state.clone(), record.live_since)
     }
 
     pub fn media_description(&self) -> MediaDescription {

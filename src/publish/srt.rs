@@ -25,7 +25,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn run(target: SrtTarget, shared: Arc<PublishShared>, stop: watch::Receiver<bool>) {
     let label = target.display();
     let for_session = shared.clone();
-    run_with_reconnect(label, shared, stop, async move |stop: &mut watch::Receiver<bool>| publish_once(&target, &for_session, stop).await).await;
+    let host = format!("{}:{}", target.host, target.port);
+    run_with_reconnect(label, host, shared, stop, async move |stop: &mut watch::Receiver<bool>| publish_once(&target, &for_session, stop).await).await;
 }
 
 /// What the TS muxer needs from the sequence headers.
@@ -60,12 +61,17 @@ async fn publish_once(target: &SrtTarget, shared: &PublishShared, stop: &mut wat
     };
     let socket = match tokio::task::spawn_blocking(move || SrtSocket::connect(address, &options)).await {
         Err(error) => return Err(transient(format!("the SRT connect task failed: {error}"))),
-        Ok(Err(SrtError::NoAnswer(_))) => return Err(transient(format!("no SRT answer from {address} within {} s", CONNECT_TIMEOUT.as_secs()))),
-        Ok(Err(error)) if error.is_passphrase_refusal() => {
-            return Err(Failure::Fatal(format!("the server refused the stream: {error}; check the passphrase in the SRT URL")));
+        Ok(Err(SrtError::NoAnswer(_))) => {
+            return Err(transient(format!(
+                "no SRT answer from {address} within {} s; check the address and that the server listens for SRT there",
+                CONNECT_TIMEOUT.as_secs()
+            )));
         }
-        Ok(Err(error @ SrtError::Rejected { .. })) => return Err(Failure::Fatal(format!("the server refused the stream: {error}"))),
-        Ok(Err(error)) => return Err(transient(format!("cannot connect to {address}: {error}"))),
+        Ok(Err(error)) if error.is_passphrase_refusal() => {
+            return Err(Failure::Refused(format!("{error}; check the passphrase in the SRT URL")));
+        }
+        Ok(Err(error @ SrtError::Rejected { .. })) => return Err(Failure::Refused(error.to_string())),
+        Ok(Err(error)) => return Err(transient(error.to_string())),
         Ok(Ok(socket)) => Arc::new(socket),
     };
     let latency = Duration::from_millis(u64::from(target.latency_ms));
