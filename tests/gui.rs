@@ -1,6 +1,7 @@
 //! The real app, driven by label with egui_kittest: pick the test sources,
 //! set the knob, Go Live to a local server, see LIVE and the in-app player
-//! decoding the local HLS with its latency, End stream, see Stopped.
+//! decoding the local HLS with its latency, End stream, see Stopped; a
+//! refused target says so and offers Retry; one knob drag, one restart.
 
 mod common;
 
@@ -10,7 +11,7 @@ use common::{Server, wait_for};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use onair::gui::app::{OnAirApp, ServerInfo};
-use onair::gui::settings::Settings;
+use onair::gui::settings::{CameraSetting, MicrophoneSetting, Settings};
 use onair::publish::shared::PublishState;
 
 fn step_until(harness: &mut Harness<'_, OnAirApp>, what: &str, timeout: Duration, done: impl Fn(&OnAirApp) -> bool) {
@@ -67,10 +68,95 @@ fn go_live_from_the_window_and_end_the_stream() {
     assert!((0..15_000).contains(&latency), "glass-to-glass latency {latency} ms");
     eprintln!("in-app preview glass-to-glass latency: {latency} ms");
     harness.get_by_label("End stream").click();
-    step_until(&mut harness, "Stopped", Duration::from_secs(10), |app| matches!(app.status.state, PublishState::Stopped { .. }));
+    step_until(&mut harness, "Stopped", Duration::from_secs(10), |app| app.status.state == PublishState::Stopped);
     harness.run_steps(2);
-    harness.get_by_label_contains("Stopped");
+    harness.get_by_label_contains("Stream ended after");
     harness.get_by_label("Go Live");
+    // What described the live moment is gone; the stream's totals stay.
+    let status = &harness.state().status;
+    assert_eq!((status.sent_kbps, status.fps, status.queue_depth, status.encode_ms), (0.0, 0.0, 0, 0.0), "{status:?}");
+    assert!(status.audio_level.peak_dbfs <= -100.0, "{status:?}");
+    harness.get_by_label_contains("0 of ");
+}
+
+/// A port nothing listens on: bound, then let go.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn a_target_that_never_answers_says_could_not_connect_and_offers_retry() {
+    use onair::gui::settings::TargetKind;
+    let port = closed_port();
+    let settings = Settings {
+        target: TargetKind::CustomRtmp,
+        custom_rtmp_url: format!("rtmp://127.0.0.1:{port}/live"),
+        custom_rtmp_key: "refused".into(),
+        camera: CameraSetting::TestPattern,
+        microphone: MicrophoneSetting::TestTone,
+        ..Settings::default()
+    };
+    let app = OnAirApp::new(settings, None);
+    let mut harness = Harness::builder().with_size(egui::vec2(1240.0, 700.0)).build_ui_state(|ui, app: &mut OnAirApp| app.show(ui), app);
+    harness.run_steps(2);
+    harness.get_by_label("Go Live").click();
+    step_until(&mut harness, "the connection to fail", Duration::from_secs(15), |app| matches!(app.status.state, PublishState::Failed(_)));
+    harness.run_steps(2);
+    harness.get_by_label_contains(&format!("Could not connect to 127.0.0.1:{port}"));
+    harness.get_by_label("Retry");
+    assert!(harness.query_by_label_contains("Reconnecting").is_none(), "a target that never answered is not a reconnect");
+    let status = &harness.state().status;
+    assert_eq!(status.dropped_frames, 0, "nothing is dropped before the first connection: {status:?}");
+    // Retry tries again, and fails the same way.
+    harness.get_by_label("Retry").click();
+    harness.run_steps(1);
+    step_until(&mut harness, "the retry to start", Duration::from_secs(5), |app| app.is_live());
+    step_until(&mut harness, "the retry to fail", Duration::from_secs(15), |app| matches!(app.status.state, PublishState::Failed(_)));
+    harness.run_steps(2);
+    harness.get_by_label("Retry");
+}
+
+#[test]
+fn one_drag_across_two_knob_positions_restarts_the_encoder_once() {
+    let server = Server::start("");
+    let info = ServerInfo { rtmp: server.rtmp.clone(), srt: server.srt.clone(), http: server.http.clone(), notice: None, control: None };
+    let settings =
+        Settings { local_key: "knob".into(), knob: 3, camera: CameraSetting::TestPattern, microphone: MicrophoneSetting::TestTone, ..Settings::default() };
+    let app = OnAirApp::new(settings, Some(info));
+    let mut harness = Harness::builder().with_size(egui::vec2(1240.0, 700.0)).build_ui_state(|ui, app: &mut OnAirApp| app.show(ui), app);
+    harness.run_steps(2);
+    harness.get_by_label("Go Live").click();
+    step_until(&mut harness, "LIVE", Duration::from_secs(20), |app| app.status.state == PublishState::Live && app.status.encoders_started == 1);
+
+    // The handle sits on the rail between half a rail height from each end.
+    let rail = harness.get_by_role(egui::accesskit::Role::Slider).rect();
+    let inset = rail.height() / 2.0;
+    let x = |position: f32| rail.left() + inset + (rail.width() - 2.0 * inset) * (position - 1.0) / 4.0;
+    let y = rail.center().y;
+    harness.hover_at(egui::pos2(x(3.0), y));
+    harness.run_steps(1);
+    harness.drag_at(egui::pos2(x(3.0), y));
+    harness.run_steps(1);
+    // Pass 720p60 slowly enough for an eager knob to have applied it.
+    harness.hover_at(egui::pos2(x(4.0), y));
+    harness.run_steps(3);
+    harness.get_by_label_contains("60 fps");
+    // The hand rests on 720p60 for half a second of the stream: an eager
+    // knob would have had it applied (the engine applies within a frame).
+    let resting_since = harness.state().status.uptime;
+    step_until(&mut harness, "the stream to run on", Duration::from_secs(5), |app| app.status.uptime >= resting_since + Duration::from_millis(500));
+    harness.hover_at(egui::pos2(x(5.0), y));
+    harness.run_steps(3);
+    harness.get_by_label_contains("1920×1080");
+    harness.drop_at(egui::pos2(x(5.0), y));
+    step_until(&mut harness, "1080p applied", Duration::from_secs(10), |app| app.status.width == 1920 && app.status.encoders_started >= 2);
+    // Half a second more of the stream, for any restart still to come to show.
+    let applied_at = harness.state().status.uptime;
+    step_until(&mut harness, "the stream to run on", Duration::from_secs(5), |app| app.status.uptime >= applied_at + Duration::from_millis(500));
+    assert_eq!(harness.state().settings.knob, 5);
+    assert_eq!(harness.state().status.encoders_started, 2, "one drag, one encoder restart");
+    harness.get_by_label("End stream").click();
+    step_until(&mut harness, "Stopped", Duration::from_secs(10), |app| app.status.state == PublishState::Stopped);
 }
 
 #[test]

@@ -81,7 +81,7 @@ impl OnAirApp {
                 server_bar: ServerBar,
                 sources: SourcesPanel::discover(),
                 target: TargetPanel,
-                knob: KnobPanel,
+                knob: KnobPanel::default(),
                 live: LivePanel,
                 preview: PreviewPanel::default(),
                 stats: StatsPanel::default(),
