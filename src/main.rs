@@ -7,7 +7,7 @@ use onair::server::config::ServerConfig;
 
 /// OnAir: a live-streaming studio and a small, fast live origin.
 ///
-/// Publish RTMP to the bundled server and watch it as HLS or DASH.
+/// Publish RTMP or SRT to the bundled server and watch it as HLS, LL-HLS or DASH.
 #[derive(Parser)]
 #[command(name = "onair", version, about, long_about = None)]
 struct Cli {
@@ -17,9 +17,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the live server: RTMP ingest, HLS and DASH over HTTP.
+    /// Run the live server: RTMP and SRT ingest, HLS, LL-HLS and DASH over HTTP.
     ///
     /// Publish with e.g. `ffmpeg -re -i input.mp4 -c copy -f flv rtmp://127.0.0.1:1935/live/KEY`
+    /// or over SRT to srt://127.0.0.1:8890?streamid=publish:live/KEY,
     /// and watch http://127.0.0.1:8080/live/KEY/index.m3u8.
     Serve(ServeArgs),
     /// List cameras (with their formats) and microphones.
@@ -32,7 +33,7 @@ enum Command {
         #[arg(long, default_value_t = 3.0, value_name = "SECS")]
         seconds: f64,
     },
-    /// Publish a camera or the test pattern, with a microphone or the test tone, to an RTMP URL.
+    /// Publish a camera or the test pattern, with a microphone or the test tone, to an RTMP or SRT URL.
     ///
     /// Example: onair publish --video test --audio tone --to rtmp://127.0.0.1:1935/live/mykey --quality 3
     Publish(PublishArgs),
@@ -41,16 +42,16 @@ enum Command {
 #[derive(clap::Args)]
 struct PublishArgs {
     /// `test` for the test pattern, `camera` for the first camera, `camera:ID` for one by index or name.
-    #[arg(long, default_value = "test", value_name = "SOURCE")]
-    video: String,
+    #[arg(long, default_value = "test", value_name = "SOURCE", value_parser = parse_video)]
+    video: onair::engine::VideoChoice,
     /// `tone` for the test tone, `mic` or `mic:NAME` for a microphone, `none` for no audio.
-    #[arg(long, default_value = "tone", value_name = "SOURCE")]
-    audio: String,
+    #[arg(long, default_value = "tone", value_name = "SOURCE", value_parser = parse_audio)]
+    audio: onair::engine::AudioChoice,
     /// Where to publish: rtmp://HOST[:PORT]/APP/KEY or srt://HOST:PORT?streamid=publish:APP/KEY[&passphrase=..][&latency=MS].
-    #[arg(long, value_name = "URL")]
-    to: String,
-    /// Quality knob position: 1 (360p) .. 5 (1080p).
-    #[arg(long, default_value_t = 3, value_name = "N")]
+    #[arg(long, value_name = "URL", value_parser = parse_target)]
+    to: onair::publish::target::PublishTarget,
+    /// Quality knob position: 1 to 5, or its name: 360p, 480p, 720p, 720p60, 1080p.
+    #[arg(long, default_value = "3", value_name = "N", value_parser = parse_quality)]
     quality: u8,
     /// Exact video bitrate in kbit/s instead of the preset's.
     #[arg(long, value_name = "KBPS")]
@@ -111,6 +112,48 @@ fn main() -> std::process::ExitCode {
     };
     drop(chatter);
     code
+}
+
+fn parse_video(text: &str) -> Result<onair::engine::VideoChoice, String> {
+    use onair::engine::VideoChoice;
+    match text.split_once(':') {
+        None if text == "test" => Ok(VideoChoice::TestPattern),
+        None if text == "camera" => Ok(VideoChoice::Camera(None)),
+        Some(("camera", id)) if !id.is_empty() => Ok(VideoChoice::Camera(Some(id.to_string()))),
+        _ => Err("use test, camera or camera:ID (`onair devices` lists the cameras)".into()),
+    }
+}
+
+fn parse_audio(text: &str) -> Result<onair::engine::AudioChoice, String> {
+    use onair::engine::AudioChoice;
+    match text.split_once(':') {
+        None if text == "tone" => Ok(AudioChoice::TestTone),
+        None if text == "none" => Ok(AudioChoice::None),
+        None if text == "mic" => Ok(AudioChoice::Microphone(None)),
+        Some(("mic", name)) if !name.is_empty() => Ok(AudioChoice::Microphone(Some(name.to_string()))),
+        _ => Err("use tone, mic, mic:NAME or none (`onair devices` lists the microphones)".into()),
+    }
+}
+
+fn parse_target(text: &str) -> Result<onair::publish::target::PublishTarget, String> {
+    onair::publish::target::PublishTarget::parse(text).map_err(|error| error.to_string())
+}
+
+/// A knob position by number or by name; any other value gets the knob's own message.
+fn parse_quality(text: &str) -> Result<u8, String> {
+    use onair::encode::quality::{KnobError, PRESETS, QualityKnob};
+    if let Some(preset) = PRESETS.iter().find(|p| p.name.eq_ignore_ascii_case(text.trim())) {
+        return Ok(preset.position);
+    }
+    let names: Vec<&str> = PRESETS.iter().map(|p| p.name).collect();
+    let refuse = |position: String| format!("quality {position} does not exist; choose 1 to {} ({})", PRESETS.len(), names.join(", "));
+    match text.trim().parse::<u8>() {
+        Ok(position) => QualityKnob::new(position, None).map(|knob| knob.position).map_err(|error| match error {
+            KnobError::NoSuchPosition { position, .. } => refuse(position.to_string()),
+            other => other.to_string(),
+        }),
+        Err(_) => Err(refuse(text.trim().to_string())),
+    }
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -223,23 +266,10 @@ fn meter(mic: Option<String>, seconds: f64) -> anyhow::Result<()> {
 }
 
 fn publish(args: PublishArgs) -> anyhow::Result<()> {
-    use onair::engine::{AudioChoice, Command as EngineCommand, Engine, EngineConfig, VideoChoice};
+    use onair::engine::{Command as EngineCommand, Engine, EngineConfig};
     use onair::publish::shared::PublishState;
 
-    let video = match args.video.split_once(':') {
-        None if args.video == "test" => VideoChoice::TestPattern,
-        None if args.video == "camera" => VideoChoice::Camera(None),
-        Some(("camera", id)) => VideoChoice::Camera(Some(id.to_string())),
-        _ => anyhow::bail!("--video {:?}: use test, camera or camera:ID", args.video),
-    };
-    let audio = match args.audio.split_once(':') {
-        None if args.audio == "tone" => AudioChoice::TestTone,
-        None if args.audio == "none" => AudioChoice::None,
-        None if args.audio == "mic" => AudioChoice::Microphone(None),
-        Some(("mic", name)) => AudioChoice::Microphone(Some(name.to_string())),
-        _ => anyhow::bail!("--audio {:?}: use tone, mic, mic:NAME or none", args.audio),
-    };
-    let target = onair::publish::target::PublishTarget::parse(&args.to)?;
+    let (video, audio, target) = (args.video, args.audio, args.to);
     let knob = onair::encode::quality::QualityKnob::new(args.quality, args.bitrate)?;
     let mut config = EngineConfig::new(video, audio, target.clone(), knob);
     config.keyframe_interval_secs = args.keyframe_interval;

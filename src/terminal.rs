@@ -26,8 +26,9 @@ static TERMINAL: OnceLock<File> = OnceLock::new();
 const CHATTER: [&str; 8] =
     ["ALSA lib ", "[OpenH264]", "jack server", "Cannot connect to server", "JackShmReadWritePtr", "JackClient", "Cannot open device", "connect(2) call to"];
 
+/// A blank line counts too: ALSA follows some remarks with one.
 fn is_chatter(line: &str) -> bool {
-    CHATTER.iter().any(|prefix| line.trim_start().starts_with(prefix))
+    line.trim().is_empty() || CHATTER.iter().any(|prefix| line.trim_start().starts_with(prefix))
 }
 
 /// Writes to the terminal's stderr, wherever descriptor 2 points.

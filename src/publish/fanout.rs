@@ -52,6 +52,7 @@ mod tests {
     use super::*;
     use crate::media::time::{TimeBase, Timestamp};
     use crate::publish::queue::OutgoingKind;
+    use crate::publish::shared::PublishState;
 
     fn video(ms: i64, keyframe: bool) -> Outgoing {
         let at = Timestamp::new(ms, TimeBase::MILLIS);
@@ -62,6 +63,9 @@ mod tests {
     fn a_stalled_target_drops_on_its_own_while_the_other_gets_every_frame() {
         let fanout = Fanout::new(2, Duration::from_millis(500), CaptureClock::start());
         let [sending, stalled] = fanout.targets() else { panic!("two targets") };
+        // Both connected: the stalled one's socket just does not drain.
+        sending.set_state(PublishState::Live);
+        stalled.set_state(PublishState::Live);
         let mut received = 0;
         for frame in 0..90 {
             fanout.push(video(frame * 1000 / 30, frame % 30 == 0));
@@ -73,6 +77,34 @@ mod tests {
         assert_eq!(sending.drops().video_frames, 0);
         assert!(stalled.drops().video_frames > 0, "the stalled target drops by its own policy");
         assert!(stalled.queue_depth() < 90);
+    }
+
+    #[test]
+    fn only_frames_shed_while_live_or_reconnecting_count_as_dropped() {
+        let fanout = Fanout::new(1, Duration::from_millis(500), CaptureClock::start());
+        let target = &fanout.targets()[0];
+        let mut frame = 0;
+        let mut push_a_second = || {
+            for _ in 0..30 {
+                fanout.push(video(frame * 1000 / 30, frame % 30 == 0));
+                frame += 1;
+            }
+        };
+        target.set_state(PublishState::Connecting);
+        push_a_second();
+        assert!(target.queue_depth() < 30, "the queue sheds while connecting");
+        assert_eq!(target.drops().total(), 0, "but nothing was dropped before the first connection");
+        target.set_state(PublishState::Live);
+        push_a_second();
+        let live = target.drops().total();
+        assert!(live > 0);
+        target.set_state(PublishState::Reconnecting { attempt: 1, last_error: "reset".into() });
+        push_a_second();
+        let reconnecting = target.drops().total();
+        assert!(reconnecting > live, "a drop while reconnecting counts");
+        target.set_state(PublishState::Stopped);
+        push_a_second();
+        assert_eq!(target.drops().total(), reconnecting, "nothing counts after the end");
     }
 
     #[test]

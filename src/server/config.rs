@@ -181,10 +181,12 @@ impl Default for StreamRules {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("config file {path} is not valid: {source}")]
-    Parse { path: PathBuf, source: toml::de::Error },
+    // `error`, not `source`: the message already holds it, and an error
+    // chain printed whole would repeat it.
+    #[error("cannot read config file {path}: {error}")]
+    Read { path: PathBuf, error: std::io::Error },
+    #[error("config file {path} is not valid: {error}")]
+    Parse { path: PathBuf, error: toml::de::Error },
     #[error("config file {path}: {reason}")]
     Invalid { path: PathBuf, reason: ConfigProblem },
 }
@@ -196,23 +198,67 @@ pub enum ConfigProblem {
     EmptyPublishSecret,
     #[error("the publish secret of stream {0:?} in [rtmp.publish_secrets] is empty: set a secret or remove the line")]
     EmptyKeySecret(String),
+    #[error("{key} = {value} cannot work: use {allowed}")]
+    OutOfRange { key: String, value: String, allowed: &'static str },
+}
+
+/// `value` of `key` unless `fits`.
+fn within(key: &str, value: impl std::fmt::Display, fits: bool, allowed: &'static str) -> Result<(), ConfigProblem> {
+    if fits { Ok(()) } else { Err(ConfigProblem::OutOfRange { key: key.into(), value: value.to_string(), allowed }) }
+}
+
+/// SRT's passphrase rule (libsrt refuses any other length when the caller connects).
+fn srt_passphrase(key: &str, passphrase: &str) -> Result<(), ConfigProblem> {
+    let length = passphrase.chars().count();
+    within(key, format!("a {length}-character passphrase"), (10..=79).contains(&length), "10 to 79 characters")
 }
 
 impl ServerConfig {
     pub fn load(path: &std::path::Path) -> Result<ServerConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
-        let config: ServerConfig = toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read { path: path.into(), error })?;
+        let config: ServerConfig = toml::from_str(&text).map_err(|error| ConfigError::Parse { path: path.into(), error })?;
         config.check().map_err(|reason| ConfigError::Invalid { path: path.into(), reason })?;
         Ok(config)
     }
 
-    /// What parsing cannot catch: an empty publish secret would admit anyone who sends `?secret=`.
-    fn check(&self) -> Result<(), ConfigProblem> {
+    /// What parsing cannot catch: an empty publish secret would admit anyone
+    /// who sends `?secret=`; a value outside what can work is named with its
+    /// key and the range that works.
+    pub fn check(&self) -> Result<(), ConfigProblem> {
         if self.rtmp.publish_secret.as_deref() == Some("") {
             return Err(ConfigProblem::EmptyPublishSecret);
         }
         if let Some((key, _)) = self.rtmp.publish_secrets.iter().find(|(_, secret)| secret.is_empty()) {
             return Err(ConfigProblem::EmptyKeySecret(key.clone()));
+        }
+        let s = &self.segments;
+        within("segments.target_ms", s.target_ms, (500..=30_000).contains(&s.target_ms), "500 to 30000")?;
+        within("segments.window", s.window, (2..=1_000).contains(&s.window), "2 to 1000 segments")?;
+        if s.low_latency {
+            within("segments.part_target_ms", s.part_target_ms, (50..=s.target_ms).contains(&s.part_target_ms), "50 up to segments.target_ms")?;
+        }
+        within("segments.chunk_ms", s.chunk_ms, s.chunk_ms == 0 || (20..=s.target_ms).contains(&s.chunk_ms), "0 (off), or 20 up to segments.target_ms")?;
+        let srt = &self.srt;
+        within("srt.latency_ms", srt.latency_ms, (20..=8_000).contains(&srt.latency_ms), "20 to 8000")?;
+        within("srt.key_size", srt.key_size, [16, 24, 32].contains(&srt.key_size), "16, 24 or 32 (bytes: AES-128, -192, -256)")?;
+        if let Some(passphrase) = &srt.passphrase {
+            srt_passphrase("srt.passphrase", passphrase)?;
+        }
+        for (stream, passphrase) in &srt.passphrases {
+            srt_passphrase(&format!("srt.passphrases.{stream}"), passphrase)?;
+        }
+        let streams = &self.streams;
+        within("streams.grace_seconds", streams.grace_seconds, (0.0..=3_600.0).contains(&streams.grace_seconds), "0 to 3600")?;
+        within("streams.keep_ended_seconds", streams.keep_ended_seconds, (0.0..=86_400.0).contains(&streams.keep_ended_seconds), "0 to 86400")?;
+        within("rtmp.max_message_bytes", self.rtmp.max_message_bytes, self.rtmp.max_message_bytes >= 64 * 1024, "65536 or more")?;
+        let ladder = &self.ladder;
+        if let Some(cores) = ladder.max_cores {
+            within("ladder.max_cores", cores, cores > 0.0, "more than 0 (or leave it out)")?;
+        }
+        for (index, rung) in ladder.rungs.iter().enumerate() {
+            let key = |field: &str| format!("ladder.rungs[{index}].{field}");
+            within(&key("height"), rung.height, (2..=4_320).contains(&rung.height) && rung.height % 2 == 0, "an even height from 2 to 4320")?;
+            within(&key("bitrate_kbps"), rung.bitrate_kbps, (50..=50_000).contains(&rung.bitrate_kbps), "50 to 50000")?;
         }
         Ok(())
     }
@@ -225,6 +271,36 @@ impl ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_that_cannot_work_are_refused_naming_their_key() {
+        let problem = |toml: &str| toml::from_str::<ServerConfig>(toml).unwrap().check().err().map(|p| p.to_string());
+        assert_eq!(problem(""), None, "the defaults work");
+        for (toml, key) in [
+            ("[segments]\nwindow = 0", "segments.window = 0"),
+            ("[segments]\ntarget_ms = 0", "segments.target_ms = 0"),
+            ("[segments]\npart_target_ms = 5000", "segments.part_target_ms = 5000"),
+            ("[srt]\npassphrase = \"short\"", "srt.passphrase = a 5-character passphrase"),
+            ("[srt.passphrases]\ncam = \"short\"", "srt.passphrases.cam = a 5-character passphrase"),
+            ("[srt]\nkey_size = 20", "srt.key_size = 20"),
+            ("[srt]\nlatency_ms = 0", "srt.latency_ms = 0"),
+            ("[streams]\ngrace_seconds = -1.0", "streams.grace_seconds = -1"),
+            ("[[ladder.rungs]]\nname = \"odd\"\nheight = 361\nbitrate_kbps = 800", "ladder.rungs[0].height = 361"),
+        ] {
+            let message = problem(toml).unwrap_or_else(|| panic!("{toml:?} was accepted"));
+            assert!(message.starts_with(key) && message.contains("use "), "{toml:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_file_that_does_not_parse_is_reported_once() {
+        let path = std::env::temp_dir().join(format!("onair-config-{}.toml", std::process::id()));
+        std::fs::write(&path, "[segments]\nwindow = \"six\"\n").unwrap();
+        let error = anyhow::Error::from(ServerConfig::load(&path).unwrap_err());
+        let _ = std::fs::remove_file(&path);
+        let printed = format!("{error:#}");
+        assert_eq!(printed.matches("invalid type").count(), 1, "the parser's words appear once: {printed}");
+    }
 
     #[test]
     fn empty_file_gives_defaults_and_printing_round_trips() {
