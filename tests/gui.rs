@@ -184,3 +184,21 @@ fn the_ladder_checkbox_switches_the_bundled_servers_ladder() {
     harness.run_steps(2);
     assert!(!harness.state().settings.ladder && !applied(false));
 }
+
+#[test]
+fn an_empty_stream_key_is_named_next_to_its_field_and_nothing_starts() {
+    use onair::gui::settings::TargetKind;
+    let settings = Settings { target: TargetKind::CustomRtmp, custom_rtmp_url: "rtmp://127.0.0.1:1/app".into(), ..Settings::default() };
+    let app = OnAirApp::new(settings, None);
+    let mut harness = Harness::builder().with_size(egui::vec2(1240.0, 700.0)).build_ui_state(|ui, app: &mut OnAirApp| app.show(ui), app);
+    harness.run_steps(2);
+    harness.get_by_label("Go Live").click();
+    harness.run_steps(2);
+    harness.get_by_label_contains("The stream key is empty");
+    assert!(!harness.state().is_live(), "nothing connects with a field that cannot work");
+    assert!(harness.query_by_label_contains("is not a publish URL").is_none(), "no URL the user never typed");
+    // Typing a key clears the message.
+    harness.state_mut().settings.custom_rtmp_key = "abc".into();
+    harness.run_steps(2);
+    assert!(harness.query_by_label_contains("The stream key is empty").is_none());
+}

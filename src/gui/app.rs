@@ -19,7 +19,7 @@ use super::panels::server_bar::ServerBar;
 use super::panels::sources::SourcesPanel;
 use super::panels::stats::StatsPanel;
 use super::panels::target::TargetPanel;
-use super::settings::{Settings, TargetKind};
+use super::settings::{Settings, TargetField, TargetKind, TargetProblem};
 use crate::encode::quality::QualityKnob;
 use crate::engine::status::Status;
 use crate::engine::{Command, Engine, EngineConfig};
@@ -56,6 +56,8 @@ pub struct OnAirApp {
     pub status: Status,
     /// Why the last Go Live could not start.
     pub error: Option<String>,
+    /// The target field that keeps Go Live from starting, shown next to it.
+    pub field_error: Option<(TargetField, TargetProblem)>,
     panels: Panels,
     /// Captures the selected source while not live.
     source_preview: Option<super::source_preview::SourcePreview>,
@@ -77,6 +79,7 @@ impl OnAirApp {
             engine: None,
             status: Status::idle(),
             error: None,
+            field_error: None,
             panels: Panels {
                 server_bar: ServerBar,
                 sources: SourcesPanel::discover(),
@@ -162,6 +165,12 @@ impl OnAirApp {
 
     pub fn go_live(&mut self) {
         self.error = None;
+        // A new attempt: the last stream's state and numbers are over.
+        self.status = Status::idle();
+        self.field_error = self.settings.target_problem();
+        if self.field_error.is_some() {
+            return;
+        }
         self.tell_server(ServerCommand::SetLadder(self.settings.ladder));
         // The engine opens the device itself.
         self.source_preview = None;
@@ -259,7 +268,12 @@ impl OnAirApp {
         if ctx.input(|i| i.key_pressed(egui::Key::F5) || (i.modifiers.command && i.key_pressed(egui::Key::Enter))) {
             commands.push(toggle(self.is_live()));
         }
-        let view = AppView { status: &self.status, live: self.is_live(), server: self.server.as_ref(), error: self.error.as_deref() };
+        if self.field_error.is_some() {
+            // The message follows the fields: it goes once they are fixed.
+            self.field_error = self.settings.target_problem();
+        }
+        let view =
+            AppView { status: &self.status, live: self.is_live(), server: self.server.as_ref(), error: self.error.as_deref(), field_error: self.field_error };
         let (panels, settings) = (&mut self.panels, &mut self.settings);
         egui::Panel::top("server").show(ui, |ui| panels.server_bar.ui(ui, &view, settings, &mut commands));
         egui::Panel::left("controls").resizable(false).exact_size(360.0).show(ui, |ui| {

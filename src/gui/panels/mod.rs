@@ -12,6 +12,7 @@ pub mod target;
 
 use super::app::ServerInfo;
 use crate::engine::status::Status;
+use crate::gui::settings::{TargetField, TargetProblem};
 
 /// What every panel may read of the app this frame.
 pub struct AppView<'a> {
@@ -20,4 +21,6 @@ pub struct AppView<'a> {
     pub server: Option<&'a ServerInfo>,
     /// Why the last Go Live could not start.
     pub error: Option<&'a str>,
+    /// The target field that kept it from starting.
+    pub field_error: Option<(TargetField, TargetProblem)>,
 }
