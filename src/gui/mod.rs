@@ -61,23 +61,45 @@ pub fn run(options: GuiOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the server on its default ports; a busy port is swapped for a free one, and said so.
+/// Where a listener goes when its default port is busy: always the same
+/// one, so a bookmark or an OBS profile made then keeps working.
+const FALLBACK_OFFSET: u16 = 1;
+
+/// The default address, or its one fixed fallback when the default is
+/// taken; what was done, for the notice; an error naming both when both are.
+fn pick_port(name: &str, default: SocketAddr, is_free: impl Fn(SocketAddr) -> bool) -> Result<(SocketAddr, Option<String>), String> {
+    if is_free(default) {
+        return Ok((default, None));
+    }
+    let fallback = SocketAddr::new(default.ip(), default.port().wrapping_add(FALLBACK_OFFSET));
+    if is_free(fallback) {
+        return Ok((
+            fallback,
+            Some(format!(
+                "{name} port {} is taken by another program, so {name} is on {} (it will be there whenever {} is taken)",
+                default.port(),
+                fallback.port(),
+                default.port()
+            )),
+        ));
+    }
+    Err(format!("{name} ports {} and {} are both taken by other programs: close the other server, then restart OnAir", default.port(), fallback.port()))
+}
+
+/// Starts the server on its default ports, or each one's fixed fallback, and says so.
 pub async fn start_bundled_server() -> anyhow::Result<ServerInfo> {
     let mut config = ServerConfig::default();
     let mut moved = Vec::new();
-    for (name, addr) in [("RTMP", &mut config.rtmp.listen), ("SRT", &mut config.srt.listen), ("HTTP", &mut config.http.listen)] {
-        let busy = match name {
-            "SRT" => std::net::UdpSocket::bind(*addr).is_err(),
-            _ => std::net::TcpListener::bind(*addr).is_err(),
-        };
-        if busy {
-            moved.push(format!("{name} port {} was busy", addr.port()));
-            *addr = SocketAddr::new(addr.ip(), 0);
-        }
+    let tcp_free = |addr: SocketAddr| std::net::TcpListener::bind(addr).is_ok();
+    let udp_free = |addr: SocketAddr| std::net::UdpSocket::bind(addr).is_ok();
+    for (name, addr, udp) in [("RTMP", &mut config.rtmp.listen, false), ("SRT", &mut config.srt.listen, true), ("HTTP", &mut config.http.listen, false)] {
+        let (chosen, notice) = pick_port(name, *addr, |a| if udp { udp_free(a) } else { tcp_free(a) }).map_err(|message| anyhow::anyhow!(message))?;
+        *addr = chosen;
+        moved.extend(notice);
     }
     let app = config.rtmp.app.clone();
     let server = crate::server::start(config).await?;
-    let notice = (!moved.is_empty()).then(|| format!("{}; free ports were taken instead", moved.join(", ")));
+    let notice = (!moved.is_empty()).then(|| moved.join("; "));
     let info = ServerInfo {
         rtmp: format!("rtmp://{}/{app}", server.rtmp_addr),
         srt: format!("srt://{}", server.srt_addr),
@@ -89,4 +111,20 @@ pub async fn start_bundled_server() -> anyhow::Result<ServerInfo> {
     // Its tasks keep running on the runtime's workers for the app's life.
     drop(server);
     Ok(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_default_moves_to_one_fixed_fallback_and_no_further() {
+        let default: SocketAddr = "127.0.0.1:1935".parse().unwrap();
+        assert_eq!(pick_port("RTMP", default, |_| true), Ok((default, None)));
+        let (moved, notice) = pick_port("RTMP", default, |a| a.port() != 1935).unwrap();
+        assert_eq!(moved.port(), 1936);
+        assert!(notice.unwrap().contains("RTMP port 1935 is taken"));
+        let both = pick_port("RTMP", default, |a| a.port() > 1936).unwrap_err();
+        assert!(both.contains("1935 and 1936"), "{both}");
+    }
 }

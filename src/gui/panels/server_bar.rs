@@ -14,8 +14,9 @@ impl ServerBar {
             ui.strong("Bundled server");
             match view.server {
                 Some(server) => {
-                    ui.label(format!("RTMP {}", server.rtmp));
-                    ui.label(format!("SRT {}", server.srt));
+                    copyable(ui, "RTMP", &server.rtmp, &server.rtmp, "Copy the RTMP server URL (in OBS: Settings, Stream, Custom; any stream key)");
+                    let srt = format!("{}?streamid=publish:live/{}", server.srt, settings.local_key);
+                    copyable(ui, "SRT", &server.srt, &srt, "Copy the SRT URL with the stream key set below (in OBS: Settings, Stream, Custom, as the server)");
                     ui.hyperlink_to(format!("HTTP {}", server.http), &server.http);
                     if let Some(notice) = &server.notice {
                         ui.colored_label(egui::Color32::from_rgb(200, 140, 0), notice);
@@ -34,5 +35,13 @@ impl ServerBar {
                 }
             }
         });
+    }
+}
+
+/// An address with a button that puts `copied` on the clipboard.
+fn copyable(ui: &mut egui::Ui, protocol: &str, shown: &str, copied: &str, hint: &str) {
+    ui.label(format!("{protocol} {shown}"));
+    if ui.small_button("Copy").on_hover_text(hint).clicked() {
+        ui.ctx().copy_text(copied.to_string());
     }
 }
