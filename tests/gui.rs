@@ -64,9 +64,18 @@ fn go_live_from_the_window_and_end_the_stream() {
     });
     harness.run_steps(2);
     harness.get_by_label_contains("glass-to-glass");
-    let latency = harness.state().player_status().and_then(|p| p.latency_ms).unwrap();
-    assert!((0..15_000).contains(&latency), "glass-to-glass latency {latency} ms");
-    eprintln!("in-app preview glass-to-glass latency: {latency} ms");
+    // Three seconds of the stream: the preview's glass-to-glass, picture by picture as shown.
+    let mut latencies = Vec::new();
+    let watching_since = harness.state().status.uptime;
+    while harness.state().status.uptime < watching_since + Duration::from_secs(3) {
+        latencies.extend(harness.state().player_status().and_then(|p| p.latency_ms));
+        harness.step();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    latencies.sort_unstable();
+    let p50 = latencies[latencies.len() / 2];
+    eprintln!("in-app preview glass-to-glass over 3 s: p50 {p50} ms, max {} ms ({} readings)", latencies[latencies.len() - 1], latencies.len());
+    assert!((0..1_500).contains(&p50), "the preview plays LL-HLS parts as they complete: glass-to-glass p50 {p50} ms");
     harness.get_by_label("End stream").click();
     step_until(&mut harness, "Stopped", Duration::from_secs(10), |app| app.status.state == PublishState::Stopped);
     harness.run_steps(2);
@@ -75,7 +84,6 @@ fn go_live_from_the_window_and_end_the_stream() {
     // What described the live moment is gone; the stream's totals stay.
     let status = &harness.state().status;
     assert_eq!((status.sent_kbps, status.fps, status.queue_depth, status.encode_ms), (0.0, 0.0, 0, 0.0), "{status:?}");
-    assert!(status.audio_level.peak_dbfs <= -100.0, "{status:?}");
     harness.get_by_label_contains("0 of ");
 }
 
@@ -201,4 +209,16 @@ fn an_empty_stream_key_is_named_next_to_its_field_and_nothing_starts() {
     harness.state_mut().settings.custom_rtmp_key = "abc".into();
     harness.run_steps(2);
     assert!(harness.query_by_label_contains("The stream key is empty").is_none());
+}
+
+#[test]
+fn the_meter_moves_with_the_test_tone_before_going_live() {
+    let settings = Settings { microphone: MicrophoneSetting::TestTone, ..Settings::default() };
+    let app = OnAirApp::new(settings, None);
+    let mut harness = Harness::builder().with_size(egui::vec2(1240.0, 700.0)).build_ui_state(|ui, app: &mut OnAirApp| app.show(ui), app);
+    harness.run_steps(2);
+    assert!(!harness.state().is_live());
+    step_until(&mut harness, "the tone on the meter", Duration::from_secs(10), |app| app.status.audio_level.peak_dbfs > -60.0);
+    harness.run_steps(1);
+    assert!(harness.query_by_label_contains("peak -120 dBFS").is_none(), "a sound check before Go Live");
 }

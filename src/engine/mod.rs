@@ -141,6 +141,18 @@ impl EngineShared {
     }
 }
 
+/// The audio source a choice names; None for no audio.
+pub fn open_audio(choice: &AudioChoice, clock: CaptureClock) -> Result<Option<Box<dyn AudioSource>>, CaptureError> {
+    Ok(match choice {
+        AudioChoice::TestTone => Some(Box::new(TestTone::new(clock))),
+        AudioChoice::Microphone(selector) => Some(Box::new(Microphone::open(selector.as_deref(), clock).map_err(|error| match error {
+            CaptureError::Device(reason) => CaptureError::Device(format!("{reason}; the test tone (--audio tone) or no audio (--audio none) work without one")),
+            other => other,
+        })?)),
+        AudioChoice::None => None,
+    })
+}
+
 /// A capture or encoder failure ends the stream with its reason.
 fn log_failure(shared: &EngineShared, reason: &str) {
     tracing::error!("{reason}");
@@ -173,16 +185,7 @@ impl Engine {
                 Box::new(CameraSource::open(index, width, height, preset.fps, clock)?)
             }
         };
-        let audio: Option<Box<dyn AudioSource>> = match &config.audio {
-            AudioChoice::TestTone => Some(Box::new(TestTone::new(clock))),
-            AudioChoice::Microphone(selector) => Some(Box::new(Microphone::open(selector.as_deref(), clock).map_err(|error| match error {
-                CaptureError::Device(reason) => {
-                    CaptureError::Device(format!("{reason}; the test tone (--audio tone) or no audio (--audio none) work without one"))
-                }
-                other => other,
-            })?)),
-            AudioChoice::None => None,
-        };
+        let audio = open_audio(&config.audio, clock)?;
         let shared = Arc::new(EngineShared {
             publish: Fanout::new(config.targets.len(), config.queue_span, clock),
             knob: Mutex::new(config.knob),

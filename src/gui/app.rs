@@ -61,6 +61,8 @@ pub struct OnAirApp {
     panels: Panels,
     /// Captures the selected source while not live.
     source_preview: Option<super::source_preview::SourcePreview>,
+    /// Reads the selected microphone while not live: the meter is a sound check.
+    source_meter: Option<super::source_meter::SourceMeter>,
     /// The in-app player of the local server's HLS output, while live to it.
     player: Option<crate::player::HlsPreview>,
     /// Media playlists of the master playlist, and the one being previewed.
@@ -80,6 +82,7 @@ impl OnAirApp {
             status: Status::idle(),
             error: None,
             field_error: None,
+            source_meter: None,
             panels: Panels {
                 server_bar: ServerBar,
                 sources: SourcesPanel::discover(),
@@ -172,8 +175,9 @@ impl OnAirApp {
             return;
         }
         self.tell_server(ServerCommand::SetLadder(self.settings.ladder));
-        // The engine opens the device itself.
+        // The engine opens the devices itself.
         self.source_preview = None;
+        self.source_meter = None;
         let result = (|| -> Result<Engine, String> {
             let target = PublishTarget::parse(&self.target_url()?).map_err(|e| e.to_string())?;
             let (video, audio) = (self.settings.camera.choice(), self.settings.microphone.choice());
@@ -228,6 +232,12 @@ impl OnAirApp {
         }
         if let Some(preview) = self.source_preview.as_ref().and_then(|p| p.latest()) {
             self.panels.preview.show_source(ctx, &preview);
+        }
+        if self.source_meter.as_ref().is_none_or(|m| m.microphone != self.settings.microphone) {
+            self.source_meter = Some(super::source_meter::SourceMeter::start(self.settings.microphone.clone()));
+        }
+        if let Some(meter) = &self.source_meter {
+            self.status.audio_level = meter.level();
         }
     }
 

@@ -5,6 +5,7 @@ pub mod app;
 pub mod command;
 pub mod panels;
 pub mod settings;
+pub mod source_meter;
 pub mod source_preview;
 
 use std::net::SocketAddr;

@@ -67,7 +67,7 @@ impl PreviewPanel {
                 }
             });
             ui.vertical(|ui| {
-                ui.heading("Output (local HLS)");
+                ui.heading("Output (what viewers get, LL-HLS)");
                 match (&self.output, &output.player) {
                     (Some(texture), Some(status)) if view.live && status.frames_decoded > 0 => {
                         picture(ui, texture, half);
@@ -77,7 +77,7 @@ impl PreviewPanel {
                         };
                     }
                     (_, Some(status)) if view.live => {
-                        ui.label(status.error.as_deref().map_or("Waiting for the first segment…".to_string(), |e| format!("Waiting: {e}")));
+                        ui.label(status.error.as_deref().map_or("Starting…".to_string(), |e| format!("Waiting: {e}")));
                     }
                     _ => {
                         ui.label("What viewers get shows here while live to the local server.");
