@@ -9,7 +9,7 @@
 # segments, 1/3 s parts). tests/browser/play.mjs plays each for SECONDS and reads the
 # stamp from decoded frames drawn to a canvas; prints p50/p95 per player.
 # Usage: benches/glass_to_glass.sh [SECONDS]   (default 30; ONAIR_BIN=path;
-# G2G_ONLY=llhls|dash|hls plays that mode alone; G2G_SAMPLES=1 prints each sample)
+# G2G_ONLY=llhls|app|dash|hls plays that mode alone; G2G_SAMPLES=1 prints each sample)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -69,7 +69,7 @@ nginx -p "$TMP/" -c "$TMP/nginx.conf" -e "$TMP/logs/error.log" >"$TMP/nginx.out"
 PIDS+=($!)
 wait_port 127.0.0.1 "$N_RTMP" 20
 
-TOTAL=$((SECONDS_EACH * 4 + 60))
+TOTAL=$((SECONDS_EACH * 5 + 60))
 "$BIN" publish --video test --audio tone --quality 3 --keyframe-interval 1 --duration "$TOTAL" --to "rtmp://127.0.0.1:$N_RTMP/live/g2g" >/dev/null 2>"$TMP/publish.err" &
 PIDS+=($!)
 for _ in $(seq 200); do
@@ -94,6 +94,11 @@ EOF
 echo "| player | samples | glass-to-glass p50 ms | p95 ms | played | stalls | errors |"
 echo "|---|---|---|---|---|---|---|"
 report "onair LL-HLS (hls.js low-latency)" "http://127.0.0.1:$O_HTTP/live/g2g/" llhls
+if [ -z "${G2G_ONLY:-}" ] || [ "$G2G_ONLY" = app ]; then
+    # The desktop app's preview player (`onair watch` runs it without a window), same publisher.
+    "$BIN" watch "http://127.0.0.1:$O_HTTP/live/g2g/video/playlist.m3u8" --seconds "$SECONDS_EACH" 2>>"$TMP/watch.err" \
+        | sed -E 's/^glass-to-glass p50 ([0-9]+) ms, p95 ([0-9]+) ms over ([0-9]+) pictures.*/| onair LL-HLS in the app'"'"'s preview player | \3 | \1 | \2 | – | – | |/'
+fi
 report "onair LL-DASH (dash.js low-latency)" "http://127.0.0.1:$O_HTTP/live/g2g/" dash
 report "onair HLS, 1 s segments (hls.js, 3 segments back)" "http://127.0.0.1:$O_HTTP/live/g2g/" hls
 report "nginx-rtmp HLS, 1 s fragments (hls.js)" "http://127.0.0.1:$N_HTTP/live/g2g/" hls

@@ -33,6 +33,16 @@ enum Command {
         #[arg(long, default_value_t = 3.0, value_name = "SECS")]
         seconds: f64,
     },
+    /// Watch a stream with the app's preview player and print its glass-to-glass latency.
+    ///
+    /// Give a media playlist, e.g. http://127.0.0.1:8080/live/KEY/video/playlist.m3u8; the latency
+    /// is read from the capture stamp of OnAir's test pattern.
+    Watch {
+        #[arg(value_name = "PLAYLIST_URL")]
+        url: String,
+        #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+        seconds: f64,
+    },
     /// Publish a camera or the test pattern, with a microphone or the test tone, to an RTMP or SRT URL.
     ///
     /// Example: onair publish --video test --audio tone --to rtmp://127.0.0.1:1935/live/mykey --quality 3
@@ -101,6 +111,7 @@ fn main() -> std::process::ExitCode {
         Some(Command::Devices) => devices(),
         Some(Command::Meter { mic, seconds }) => meter(mic, seconds),
         Some(Command::Publish(args)) => publish(args),
+        Some(Command::Watch { url, seconds }) => watch(url, seconds),
         None => desktop(),
     };
     let code = match result {
@@ -201,6 +212,30 @@ fn desktop() -> anyhow::Result<()> {
         onair::terminal::say("onair: no display found, so running the bundled server only (`onair serve`); `onair --help` lists the rest");
         serve(ServeArgs { config: None, rtmp: None, srt: None, http: None, no_ladder: false, print_config: false })
     }
+}
+
+fn watch(url: String, seconds: f64) -> anyhow::Result<()> {
+    let player = onair::player::HlsPreview::start(url.clone());
+    let started = std::time::Instant::now();
+    let (mut latencies, mut shown) = (Vec::new(), 0);
+    while started.elapsed().as_secs_f64() < seconds {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        let status = player.status();
+        if status.frames_decoded > shown {
+            shown = status.frames_decoded;
+            latencies.extend(status.latency_ms);
+        }
+    }
+    let status = player.status();
+    latencies.sort_unstable();
+    let at = |p: f64| latencies.get(((latencies.len().saturating_sub(1)) as f64 * p).round() as usize).copied();
+    match (at(0.5), at(0.95)) {
+        (Some(p50), Some(p95)) => {
+            println!("glass-to-glass p50 {p50} ms, p95 {p95} ms over {} pictures ({} parts or segments) of {url}", latencies.len(), status.segments)
+        }
+        _ => anyhow::bail!("no stamped picture from {url} in {seconds} s{}", status.error.map(|e| format!(": {e}")).unwrap_or_default()),
+    }
+    Ok(())
 }
 
 fn devices() -> anyhow::Result<()> {
