@@ -239,6 +239,11 @@ impl OnAirApp {
         if let Some(meter) = &self.source_meter {
             self.status.audio_level = meter.level();
         }
+        // What Go Live would aim for, before it is pressed.
+        if let Ok(knob) = QualityKnob::new(self.settings.knob, None) {
+            (self.status.width, self.status.height) = knob.size();
+            self.status.target_kbps = knob.video_kbps();
+        }
     }
 
     /// Pulls the engine's newest status and preview.

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Photographs the desktop app under Xvfb in each state a streamer meets:
+# before Go Live (preview and meter running), live, reconnecting (its server
+# stopped under it) and failed (a target that never answers). Writes
+# target/screenshots/app-{ready,live,reconnecting,failed}.png.
+# Usage: benches/app_states.sh   (ONAIR_BIN=path)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN="${ONAIR_BIN:-target/release/onair}"
+[ -x "$BIN" ] || cargo build --release
+. benches/common.sh
+OUT=target/screenshots
+mkdir -p "$OUT"
+TMP="$(mktemp -d /tmp/onair-app-states.XXXXXX)"
+DISPLAY_NUMBER=":$((150 + RANDOM % 50))"
+PIDS=()
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$TMP"; }
+trap cleanup EXIT
+Xvfb "$DISPLAY_NUMBER" -screen 0 1366x768x24 -nolisten tcp >/dev/null 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do xdpyinfo -display "$DISPLAY_NUMBER" >/dev/null 2>&1 && break; sleep 0.1; done
+
+# A server of its own for the custom target, to stop under the live app.
+RTMP="$(free_port)"; HTTP="$(free_port)"
+"$BIN" serve --rtmp "127.0.0.1:$RTMP" --srt 127.0.0.1:0 --http "127.0.0.1:$HTTP" --no-ladder >"$TMP/serve.log" 2>&1 &
+SERVE=$!; PIDS+=("$SERVE")
+wait_port 127.0.0.1 "$HTTP" 20
+CLOSED="$(free_port)"
+
+app() { # name settings-ron go-live
+    mkdir -p "$TMP/$1/onair"
+    printf '{ "app": "%s" }\n' "$2" >"$TMP/$1/onair/app.ron"
+    DISPLAY="$DISPLAY_NUMBER" HOME="$TMP/$1" XDG_DATA_HOME="$TMP/$1" ONAIR_TEST_SOURCES=1 ONAIR_GO_LIVE="$3" NO_COLOR=1 "$BIN" 2>"$TMP/$1.log" &
+    APP=$!; PIDS+=("$APP")
+}
+shot() { import -display "$DISPLAY_NUMBER" -window root "$OUT/app-$1.png"; echo "$OUT/app-$1.png"; }
+wait_log() { for _ in $(seq 300); do grep -q "$2" "$TMP/$1.log" && return 0; sleep 0.1; done; echo "no '$2' in the $1 log" >&2; tail -5 "$TMP/$1.log" >&2; exit 1; }
+
+app ready '(knob:3)' 0
+wait_log ready "bundled server"
+sleep 3 # the source preview and the meter fill in
+shot ready
+kill "$APP"; wait "$APP" 2>/dev/null || true
+
+app failed "(target:CustomRtmp,custom_rtmp_url:\\\"rtmp://127.0.0.1:$CLOSED/live\\\",custom_rtmp_key:\\\"studio\\\")" 1
+wait_log failed "could not connect"
+sleep 1
+shot failed
+kill "$APP"; wait "$APP" 2>/dev/null || true
+
+app live "(target:CustomRtmp,custom_rtmp_url:\\\"rtmp://127.0.0.1:$RTMP/live\\\",custom_rtmp_key:\\\"studio\\\")" 1
+wait_log live "state: live"
+sleep 4
+shot live
+kill "$SERVE"; wait "$SERVE" 2>/dev/null || true
+wait_log live "state: reconnecting"
+sleep 1
+shot reconnecting
