@@ -331,6 +331,7 @@ fn control_loop(
             target_kbps: knob.video_kbps(),
             audio_level: *shared.audio_level.lock().unwrap_or_else(|p| p.into_inner()),
             latency_ms: primary.latency_ms(),
+            link: primary.link_stats(),
             video_source: video_source.clone(),
             audio_source: audio_source.clone(),
         };

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::capture::frames::AudioLevel;
-use crate::publish::shared::PublishState;
+use crate::publish::shared::{LinkStats, PublishState};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Status {
@@ -29,6 +29,8 @@ pub struct Status {
     pub height: usize,
     pub target_kbps: u32,
     pub audio_level: AudioLevel,
+    /// Round trip and loss to the target, when its protocol reports them (SRT).
+    pub link: Option<LinkStats>,
     /// Capture-to-send latency (p50, p99) in milliseconds.
     pub latency_ms: Option<(f64, f64)>,
     pub video_source: String,
@@ -52,6 +54,7 @@ impl Status {
             height: 0,
             target_kbps: 0,
             audio_level: AudioLevel::SILENT,
+            link: None,
             latency_ms: None,
             video_source: String::new(),
             audio_source: String::new(),
@@ -68,14 +71,16 @@ impl Status {
         self.encode_ms = 0.0;
         self.audio_level = AudioLevel::SILENT;
         self.latency_ms = None;
+        self.link = None;
     }
 
     /// One line like ffmpeg's stats line.
     pub fn line(&self) -> String {
         let seconds = self.uptime.as_secs();
         let latency = self.latency_ms.map_or(String::from("-"), |(p50, p99)| format!("{p50:.0}/{p99:.0} ms"));
+        let link = self.link.map_or(String::new(), |link| format!(" | rtt {:.0} ms loss {:.1} %", link.rtt_ms, link.loss_percent));
         format!(
-            "{} | {}x{} {:.1} fps | {:.0} of {} kbit/s | dropped {} ({:.1} %) | queue {} ms | encode {:.1} ms | latency {} | audio {:.0} dBFS | {:02}:{:02}:{:02}",
+            "{} | {}x{} {:.1} fps | {:.0} of {} kbit/s | dropped {} ({:.1} %) | queue {} ms{} | encode {:.1} ms | latency {} | audio {:.0} dBFS | {:02}:{:02}:{:02}",
             self.state,
             self.width,
             self.height,
@@ -85,6 +90,7 @@ impl Status {
             self.dropped_frames,
             self.dropped_percent,
             self.queue_span.as_millis(),
+            link,
             self.encode_ms,
             latency,
             self.audio_level.peak_dbfs,

@@ -65,6 +65,14 @@ pub enum PublishFailure {
     Capture(String),
 }
 
+/// How the network path to the target is doing, where the protocol tells (SRT).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LinkStats {
+    pub rtt_ms: f64,
+    /// Packets the receiver reported lost, as a share of those sent.
+    pub loss_percent: f64,
+}
+
 /// The stream's shape, for onMetaData.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MediaDescription {
@@ -110,6 +118,7 @@ pub struct PublishShared {
     pub bytes_sent: AtomicU64,
     pub video_frames_sent: AtomicU64,
     latencies: Mutex<VecDeque<i64>>,
+    link: Mutex<Option<LinkStats>>,
     clock: CaptureClock,
 }
 
@@ -136,6 +145,7 @@ impl PublishShared {
             bytes_sent: AtomicU64::new(0),
             video_frames_sent: AtomicU64::new(0),
             latencies: Mutex::new(VecDeque::new()),
+            link: Mutex::new(None),
             clock,
         }
     }
@@ -212,6 +222,14 @@ impl PublishShared {
 
     pub fn media_description(&self) -> MediaDescription {
         self.signals.media_description()
+    }
+
+    pub fn set_link_stats(&self, stats: LinkStats) {
+        *self.link.lock().unwrap_or_else(|p| p.into_inner()) = Some(stats);
+    }
+
+    pub fn link_stats(&self) -> Option<LinkStats> {
+        *self.link.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn count_sent(&self, bytes: usize) {

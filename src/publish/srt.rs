@@ -8,7 +8,7 @@ use tokio::sync::watch;
 
 use super::queue::{Outgoing, OutgoingKind};
 use super::session::{Failure, resolve, run_with_reconnect};
-use super::shared::{PublishShared, PublishState};
+use super::shared::{LinkStats, PublishShared, PublishState};
 use super::target::SrtTarget;
 use crate::media::aac::adts_header;
 use crate::media::codec::{AacConfig, CodecConfig};
@@ -21,6 +21,8 @@ use crate::srt::{SrtError, SrtOptions, SrtSocket};
 const PAYLOAD_BYTES: usize = 7 * PACKET_SIZE;
 const PADDING_INTERVAL: Duration = Duration::from_millis(20);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the round trip and loss are read for the status.
+const LINK_REPORT_INTERVAL: Duration = Duration::from_millis(500);
 
 pub async fn run(target: SrtTarget, shared: Arc<PublishShared>, stop: watch::Receiver<bool>) {
     let label = target.display();
@@ -91,7 +93,15 @@ async fn publish_once(target: &SrtTarget, shared: &PublishShared, stop: &mut wat
     let mut muxer = TsMuxer::new(true, has_audio);
     let mut packets = Vec::new();
     muxer.write_tables(&mut packets);
+    let mut link_reported = std::time::Instant::now();
     loop {
+        if link_reported.elapsed() >= LINK_REPORT_INTERVAL {
+            link_reported = std::time::Instant::now();
+            if let Some(stats) = socket.stats() {
+                let loss_percent = if stats.packets_sent > 0 { 100.0 * stats.packets_reported_lost as f64 / stats.packets_sent as f64 } else { 0.0 };
+                shared.set_link_stats(LinkStats { rtt_ms: stats.rtt_ms, loss_percent });
+            }
+        }
         while let Some(item) = shared.pop() {
             codecs.learn(&item);
             mux(&mut muxer, &codecs, &item, &mut packets);

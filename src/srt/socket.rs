@@ -78,6 +78,8 @@ pub struct SrtStats {
     pub packets_dropped: u64,
     /// Packets the sender gave up on as too late.
     pub packets_send_dropped: u64,
+    /// Packets the receiver reported lost to this sender (each then resent).
+    pub packets_reported_lost: u64,
     /// Packets sent and not yet acknowledged.
     pub unacknowledged: u64,
 }
@@ -187,6 +189,7 @@ impl SrtSocket {
             packets_retransmitted: count(raw.pktRcvRetrans.into()).max(count(raw.pktRetransTotal.into())),
             packets_dropped: count(raw.pktRcvDropTotal.into()),
             packets_send_dropped: count(raw.pktSndDropTotal.into()),
+            packets_reported_lost: count(raw.pktSndLossTotal.into()),
             unacknowledged: count(raw.pktSndBuf.into()),
         })
     }

@@ -49,6 +49,13 @@ impl StatsPanel {
             ui.label("Process CPU");
             ui.strong(format!("{:.0} %", process_cpu_percent()));
             ui.end_row();
+            if let Some(link) = s.link {
+                ui.label("Round trip");
+                ui.strong(format!("{:.0} ms", link.rtt_ms));
+                ui.label("Packet loss");
+                ui.strong(format!("{:.1} %", link.loss_percent));
+                ui.end_row();
+            }
         });
         let points: egui_plot::PlotPoints = self.bitrate_history.iter().map(|&(t, kbps)| [t, kbps]).collect();
         // The y axis spans the target whatever was sent, so it keeps its labels.
