@@ -229,9 +229,14 @@ fn watch(url: String, seconds: f64) -> anyhow::Result<()> {
     let status = player.status();
     latencies.sort_unstable();
     let at = |p: f64| latencies.get(((latencies.len().saturating_sub(1)) as f64 * p).round() as usize).copied();
+    let sound = match (status.av_offset_ms, &status.sound_error) {
+        (Some(offset), _) => format!("; A/V offset {offset:.0} ms (sound after picture)"),
+        (None, Some(error)) => format!("; no sound: {error}"),
+        (None, None) => "; no beep heard".into(),
+    };
     match (at(0.5), at(0.95)) {
         (Some(p50), Some(p95)) => {
-            println!("glass-to-glass p50 {p50} ms, p95 {p95} ms over {} pictures ({} parts or segments) of {url}", latencies.len(), status.segments)
+            println!("glass-to-glass p50 {p50} ms, p95 {p95} ms over {} pictures ({} parts or segments) of {url}{sound}", latencies.len(), status.segments)
         }
         _ => anyhow::bail!("no stamped picture from {url} in {seconds} s{}", status.error.map(|e| format!(": {e}")).unwrap_or_default()),
     }

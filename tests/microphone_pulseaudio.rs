@@ -1,6 +1,7 @@
-//! A real capture path for sound: PulseAudio with a null sink stands in for a
-//! microphone, a tone plays into it, and cpal (through ALSA's pulse plugin)
-//! captures it via `onair meter`.
+//! Real sound paths: PulseAudio with a null sink stands in for a microphone
+//! (a tone plays into it, and cpal through ALSA's pulse plugin captures it
+//! via `onair meter`) and for speakers (the preview player's sound is heard
+//! on the sink's monitor, in step with the picture).
 
 mod common;
 
@@ -19,7 +20,10 @@ impl Pulse {
         require("pulseaudio");
         require("pactl");
         require("paplay");
-        let runtime = std::env::temp_dir().join(format!("onair-pulse-{}", std::process::id()));
+        // One daemon per test: tests of this file run side by side.
+        static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let instance = STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let runtime = std::env::temp_dir().join(format!("onair-pulse-{}-{instance}", std::process::id()));
         std::fs::create_dir_all(&runtime).unwrap();
         let socket = runtime.join("native");
         let daemon = Command::new("pulseaudio")
@@ -87,4 +91,36 @@ fn a_tone_played_into_a_null_sink_is_captured_with_a_level() {
     let loud_peaks = peaks(&stdout);
     // ffmpeg's sine is at 1/8 of full scale: about -18 dBFS.
     assert!(loud_peaks.iter().any(|&p| (-24.0..-12.0).contains(&p)), "the tone was not captured: {stdout}");
+}
+
+#[test]
+fn the_preview_plays_the_streams_sound_in_step_with_its_picture() {
+    let pulse = Pulse::start();
+    let server = common::Server::start("");
+    let onair = env!("CARGO_BIN_EXE_onair");
+    let mut publisher =
+        pulse.command(onair).args(["publish", "--to", &server.rtmp_url("av"), "--duration", "40"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    wait_for("the stream's playlist", Duration::from_secs(20), || server.get("/live/av/video/playlist.m3u8"));
+    let watcher = pulse
+        .command(onair)
+        .args(["watch", &server.url("/live/av/video/playlist.m3u8"), "--seconds", "12"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // While it plays, the sink's monitor hears the stream's tone: the sound reaches the device.
+    let heard = pulse.command(onair).args(["meter", "--seconds", "6"]).output().unwrap();
+    let output = watcher.wait_with_output().unwrap();
+    let _ = publisher.kill();
+    let _ = publisher.wait();
+    let report = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{report}{}", String::from_utf8_lossy(&output.stderr));
+    eprintln!("{report}");
+    let heard_peaks = peaks(&String::from_utf8_lossy(&heard.stdout));
+    assert!(heard_peaks.iter().any(|&p| p > -30.0), "the preview's sound did not reach the sink: {heard_peaks:?}");
+    let number_after = |label: &str| report.split_once(label).and_then(|(_, rest)| rest.split_whitespace().next()?.parse::<f64>().ok());
+    let offset = number_after("A/V offset ").unwrap_or_else(|| panic!("no A/V offset in: {report}"));
+    assert!(offset.abs() <= 33.0, "lip sync within one frame: sound {offset} ms after picture ({report})");
+    let p50 = number_after("glass-to-glass p50 ").unwrap_or_else(|| panic!("no latency in: {report}"));
+    assert!(p50 < 1500.0, "{report}");
 }

@@ -63,6 +63,8 @@ pub struct OnAirApp {
     source_preview: Option<super::source_preview::SourcePreview>,
     /// Reads the selected microphone while not live: the meter is a sound check.
     source_meter: Option<super::source_meter::SourceMeter>,
+    /// The preview's sound is off (it starts on).
+    pub preview_muted: bool,
     /// The in-app player of the local server's HLS output, while live to it.
     player: Option<crate::player::HlsPreview>,
     /// Media playlists of the master playlist, and the one being previewed.
@@ -83,6 +85,7 @@ impl OnAirApp {
             error: None,
             field_error: None,
             source_meter: None,
+            preview_muted: false,
             panels: Panels {
                 server_bar: ServerBar,
                 sources: SourcesPanel::discover(),
@@ -117,6 +120,12 @@ impl OnAirApp {
                 self.rendition = rendition;
                 self.start_player();
             }
+            AppCommand::MutePreview(muted) => {
+                self.preview_muted = muted;
+                if let Some(player) = &self.player {
+                    player.set_muted(muted);
+                }
+            }
         }
     }
 
@@ -139,7 +148,9 @@ impl OnAirApp {
     fn start_player(&mut self) {
         self.player = None;
         if let Some(base) = self.local_stream_base() {
-            self.player = Some(crate::player::HlsPreview::start(format!("{base}/{}", self.rendition)));
+            let player = crate::player::HlsPreview::start(format!("{base}/{}", self.rendition));
+            player.set_muted(self.preview_muted);
+            self.player = Some(player);
         }
     }
 
@@ -307,6 +318,7 @@ impl OnAirApp {
             renditions: &self.renditions,
             rendition: &self.rendition,
             source_error: self.source_preview.as_ref().and_then(|p| p.error()),
+            muted: self.preview_muted,
             page: self.server.as_ref().map(|server| format!("{}/live/{}/", server.http, settings.local_key)),
         };
         egui::CentralPanel::default().show(ui, |ui| {

@@ -12,4 +12,6 @@ pub enum AppCommand {
     SetLadder(bool),
     /// Preview another rendition of the local server's output.
     PreviewRendition(String),
+    /// Silence the preview's sound, or bring it back.
+    MutePreview(bool),
 }

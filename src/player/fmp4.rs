@@ -5,6 +5,8 @@
 pub struct Sample {
     /// Decode time in track timescale ticks.
     pub dts: u64,
+    /// Presentation time minus decode time, in the same ticks.
+    pub composition_offset: i64,
     pub keyframe: bool,
     /// Length-prefixed NAL units.
     pub data: Vec<u8>,
@@ -32,11 +34,53 @@ fn child<'a>(data: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
     boxes(data).find(|(k, _)| k == kind).map(|(_, body)| body)
 }
 
-/// The avcC record inside moov/trak/mdia/minf/stbl/stsd/avc1.
-pub fn init_avcc(init: &[u8]) -> Option<Vec<u8>> {
+fn sample_descriptions(init: &[u8]) -> Option<&[u8]> {
     let moov = child(init, b"moov")?;
     let stbl = child(child(child(child(moov, b"trak")?, b"mdia")?, b"minf")?, b"stbl")?;
-    let stsd = child(stbl, b"stsd")?;
+    child(stbl, b"stsd")
+}
+
+/// The track's timescale, from moov/trak/mdia/mdhd.
+pub fn init_timescale(init: &[u8]) -> Option<u32> {
+    let mdhd = child(child(child(child(init, b"moov")?, b"trak")?, b"mdia")?, b"mdhd")?;
+    // version 1: 8-byte creation and modification times; version 0: 4-byte.
+    let at = if *mdhd.first()? == 1 { 20 } else { 12 };
+    Some(u32::from_be_bytes(mdhd.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// The AAC AudioSpecificConfig inside stsd/mp4a/esds (its DecoderSpecificInfo).
+pub fn init_asc(init: &[u8]) -> Option<Vec<u8>> {
+    let stsd = sample_descriptions(init)?;
+    // Audio sample entry fields take 28 bytes before its child boxes.
+    let esds = child(child(stsd.get(8..)?, b"mp4a")?.get(28..)?, b"esds")?;
+    // Descriptors after version/flags: find tag 5 (DecoderSpecificInfo) by walking 3 and 4.
+    let mut at = 4;
+    loop {
+        let tag = *esds.get(at)?;
+        at += 1;
+        let mut length = 0usize;
+        for _ in 0..4 {
+            let byte = *esds.get(at)?;
+            at += 1;
+            length = (length << 7) | usize::from(byte & 0x7f);
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        match tag {
+            // ES_Descriptor: ES_ID (2) and flags (1), without the optional fields OnAir never writes.
+            3 => at += 3,
+            // DecoderConfigDescriptor: object type, stream type, buffer size, bitrates.
+            4 => at += 13,
+            5 => return esds.get(at..at + length).map(<[u8]>::to_vec),
+            _ => at += length,
+        }
+    }
+}
+
+/// The avcC record inside moov/trak/mdia/minf/stbl/stsd/avc1.
+pub fn init_avcc(init: &[u8]) -> Option<Vec<u8>> {
+    let stsd = sample_descriptions(init)?;
     // stsd: version/flags(4) + entry count(4), then sample entries.
     let avc1 = child(stsd.get(8..)?, b"avc1")?;
     // Visual sample entry fields take 78 bytes before its child boxes.
@@ -87,11 +131,10 @@ fn read_run(segment: &[u8], moof_start: usize, base: u64, trun: &[u8], samples: 
         let duration = if flags & 0x100 != 0 { field()? } else { 0 };
         let size = if flags & 0x200 != 0 { field()? as usize } else { return None };
         let sample_flags = if flags & 0x400 != 0 { field()? } else { 0 };
-        if flags & 0x800 != 0 {
-            field()?;
-        }
+        // Version 1 offsets are signed; version 0 ones are small enough to read the same way.
+        let composition_offset = if flags & 0x800 != 0 { i64::from(field()? as i32) } else { 0 };
         let data = segment.get(position..position + size)?.to_vec();
-        samples.push(Sample { dts, keyframe: sample_flags & 0x0001_0000 == 0, data });
+        samples.push(Sample { dts, composition_offset, keyframe: sample_flags & 0x0001_0000 == 0, data });
         position += size;
         dts += u64::from(duration);
     }

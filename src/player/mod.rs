@@ -1,13 +1,18 @@
 //! The in-app preview player: reads the local server's HLS over HTTP like any
 //! client (Low-Latency HLS parts with blocking playlist reloads when the
 //! server offers them, as the viewers' players do), demuxes the fMP4,
-//! decodes H.264 with OpenH264, and measures glass-to-glass latency from the
-//! capture stamp in each picture.
+//! decodes H.264 with OpenH264 and AAC with fdk-aac, plays the sound on the
+//! default output device on the picture's clock, and measures glass-to-glass
+//! latency from the capture stamp in each picture and the A/V offset from the
+//! test pattern's flashes and the test tone's beeps.
 
+pub mod audio_out;
+pub mod clock;
 pub mod fmp4;
 pub mod http;
 pub mod ll_hls;
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -16,6 +21,8 @@ use std::time::{Duration, Instant, SystemTime};
 use openh264::decoder::Decoder;
 use openh264::formats::YUVSource;
 
+use self::audio_out::AudioOut;
+use self::clock::MediaClock;
 use crate::capture::convert::i420_to_rgba_preview;
 use crate::media::h264::{append_annexb, avcc_parameter_sets, length_prefixed_units};
 use crate::media::stamp;
@@ -38,28 +45,67 @@ pub struct PlayerStatus {
     pub error: Option<String>,
     /// Media playlists the master lists (read once, by the player thread).
     pub renditions: Vec<String>,
+    /// Why there is no sound, when there is none.
+    pub sound_error: Option<String>,
+    /// When a beep is heard minus when its flash was shown (median of the
+    /// recent pairs), with the test sources: positive when sound is late.
+    pub av_offset_ms: Option<f64>,
 }
 
 #[derive(Default)]
 struct Shared {
     frame: Option<Arc<PlayerFrame>>,
     status: PlayerStatus,
+    /// When the recent white flashes of the test pattern were shown.
+    flashes: VecDeque<Instant>,
 }
 
 pub struct HlsPreview {
     shared: Arc<Mutex<Shared>>,
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    /// The sound output, once its thread has opened it.
+    sound: Arc<Mutex<Option<Arc<AudioOut>>>>,
+    muted: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl HlsPreview {
-    /// Plays `playlist_url` (a media playlist, such as `.../live/KEY/video/playlist.m3u8`).
+    /// Plays `playlist_url` (a media playlist, such as `.../live/KEY/video/playlist.m3u8`),
+    /// with the stream's `audio/playlist.m3u8` on the default output device when there is one.
     pub fn start(playlist_url: String) -> HlsPreview {
         let shared = Arc::new(Mutex::new(Shared::default()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (for_thread, stopping) = (shared.clone(), stop.clone());
-        let thread = std::thread::Builder::new().name("hls-preview".into()).spawn(move || play(&playlist_url, &for_thread, &stopping)).ok();
-        HlsPreview { shared, stop, thread }
+        let clock = MediaClock::default();
+        let mut threads = Vec::new();
+        let (for_video, stopping, video_clock, url) = (shared.clone(), stop.clone(), clock.clone(), playlist_url.clone());
+        threads.extend(std::thread::Builder::new().name("hls-preview".into()).spawn(move || play(&url, Track::Video, &for_video, &stopping, video_clock)).ok());
+        let audio_url =
+            playlist_url.rsplit_once('/').and_then(|(rendition, _)| rendition.rsplit_once('/')).map(|(stream, _)| format!("{stream}/audio/playlist.m3u8"));
+        let sound = Arc::new(Mutex::new(None));
+        let muted = Arc::new(AtomicBool::new(false));
+        if let Some(url) = audio_url {
+            let (for_audio, stopping, slot, mute) = (shared.clone(), stop.clone(), sound.clone(), muted.clone());
+            // Opening the device can take a while: never on the caller's (the UI's) thread.
+            let sound_thread = move || match AudioOut::open(clock.clone(), mute) {
+                Ok(output) => {
+                    let output = Arc::new(output);
+                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(output.clone());
+                    play(&url, Track::Audio(output), &for_audio, &stopping, clock);
+                }
+                Err(error) => {
+                    tracing::info!("the preview has no sound: {error}");
+                    if let Ok(mut shared) = for_audio.lock() {
+                        shared.status.sound_error = Some(error);
+                    }
+                }
+            };
+            threads.extend(std::thread::Builder::new().name("hls-preview-sound".into()).spawn(sound_thread).ok());
+        }
+        HlsPreview { shared, stop, sound, muted, threads }
+    }
+
+    fn sound(&self) -> Option<Arc<AudioOut>> {
+        self.sound.lock().ok()?.clone()
     }
 
     pub fn frame(&self) -> Option<Arc<PlayerFrame>> {
@@ -67,17 +113,42 @@ impl HlsPreview {
     }
 
     pub fn status(&self) -> PlayerStatus {
-        self.shared.lock().map(|s| s.status.clone()).unwrap_or_default()
+        let Ok(shared) = self.shared.lock() else { return PlayerStatus::default() };
+        let mut status = shared.status.clone();
+        if let Some(sound) = self.sound() {
+            status.av_offset_ms = av_offset_ms(&shared.flashes, &sound.beeps());
+        }
+        status
+    }
+
+    pub fn set_muted(&self, muted: bool) {
+        self.muted.store(muted, Ordering::Relaxed);
     }
 }
 
 impl Drop for HlsPreview {
+    /// The threads end on their own: one may be in a blocking playlist
+    /// reload (up to a few parts long) or opening the sound device, and the
+    /// UI that drops the player must not wait for either.
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.threads.clear();
     }
+}
+
+/// Each flash paired with the beep nearest it (within half a second): the median of beep minus flash.
+fn av_offset_ms(flashes: &VecDeque<Instant>, beeps: &[Instant]) -> Option<f64> {
+    let signed_ms = |beep: Instant, flash: Instant| match beep.checked_duration_since(flash) {
+        Some(late) => late.as_secs_f64() * 1000.0,
+        None => -(flash.duration_since(beep).as_secs_f64() * 1000.0),
+    };
+    let mut offsets: Vec<f64> = flashes
+        .iter()
+        .filter_map(|&flash| beeps.iter().map(|&beep| signed_ms(beep, flash)).min_by(|a, b| a.abs().total_cmp(&b.abs())))
+        .filter(|offset| offset.abs() < 500.0)
+        .collect();
+    offsets.sort_by(f64::total_cmp);
+    offsets.get(offsets.len() / 2).copied()
 }
 
 /// One listed segment: its number, its URI and the init segment it needs.
@@ -95,20 +166,30 @@ fn parse_media_playlist(text: &str) -> Vec<(u64, String, String)> {
     segments
 }
 
-fn play(playlist_url: &str, shared: &Mutex<Shared>, stop: &AtomicBool) {
+/// What a player thread does with the samples it fetches.
+enum Track {
+    /// Decodes and shows each picture when the media clock says it is due.
+    Video,
+    /// Decodes ahead and hands the sound to the output, which plays it on that clock.
+    Audio(Arc<AudioOut>),
+}
+
+/// A track's decoder, made from its init segment.
+enum Decoding {
+    None,
+    Video { decoder: Box<Decoder>, parameter_sets: Vec<Vec<u8>> },
+    Audio { decoder: Box<fdk_aac::dec::Decoder>, sink: Arc<AudioOut> },
+}
+
+fn play(playlist_url: &str, track: Track, shared: &Mutex<Shared>, stop: &AtomicBool, clock: MediaClock) {
+    let is_video = matches!(track, Track::Video);
     let report = |update: &dyn Fn(&mut PlayerStatus)| {
         if let Ok(mut shared) = shared.lock() {
             update(&mut shared.status);
         }
     };
-    let decoder = match Decoder::new() {
-        Ok(decoder) => decoder,
-        Err(error) => {
-            report(&|s| s.error = Some(format!("cannot start the H.264 decoder: {error}")));
-            return;
-        }
-    };
-    if let Some(master) = playlist_url.rsplit_once('/').and_then(|(stream, _)| stream.rsplit_once('/')).map(|(stream, _)| format!("{stream}/index.m3u8"))
+    if is_video
+        && let Some(master) = playlist_url.rsplit_once('/').and_then(|(stream, _)| stream.rsplit_once('/')).map(|(stream, _)| format!("{stream}/index.m3u8"))
         && let Ok(body) = http::get(&master)
     {
         let text = String::from_utf8_lossy(&body);
@@ -117,10 +198,11 @@ fn play(playlist_url: &str, shared: &Mutex<Shared>, stop: &AtomicBool) {
     }
     let mut player = Player {
         base: playlist_url.rsplit_once('/').map_or(playlist_url, |(base, _)| base).to_string(),
-        decoder,
+        track,
+        decoding: Decoding::None,
         init: String::new(),
-        parameter_sets: Vec::new(),
-        pacer: Pacer::default(),
+        timescale: 90_000,
+        clock,
         shared,
         stop,
     };
@@ -131,8 +213,9 @@ fn play(playlist_url: &str, shared: &Mutex<Shared>, stop: &AtomicBool) {
         }
         match http::get(playlist_url) {
             Ok(body) => break String::from_utf8_lossy(&body).into_owned(),
-            Err(http::FetchError::Status { status: 404, .. }) => report(&|s| s.error = None),
-            Err(error) => report(&|s| s.error = Some(error.to_string())),
+            Err(http::FetchError::Status { status: 404, .. }) => {}
+            Err(error) if is_video => report(&|s| s.error = Some(error.to_string())),
+            Err(_) => {}
         }
         std::thread::sleep(Duration::from_millis(200));
     };
@@ -143,42 +226,24 @@ fn play(playlist_url: &str, shared: &Mutex<Shared>, stop: &AtomicBool) {
     }
 }
 
-/// Shows each picture at its decode time's distance from the first, and
-/// starts over from now when the pictures fall half a second behind.
-#[derive(Default)]
-struct Pacer {
-    anchor: Option<(Instant, u64)>,
-}
-
-impl Pacer {
-    fn wait(&mut self, dts: u64, stop: &AtomicBool) {
-        let now = Instant::now();
-        let due = self.anchor.filter(|&(_, first)| dts >= first).map(|(at, first)| at + Duration::from_micros((dts - first) * 1_000_000 / 90_000));
-        match due {
-            Some(due) if due + Duration::from_millis(500) >= now => {
-                if due > now && !stop.load(Ordering::SeqCst) {
-                    std::thread::sleep(due - now);
-                }
-            }
-            _ => self.anchor = Some((now, dts)),
-        }
-    }
-}
-
 struct Player<'a> {
     base: String,
-    decoder: Decoder,
-    /// The init segment the parameter sets came from.
+    track: Track,
+    decoding: Decoding,
+    /// The init segment the decoder was made from.
     init: String,
-    parameter_sets: Vec<Vec<u8>>,
-    pacer: Pacer,
+    timescale: u32,
+    clock: MediaClock,
     shared: &'a Mutex<Shared>,
     stop: &'a AtomicBool,
 }
 
 impl Player<'_> {
     fn report(&self, update: impl FnOnce(&mut PlayerStatus)) {
-        if let Ok(mut shared) = self.shared.lock() {
+        // The sound's thread reports nothing: a missing audio track is no error of the picture's.
+        if matches!(self.track, Track::Video)
+            && let Ok(mut shared) = self.shared.lock()
+        {
             update(&mut shared.status);
         }
     }
@@ -187,12 +252,33 @@ impl Player<'_> {
         self.stop.load(Ordering::SeqCst)
     }
 
+    /// A decoder for the track an init segment describes.
+    fn decoding_for(&self, init: &[u8]) -> Decoding {
+        match &self.track {
+            Track::Video => match Decoder::new() {
+                Ok(decoder) => Decoding::Video {
+                    decoder: Box::new(decoder),
+                    parameter_sets: fmp4::init_avcc(init).map(|avcc| avcc_parameter_sets(&avcc).into_iter().map(<[u8]>::to_vec).collect()).unwrap_or_default(),
+                },
+                Err(_) => Decoding::None,
+            },
+            Track::Audio(sink) => {
+                let mut decoder = fdk_aac::dec::Decoder::new(fdk_aac::dec::Transport::Raw);
+                match fmp4::init_asc(init).map(|asc| decoder.config_raw(&asc)) {
+                    Some(Ok(())) => Decoding::Audio { decoder: Box::new(decoder), sink: sink.clone() },
+                    _ => Decoding::None,
+                }
+            }
+        }
+    }
+
     /// Fetches `uri` (and its init segment when it changed) and plays its
     /// samples: at their pace, or as fast as they decode while catching up.
     fn play(&mut self, uri: &str, init: &str, paced: bool) -> Result<(), http::FetchError> {
         if init != self.init {
             let body = http::get(&format!("{}/{init}", self.base))?;
-            self.parameter_sets = fmp4::init_avcc(&body).map(|avcc| avcc_parameter_sets(&avcc).into_iter().map(<[u8]>::to_vec).collect()).unwrap_or_default();
+            self.timescale = fmp4::init_timescale(&body).filter(|&t| t > 0).unwrap_or(90_000);
+            self.decoding = self.decoding_for(&body);
             self.init = init.to_string();
         }
         let media = http::get(&format!("{}/{uri}", self.base))?;
@@ -200,12 +286,21 @@ impl Player<'_> {
             if self.stopped() {
                 break;
             }
-            if paced {
-                self.pacer.wait(sample.dts, self.stop);
-            } else {
-                self.pacer = Pacer::default();
+            // Pictures and sound are due at their presentation times.
+            let pts = i128::from(sample.dts) + i128::from(sample.composition_offset);
+            let micros = i64::try_from(pts * 1_000_000 / i128::from(self.timescale)).unwrap_or(i64::MAX);
+            match &mut self.decoding {
+                Decoding::Video { .. } => {
+                    if paced {
+                        self.clock.wait(micros, self.stop);
+                    } else {
+                        self.clock.reset();
+                    }
+                    self.show(&sample);
+                }
+                Decoding::Audio { decoder, sink } => hear(decoder, sink, micros, &sample.data),
+                Decoding::None => {}
             }
-            self.show(&sample);
         }
         self.report(|s| {
             s.segments += 1;
@@ -213,7 +308,6 @@ impl Player<'_> {
         });
         Ok(())
     }
-
     /// Low-Latency HLS: from the newest independent part, each part in
     /// order, asking for the next with a blocking playlist reload, so a part
     /// plays as soon as it is whole.
@@ -292,15 +386,18 @@ impl Player<'_> {
 
     /// Decodes one sample and puts its picture on screen, with its latency.
     fn show(&mut self, sample: &fmp4::Sample) {
+        let Decoding::Video { decoder, parameter_sets } = &mut self.decoding else { return };
         let mut annexb = Vec::with_capacity(sample.data.len() + 64);
         if sample.keyframe {
-            append_annexb(&mut annexb, self.parameter_sets.iter().map(Vec::as_slice));
+            append_annexb(&mut annexb, parameter_sets.iter().map(Vec::as_slice));
         }
         append_annexb(&mut annexb, length_prefixed_units(&sample.data));
-        let Ok(Some(picture)) = self.decoder.decode(&annexb) else { return };
+        let Ok(Some(picture)) = decoder.decode(&annexb) else { return };
+        let shown_at = Instant::now();
         let (width, height) = picture.dimensions();
         let (y_stride, u_stride, v_stride) = picture.strides();
         let latency_ms = stamp::read(picture.y(), width, height, y_stride).map(|captured| UnixMillis::from_system_time(SystemTime::now()).0 - captured as i64);
+        let flash = mean_luma(picture.y(), width, height, y_stride) > 200;
         let (w, h, rgba) = i420_to_rgba_preview([picture.y(), picture.u(), picture.v()], [y_stride, u_stride, v_stride], width, height, 320);
         if let Ok(mut shared) = self.shared.lock() {
             shared.frame = Some(Arc::new(PlayerFrame { width: w, height: h, rgba }));
@@ -308,8 +405,53 @@ impl Player<'_> {
             if latency_ms.is_some() {
                 shared.status.latency_ms = latency_ms;
             }
+            if flash {
+                shared.flashes.push_back(shown_at);
+                if shared.flashes.len() > 20 {
+                    shared.flashes.pop_front();
+                }
+            }
         }
     }
+}
+
+/// The mean of every 16th luma sample of every 16th row.
+fn mean_luma(y: &[u8], width: usize, height: usize, stride: usize) -> u32 {
+    let (mut sum, mut count) = (0u64, 0u64);
+    for row in (0..height).step_by(16) {
+        for &value in y.get(row * stride..row * stride + width).unwrap_or(&[]).iter().step_by(16) {
+            sum += u64::from(value);
+            count += 1;
+        }
+    }
+    sum.checked_div(count).map_or(0, |mean| mean as u32)
+}
+
+/// Decodes one AAC frame and hands it to the output as stereo at media time `micros`.
+fn hear(decoder: &mut fdk_aac::dec::Decoder, sink: &AudioOut, micros: i64, frame: &[u8]) {
+    if decoder.fill(frame).is_err() {
+        return;
+    }
+    let mut pcm = vec![0i16; 2048 * 8];
+    if decoder.decode_frame(&mut pcm).is_err() {
+        return;
+    }
+    let info = decoder.stream_info();
+    let channels = (info.numChannels.max(1)) as usize;
+    // The decoder's output lags its input by `outputDelay` samples: the sound it
+    // gives back for this frame began that much earlier.
+    let rate = i64::from(info.sampleRate.max(1));
+    let micros = micros - i64::from(info.outputDelay) * 1_000_000 / rate;
+    let samples = &pcm[..decoder.decoded_frame_size().min(pcm.len())];
+    let stereo: Vec<f32> = samples
+        .chunks(channels)
+        .flat_map(|frame| {
+            let left = f32::from(frame[0]) / 32768.0;
+            let right = f32::from(*frame.get(1).unwrap_or(&frame[0])) / 32768.0;
+            [left, right]
+        })
+        .collect();
+    sink.push(micros, &stereo);
 }
 
 #[cfg(test)]

@@ -25,6 +25,8 @@ pub struct OutputView<'a> {
     pub source_error: Option<String>,
     /// The local server's player page for this stream.
     pub page: Option<String>,
+    /// The preview's sound is off.
+    pub muted: bool,
 }
 
 impl PreviewPanel {
@@ -75,6 +77,17 @@ impl PreviewPanel {
                             Some(ms) => ui.strong(format!("glass-to-glass {:.1} s", ms as f64 / 1000.0)),
                             None => ui.label("latency shows with the test pattern"),
                         };
+                        ui.horizontal(|ui| {
+                            match (&status.sound_error, status.av_offset_ms) {
+                                (Some(error), _) => ui.label(format!("no sound: {error}")),
+                                (None, Some(offset)) => ui.label(format!("sound {offset:+.0} ms from the picture")),
+                                (None, None) => ui.label("with sound"),
+                            };
+                            let mut muted = output.muted;
+                            if status.sound_error.is_none() && ui.checkbox(&mut muted, "Mute").changed() {
+                                commands.push(AppCommand::MutePreview(muted));
+                            }
+                        });
                     }
                     (_, Some(status)) if view.live => {
                         ui.label(status.error.as_deref().map_or("Starting…".to_string(), |e| format!("Waiting: {e}")));
