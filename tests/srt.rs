@@ -380,8 +380,12 @@ fn onair_publish_over_srt_delivers_every_frame_through_5_percent_loss_and_40_ms_
     assert_eq!(transport["packets_dropped"], 0, "SRT recovered every packet: {transport}\nsender: {sender:?}");
     assert_every_frame_arrived(&server, "engine-lossy", transport);
     // The status line reports the path as the relay made it: 40 ms each way, 5 % lost.
-    let last_link =
-        stderr.split(['\r', '\n']).filter_map(|line| line.split_once("| rtt ")).next_back().map(|(_, rest)| rest.to_string()).expect("an rtt in the status line");
+    let last_link = stderr
+        .split(['\r', '\n'])
+        .filter_map(|line| line.split_once("| rtt "))
+        .next_back()
+        .map(|(_, rest)| rest.to_string())
+        .expect("an rtt in the status line");
     let numbers: Vec<f64> = last_link.split_whitespace().filter_map(|word| word.parse().ok()).take(2).collect();
     let [rtt, loss] = numbers[..] else { panic!("rtt and loss in {last_link:?}") };
     assert!((70.0..400.0).contains(&rtt), "round trip {rtt} ms through a relay that delays 40 ms each way");

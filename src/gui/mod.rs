@@ -2,6 +2,7 @@
 //! engine goes live from it.
 
 pub mod app;
+pub mod background;
 pub mod command;
 pub mod panels;
 pub mod settings;
