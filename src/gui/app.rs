@@ -298,8 +298,15 @@ impl OnAirApp {
             // The message follows the fields: it goes once they are fixed.
             self.field_error = self.settings.target_problem();
         }
-        let view =
-            AppView { status: &self.status, live: self.is_live(), server: self.server.as_ref(), error: self.error.as_deref(), field_error: self.field_error };
+        let meter_error = self.source_meter.as_ref().and_then(|meter| meter.error());
+        let view = AppView {
+            status: &self.status,
+            live: self.is_live(),
+            server: self.server.as_ref(),
+            error: self.error.as_deref(),
+            field_error: self.field_error,
+            meter_error: meter_error.as_deref(),
+        };
         let (panels, settings) = (&mut self.panels, &mut self.settings);
         egui::Panel::top("server").show(ui, |ui| panels.server_bar.ui(ui, &view, settings, &mut commands));
         egui::Panel::left("controls").resizable(false).exact_size(360.0).show(ui, |ui| {

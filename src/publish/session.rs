@@ -61,7 +61,13 @@ pub async fn run_with_reconnect(
             tracing::info!(target = %label, "publishing stopped: {failure}");
             shared.set_state(PublishState::Failed(failure));
         };
-        match publish_once(&mut stop).await {
+        let outcome = publish_once(&mut stop).await;
+        if *stop.borrow() {
+            // Cancelled while connecting: whatever the attempt ended in, the user ended it.
+            shared.set_state(PublishState::Stopped);
+            return;
+        }
+        match outcome {
             Ok(()) => {
                 shared.set_state(PublishState::Stopped);
                 return;

@@ -23,4 +23,6 @@ pub struct AppView<'a> {
     pub error: Option<&'a str>,
     /// The target field that kept it from starting.
     pub field_error: Option<(TargetField, TargetProblem)>,
+    /// Why the microphone cannot be read before Go Live, if it cannot.
+    pub meter_error: Option<&'a str>,
 }

@@ -51,6 +51,9 @@ impl SourcesPanel {
             if self.microphones.is_empty() {
                 ui.small("No microphone found: the test tone is available.");
             }
+            if let Some(error) = view.meter_error.filter(|_| !view.live) {
+                ui.colored_label(ui.visuals().error_fg_color, error);
+            }
         });
         let level = view.status.audio_level;
         let fraction = ((level.peak_dbfs + 60.0) / 60.0).clamp(0.0, 1.0);
