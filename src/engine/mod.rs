@@ -6,6 +6,7 @@
 //! socket or a device.
 
 pub mod audio;
+pub mod cpu;
 pub mod status;
 pub mod video;
 
@@ -325,6 +326,7 @@ fn control_loop(
             queue_span: primary.queue_span(),
             encode_ms: shared.mean_encode_ms(),
             encoders_started: shared.encoders_started.load(Ordering::SeqCst),
+            cpu_percent: cpu::process_cpu_percent(),
             uptime: live_since.map_or(Duration::ZERO, |since| now.duration_since(since)),
             width,
             height,

@@ -23,6 +23,8 @@ pub struct Status {
     pub encode_ms: f64,
     /// Video encoders created: one at the start, one per applied knob change.
     pub encoders_started: u64,
+    /// This process's CPU use, in percent of one core.
+    pub cpu_percent: f64,
     /// Time since the stream first went live.
     pub uptime: Duration,
     pub width: usize,
@@ -49,6 +51,7 @@ impl Status {
             queue_span: Duration::ZERO,
             encode_ms: 0.0,
             encoders_started: 0,
+            cpu_percent: 0.0,
             uptime: Duration::ZERO,
             width: 0,
             height: 0,
@@ -80,7 +83,7 @@ impl Status {
         let latency = self.latency_ms.map_or(String::from("-"), |(p50, p99)| format!("{p50:.0}/{p99:.0} ms"));
         let link = self.link.map_or(String::new(), |link| format!(" | rtt {:.0} ms loss {:.1} %", link.rtt_ms, link.loss_percent));
         format!(
-            "{} | {}x{} {:.1} fps | {:.0} of {} kbit/s | dropped {} ({:.1} %) | queue {} ms{} | encode {:.1} ms | latency {} | audio {:.0} dBFS | {:02}:{:02}:{:02}",
+            "{} | {}x{} {:.1} fps | {:.0} of {} kbit/s | dropped {} ({:.1} %) | queue {} ms{} | encode {:.1} ms | cpu {:.0} % | latency {} | audio {:.0} dBFS | {:02}:{:02}:{:02}",
             self.state,
             self.width,
             self.height,
@@ -92,6 +95,7 @@ impl Status {
             self.queue_span.as_millis(),
             link,
             self.encode_ms,
+            self.cpu_percent,
             latency,
             self.audio_level.peak_dbfs,
             seconds / 3600,

@@ -250,6 +250,7 @@ impl OnAirApp {
         if let Some(meter) = &self.source_meter {
             self.status.audio_level = meter.level();
         }
+        self.status.cpu_percent = crate::engine::cpu::process_cpu_percent();
         // What Go Live would aim for, before it is pressed.
         if let Ok(knob) = QualityKnob::new(self.settings.knob, None) {
             (self.status.width, self.status.height) = knob.size();

@@ -1,7 +1,6 @@
 //! Live numbers and the sent-bitrate graph.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
 
 use eframe::egui;
 
@@ -47,7 +46,7 @@ impl StatsPanel {
             ui.label("Queue");
             ui.strong(format!("{} ms", s.queue_span.as_millis()));
             ui.label("Process CPU");
-            ui.strong(format!("{:.0} %", process_cpu_percent()));
+            ui.strong(format!("{:.0} %", s.cpu_percent));
             ui.end_row();
             if let Some(link) = s.link {
                 ui.label("Round trip");
@@ -75,28 +74,4 @@ impl StatsPanel {
                 plot.line(egui_plot::Line::new("sent", points));
             });
     }
-}
-
-/// CPU use of this process, from /proc, refreshed at most every half second.
-fn process_cpu_percent() -> f64 {
-    use std::sync::Mutex;
-    static LAST: Mutex<Option<(Instant, f64, f64)>> = Mutex::new(None);
-    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
-    let now = Instant::now();
-    if let Some((then, _, percent)) = *last
-        && now.duration_since(then) < Duration::from_millis(500)
-    {
-        return percent;
-    }
-    let seconds = std::fs::read_to_string("/proc/self/stat").ok().and_then(|stat| {
-        let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
-        Some((fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?) / 100.0)
-    });
-    let Some(seconds) = seconds else { return 0.0 };
-    let percent = match *last {
-        Some((then, before, _)) => (seconds - before) / now.duration_since(then).as_secs_f64() * 100.0,
-        None => 0.0,
-    };
-    *last = Some((now, seconds, percent));
-    percent
 }
