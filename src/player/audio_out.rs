@@ -71,14 +71,19 @@ impl AudioOut {
         let (for_stream, mute) = (ring.clone(), muted.clone());
         std::thread::Builder::new()
             .name("preview-sound".into())
-            .spawn(move || match open_stream(for_stream, mute, clock) {
-                Ok(stream) => {
-                    let _ = ready_tx.send(Ok(()));
-                    let _ = stopped.recv();
-                    drop(stream);
-                }
-                Err(error) => {
-                    let _ = ready_tx.send(Err(error));
+            .spawn(move || {
+                match open_stream(for_stream, mute, clock).map_err(|detail| {
+                    tracing::debug!("preview sound: {detail}");
+                    "no sound output device is available".to_string()
+                }) {
+                    Ok(stream) => {
+                        let _ = ready_tx.send(Ok(()));
+                        let _ = stopped.recv();
+                        drop(stream);
+                    }
+                    Err(error) => {
+                        let _ = ready_tx.send(Err(error));
+                    }
                 }
             })
             .map_err(|e| format!("cannot start the sound thread: {e}"))?;

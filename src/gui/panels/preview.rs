@@ -77,17 +77,23 @@ impl PreviewPanel {
                             Some(ms) => ui.strong(format!("glass-to-glass {:.1} s", ms as f64 / 1000.0)),
                             None => ui.label("latency shows with the test pattern"),
                         };
-                        ui.horizontal(|ui| {
-                            match (&status.sound_error, status.av_offset_ms) {
-                                (Some(error), _) => ui.label(format!("no sound: {error}")),
-                                (None, Some(offset)) => ui.label(format!("sound {offset:+.0} ms from the picture")),
-                                (None, None) => ui.label("with sound"),
-                            };
-                            let mut muted = output.muted;
-                            if status.sound_error.is_none() && ui.checkbox(&mut muted, "Mute").changed() {
-                                commands.push(AppCommand::MutePreview(muted));
+                        match &status.sound_error {
+                            Some(error) => {
+                                ui.label(format!("Silent: {error}"));
                             }
-                        });
+                            None => {
+                                ui.horizontal(|ui| {
+                                    match status.av_offset_ms {
+                                        Some(offset) => ui.label(format!("sound {offset:+.0} ms from the picture")),
+                                        None => ui.label("with sound"),
+                                    };
+                                    let mut muted = output.muted;
+                                    if ui.checkbox(&mut muted, "Mute").changed() {
+                                        commands.push(AppCommand::MutePreview(muted));
+                                    }
+                                });
+                            }
+                        }
                     }
                     (_, Some(status)) if view.live => {
                         ui.label(status.error.as_deref().map_or("Starting…".to_string(), |e| format!("Waiting: {e}")));
