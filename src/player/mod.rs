@@ -321,6 +321,8 @@ impl Player<'_> {
             let parts = match http::get(&url) {
                 Ok(body) => ll_hls::parse_parts(&String::from_utf8_lossy(&body)),
                 Err(error) => {
+                    // A refused reload (a part too far ahead after a restart) would be refused again: rejoin.
+                    wanted = None;
                     self.report(|s| s.error = Some(error.to_string()));
                     std::thread::sleep(Duration::from_millis(200));
                     continue;
@@ -337,10 +339,8 @@ impl Player<'_> {
             let behind_the_window = parts.first().zip(wanted).is_some_and(|(oldest, wanted)| (oldest.number, oldest.index) > wanted);
             let next = next.or_else(|| if behind_the_window { ll_hls::live_edge(&parts) } else { None });
             let Some(part) = next.cloned() else {
-                // Not there yet: the reload held as long as the server holds one; ask again.
-                if wanted.is_none() {
-                    std::thread::sleep(Duration::from_millis(100));
-                }
+                // Not there yet, and the server did not hold the reload (an ended stream): ask again shortly.
+                std::thread::sleep(Duration::from_millis(50));
                 continue;
             };
             // Joining starts at a keyframe up to a segment back: the parts
