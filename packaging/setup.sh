@@ -9,7 +9,7 @@ packages=(
   # SRT: libsrt, the library ffmpeg and srt-live-transmit use too
   libsrt-gnutls-dev
   # the ladder decodes and scales with FFmpeg's libavcodec and libswscale
-  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
+  libavcodec-dev libavutil-dev libswscale-dev
   # peers the tests and benchmarks run against
   ffmpeg nginx libnginx-mod-rtmp srt-tools wrk iproute2 procps curl chromium
   # a microphone stand-in: PulseAudio with a null sink, reached through ALSA

@@ -5,6 +5,7 @@ pub mod encode;
 pub mod engine;
 pub mod gui;
 pub mod media;
+pub mod native;
 pub mod player;
 pub mod publish;
 pub mod rtmp;

@@ -2,12 +2,28 @@
 //! time (see build.rs): its structs, constants and signatures are the
 //! header's, and bindgen's layout assertions compare every struct with the
 //! sizes and offsets clang computed. Only the log-flag combination is ours.
+//! The library opens with the first SRT socket.
 
 #![allow(non_camel_case_types, non_snake_case, non_upper_case_globals, dead_code, clippy::upper_case_acronyms)]
 
 use libc::sockaddr;
 
+use crate::native::{LoadError, NativeLibrary};
+
 include!(concat!(env!("OUT_DIR"), "/srt_bindings.rs"));
+
+static LIBSRT: NativeLibrary<LibSrt> = NativeLibrary::new(&[env!("ONAIR_LIBSRT_SONAME")], LibSrt::from_library::<libloading::Library>);
+
+/// libsrt, opened the first time.
+pub fn load() -> Result<&'static LibSrt, LoadError> {
+    LIBSRT.get()
+}
+
+/// libsrt once loaded: every socket id comes from it, so whatever holds
+/// one (and the error and log paths of a call on one) can call it.
+pub fn srt() -> &'static LibSrt {
+    load().expect("libsrt is loaded before any SRT socket exists")
+}
 
 /// SRT_LOGF_DISABLE_TIME | _THREADNAME | _SEVERITY | _EOL: the message alone.
 pub const SRT_LOGF_PLAIN: i32 = SRT_LOGF_DISABLE_TIME | SRT_LOGF_DISABLE_THREADNAME | SRT_LOGF_DISABLE_SEVERITY | SRT_LOGF_DISABLE_EOL;

@@ -30,7 +30,7 @@ impl SrtListener {
         socket.apply(&SrtOptions { latency, ..SrtOptions::default() })?;
         let raw = SockAddr::from(addr);
         // SAFETY: the address outlives the call.
-        if unsafe { ffi::srt_bind(socket.raw(), raw.as_ptr(), raw.len()) } == ffi::SRT_ERROR {
+        if unsafe { ffi::srt().srt_bind(socket.raw(), raw.as_ptr(), raw.len()) } == ffi::SRT_ERROR {
             return Err(last_error("srt_bind"));
         }
         // The policy lives as long as the process: libsrt may still be inside
@@ -40,11 +40,11 @@ impl SrtListener {
         let policy: &'static Box<AdmissionPolicy> = Box::leak(Box::new(policy));
         let opaque = (policy as *const Box<AdmissionPolicy>).cast_mut().cast::<c_void>();
         // SAFETY: the hook and its opaque pointer stay valid for the process's life.
-        if unsafe { ffi::srt_listen_callback(socket.raw(), Some(admit_hook), opaque) } == ffi::SRT_ERROR {
+        if unsafe { ffi::srt().srt_listen_callback(socket.raw(), Some(admit_hook), opaque) } == ffi::SRT_ERROR {
             return Err(last_error("srt_listen_callback"));
         }
         // SAFETY: a bound socket.
-        if unsafe { ffi::srt_listen(socket.raw(), 64) } == ffi::SRT_ERROR {
+        if unsafe { ffi::srt().srt_listen(socket.raw(), 64) } == ffi::SRT_ERROR {
             return Err(last_error("srt_listen"));
         }
         let addr = socket.local_addr().unwrap_or(addr);
@@ -61,7 +61,7 @@ impl SrtListener {
     pub fn close(&self) {
         // SAFETY: closing a socket id is safe whatever state it is in.
         unsafe {
-            ffi::srt_close(self.socket.raw());
+            ffi::srt().srt_close(self.socket.raw());
         }
     }
 
@@ -70,7 +70,7 @@ impl SrtListener {
         let mut peer = SockAddr::empty();
         let mut length = peer.capacity();
         // SAFETY: the storage holds any address family.
-        let id = unsafe { ffi::srt_accept(self.socket.raw(), peer.as_mut_ptr(), &mut length) };
+        let id = unsafe { ffi::srt().srt_accept(self.socket.raw(), peer.as_mut_ptr(), &mut length) };
         if id == ffi::SRT_INVALID_SOCK {
             return Err(last_error("srt_accept"));
         }
@@ -116,6 +116,6 @@ unsafe extern "C" fn admit_hook(opaque: *mut c_void, ns: ffi::SRTSOCKET, _hs_ver
         Err(_) => ffi::SRT_REJX_ISE,
     };
     // SAFETY: `ns` is the socket in handshake.
-    unsafe { ffi::srt_setrejectreason(ns, reason) };
+    unsafe { ffi::srt().srt_setrejectreason(ns, reason) };
     -1
 }

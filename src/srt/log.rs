@@ -9,9 +9,9 @@ use super::reject::reject_reason_text;
 pub(super) fn route_to_tracing() {
     // SAFETY: the handler is a plain function that needs no state.
     unsafe {
-        ffi::srt_setloglevel(ffi::LOG_WARNING);
-        ffi::srt_setlogflags(ffi::SRT_LOGF_PLAIN);
-        ffi::srt_setloghandler(std::ptr::null_mut(), Some(forward));
+        ffi::srt().srt_setloglevel(ffi::LOG_WARNING);
+        ffi::srt().srt_setlogflags(ffi::SRT_LOGF_PLAIN);
+        ffi::srt().srt_setloghandler(std::ptr::null_mut(), Some(forward));
     }
 }
 

@@ -20,10 +20,11 @@ pub fn reject_reason_text(reason: i32) -> String {
         ffi::SRT_REJX_CONFLICT => "the stream key is already live".into(),
         ffi::SRT_REJX_UNAUTHORIZED => "not authorised".into(),
         code if code >= 1000 => format!("server reason {code}"),
-        // SAFETY: libsrt returns a static string for any code.
-        code => unsafe {
-            let text = ffi::srt_rejectreason_str(code);
-            if text.is_null() { format!("reason {code}") } else { CStr::from_ptr(text).to_string_lossy().into_owned() }
-        },
+        code => {
+            // SAFETY: libsrt returns a static string for any code.
+            let text = ffi::load().map_or(std::ptr::null(), |srt| unsafe { srt.srt_rejectreason_str(code) });
+            // SAFETY: a static NUL-terminated string, or null.
+            if text.is_null() { format!("reason {code}") } else { unsafe { CStr::from_ptr(text) }.to_string_lossy().into_owned() }
+        }
     }
 }

@@ -14,6 +14,8 @@ use super::reject::reject_reason_text;
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum SrtError {
+    #[error(transparent)]
+    Unavailable(#[from] crate::native::LoadError),
     /// The peer refused the connection; `reason` is libsrt's reject code.
     #[error("refused by {peer}: {message}")]
     Rejected { peer: SocketAddr, reason: i32, message: String },
@@ -35,22 +37,25 @@ impl SrtError {
 pub(super) fn last_error(call: &'static str) -> SrtError {
     // SAFETY: libsrt keeps the last error per thread; the string lives until the next call.
     let (code, message) = unsafe {
-        let code = ffi::srt_getlasterror(std::ptr::null_mut());
-        let text = ffi::srt_getlasterror_str();
+        let code = ffi::srt().srt_getlasterror(std::ptr::null_mut());
+        let text = ffi::srt().srt_getlasterror_str();
         (code, if text.is_null() { String::new() } else { CStr::from_ptr(text).to_string_lossy().into_owned() })
     };
     if code == ffi::int::EASYNCRCV { SrtError::Timeout } else { SrtError::Call { call, code, message } }
 }
 
-pub(super) fn startup() {
+/// Opens libsrt and starts it, once.
+pub(super) fn startup() -> Result<(), SrtError> {
     static STARTED: Once = Once::new();
+    let srt = ffi::load()?;
     STARTED.call_once(|| {
         // SAFETY: called once, before any other libsrt call.
         unsafe {
-            ffi::srt_startup();
+            srt.srt_startup();
         }
         super::log::route_to_tracing();
     });
+    Ok(())
 }
 
 /// Options both sides set before connecting.
@@ -92,9 +97,9 @@ pub struct SrtSocket {
 
 impl SrtSocket {
     pub(super) fn create() -> Result<SrtSocket, SrtError> {
-        startup();
+        startup()?;
         // SAFETY: plain constructor.
-        let id = unsafe { ffi::srt_create_socket() };
+        let id = unsafe { ffi::srt().srt_create_socket() };
         if id == ffi::SRT_INVALID_SOCK { Err(last_error("srt_create_socket")) } else { Ok(SrtSocket { id }) }
     }
 
@@ -133,11 +138,11 @@ impl SrtSocket {
         socket.apply(options)?;
         let address = SockAddr::from(peer);
         // SAFETY: the address outlives the call.
-        let result = unsafe { ffi::srt_connect(socket.id, address.as_ptr(), address.len()) };
+        let result = unsafe { ffi::srt().srt_connect(socket.id, address.as_ptr(), address.len()) };
         if result == ffi::SRT_ERROR {
             let error = last_error("srt_connect");
             // SAFETY: the socket is still open.
-            let reason = unsafe { ffi::srt_getrejectreason(socket.id) };
+            let reason = unsafe { ffi::srt().srt_getrejectreason(socket.id) };
             return Err(match error {
                 SrtError::Call { code: ffi::int::ENOSERVER, .. } => SrtError::NoAnswer(peer),
                 _ if reason == ffi::int::REJ_TIMEOUT => SrtError::NoAnswer(peer),
@@ -157,7 +162,7 @@ impl SrtSocket {
     pub fn receive(&self, buffer: &mut [u8]) -> Result<usize, SrtError> {
         let length = buffer.len().min(i32::MAX as usize) as c_int;
         // SAFETY: the buffer is valid for `length` bytes.
-        let received = unsafe { ffi::srt_recvmsg(self.id, buffer.as_mut_ptr().cast(), length) };
+        let received = unsafe { ffi::srt().srt_recvmsg(self.id, buffer.as_mut_ptr().cast(), length) };
         if received < 0 { Err(last_error("srt_recvmsg")) } else { Ok(received as usize) }
     }
 
@@ -165,19 +170,19 @@ impl SrtSocket {
     pub fn send(&self, payload: &[u8]) -> Result<(), SrtError> {
         let length = payload.len().min(i32::MAX as usize) as c_int;
         // SAFETY: the payload is valid for `length` bytes.
-        let sent = unsafe { ffi::srt_sendmsg(self.id, payload.as_ptr().cast(), length, -1, 0) };
+        let sent = unsafe { ffi::srt().srt_sendmsg(self.id, payload.as_ptr().cast(), length, -1, 0) };
         if sent < 0 { Err(last_error("srt_sendmsg")) } else { Ok(()) }
     }
 
     pub fn is_connected(&self) -> bool {
         // SAFETY: reads the state of an open socket.
-        unsafe { ffi::srt_getsockstate(self.id) == ffi::SRTS_CONNECTED }
+        unsafe { ffi::srt().srt_getsockstate(self.id) == ffi::SRTS_CONNECTED }
     }
 
     pub fn stats(&self) -> Option<SrtStats> {
         let mut raw = ffi::SRT_TRACEBSTATS::default();
         // SAFETY: the struct matches srt.h's layout (checked by a test).
-        if unsafe { ffi::srt_bstats(self.id, &mut raw, 0) } == ffi::SRT_ERROR {
+        if unsafe { ffi::srt().srt_bstats(self.id, &mut raw, 0) } == ffi::SRT_ERROR {
             return None;
         }
         let count = |v: i64| u64::try_from(v).unwrap_or(0);
@@ -203,7 +208,7 @@ impl SrtSocket {
         let mut storage = SockAddr::empty();
         let mut length = storage.capacity();
         // SAFETY: the storage holds any address family.
-        let result = unsafe { ffi::srt_getsockname(self.id, storage.as_mut_ptr(), &mut length) };
+        let result = unsafe { ffi::srt().srt_getsockname(self.id, storage.as_mut_ptr(), &mut length) };
         (result != ffi::SRT_ERROR).then(|| from_sockaddr(storage.as_ptr())).flatten()
     }
 }
@@ -212,7 +217,7 @@ impl Drop for SrtSocket {
     fn drop(&mut self) {
         // SAFETY: the socket is ours and closed once.
         unsafe {
-            ffi::srt_close(self.id);
+            ffi::srt().srt_close(self.id);
         }
     }
 }
@@ -221,7 +226,7 @@ pub(super) fn stream_id_of(id: ffi::SRTSOCKET) -> Option<String> {
     let mut buffer = [0u8; 513];
     let mut length = buffer.len() as c_int;
     // SAFETY: the buffer holds the longest stream id (512 bytes).
-    let result = unsafe { ffi::srt_getsockflag(id, ffi::SRTO_STREAMID, buffer.as_mut_ptr().cast(), &mut length) };
+    let result = unsafe { ffi::srt().srt_getsockflag(id, ffi::SRTO_STREAMID, buffer.as_mut_ptr().cast(), &mut length) };
     if result == ffi::SRT_ERROR {
         return None;
     }
@@ -232,13 +237,13 @@ pub(super) fn stream_id_of(id: ffi::SRTSOCKET) -> Option<String> {
 
 pub(super) fn set_int(id: ffi::SRTSOCKET, option: ffi::SRT_SOCKOPT, value: c_int) -> Result<(), SrtError> {
     // SAFETY: the value is an int, as the option expects.
-    let result = unsafe { ffi::srt_setsockflag(id, option, (&value as *const c_int).cast::<c_void>(), std::mem::size_of::<c_int>() as c_int) };
+    let result = unsafe { ffi::srt().srt_setsockflag(id, option, (&value as *const c_int).cast::<c_void>(), std::mem::size_of::<c_int>() as c_int) };
     if result == ffi::SRT_ERROR { Err(last_error("srt_setsockflag")) } else { Ok(()) }
 }
 
 pub(super) fn set_bytes(id: ffi::SRTSOCKET, option: ffi::SRT_SOCKOPT, value: &[u8]) -> Result<(), SrtError> {
     let length = c_int::try_from(value.len()).map_err(|_| SrtError::Call { call: "srt_setsockflag", code: 0, message: "value too long".into() })?;
     // SAFETY: the bytes are valid for `length`.
-    let result = unsafe { ffi::srt_setsockflag(id, option, value.as_ptr().cast(), length) };
+    let result = unsafe { ffi::srt().srt_setsockflag(id, option, value.as_ptr().cast(), length) };
     if result == ffi::SRT_ERROR { Err(last_error("srt_setsockflag")) } else { Ok(()) }
 }

@@ -127,6 +127,12 @@ impl Server {
         self.log.lock().unwrap().clone()
     }
 
+    /// Whether the server process has a library whose file name starts with `stem` mapped (from /proc/PID/maps).
+    pub fn maps_library(&self, stem: &str) -> bool {
+        let maps = std::fs::read_to_string(format!("/proc/{}/maps", self.child.id())).expect("the server's /proc/PID/maps");
+        maps.lines().filter_map(|line| line.split_whitespace().nth(5)).any(|path| path.rsplit('/').next().is_some_and(|name| name.starts_with(stem)))
+    }
+
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
@@ -173,11 +179,16 @@ pub struct Publisher(pub Child);
 impl Publisher {
     /// `ffmpeg -re` with lavfi inputs, then `output_args`, to `url`.
     pub fn spawn(input_args: &str, output_args: &str, url: &str) -> Publisher {
+        Publisher::spawn_as(input_args, output_args, "flv", url)
+    }
+
+    /// ffmpeg publishing in container `format` (`flv` for RTMP, `mpegts` for SRT).
+    pub fn spawn_as(input_args: &str, output_args: &str, format: &str, url: &str) -> Publisher {
         require("ffmpeg");
         let mut args: Vec<String> = vec!["-hide_banner".into(), "-loglevel".into(), "error".into(), "-re".into()];
         args.extend(input_args.split_whitespace().map(String::from));
         args.extend(output_args.split_whitespace().map(String::from));
-        args.extend(["-f".into(), "flv".into(), url.into()]);
+        args.extend(["-f".into(), format.into(), url.into()]);
         let child = Command::new("ffmpeg").args(&args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start ffmpeg");
         Publisher(child)
     }

@@ -9,6 +9,7 @@
 mod avcodec;
 mod cpu;
 mod decode;
+mod ffi;
 pub mod picture;
 pub mod plan;
 pub mod shed;

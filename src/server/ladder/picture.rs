@@ -1,7 +1,7 @@
 //! A decoded I420 picture, the pool that recycles them, and scaling to a
 //! rung's size (libswscale's area averaging: in the 1080p ladder it costs
 //! under half of what fast_image_resize's SIMD box convolution did).
-//! libswscale is called through ffmpeg-next's generated bindings, straight
+//! libswscale is called through bindings generated from its header, straight
 //! on the picture's own planes, which every rung shares without a copy.
 
 use std::collections::VecDeque;
@@ -9,10 +9,13 @@ use std::ffi::c_int;
 use std::ptr;
 use std::sync::Arc;
 
-use ffmpeg_next::ffi::{AVPixelFormat, SWS_AREA, SwsContext, sws_freeContext, sws_getContext, sws_scale};
+use super::ffi::{self, SWS_AREA, SwsContext};
+use crate::native::LoadError;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ScaleError {
+    #[error(transparent)]
+    Unavailable(#[from] LoadError),
     #[error("a {width}x{height} picture with short planes")]
     ShortPlanes { width: u32, height: u32 },
     #[error("a picture {0} pixels across is beyond libswscale")]
@@ -103,6 +106,7 @@ impl Scaler {
         if source.y.len() < sw * sh || source.u.len() < scw * sch || source.v.len() < scw * sch {
             return Err(ScaleError::ShortPlanes { width: source.width, height: source.height });
         }
+        let ffmpeg = ffi::ffmpeg()?;
         let context = self.context_for(source.width, source.height)?;
         let (y, chroma) = i420.split_at_mut(w * h);
         let (u, v) = chroma.split_at_mut(cw * ch);
@@ -113,7 +117,8 @@ impl Scaler {
         let target_strides = [int(w)?, int(cw)?, int(cw)?, 0];
         // SAFETY: the context was made for these sizes; every plane was checked
         // (or sized) above to hold stride × rows bytes.
-        let rows = unsafe { sws_scale(context, source_planes.as_ptr(), source_strides.as_ptr(), 0, int(sh)?, target_planes.as_ptr(), target_strides.as_ptr()) };
+        let rows =
+            unsafe { ffmpeg.sws_scale(context, source_planes.as_ptr(), source_strides.as_ptr(), 0, int(sh)?, target_planes.as_ptr(), target_strides.as_ptr()) };
         if rows != int(h)? {
             return Err(ScaleError::ShortOutput { rows, expected: h });
         }
@@ -132,8 +137,10 @@ impl Scaler {
         // SAFETY: plain constructor; null filters and parameters are libswscale's defaults.
         // Area averaging: every source pixel counts by the share of it an
         // output pixel covers, what a downscale needs to keep detail without aliasing.
-        let yuv420p = AVPixelFormat::AV_PIX_FMT_YUV420P;
-        let context = unsafe { sws_getContext(from_w, from_h, yuv420p, to_w, to_h, yuv420p, SWS_AREA as c_int, ptr::null_mut(), ptr::null_mut(), ptr::null()) };
+        let yuv420p = ffi::AV_PIX_FMT_YUV420P;
+        let context = unsafe {
+            ffi::ffmpeg()?.sws_getContext(from_w, from_h, yuv420p, to_w, to_h, yuv420p, SWS_AREA as c_int, ptr::null_mut(), ptr::null_mut(), ptr::null())
+        };
         if context.is_null() {
             return Err(ScaleError::NoContext { from_width: width, from_height: height, to_width: self.width, to_height: self.height });
         }
@@ -142,9 +149,10 @@ impl Scaler {
     }
 
     fn free(&mut self) {
-        if let Some((_, context)) = self.context.take() {
+        // A context exists only once libswscale was loaded.
+        if let (Some((_, context)), Ok(ffmpeg)) = (self.context.take(), ffi::ffmpeg()) {
             // SAFETY: made by sws_getContext and used by nothing else.
-            unsafe { sws_freeContext(context) };
+            unsafe { ffmpeg.sws_freeContext(context) };
         }
     }
 }
