@@ -16,16 +16,6 @@ use crate::server::metrics::Metrics;
 /// A connection that sends nothing for this long is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Once media flows, the kernel wakes the connection only when this many
-/// bytes are queued. ffmpeg writes each message's chunk header (8 bytes)
-/// apart from its body, and waking for the header alone doubled the reads,
-/// the ACKs each read sends and the epoll wake-ups: half of the ingest's CPU.
-/// Media messages are longer; the tail of one that a read split waits at
-/// most for the next message (an audio frame's 21 ms) or the connection's
-/// end, which always wakes. Before publishing it stays 1, so no command
-/// the peer awaits an answer to is ever held back.
-const MEDIA_WAKE_BYTES: libc::c_int = 9;
-
 /// Why one RTMP connection was closed; the log line names its peer.
 #[derive(Debug, thiserror::Error)]
 pub enum RtmpIngestError {
@@ -75,7 +65,6 @@ async fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: &Hub) -
     let mut depacketizer = FlvDepacketizer::default();
     let mut publisher: Option<Publisher> = None;
     let mut buffer = vec![0u8; 64 * 1024];
-    let mut waking_for_media = false;
     loop {
         let read = match tokio::time::timeout(IDLE_TIMEOUT, socket.read(&mut buffer)).await {
             Err(_) => return Err(RtmpIngestError::Idle),
@@ -98,12 +87,6 @@ async fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: &Hub) -
         let outgoing = connection.take_outgoing();
         if !outgoing.is_empty() {
             socket.write_all(&outgoing).await.map_err(RtmpIngestError::Write)?;
-        }
-        if publisher.is_some() && !waking_for_media {
-            waking_for_media = true;
-            if let Err(error) = wake_after(&socket, MEDIA_WAKE_BYTES) {
-                tracing::debug!(%peer, "cannot set SO_RCVLOWAT: {error}");
-            }
         }
         match outcome {
             Ok(true) => {}
@@ -194,15 +177,6 @@ fn feed(
         }
         Err(source) => Err(RtmpIngestError::BadMedia { key: key(), source }),
     }
-}
-
-/// The kernel reports the socket readable once `bytes` are queued (or it ends).
-fn wake_after(socket: &TcpStream, bytes: libc::c_int) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let length = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: an open socket, and an int option with its own length.
-    let set = unsafe { libc::setsockopt(socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVLOWAT, (&bytes as *const libc::c_int).cast(), length) };
-    if set == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
 
 /// Lets the peer read a final status message before the connection closes.
