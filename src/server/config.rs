@@ -14,6 +14,28 @@ pub struct ServerConfig {
     pub segments: SegmentConfig,
     pub streams: StreamRules,
     pub ladder: LadderConfig,
+    pub record: RecordConfig,
+}
+
+/// Server-side recording: every live stream's source rendition and audio
+/// written to disk as they are made, and served as a VOD once it ends.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecordConfig {
+    /// Where recordings go (`DIRECTORY/KEY/ID/`); recording is off without it.
+    pub directory: Option<PathBuf>,
+    /// Only these stream keys are recorded; empty records every key.
+    pub keys: Vec<String>,
+    /// Disk the recordings may use, in megabytes; the oldest finished ones
+    /// are deleted to stay under it. None: no limit.
+    pub max_megabytes: Option<u64>,
+}
+
+impl RecordConfig {
+    /// Whether stream `key` is recorded.
+    pub fn covers(&self, key: &str) -> bool {
+        self.directory.is_some() && (self.keys.is_empty() || self.keys.iter().any(|k| k == key))
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -254,6 +276,9 @@ impl ServerConfig {
         let ladder = &self.ladder;
         if let Some(cores) = ladder.max_cores {
             within("ladder.max_cores", cores, cores > 0.0, "more than 0 (or leave it out)")?;
+        }
+        if let Some(megabytes) = self.record.max_megabytes {
+            within("record.max_megabytes", megabytes, megabytes >= 1, "1 or more (or leave it out)")?;
         }
         for (index, rung) in ladder.rungs.iter().enumerate() {
             let key = |field: &str| format!("ladder.rungs[{index}].{field}");

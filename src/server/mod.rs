@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod ladder;
 pub mod metrics;
 pub mod package;
+pub mod record;
 pub mod serve;
 
 use std::net::SocketAddr;
@@ -29,8 +30,10 @@ use crate::media::wallclock::UnixMillis;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("cannot listen for {what} on {addr}: {source}. Another program may use the port; set `{config_key}` in the config or pass {flag}")]
-    Bind { what: &'static str, addr: SocketAddr, config_key: &'static str, flag: &'static str, source: std::io::Error },
+    #[error("cannot listen for {what} on {addr}: {error}. Another program may use the port; set `{config_key}` in the config or pass {flag}")]
+    Bind { what: &'static str, addr: SocketAddr, config_key: &'static str, flag: &'static str, error: std::io::Error },
+    #[error("cannot record to {}: {error}. Set `record.directory` to a directory the server may write", directory.display())]
+    Record { directory: std::path::PathBuf, error: std::io::Error },
 }
 
 /// A running server: its bound addresses and the hub.
@@ -53,7 +56,7 @@ fn bind(addr: SocketAddr, what: &'static str, config_key: &'static str, flag: &'
         socket.bind(addr)?;
         socket.listen(LISTEN_BACKLOG)
     };
-    listen().map_err(|source| ServeError::Bind { what, addr, config_key, flag, source })
+    listen().map_err(|error| ServeError::Bind { what, addr, config_key, flag, error })
 }
 
 /// Binds every listener, then runs ingest, HTTP and housekeeping on the current runtime.
@@ -63,14 +66,11 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     let rtmp_addr = rtmp.local_addr().unwrap_or(config.rtmp.listen);
     let http_addr = http.local_addr().unwrap_or(config.http.listen);
     let srt_listen = config.srt.listen;
-    let hub = Arc::new(Hub::new(config, Arc::new(Metrics::default())));
-    let srt = ingest::srt::bind(&hub).map_err(|error| ServeError::Bind {
-        what: "SRT",
-        addr: srt_listen,
-        config_key: "srt.listen",
-        flag: "--srt ADDR",
-        source: error,
-    })?;
+    let recorder = record::Recorder::start(&config.record)
+        .map_err(|error| ServeError::Record { directory: config.record.directory.clone().unwrap_or_default(), error })?;
+    let hub = Arc::new(Hub::new(config, Arc::new(Metrics::default())).with_recorder(recorder));
+    let srt =
+        ingest::srt::bind(&hub).map_err(|error| ServeError::Bind { what: "SRT", addr: srt_listen, config_key: "srt.listen", flag: "--srt ADDR", error })?;
     let srt_addr = srt.local_addr();
     tokio::spawn(ingest::rtmp::serve(rtmp, hub.clone()));
     ingest::srt::serve(srt, hub.clone());

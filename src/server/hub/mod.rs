@@ -22,6 +22,7 @@ use crate::server::hub::wakeups::{TrackKey, WaitPoint, Waiting, Wakeups};
 use crate::server::ladder::{Ladder, LadderStatus, RungSink, SourceFrame};
 use crate::server::metrics::Metrics;
 use crate::server::package::cmaf::rung::RungFrame;
+use crate::server::record::{Recorder, Recording};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum StreamState {
@@ -163,12 +164,24 @@ pub struct Hub {
     /// Told when a stream starts waiting for its publisher, so the task
     /// that ends streams sleeps until the next deadline instead of polling.
     expiry_changed: Arc<tokio::sync::Notify>,
+    /// Writes the recorded keys' streams to disk, when recording is on.
+    recorder: Option<Arc<Recorder>>,
 }
 
 impl Hub {
     pub fn new(config: ServerConfig, metrics: Arc<Metrics>) -> Hub {
         let ladder_on = AtomicBool::new(config.ladder.enabled);
-        Hub { config, ladder_on, streams: Mutex::new(HashMap::new()), metrics, expiry_changed: Arc::new(tokio::sync::Notify::new()) }
+        Hub { config, ladder_on, streams: Mutex::new(HashMap::new()), metrics, expiry_changed: Arc::new(tokio::sync::Notify::new()), recorder: None }
+    }
+
+    /// Records the keys `record.keys` names (all when empty) with `recorder`.
+    pub fn with_recorder(mut self, recorder: Option<Arc<Recorder>>) -> Hub {
+        self.recorder = recorder;
+        self
+    }
+
+    pub fn recorder(&self) -> Option<&Arc<Recorder>> {
+        self.recorder.as_ref()
     }
 
     pub fn config(&self) -> &ServerConfig {
@@ -255,9 +268,12 @@ impl Hub {
 
     fn new_stream(&self, streams: &mut HashMap<String, Arc<LiveStream>>, key: &str, protocol: IngestProtocol, peer: SocketAddr) -> Arc<LiveStream> {
         let segments = &self.config.segments;
-        let packager =
+        let mut packager =
             Packager::new(key, segments.target_ms, segments.low_latency.then_some(segments.part_target_ms), segments.window, segments.directory.clone())
                 .with_chunks(segments.chunk_ms);
+        if let Some(recorder) = self.recorder.as_ref().filter(|_| self.config.record.covers(key)) {
+            packager = packager.with_recording(Recording::begin(recorder, key, UnixMillis::from_system_time(std::time::SystemTime::now())));
+        }
         let stream = Arc::new(LiveStream {
             key: key.to_string(),
             protocol: Mutex::new(protocol),

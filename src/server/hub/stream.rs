@@ -23,6 +23,7 @@ use crate::server::package::cmaf::rung::RungFrame;
 use crate::server::package::cmaf::segmenter::{Segmenter, SegmenterEvent};
 use crate::server::package::cmaf::window::MediaWindow;
 use crate::server::package::{dash, hls};
+use crate::server::record::Recording;
 
 /// What viewers and the API read; replaced whole on every change.
 #[derive(Clone, Debug)]
@@ -62,6 +63,8 @@ pub struct Packager {
     key: String,
     snapshot: watch::Sender<Arc<StreamSnapshot>>,
     wakeups: Arc<Wakeups>,
+    /// The stream's recording, when the server records this key.
+    recording: Option<Recording>,
 }
 
 impl Packager {
@@ -82,7 +85,14 @@ impl Packager {
             key: key.to_string(),
             snapshot,
             wakeups: Arc::new(Wakeups::default()),
+            recording: None,
         }
+    }
+
+    /// Also writes the stream's source and audio segments to `recording`.
+    pub fn with_recording(mut self, recording: Recording) -> Packager {
+        self.recording = Some(recording);
+        self
     }
 
     /// Streams video parts being written in chunks of about `chunk_ms`; 0 sends them whole.
@@ -142,6 +152,9 @@ impl Packager {
 
     /// The stream is over: playlists get ENDLIST, the MPD turns static.
     pub fn end(&mut self, now: UnixMillis) {
+        if let Some(recording) = &mut self.recording {
+            recording.finish(now);
+        }
         self.window.ended = true;
         self.publish(now, false);
         self.wakeups.wake_all();
@@ -176,6 +189,9 @@ impl Packager {
                 Some(track) if !changed.contains(&track) => changed.push(track),
                 Some(_) => {}
                 None => everything = true,
+            }
+            if let Some(recording) = &mut self.recording {
+                recording.take(&event, now);
             }
             self.window.apply(event);
         }

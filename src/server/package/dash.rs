@@ -26,6 +26,8 @@ pub fn manifest(window: &MediaWindow, now: UnixMillis) -> String {
         let end_ms = lead.and_then(|t| t.listed().last().map(|s| wall_end(s.wall_start, s.duration, t.timescale)));
         let first = first_listed_period(window).map_or(ast, |p| p.wall_start);
         let duration = end_ms.map_or(0, |end| end.0 - first.0);
+        // A recording's periods follow one another with no gap for the time the publisher was away.
+        let duration = if window.recording { (listed_secs * 1000.0).round() as i64 } else { duration };
         let _ = write!(out, " type=\"static\" mediaPresentationDuration=\"{}\"", iso8601_duration(duration));
     } else {
         // The timeline grows by one segment at each cut; in low latency a
@@ -51,7 +53,11 @@ pub fn manifest(window: &MediaWindow, now: UnixMillis) -> String {
     for (index, period) in periods.iter().enumerate() {
         let next = periods.get(index + 1).map(|p| p.first_number);
         // A static presentation starts at zero with its first listed period.
-        let start_ms = if window.ended { period.wall_start.0 - ast.0 - first_period_ms } else { period.wall_start.0 - ast.0 };
+        let start_ms = match (window.ended, window.recording) {
+            (true, true) => media_before(window, period.first_number),
+            (true, false) => period.wall_start.0 - ast.0 - first_period_ms,
+            (false, _) => period.wall_start.0 - ast.0,
+        };
         let _ = writeln!(out, "  <Period id=\"p{}\" start=\"{}\">", period.first_number, iso8601_duration(start_ms));
         let chunked = low_latency.zip(window.target_duration).filter(|_| next.is_none());
         // One video set holds every rendition (source and rungs) so players switch inside it.
@@ -67,6 +73,13 @@ pub fn manifest(window: &MediaWindow, now: UnixMillis) -> String {
     }
     out.push_str("</MPD>\n");
     out
+}
+
+/// Milliseconds of the lead track's listed segments before segment `number`.
+fn media_before(window: &MediaWindow, number: u64) -> i64 {
+    let Some(lead) = window.lead() else { return 0 };
+    let seconds: f64 = lead.listed().filter(|s| s.number < number).map(|s| s.duration_secs(lead.timescale)).sum();
+    (seconds * 1000.0).round() as i64
 }
 
 fn first_listed_period(window: &MediaWindow) -> Option<Period> {

@@ -101,6 +101,9 @@ pub fn media_playlist(window: &MediaWindow, track: &TrackWindow, delta: bool) ->
         7
     };
     let _ = write!(out, "#EXTM3U\n#EXT-X-VERSION:{version}\n#EXT-X-TARGETDURATION:{target}\n");
+    if window.recording {
+        let _ = writeln!(out, "#EXT-X-PLAYLIST-TYPE:{}", if window.ended { "VOD" } else { "EVENT" });
+    }
     if let (true, Some(part_ms)) = (low_latency, window.part_target_ms) {
         let part = f64::from(part_ms) / 1000.0;
         let _ = write!(

@@ -26,6 +26,8 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .route("/", get(index))
         .route("/time", get(time))
         .route("/api/streams", get(api_streams))
+        .route("/api/recordings", get(super::vod::list))
+        .route("/vod/{*path}", get(super::vod::file))
         .route("/metrics", get(metrics))
         .route("/live/{key}", get(to_player_page))
         .route("/live/{key}/", get(player_page))
@@ -240,6 +242,29 @@ async fn metrics(State(hub): State<Arc<Hub>>) -> Response {
     body("text/plain; version=0.0.4", "no-store", Bytes::from(text))
 }
 
+/// The index page's list of recordings (recording is on).
+fn recordings_table(entries: &[crate::server::record::RecordingEntry]) -> String {
+    let mut rows = String::new();
+    for entry in entries {
+        let key = html_escape(&entry.key);
+        let state = serde_json::to_value(entry.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        rows.push_str(&format!(
+            "<tr><td>{key}</td><td>{}</td><td>{:.0} s</td><td>{state}</td><td>{:.1} MB</td>\
+             <td><a href=\"{}\">Watch</a> · <a href=\"{}\">HLS</a> · <a href=\"{}\">DASH</a></td></tr>\n",
+            html_escape(&entry.start),
+            entry.duration_seconds,
+            entry.bytes as f64 / 1e6,
+            html_escape(&entry.player),
+            html_escape(&entry.hls),
+            html_escape(&entry.dash)
+        ));
+    }
+    if rows.is_empty() {
+        rows = "<tr><td colspan=\"6\">No recordings yet: every live stream is recorded as it goes.</td></tr>".into();
+    }
+    format!("<h2>Recordings</h2><table><tr><th>Key</th><th>Started</th><th>Length</th><th>State</th><th>Size</th><th>Watch</th></tr>\n{rows}</table>")
+}
+
 async fn index(State(hub): State<Arc<Hub>>) -> Response {
     let now = Instant::now();
     let mut rows = String::new();
@@ -265,11 +290,18 @@ async fn index(State(hub): State<Arc<Hub>>) -> Response {
     if rows.is_empty() {
         rows = "<tr><td colspan=\"8\">No streams yet. Publish to <code>rtmp://HOST:PORT/live/KEY</code> to start one.</td></tr>".into();
     }
+    let recordings = match hub.recorder() {
+        Some(recorder) => {
+            let recorder = recorder.clone();
+            recordings_table(&tokio::task::spawn_blocking(move || recorder.list()).await.unwrap_or_default())
+        }
+        None => String::new(),
+    };
     let page = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>OnAir — live streams</title>\
          <meta http-equiv=\"refresh\" content=\"5\"><style>body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}\
          table{{border-collapse:collapse}}td,th{{padding:.4em .8em;border-bottom:1px solid #ddd;text-align:left}}</style></head>\
-         <body><h1>OnAir — live streams</h1><table><tr><th>Key</th><th>State</th><th>Size</th><th>Ladder</th><th>Ingest</th><th>Uptime</th><th>Viewers</th><th>Watch</th></tr>\n{rows}</table></body></html>"
+         <body><h1>OnAir — live streams</h1><table><tr><th>Key</th><th>State</th><th>Size</th><th>Ladder</th><th>Ingest</th><th>Uptime</th><th>Viewers</th><th>Watch</th></tr>\n{rows}</table>{recordings}</body></html>"
     );
     body("text/html; charset=utf-8", "no-store", Bytes::from(page))
 }

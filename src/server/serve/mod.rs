@@ -8,3 +8,4 @@ pub mod http;
 pub mod live_edge;
 pub mod player_page;
 pub mod response;
+pub mod vod;

@@ -1,5 +1,6 @@
-//! The web player page (`/live/KEY/`) and the players it loads, embedded at
-//! build time (see build.rs).
+//! The web player pages (`/live/KEY/` for a live stream, `/vod/KEY/ID/`
+//! for a recording) and the players they load, embedded at build time
+//! (see build.rs).
 
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
@@ -8,6 +9,7 @@ use bytes::Bytes;
 use super::response::body;
 
 const PAGE: &str = include_str!("../../../assets/player.html");
+const VOD_PAGE: &str = include_str!("../../../assets/vod.html");
 const SCRIPT_CACHE: &str = "public, max-age=86400";
 
 #[cfg(onair_players)]
@@ -21,8 +23,17 @@ pub fn has_players() -> bool {
 }
 
 pub fn page(key: &str) -> Response {
+    html(PAGE.replace("{{KEY}}", &super::response::html_escape(key)))
+}
+
+/// The page that plays recording `id` of `key`, with seeking.
+pub fn vod_page(key: &str, id: &str) -> Response {
+    html(VOD_PAGE.replace("{{KEY}}", &super::response::html_escape(key)).replace("{{ID}}", &super::response::html_escape(id)))
+}
+
+fn html(page: String) -> Response {
     let players = if has_players() { "hls.js dash.js" } else { "none" };
-    let html = PAGE.replace("{{KEY}}", &super::response::html_escape(key)).replace("{{PLAYERS}}", players);
+    let html = page.replace("{{PLAYERS}}", players);
     let mut response = body("text/html; charset=utf-8", "no-cache", Bytes::from(html));
     response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response

@@ -27,6 +27,8 @@ pub struct WindowSegment {
     pub wall_start: UnixMillis,
     pub samples: u32,
     pub parts: Vec<PartSpan>,
+    /// Bytes of media, kept when the media itself is not (a recording's window).
+    pub size: u64,
     pub data: Pieces,
 }
 
@@ -196,9 +198,9 @@ impl TrackWindow {
         for segment in &self.segments {
             let duration = segment.duration_secs(self.timescale);
             if duration > 0.0 {
-                peak = peak.max(segment.data.len() as f64 * 8.0 / duration);
+                peak = peak.max(segment.size as f64 * 8.0 / duration);
             }
-            bytes += segment.data.len() as u64;
+            bytes += segment.size;
             secs += duration;
         }
         let average = if secs > 0.0 { bytes as f64 * 8.0 / secs } else { 0.0 };
@@ -221,6 +223,9 @@ pub struct MediaWindow {
     /// DASH availabilityStartTime: wall clock at media time zero.
     pub availability_start: Option<UnixMillis>,
     pub ended: bool,
+    /// A recording's window: every segment listed, playlists of type EVENT
+    /// while it grows and VOD once it has ended.
+    pub recording: bool,
 }
 
 impl MediaWindow {
@@ -237,6 +242,22 @@ impl MediaWindow {
             periods: Vec::new(),
             availability_start: None,
             ended: false,
+            recording: false,
+        }
+    }
+
+    /// A recording's window: unbounded, without parts.
+    pub fn for_recording() -> MediaWindow {
+        MediaWindow { recording: true, ..MediaWindow::new(usize::MAX / 2, 0) }
+    }
+
+    /// Drops the media of each track's newest segment, keeping its place
+    /// and size: a recording lists every segment but keeps them on disk.
+    pub fn forget_newest_media(&mut self) {
+        for track in self.video.iter_mut().chain(self.rungs.values_mut()).chain(self.audio.iter_mut()) {
+            if let Some(segment) = track.segments.back_mut() {
+                segment.data = Pieces::default();
+            }
         }
     }
 
@@ -372,6 +393,7 @@ impl MediaWindow {
             wall_start: timing.wall_start,
             samples: segment.samples,
             parts: segment.parts,
+            size: segment.data.len() as u64,
             data: segment.data,
         });
         while track.segments.len() > retained {
