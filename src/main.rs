@@ -58,8 +58,9 @@ struct PublishArgs {
     #[arg(long, default_value = "tone", value_name = "SOURCE", value_parser = parse_audio)]
     audio: onair::engine::AudioChoice,
     /// Where to publish: rtmp://HOST[:PORT]/APP/KEY or srt://HOST:PORT?streamid=publish:APP/KEY[&passphrase=..][&latency=MS].
-    #[arg(long, value_name = "URL", value_parser = parse_target)]
-    to: onair::publish::target::PublishTarget,
+    /// Give it more than once to go live to several places from one encode.
+    #[arg(long, value_name = "URL", value_parser = parse_target, required = true, action = clap::ArgAction::Append)]
+    to: Vec<onair::publish::target::PublishTarget>,
     /// Quality knob position: 1 to 5, or its name: 360p, 480p, 720p, 720p60, 1080p.
     #[arg(long, default_value = "3", value_name = "N", value_parser = parse_quality)]
     quality: u8,
@@ -309,22 +310,25 @@ fn publish(args: PublishArgs) -> anyhow::Result<()> {
     use onair::engine::{Command as EngineCommand, Engine, EngineConfig};
     use onair::publish::shared::PublishState;
 
-    let (video, audio, target) = (args.video, args.audio, args.to);
+    let (video, audio, targets) = (args.video, args.audio, args.to);
     let knob = onair::encode::quality::QualityKnob::new(args.quality, args.bitrate)?;
-    let mut config = EngineConfig::new(video, audio, target.clone(), knob);
+    let first = targets.first().cloned().ok_or_else(|| anyhow::anyhow!("--to names no target"))?;
+    let mut config = EngineConfig::new(video, audio, first, knob);
+    config.targets = targets.clone();
     config.keyframe_interval_secs = args.keyframe_interval;
+    let shown: Vec<String> = targets.iter().map(|t| t.display()).collect();
     let engine = Engine::start(config)?;
     let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = interrupted.clone();
     ctrlc_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst))?;
-    onair::terminal::say(&format!("publishing to {} ({}), Ctrl-C to end", target.display(), engine.status().video_source));
+    onair::terminal::say(&format!("publishing to {} ({}), Ctrl-C to end", shown.join(" and "), engine.status().video_source));
     let started = std::time::Instant::now();
     let mut last_line = std::time::Instant::now() - std::time::Duration::from_secs(1);
     loop {
         std::thread::sleep(std::time::Duration::from_millis(100));
         let status = engine.status();
         if last_line.elapsed() >= std::time::Duration::from_millis(500) && status.state != PublishState::Idle && !status.state.is_over() {
-            onair::terminal::show_status(&status.line());
+            onair::terminal::show_status(&status.lines());
             last_line = std::time::Instant::now();
         }
         match &status.state {
@@ -342,13 +346,13 @@ fn publish(args: PublishArgs) -> anyhow::Result<()> {
         if out_of_time || interrupted.load(std::sync::atomic::Ordering::SeqCst) {
             engine.send(EngineCommand::Stop);
             let last = engine.shutdown();
-            onair::terminal::show_status(&last.line());
+            onair::terminal::show_status(&last.lines());
             onair::terminal::end_status();
             if let PublishState::Failed(failure) = &last.state {
                 anyhow::bail!("{failure}");
             }
             if last.uptime.is_zero() {
-                anyhow::bail!("the stream never went live: it was still connecting to {}", target.display());
+                anyhow::bail!("the stream never went live: it was still connecting to {}", shown.join(" and "));
             }
             return Ok(());
         }

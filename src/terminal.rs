@@ -14,10 +14,12 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 static STATUS_SHOWN: AtomicBool = AtomicBool::new(false);
+/// Lines of the status block below its first.
+static STATUS_EXTRA_LINES: AtomicUsize = AtomicUsize::new(0);
 
 /// The terminal's stderr, once descriptor 2 has been rerouted.
 static TERMINAL: OnceLock<File> = OnceLock::new();
@@ -109,9 +111,19 @@ impl Drop for NativeChatter {
 const CLEAR_LINE: &str = "\r\x1b[K";
 
 /// Replaces the status line on stderr.
-pub fn show_status(line: &str) {
-    let _ = write_terminal(format!("{CLEAR_LINE}{line}").as_bytes());
+pub fn show_status(lines: &str) {
+    let _ = write_terminal(format!("{}{lines}", clear_status()).as_bytes());
+    STATUS_EXTRA_LINES.store(lines.matches('\n').count(), Ordering::SeqCst);
     STATUS_SHOWN.store(true, Ordering::SeqCst);
+}
+
+/// What erases the status block shown (a line, or a line per target below it).
+fn clear_status() -> String {
+    let mut clear = String::from(CLEAR_LINE);
+    for _ in 0..STATUS_EXTRA_LINES.swap(0, Ordering::SeqCst) {
+        clear.push_str("\x1b[1A\x1b[2K");
+    }
+    clear
 }
 
 /// Ends the status line: what follows starts on a line of its own.
@@ -127,7 +139,7 @@ pub struct LogWriter;
 impl Write for LogWriter {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         if STATUS_SHOWN.swap(false, Ordering::SeqCst) {
-            write_terminal(CLEAR_LINE.as_bytes())?;
+            write_terminal(clear_status().as_bytes())?;
         }
         write_terminal(bytes)?;
         Ok(bytes.len())

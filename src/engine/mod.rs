@@ -8,6 +8,7 @@
 pub mod audio;
 pub mod cpu;
 pub mod status;
+pub mod throughput;
 pub mod video;
 
 use std::collections::VecDeque;
@@ -18,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use self::status::Status;
+use self::status::{Status, TargetStatus};
+use self::throughput::Throughput;
 use crate::capture::camera::{CameraSource, find_camera};
 use crate::capture::clock::CaptureClock;
 use crate::capture::frames::AudioLevel;
@@ -238,7 +240,8 @@ impl Engine {
             }),
         )?);
         let for_control = shared.clone();
-        threads.push(spawn("control", Box::new(move || control_loop(command_rx, for_control, stop_tx, status_tx, video_source, audio_source)))?);
+        let names = config.targets.iter().map(PublishTarget::display).collect();
+        threads.push(spawn("control", Box::new(move || control_loop(command_rx, for_control, stop_tx, status_tx, video_source, audio_source, names)))?);
         Ok(Engine { shared, commands, status, threads })
     }
 
@@ -278,8 +281,9 @@ fn control_loop(
     status: watch::Sender<Status>,
     video_source: String,
     audio_source: String,
+    names: Vec<String>,
 ) {
-    let mut samples: VecDeque<(Instant, u64, u64)> = VecDeque::new();
+    let mut throughput: Vec<Throughput> = shared.publish.targets().iter().map(|_| Throughput::default()).collect();
     loop {
         match commands.recv_timeout(Duration::from_millis(250)) {
             Ok(Command::SetQuality(knob)) => {
@@ -292,38 +296,55 @@ fn control_loop(
         if shared.stopping() && !*stop.borrow() {
             let _ = stop.send(true);
         }
+        let now = Instant::now();
+        let targets: Vec<TargetReading> = shared
+            .publish
+            .targets()
+            .iter()
+            .zip(&names)
+            .zip(&mut throughput)
+            .map(|((target, name), throughput)| {
+                let (state, live_since) = target.state();
+                let frames = target.video_frames_sent.load(Ordering::Relaxed);
+                let (sent_kbps, fps) = throughput.sample(now, target.bytes_sent.load(Ordering::Relaxed), frames);
+                let drops = target.drops();
+                let offered = frames + drops.video_frames;
+                let reported = TargetStatus {
+                    name: name.clone(),
+                    state,
+                    sent_kbps,
+                    fps,
+                    dropped_frames: drops.total(),
+                    dropped_percent: if offered > 0 { 100.0 * drops.video_frames as f64 / offered as f64 } else { 0.0 },
+                    queue_span: target.queue_span(),
+                    link: target.link_stats(),
+                    uptime: live_since.map_or(Duration::ZERO, |since| now.duration_since(since)),
+                };
+                (reported, live_since, target.latency_ms())
+            })
+            .collect();
         let Some(primary) = shared.primary() else { return };
-        let (mut state, live_since) = primary.state();
+        let (first, live_since, latency_ms) = targets[0].clone();
+        let states: Vec<&PublishState> = targets.iter().map(|(t, _, _)| &t.state).collect();
+        let mut state = combined_state(&states);
+        // Every target's network side ended (failed, or stopped): capture ends too.
         let finished = state.is_over();
         if finished {
-            // The network side ended (failed, or stopped): capture ends too.
             shared.stopping.store(true, Ordering::SeqCst);
             if let Some(reason) = shared.failure.lock().unwrap_or_else(|p| p.into_inner()).clone() {
                 state = PublishState::Failed(PublishFailure::Capture(reason));
             }
         }
-        let now = Instant::now();
-        let bytes = primary.bytes_sent.load(Ordering::Relaxed);
-        let frames = primary.video_frames_sent.load(Ordering::Relaxed);
-        samples.push_back((now, bytes, frames));
-        while samples.len() > 2 && now.duration_since(samples[0].0) > Duration::from_secs(1) {
-            samples.pop_front();
-        }
-        let (then, bytes_then, frames_then) = samples[0];
-        let elapsed = now.duration_since(then).as_secs_f64();
-        let rate = |delta: u64| if elapsed > 0.0 { delta as f64 / elapsed } else { 0.0 };
         let knob = shared.knob();
         let (width, height) = knob.size();
-        let drops = primary.drops();
-        let offered = frames + drops.video_frames;
         let mut snapshot = Status {
             state,
-            sent_kbps: rate(bytes - bytes_then) * 8.0 / 1000.0,
-            fps: rate(frames - frames_then),
-            dropped_frames: drops.total(),
-            dropped_percent: if offered > 0 { 100.0 * drops.video_frames as f64 / offered as f64 } else { 0.0 },
+            sent_kbps: first.sent_kbps,
+            fps: first.fps,
+            dropped_frames: first.dropped_frames,
+            dropped_percent: first.dropped_percent,
             queue_depth: primary.queue_depth(),
-            queue_span: primary.queue_span(),
+            queue_span: first.queue_span,
             encode_ms: shared.mean_encode_ms(),
             encoders_started: shared.encoders_started.load(Ordering::SeqCst),
             cpu_percent: cpu::process_cpu_percent(),
@@ -332,10 +353,11 @@ fn control_loop(
             height,
             target_kbps: knob.video_kbps(),
             audio_level: *shared.audio_level.lock().unwrap_or_else(|p| p.into_inner()),
-            latency_ms: primary.latency_ms(),
-            link: primary.link_stats(),
+            latency_ms,
+            link: first.link,
             video_source: video_source.clone(),
             audio_source: audio_source.clone(),
+            targets: targets.into_iter().map(|(t, _, _)| t).collect(),
         };
         if finished {
             // What was live is over: no rate, queue or level lingers.
@@ -345,4 +367,15 @@ fn control_loop(
         }
         status.send_replace(snapshot);
     }
+}
+
+/// A target's status, when it first went live, and its capture-to-send latency (p50, p99).
+type TargetReading = (TargetStatus, Option<Instant>, Option<(f64, f64)>);
+
+/// The stream's state across its targets: live while any target is, else
+/// the first one still trying, else how the first one ended.
+fn combined_state(states: &[&PublishState]) -> PublishState {
+    let live = states.iter().find(|s| ***s == PublishState::Live);
+    let trying = states.iter().find(|s| !s.is_over());
+    live.or(trying).or(states.first()).map_or(PublishState::Idle, |s| (*s).clone())
 }

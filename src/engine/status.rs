@@ -37,6 +37,41 @@ pub struct Status {
     pub latency_ms: Option<(f64, f64)>,
     pub video_source: String,
     pub audio_source: String,
+    /// Every target the one encode feeds, in the order given; the fields
+    /// above describe the first of them, and `state` all of them.
+    pub targets: Vec<TargetStatus>,
+}
+
+/// One target's side of the stream.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TargetStatus {
+    /// Its URL without secrets.
+    pub name: String,
+    pub state: PublishState,
+    pub sent_kbps: f64,
+    pub fps: f64,
+    pub dropped_frames: u64,
+    pub dropped_percent: f64,
+    pub queue_span: Duration,
+    pub link: Option<LinkStats>,
+    /// Time since this target first went live.
+    pub uptime: Duration,
+}
+
+impl TargetStatus {
+    /// One line of the CLI's status block.
+    pub fn line(&self) -> String {
+        let link = self.link.map_or(String::new(), |link| format!(" | rtt {:.0} ms loss {:.1} %", link.rtt_ms, link.loss_percent));
+        format!(
+            "  {} | {} | {:.0} kbit/s | dropped {} ({:.1} %) | queue {} ms{link}",
+            self.name,
+            self.state,
+            self.sent_kbps,
+            self.dropped_frames,
+            self.dropped_percent,
+            self.queue_span.as_millis()
+        )
+    }
 }
 
 impl Status {
@@ -61,7 +96,20 @@ impl Status {
             latency_ms: None,
             video_source: String::new(),
             audio_source: String::new(),
+            targets: Vec::new(),
         }
+    }
+
+    /// The status line, then a line per target when there are several.
+    pub fn lines(&self) -> String {
+        let mut out = self.line();
+        if self.targets.len() > 1 {
+            for target in &self.targets {
+                out.push('\n');
+                out.push_str(&target.line());
+            }
+        }
+        out
     }
 
     /// The stream is over: the numbers that describe a live moment go to
@@ -75,6 +123,9 @@ impl Status {
         self.audio_level = AudioLevel::SILENT;
         self.latency_ms = None;
         self.link = None;
+        for target in &mut self.targets {
+            (target.sent_kbps, target.fps, target.queue_span, target.link) = (0.0, 0.0, Duration::ZERO, None);
+        }
     }
 
     /// One line like ffmpeg's stats line.
