@@ -47,20 +47,40 @@ enum Command {
     ///
     /// Example: onair publish --video test --audio tone --to rtmp://127.0.0.1:1935/live/mykey --quality 3
     Publish(PublishArgs),
+    /// Record a camera or the test pattern to an MP4 file, without publishing.
+    ///
+    /// The file is written as it goes (a crash keeps all but the last second) and made seekable
+    /// when the recording ends. Without FILE it goes to the Videos folder, named by the time (UTC).
+    Record {
+        #[arg(value_name = "FILE")]
+        file: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        source: SourceArgs,
+    },
 }
 
 #[derive(clap::Args)]
 struct PublishArgs {
+    /// Where to publish: rtmp://HOST[:PORT]/APP/KEY or srt://HOST:PORT?streamid=publish:APP/KEY[&passphrase=..][&latency=MS].
+    /// Give it more than once to go live to several places from one encode.
+    #[arg(long, value_name = "URL", value_parser = parse_target, required = true, action = clap::ArgAction::Append)]
+    to: Vec<onair::publish::target::PublishTarget>,
+    /// Also record what is sent (the same encode) to this MP4 file.
+    #[arg(long, value_name = "FILE")]
+    record: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    source: SourceArgs,
+}
+
+/// What to capture and how to encode it.
+#[derive(clap::Args)]
+struct SourceArgs {
     /// `test` for the test pattern, `camera` for the first camera, `camera:ID` for one by index or name.
     #[arg(long, default_value = "test", value_name = "SOURCE", value_parser = parse_video)]
     video: onair::engine::VideoChoice,
     /// `tone` for the test tone, `mic` or `mic:NAME` for a microphone, `none` for no audio.
     #[arg(long, default_value = "tone", value_name = "SOURCE", value_parser = parse_audio)]
     audio: onair::engine::AudioChoice,
-    /// Where to publish: rtmp://HOST[:PORT]/APP/KEY or srt://HOST:PORT?streamid=publish:APP/KEY[&passphrase=..][&latency=MS].
-    /// Give it more than once to go live to several places from one encode.
-    #[arg(long, value_name = "URL", value_parser = parse_target, required = true, action = clap::ArgAction::Append)]
-    to: Vec<onair::publish::target::PublishTarget>,
     /// Quality knob position: 1 to 5, or its name: 360p, 480p, 720p, 720p60, 1080p.
     #[arg(long, default_value = "3", value_name = "N", value_parser = parse_quality)]
     quality: u8,
@@ -111,7 +131,15 @@ fn main() -> std::process::ExitCode {
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Devices) => devices(),
         Some(Command::Meter { mic, seconds }) => meter(mic, seconds),
-        Some(Command::Publish(args)) => publish(args),
+        Some(Command::Publish(args)) => {
+            let mut targets = args.to;
+            targets.extend(args.record.map(|path| onair::publish::target::PublishTarget::File(onair::publish::target::FileTarget { path })));
+            publish(args.source, targets)
+        }
+        Some(Command::Record { file, source }) => {
+            let path = file.unwrap_or_else(default_recording_path);
+            publish(source, vec![onair::publish::target::PublishTarget::File(onair::publish::target::FileTarget { path })])
+        }
         Some(Command::Watch { url, seconds }) => watch(url, seconds),
         None => desktop(),
     };
@@ -306,11 +334,32 @@ fn meter(mic: Option<String>, seconds: f64) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn publish(args: PublishArgs) -> anyhow::Result<()> {
+/// `~/Videos/OnAir 2026-12-01 17-30-05.mp4` (the Videos folder XDG names, UTC time).
+fn default_recording_path() -> std::path::PathBuf {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default();
+    let videos = std::env::var_os("XDG_VIDEOS_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| home.join("Videos"));
+    let now = onair::media::wallclock::UnixMillis::from_system_time(std::time::SystemTime::now()).to_iso8601();
+    let stamp: String = now
+        .chars()
+        .take(19)
+        .map(|c| {
+            if c == 'T' {
+                ' '
+            } else if c == ':' {
+                '-'
+            } else {
+                c
+            }
+        })
+        .collect();
+    videos.join(format!("OnAir {stamp}.mp4"))
+}
+
+fn publish(args: SourceArgs, targets: Vec<onair::publish::target::PublishTarget>) -> anyhow::Result<()> {
     use onair::engine::{Command as EngineCommand, Engine, EngineConfig};
     use onair::publish::shared::PublishState;
 
-    let (video, audio, targets) = (args.video, args.audio, args.to);
+    let (video, audio) = (args.video, args.audio);
     let knob = onair::encode::quality::QualityKnob::new(args.quality, args.bitrate)?;
     let first = targets.first().cloned().ok_or_else(|| anyhow::anyhow!("--to names no target"))?;
     let mut config = EngineConfig::new(video, audio, first, knob);
@@ -321,7 +370,12 @@ fn publish(args: PublishArgs) -> anyhow::Result<()> {
     let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = interrupted.clone();
     ctrlc_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst))?;
-    onair::terminal::say(&format!("publishing to {} ({}), Ctrl-C to end", shown.join(" and "), engine.status().video_source));
+    let (files, servers): (Vec<_>, Vec<_>) = targets.iter().partition(|t| matches!(t, onair::publish::target::PublishTarget::File(_)));
+    let mut doing: Vec<String> = files.iter().map(|t| t.display()).collect();
+    if !servers.is_empty() {
+        doing.insert(0, format!("publishing to {}", servers.iter().map(|t| t.display()).collect::<Vec<_>>().join(" and ")));
+    }
+    onair::terminal::say(&format!("{} ({}), Ctrl-C to end", doing.join(" and "), engine.status().video_source));
     let started = std::time::Instant::now();
     let mut last_line = std::time::Instant::now() - std::time::Duration::from_secs(1);
     loop {

@@ -231,6 +231,7 @@ impl Engine {
                                 match target {
                                     PublishTarget::Rtmp(target) => crate::publish::rtmp::run(target, for_network, stop).await,
                                     PublishTarget::Srt(target) => crate::publish::srt::run(target, for_network, stop).await,
+                                    PublishTarget::File(target) => crate::publish::file::run(target, for_network, stop).await,
                                 }
                             }
                         })

@@ -63,6 +63,9 @@ pub enum PublishFailure {
     /// The camera, microphone or an encoder failed.
     #[error("{0}")]
     Capture(String),
+    /// The recording's file could not be made or written (a full disk); other targets go on.
+    #[error("recording stopped: {0}")]
+    Recording(String),
 }
 
 /// How the network path to the target is doing, where the protocol tells (SRT).

@@ -114,11 +114,18 @@ impl SrtTarget {
     }
 }
 
-/// Either protocol a stream can leave by.
+/// Where a stream goes: a server over either protocol, or a recording's file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PublishTarget {
     Rtmp(RtmpTarget),
     Srt(SrtTarget),
+    File(FileTarget),
+}
+
+/// A local recording: the encoded stream, as sent, in an MP4 file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileTarget {
+    pub path: std::path::PathBuf,
 }
 
 impl PublishTarget {
@@ -130,6 +137,7 @@ impl PublishTarget {
         match self {
             PublishTarget::Rtmp(target) => target.display(),
             PublishTarget::Srt(target) => target.display(),
+            PublishTarget::File(target) => format!("recording to {}", target.path.display()),
         }
     }
 }

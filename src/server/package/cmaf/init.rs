@@ -1,4 +1,5 @@
-//! CMAF initialization segments (ftyp + moov) for one track.
+//! CMAF initialization segments (ftyp + moov) for one track, and the
+//! header of a recording's file with several.
 
 use bytes::Bytes;
 
@@ -14,12 +15,37 @@ pub struct TrackConfig {
 }
 
 pub fn write_init(track: &TrackConfig) -> Bytes {
-    let mut w = BoxWriter::with_capacity(1024);
+    write_movie(std::slice::from_ref(track), None)
+}
+
+/// The `ftyp` + `moov` of a file with several tracks (a recording). With a
+/// `duration` in milliseconds, mvhd and mehd say how long the movie is: the
+/// bytes are as long whatever the duration, so a recording writes them
+/// with 0 first and over themselves once it knows.
+pub fn write_movie(tracks: &[TrackConfig], duration: Option<u64>) -> Bytes {
+    let mut w = BoxWriter::with_capacity(1024 * tracks.len().max(1));
     w.begin(b"ftyp").bytes(b"iso6").u32(0).bytes(b"iso6").bytes(b"cmfc").bytes(b"mp41").end();
     w.begin(b"moov");
-    write_mvhd(&mut w, track.track_id + 1);
+    let next_track_id = tracks.iter().map(|t| t.track_id).max().unwrap_or(0) + 1;
+    write_mvhd(&mut w, next_track_id, duration.map_or(0, |ms| ms.min(u64::from(u32::MAX)) as u32));
+    for track in tracks {
+        write_trak(&mut w, track);
+    }
+    w.begin(b"mvex");
+    if let Some(ms) = duration {
+        w.begin_full(b"mehd", 1, 0).u64(ms).end();
+    }
+    for track in tracks {
+        w.begin_full(b"trex", 0, 0).u32(track.track_id).u32(1).u32(0).u32(0).u32(0).end();
+    }
+    w.end();
+    w.end(); // moov
+    Bytes::from(w.finish())
+}
+
+fn write_trak(w: &mut BoxWriter, track: &TrackConfig) {
     w.begin(b"trak");
-    write_tkhd(&mut w, track);
+    write_tkhd(w, track);
     w.begin(b"mdia");
     w.begin_full(b"mdhd", 0, 0).u32(0).u32(0).u32(track.timescale).u32(0).u16(0x55c4).u16(0).end();
     let (handler, name): (&[u8; 4], &[u8]) = match track.codec {
@@ -36,8 +62,8 @@ pub fn write_init(track: &TrackConfig) -> Bytes {
     w.begin(b"stbl");
     w.begin_full(b"stsd", 0, 0).u32(1);
     match &track.codec {
-        CodecConfig::H264(h264) => write_avc1(&mut w, h264),
-        CodecConfig::Aac(aac) => write_mp4a(&mut w, aac),
+        CodecConfig::H264(h264) => write_avc1(w, h264),
+        CodecConfig::Aac(aac) => write_mp4a(w, aac),
     }
     w.end();
     w.begin_full(b"stts", 0, 0).u32(0).end();
@@ -48,15 +74,10 @@ pub fn write_init(track: &TrackConfig) -> Bytes {
     w.end(); // minf
     w.end(); // mdia
     w.end(); // trak
-    w.begin(b"mvex");
-    w.begin_full(b"trex", 0, 0).u32(track.track_id).u32(1).u32(0).u32(0).u32(0).end();
-    w.end();
-    w.end(); // moov
-    Bytes::from(w.finish())
 }
 
-fn write_mvhd(w: &mut BoxWriter, next_track_id: u32) {
-    w.begin_full(b"mvhd", 0, 0).u32(0).u32(0).u32(1000).u32(0);
+fn write_mvhd(w: &mut BoxWriter, next_track_id: u32, duration_ms: u32) {
+    w.begin_full(b"mvhd", 0, 0).u32(0).u32(0).u32(1000).u32(duration_ms);
     w.u32(0x0001_0000).u16(0x0100).zeros(10);
     for v in UNITY_MATRIX {
         w.u32(v);
