@@ -6,7 +6,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Server, av_offsets, decode_count, free_port, get_bytes, require, run, wait_for};
+use common::{NginxRtmp, Server, av_offsets, decode_count, free_port, get_bytes, run, wait_for};
 use onair::encode::quality::QualityKnob;
 use onair::engine::{AudioChoice, Command as EngineCommand, Engine, EngineConfig, VideoChoice};
 use onair::publish::shared::PublishState;
@@ -69,43 +69,15 @@ fn test_sources_published_to_onair_serve_keep_size_bitrate_and_sync() {
 
 #[test]
 fn test_sources_published_to_nginx_rtmp_are_recorded_in_sync() {
-    require("nginx");
-    let directory = std::env::temp_dir().join(format!("onair-nginx-{}", std::process::id()));
-    std::fs::create_dir_all(directory.join("record")).unwrap();
-    let module = ["/usr/lib/nginx/modules/ngx_rtmp_module.so", "/usr/share/nginx/modules/ngx_rtmp_module.so"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("the nginx RTMP module is not installed: run packaging/setup.sh");
-    let port = free_port();
-    let config = format!(
-        "load_module {module};\ndaemon off;\nmaster_process off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/error.log warn;\n\
-         events {{ worker_connections 64; }}\nrtmp {{ server {{ listen 127.0.0.1:{port}; application live {{ live on; record all; record_path {dir}/record; record_unique off; }} }} }}\n",
-        dir = directory.display()
-    );
-    std::fs::write(directory.join("nginx.conf"), config).unwrap();
-    let mut nginx = Command::new("nginx")
-        .args([
-            "-p",
-            &directory.display().to_string(),
-            "-c",
-            &directory.join("nginx.conf").display().to_string(),
-            "-e",
-            &directory.join("error.log").display().to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start nginx");
-    wait_for("nginx to listen", Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).ok());
+    let nginx = NginxRtmp::start("engine");
+    let port = nginx.port;
     let url = format!("rtmp://127.0.0.1:{port}/live/recorded");
     let output = onair_publish(&["--to", &url, "--quality", "1", "--bitrate", "900", "--duration", "12"]);
-    let recorded = directory.join("record/recorded.flv");
+    let recorded = nginx.recording("recorded");
     wait_for("nginx to close the recording", Duration::from_secs(10), || {
         let (ok, probe, _) = run("ffprobe", &["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", &recorded.display().to_string()]);
         (ok && probe.trim().parse::<f64>().is_ok_and(|d| d > 10.0)).then_some(())
     });
-    let _ = nginx.kill();
-    let _ = nginx.wait();
     assert!(output.status.success(), "onair publish failed: {}", String::from_utf8_lossy(&output.stderr));
     let path = recorded.display().to_string();
     let (_, probe, _) = run("ffprobe", &["-v", "error", "-show_entries", "stream=codec_name,width,height,sample_rate", "-of", "compact", &path]);
@@ -121,7 +93,6 @@ fn test_sources_published_to_nginx_rtmp_are_recorded_in_sync() {
     let kbps = bytes as f64 * 8.0 / 10.0 / 1000.0;
     assert!((720.0..=1080.0).contains(&kbps), "video bitrate {kbps:.0} kbit/s is not within 20 % of 900");
     assert_in_sync(&av_offsets(&path));
-    let _ = std::fs::remove_dir_all(&directory);
 }
 
 fn start_engine(url: &str, knob: QualityKnob) -> Engine {

@@ -15,6 +15,18 @@ pub struct ServerConfig {
     pub streams: StreamRules,
     pub ladder: LadderConfig,
     pub record: RecordConfig,
+    /// Destinations every live stream (or the keys each names) is pushed to: `[[forward]]`.
+    pub forward: Vec<ForwardConfig>,
+}
+
+/// A restream destination.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ForwardConfig {
+    /// rtmp://HOST[:PORT]/APP/KEY or srt://HOST:PORT?streamid=…; `{key}` is the stream's key.
+    pub url: String,
+    /// Only these stream keys are forwarded here; empty forwards every key.
+    pub keys: Vec<String>,
 }
 
 /// Server-side recording: every live stream's source rendition and audio
@@ -276,6 +288,11 @@ impl ServerConfig {
         let ladder = &self.ladder;
         if let Some(cores) = ladder.max_cores {
             within("ladder.max_cores", cores, cores > 0.0, "more than 0 (or leave it out)")?;
+        }
+        for (index, forward) in self.forward.iter().enumerate() {
+            let url = forward.url.replace("{key}", "key");
+            let parsed = crate::publish::target::PublishTarget::parse(&url);
+            within(&format!("forward[{index}].url"), &forward.url, parsed.is_ok(), "rtmp://HOST[:PORT]/APP/KEY or srt://HOST:PORT?streamid=…")?;
         }
         if let Some(megabytes) = self.record.max_megabytes {
             within("record.max_megabytes", megabytes, megabytes >= 1, "1 or more (or leave it out)")?;

@@ -8,6 +8,7 @@
 pub mod announce;
 pub mod config;
 pub mod control;
+pub mod forward;
 pub mod hub;
 pub mod ingest;
 pub mod ladder;
@@ -68,7 +69,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     let srt_listen = config.srt.listen;
     let recorder = record::Recorder::start(&config.record)
         .map_err(|error| ServeError::Record { directory: config.record.directory.clone().unwrap_or_default(), error })?;
-    let hub = Arc::new(Hub::new(config, Arc::new(Metrics::default())).with_recorder(recorder));
+    let hub = Arc::new(Hub::new(config, Arc::new(Metrics::default())).with_recorder(recorder).with_runtime(tokio::runtime::Handle::current()));
     let srt =
         ingest::srt::bind(&hub).map_err(|error| ServeError::Bind { what: "SRT", addr: srt_listen, config_key: "srt.listen", flag: "--srt ADDR", error })?;
     let srt_addr = srt.local_addr();

@@ -363,3 +363,58 @@ pub fn assert_tfdt_is_the_sum_of_durations(segments: &[SegmentTiming]) {
 pub fn all_durations(segments: &[SegmentTiming]) -> Vec<u32> {
     segments.iter().flat_map(|(_, fragments)| fragments).flat_map(|(_, durations)| durations.iter().copied()).collect()
 }
+
+/// A single-process nginx with the RTMP module, recording every stream it
+/// gets to `DIR/record/KEY.flv`; stopped on drop.
+pub struct NginxRtmp {
+    child: Child,
+    pub port: u16,
+    pub directory: PathBuf,
+}
+
+impl NginxRtmp {
+    pub fn start(name: &str) -> NginxRtmp {
+        require("nginx");
+        let directory = std::env::temp_dir().join(format!("onair-nginx-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(directory.join("record")).unwrap();
+        let module = ["/usr/lib/nginx/modules/ngx_rtmp_module.so", "/usr/share/nginx/modules/ngx_rtmp_module.so"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .expect("the nginx RTMP module is not installed: run packaging/setup.sh");
+        let port = free_port();
+        let config = format!(
+            "load_module {module};\ndaemon off;\nmaster_process off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/error.log warn;\n\
+             events {{ worker_connections 64; }}\nrtmp {{ server {{ listen 127.0.0.1:{port}; application live {{ live on; record all; record_path {dir}/record; record_unique off; }} }} }}\n",
+            dir = directory.display()
+        );
+        std::fs::write(directory.join("nginx.conf"), config).unwrap();
+        let child = Command::new("nginx")
+            .args([
+                "-p",
+                &directory.display().to_string(),
+                "-c",
+                &directory.join("nginx.conf").display().to_string(),
+                "-e",
+                &directory.join("error.log").display().to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        wait_for("nginx to listen", Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).ok());
+        NginxRtmp { child, port, directory }
+    }
+
+    /// Where nginx records stream `key`.
+    pub fn recording(&self, key: &str) -> PathBuf {
+        self.directory.join("record").join(format!("{key}.flv"))
+    }
+}
+
+impl Drop for NginxRtmp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.directory);
+    }
+}

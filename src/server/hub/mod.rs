@@ -17,6 +17,7 @@ use crate::media::frame::{EncodedFrame, TrackKind};
 pub use crate::media::shown::shown_key;
 use crate::media::wallclock::UnixMillis;
 use crate::server::config::{ConflictPolicy, LadderConfig, ServerConfig};
+use crate::server::forward::Forwards;
 use crate::server::hub::stream::{Packager, StreamSnapshot};
 use crate::server::hub::wakeups::{TrackKey, WaitPoint, Waiting, Wakeups};
 use crate::server::ladder::{Ladder, LadderStatus, RungSink, SourceFrame};
@@ -75,6 +76,8 @@ pub struct LiveStream {
     viewers: Mutex<HashMap<u64, Instant>>,
     /// The current publisher's transcoding ladder, if the stream has one.
     ladder: Mutex<Option<Ladder>>,
+    /// The destinations the stream is pushed to, if any.
+    pub forwards: Option<Forwards>,
     /// The packager's snapshots, read without its lock: requests never wait
     /// while a frame is packaged and the playlists rendered.
     snapshots: watch::Receiver<Arc<StreamSnapshot>>,
@@ -166,17 +169,33 @@ pub struct Hub {
     expiry_changed: Arc<tokio::sync::Notify>,
     /// Writes the recorded keys' streams to disk, when recording is on.
     recorder: Option<Arc<Recorder>>,
+    /// Where forwards to `[[forward]]` destinations run.
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl Hub {
     pub fn new(config: ServerConfig, metrics: Arc<Metrics>) -> Hub {
         let ladder_on = AtomicBool::new(config.ladder.enabled);
-        Hub { config, ladder_on, streams: Mutex::new(HashMap::new()), metrics, expiry_changed: Arc::new(tokio::sync::Notify::new()), recorder: None }
+        Hub {
+            config,
+            ladder_on,
+            streams: Mutex::new(HashMap::new()),
+            metrics,
+            expiry_changed: Arc::new(tokio::sync::Notify::new()),
+            recorder: None,
+            runtime: None,
+        }
     }
 
     /// Records the keys `record.keys` names (all when empty) with `recorder`.
     pub fn with_recorder(mut self, recorder: Option<Arc<Recorder>>) -> Hub {
         self.recorder = recorder;
+        self
+    }
+
+    /// Runs streams' forwards on `runtime` (none run without one).
+    pub fn with_runtime(mut self, runtime: tokio::runtime::Handle) -> Hub {
+        self.runtime = Some(runtime);
         self
     }
 
@@ -261,6 +280,9 @@ impl Hub {
             }
             packager.begin_session();
         }
+        if let Some(forwards) = &stream.forwards {
+            forwards.begin_session();
+        }
         stream.set_state(StreamState::Live);
         let ladder = (self.ladder_on() && self.config.ladder.covers(key)).then(|| self.config.ladder.clone());
         Ok(Publisher { stream, session, metrics: self.metrics.clone(), ladder, expiry_changed: self.expiry_changed.clone() })
@@ -286,6 +308,7 @@ impl Hub {
             session: AtomicU64::new(0),
             viewers: Mutex::new(HashMap::new()),
             ladder: Mutex::new(None),
+            forwards: self.runtime.as_ref().and_then(|runtime| Forwards::start(key, &self.config.forward, runtime)),
             created: Instant::now(),
         });
         streams.insert(key.to_string(), stream.clone());
@@ -326,6 +349,9 @@ impl Hub {
             StreamState::Waiting { since } if now.duration_since(since) >= grace => {
                 tracing::info!(key, "publisher did not come back; stream ended");
                 stream.packager().end(wall);
+                if let Some(forwards) = &stream.forwards {
+                    forwards.stop();
+                }
                 stream.set_state(StreamState::Ended { since: now });
                 true
             }
@@ -404,6 +430,9 @@ impl Publisher {
                 },
             }
         }
+        if let Some(forwards) = &self.stream.forwards {
+            forwards.configure(&config);
+        }
         self.stream.packager().configure(config, wall_now());
         Ok(())
     }
@@ -411,6 +440,9 @@ impl Publisher {
     /// `arrived` is when the frame's bytes came off the socket.
     pub fn push(&self, frame: EncodedFrame, arrived: Instant) -> Result<(), PublishError> {
         self.check_current()?;
+        if let Some(forwards) = &self.stream.forwards {
+            forwards.push(&frame);
+        }
         let for_ladder = (frame.kind == TrackKind::Video && self.ladder.is_some()).then(|| (frame.data.clone(), frame.keyframe));
         let (segments, placed) = {
             let mut packager = self.stream.packager();

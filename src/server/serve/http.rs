@@ -101,6 +101,8 @@ struct StreamReport {
     renditions: Vec<RenditionReport>,
     /// The transcoding ladder: each rung running, shed or failed, with its lag and CPU.
     ladder: Option<crate::server::ladder::LadderStatus>,
+    /// The `[[forward]]` destinations the stream is pushed to.
+    forwards: Vec<crate::server::forward::ForwardReport>,
 }
 
 /// What a rendition is to the stream.
@@ -192,6 +194,7 @@ fn report(stream: &LiveStream, now: Instant) -> StreamReport {
         dash: format!("/live/{}/manifest.mpd", stream.key),
         renditions: window.tracks().map(|t| rendition_report(&stream.key, t)).collect(),
         ladder: stream.ladder_status(),
+        forwards: stream.forwards.as_ref().map(|f| f.report()).unwrap_or_default(),
     }
     .with_fallback_bitrate(bytes_in, uptime_seconds)
 }
