@@ -11,7 +11,7 @@ packages=(
   # the ladder decodes and scales with FFmpeg's libavcodec and libswscale
   libavcodec-dev libavutil-dev libswscale-dev
   # peers the tests and benchmarks run against
-  ffmpeg nginx libnginx-mod-rtmp srt-tools wrk iproute2 procps curl chromium
+  ffmpeg nginx libnginx-mod-rtmp libnginx-mod-stream srt-tools wrk iproute2 procps curl chromium
   # a microphone stand-in: PulseAudio with a null sink, reached through ALSA
   pulseaudio pulseaudio-utils libasound2-plugins
   # the desktop app's window (X11 or Wayland, OpenGL), and a virtual display for its tests

@@ -157,7 +157,7 @@ pub enum TargetProblem {
     EmptyKey,
     #[error("The server URL is empty: paste it from your platform's dashboard")]
     EmptyUrl,
-    #[error("An RTMP server URL starts with rtmp:// (rtmp://HOST[:PORT]/APP)")]
+    #[error("An RTMP server URL starts with rtmp:// or rtmps:// (rtmp://HOST[:PORT]/APP)")]
     NotRtmp,
     #[error("An SRT server URL starts with srt:// (srt://HOST:PORT)")]
     NotSrt,
@@ -172,11 +172,11 @@ pub enum TargetProblem {
 impl Settings {
     /// The first target field that cannot work, before anything connects.
     pub fn target_problem(&self) -> Option<(TargetField, TargetProblem)> {
-        let url = |text: &str, scheme: &str, wrong: TargetProblem| {
+        let url = |text: &str, schemes: &[&str], wrong: TargetProblem| {
             let text = text.trim();
             if text.is_empty() {
                 Some((TargetField::Url, TargetProblem::EmptyUrl))
-            } else if !text.to_ascii_lowercase().starts_with(scheme) {
+            } else if !schemes.iter().any(|scheme| text.to_ascii_lowercase().starts_with(scheme)) {
                 Some((TargetField::Url, wrong))
             } else {
                 None
@@ -184,10 +184,10 @@ impl Settings {
         };
         match self.target {
             TargetKind::LocalRtmp | TargetKind::LocalSrt => self.local_key.trim().is_empty().then_some((TargetField::StreamKey, TargetProblem::EmptyKey)),
-            TargetKind::CustomRtmp => url(&self.custom_rtmp_url, "rtmp://", TargetProblem::NotRtmp)
+            TargetKind::CustomRtmp => url(&self.custom_rtmp_url, &["rtmp://", "rtmps://"], TargetProblem::NotRtmp)
                 .or_else(|| self.custom_rtmp_url.contains('?').then_some((TargetField::Url, TargetProblem::QueryInUrl)))
                 .or_else(|| self.custom_rtmp_key.trim().is_empty().then_some((TargetField::StreamKey, TargetProblem::EmptyKey))),
-            TargetKind::CustomSrt => url(&self.custom_srt_url, "srt://", TargetProblem::NotSrt)
+            TargetKind::CustomSrt => url(&self.custom_srt_url, &["srt://"], TargetProblem::NotSrt)
                 .or_else(|| self.custom_srt_stream_id.trim().is_empty().then_some((TargetField::StreamId, TargetProblem::EmptyStreamId)))
                 .or_else(|| {
                     let length = self.custom_srt_passphrase.chars().count();
@@ -209,6 +209,7 @@ mod target_tests {
         assert_eq!(custom("", "abc").target_problem(), Some((TargetField::Url, TargetProblem::EmptyUrl)));
         assert_eq!(custom("http://x/app", "abc").target_problem(), Some((TargetField::Url, TargetProblem::NotRtmp)));
         assert_eq!(custom("rtmp://x/app", "abc").target_problem(), None);
+        assert_eq!(custom("rtmps://x/app", "abc").target_problem(), None);
         let srt = |id: &str, passphrase: &str| Settings {
             target: TargetKind::CustomSrt,
             custom_srt_url: "srt://x:9000".into(),

@@ -13,3 +13,4 @@ pub mod session;
 pub mod shared;
 pub mod srt;
 pub mod target;
+pub mod tls;

@@ -18,6 +18,8 @@ pub enum Failure {
     Refused(String),
     /// Not worth retrying: the name does not resolve.
     Unresolved(String),
+    /// Not worth retrying: the server's TLS certificate cannot be trusted.
+    Certificate(String),
 }
 
 /// The first address of `host`; a name that does not resolve is not worth retrying.
@@ -74,6 +76,7 @@ pub async fn run_with_reconnect(
             }
             Err(Failure::Refused(reason)) => return failed(PublishFailure::Refused { host, reason }),
             Err(Failure::Unresolved(reason)) => return failed(PublishFailure::Unresolved { host, reason }),
+            Err(Failure::Certificate(reason)) => return failed(PublishFailure::Certificate { host, reason }),
             Err(Failure::Transient { reason, was_live: false }) if live_since.is_none() => return failed(PublishFailure::Unreachable { host, reason }),
             Err(Failure::Transient { reason, was_live }) => {
                 if was_live {

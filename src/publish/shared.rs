@@ -60,6 +60,9 @@ pub enum PublishFailure {
     Unresolved { host: String, reason: String },
     #[error("{host} refused the stream: {reason}")]
     Refused { host: String, reason: String },
+    /// RTMPS: the server's certificate cannot be trusted.
+    #[error("cannot trust {host}: {reason}")]
+    Certificate { host: String, reason: String },
     /// The camera, microphone or an encoder failed.
     #[error("{0}")]
     Capture(String),

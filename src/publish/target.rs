@@ -1,7 +1,10 @@
-//! Where to publish: `rtmp://host[:port]/app/key`.
+//! Where to publish: `rtmp://host[:port]/app/key` (`rtmps://` over TLS),
+//! `srt://host:port?…`, or a recording's file.
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RtmpTarget {
+    /// RTMPS: RTMP inside TLS, checked against the system's root certificates.
+    pub tls: bool,
     pub host: String,
     pub port: u16,
     pub app: String,
@@ -9,7 +12,7 @@ pub struct RtmpTarget {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{url:?} is not a publish URL: {reason}. Expected rtmp://HOST[:PORT]/APP/KEY or srt://HOST:PORT?streamid=publish:APP/KEY")]
+#[error("{url:?} is not a publish URL: {reason}. Expected rtmp[s]://HOST[:PORT]/APP/KEY or srt://HOST:PORT?streamid=publish:APP/KEY")]
 pub struct TargetError {
     pub url: String,
     pub reason: &'static str,
@@ -18,11 +21,15 @@ pub struct TargetError {
 impl RtmpTarget {
     pub fn parse(url: &str) -> Result<RtmpTarget, TargetError> {
         let error = |reason| TargetError { url: redact(url), reason };
-        let rest = url.strip_prefix("rtmp://").ok_or_else(|| error("only rtmp:// is supported here"))?;
+        let (tls, rest) = match (url.strip_prefix("rtmp://"), url.strip_prefix("rtmps://")) {
+            (Some(rest), _) => (false, rest),
+            (None, Some(rest)) => (true, rest),
+            (None, None) => return Err(error("only rtmp:// and rtmps:// are supported here")),
+        };
         let (authority, path) = rest.split_once('/').ok_or_else(|| error("no application and stream key"))?;
         let (host, port) = match authority.rsplit_once(':') {
             Some((host, port)) => (host, port.parse::<u16>().map_err(|_| error("the port is not a number"))?),
-            None => (authority, 1935),
+            None => (authority, if tls { 443 } else { 1935 }),
         };
         if host.is_empty() {
             return Err(error("no host"));
@@ -31,16 +38,16 @@ impl RtmpTarget {
         if app.is_empty() || key.is_empty() {
             return Err(error("empty application or stream key"));
         }
-        Ok(RtmpTarget { host: host.trim_matches(['[', ']']).to_string(), port, app: app.to_string(), key: key.to_string() })
+        Ok(RtmpTarget { tls, host: host.trim_matches(['[', ']']).to_string(), port, app: app.to_string(), key: key.to_string() })
     }
 
     /// The URL without its stream key, safe to show and log.
     pub fn display(&self) -> String {
-        format!("rtmp://{}:{}/{}/{}", self.host, self.port, self.app, mask(&self.key))
+        format!("{}/{}", self.tc_url(), mask(&self.key))
     }
 
     pub fn tc_url(&self) -> String {
-        format!("rtmp://{}:{}/{}", self.host, self.port, self.app)
+        format!("{}://{}:{}/{}", if self.tls { "rtmps" } else { "rtmp" }, self.host, self.port, self.app)
     }
 }
 

@@ -374,17 +374,43 @@ pub struct NginxRtmp {
 
 impl NginxRtmp {
     pub fn start(name: &str) -> NginxRtmp {
+        NginxRtmp::launch(name, None)
+    }
+
+    /// With nginx's stream module in front, terminating TLS on the port returned
+    /// with `certificate` and `key` (PEM files) and passing RTMP on: an RTMPS endpoint.
+    pub fn start_tls(name: &str, certificate: &std::path::Path, key: &std::path::Path) -> (NginxRtmp, u16) {
+        let tls_port = free_port();
+        let nginx = NginxRtmp::launch(name, Some((tls_port, certificate, key)));
+        wait_for("nginx to listen for TLS", Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", tls_port)).ok());
+        (nginx, tls_port)
+    }
+
+    fn launch(name: &str, tls: Option<(u16, &std::path::Path, &std::path::Path)>) -> NginxRtmp {
         require("nginx");
         let directory = std::env::temp_dir().join(format!("onair-nginx-{name}-{}", std::process::id()));
         std::fs::create_dir_all(directory.join("record")).unwrap();
-        let module = ["/usr/lib/nginx/modules/ngx_rtmp_module.so", "/usr/share/nginx/modules/ngx_rtmp_module.so"]
-            .into_iter()
-            .find(|p| std::path::Path::new(p).exists())
-            .expect("the nginx RTMP module is not installed: run packaging/setup.sh");
+        let module = |file: &str| {
+            ["/usr/lib/nginx/modules", "/usr/share/nginx/modules"]
+                .into_iter()
+                .map(|dir| format!("{dir}/{file}"))
+                .find(|p| std::path::Path::new(p).exists())
+                .unwrap_or_else(|| panic!("nginx's {file} is not installed: run packaging/setup.sh"))
+        };
         let port = free_port();
+        // nginx wants every load_module before the blocks.
+        let (mut modules, mut stream) = (format!("load_module {};\n", module("ngx_rtmp_module.so")), String::new());
+        if let Some((tls_port, certificate, key)) = tls {
+            modules += &format!("load_module {};\n", module("ngx_stream_module.so"));
+            stream = format!(
+                "stream {{ server {{ listen 127.0.0.1:{tls_port} ssl; ssl_certificate {}; ssl_certificate_key {}; proxy_pass 127.0.0.1:{port}; }} }}\n",
+                certificate.display(),
+                key.display()
+            );
+        }
         let config = format!(
-            "load_module {module};\ndaemon off;\nmaster_process off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/error.log warn;\n\
-             events {{ worker_connections 64; }}\nrtmp {{ server {{ listen 127.0.0.1:{port}; application live {{ live on; record all; record_path {dir}/record; record_unique off; }} }} }}\n",
+            "{modules}daemon off;\nmaster_process off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/error.log warn;\n\
+             events {{ worker_connections 64; }}\n{stream}rtmp {{ server {{ listen 127.0.0.1:{port}; application live {{ live on; record all; record_path {dir}/record; record_unique off; }} }} }}\n",
             dir = directory.display()
         );
         std::fs::write(directory.join("nginx.conf"), config).unwrap();
