@@ -27,18 +27,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# An `onair serve` sink; prints "RTMP_PORT SRT_PORT".
+# An `onair serve` sink on fresh ports, left in SINK_RTMP and SINK_SRT (not in a
+# subshell, so its PID reaches PIDS and it is stopped at the end).
 sink() { # name
-    local rtmp srt http
-    rtmp="$(free_port)"; srt="$(free_port)"; http="$(free_port)"
-    NO_COLOR=1 "$BIN" serve --no-ladder --rtmp "$HOST:$rtmp" --srt "$HOST:$srt" --http "$HOST:$http" >"$TMP/sink-$1.log" 2>&1 &
+    local http
+    SINK_RTMP="$(free_port)"; SINK_SRT="$(free_port)"; http="$(free_port)"
+    NO_COLOR=1 "$BIN" serve --no-ladder --rtmp "$HOST:$SINK_RTMP" --srt "$HOST:$SINK_SRT" --http "$HOST:$http" >"$TMP/sink-$1.log" 2>&1 &
     PIDS+=("$!")
     wait_port "$HOST" "$http" 20
-    echo "$rtmp $srt"
 }
-read -r A_RTMP A_SRT < <(sink a)
-read -r B_RTMP B_SRT < <(sink b)
-read -r C_RTMP _ < <(sink c)
+sink a; A_RTMP="$SINK_RTMP"
+sink b; B_RTMP="$SINK_RTMP"; B_SRT="$SINK_SRT"
+sink c; C_RTMP="$SINK_RTMP"
 
 # CPU seconds (user + system) of one `onair publish` run with these extra arguments.
 publish_cpu() {

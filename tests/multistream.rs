@@ -74,3 +74,27 @@ fn onair_publish_takes_to_twice_and_shows_a_line_per_target() {
         assert!(frames >= 60, "{what}: {frames} frames");
     }
 }
+
+#[test]
+fn a_target_starts_and_stops_on_its_own_while_the_first_stays_live() {
+    let (first, second) = (Server::start("[ladder]\nenabled = false\n"), Server::start("[ladder]\nenabled = false\n[streams]\ngrace_seconds = 1.0\n"));
+    let target = PublishTarget::parse(&first.rtmp_url("steady")).unwrap();
+    let engine =
+        Engine::start(EngineConfig::new(VideoChoice::TestPattern, AudioChoice::TestTone, target, QualityKnob::new(1, None).unwrap())).expect("engine starts");
+    let target_state = |index: usize| engine.status().targets.get(index).map(|t| t.state.clone());
+    wait_for("the first target live", Duration::from_secs(15), || (target_state(0) == Some(PublishState::Live)).then_some(()));
+    engine.send(onair::engine::Command::StartTarget(PublishTarget::parse(&second.rtmp_url("joined")).unwrap()));
+    wait_for("the second target live", Duration::from_secs(15), || (target_state(1) == Some(PublishState::Live)).then_some(()));
+    wait_for("segments from the joined target", Duration::from_secs(20), || second.media_playlist("joined", "video").filter(|p| !p.segments.is_empty()));
+    engine.send(onair::engine::Command::StopTarget(1));
+    wait_for("the second target stopped", Duration::from_secs(10), || (target_state(1) == Some(PublishState::Stopped)).then_some(()));
+    let joined = wait_for("the joined stream to end", Duration::from_secs(20), || second.media_playlist("joined", "video").filter(|p| p.end_list));
+    let frames = decode_count(&second.url("/live/joined/video/playlist.m3u8"), "v");
+    let listed: f32 = joined.segments.iter().map(|s| s.duration).sum();
+    assert!(frames > 30 && (frames as f32 - listed * 30.0).abs() <= 2.0, "the joined target's stream starts on a keyframe and decodes whole: {frames} frames");
+    let status = engine.status();
+    assert_eq!(status.state, PublishState::Live, "the first target stays live: {:?}", status.targets);
+    assert_eq!(status.targets[0].state, PublishState::Live);
+    let last = engine.shutdown();
+    assert_eq!(last.targets[0].dropped_frames, 0, "{:?}", last.targets[0]);
+}

@@ -8,6 +8,7 @@
 pub mod audio;
 pub mod cpu;
 pub mod status;
+pub mod targets;
 pub mod throughput;
 pub mod video;
 
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use self::status::{Status, TargetStatus};
+use self::targets::{Driver, Targets};
 use self::throughput::Throughput;
 use crate::capture::camera::{CameraSource, find_camera};
 use crate::capture::clock::CaptureClock;
@@ -30,7 +32,7 @@ use crate::capture::tone::TestTone;
 use crate::capture::{AudioSource, CaptureError, VideoSource};
 use crate::encode::quality::QualityKnob;
 use crate::publish::fanout::Fanout;
-use crate::publish::shared::{PublishFailure, PublishShared, PublishState};
+use crate::publish::shared::{PublishFailure, PublishState};
 use crate::publish::target::PublishTarget;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,6 +72,10 @@ impl EngineConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     SetQuality(QualityKnob),
+    /// Starts one more target from the same encode (a platform, a recording).
+    StartTarget(PublishTarget),
+    /// Stops target N (in the order started) alone; the others stay live.
+    StopTarget(usize),
     Stop,
 }
 
@@ -84,6 +90,7 @@ pub enum EngineError {
 /// State the engine's threads share.
 pub struct EngineShared {
     pub publish: Fanout,
+    pub targets: Targets,
     knob: Mutex<QualityKnob>,
     knob_generation: AtomicU64,
     /// Video encoders created: one at the start, one per applied knob change.
@@ -108,11 +115,6 @@ pub struct Preview {
 impl EngineShared {
     pub fn knob(&self) -> QualityKnob {
         *self.knob.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The target the status reports.
-    fn primary(&self) -> Option<&Arc<PublishShared>> {
-        self.publish.targets().first()
     }
 
     pub fn stopping(&self) -> bool {
@@ -179,6 +181,7 @@ impl Engine {
             return Err(EngineError::Start("no publish target was given".into()));
         }
         let clock = CaptureClock::start();
+        let (driver_tx, mut driver_rx) = tokio::sync::mpsc::unbounded_channel::<Driver>();
         let (width, height) = config.knob.size();
         let preset = config.knob.preset();
         let video: Box<dyn VideoSource> = match &config.video {
@@ -190,7 +193,8 @@ impl Engine {
         };
         let audio = open_audio(&config.audio, clock)?;
         let shared = Arc::new(EngineShared {
-            publish: Fanout::new(config.targets.len(), config.queue_span, clock),
+            publish: Fanout::new(0, config.queue_span, clock),
+            targets: Targets::new(driver_tx),
             knob: Mutex::new(config.knob),
             knob_generation: AtomicU64::new(0),
             encoders_started: AtomicU64::new(0),
@@ -204,7 +208,6 @@ impl Engine {
         let audio_source = audio.as_ref().map_or_else(|| "none".to_string(), |a| a.describe());
         let (status_tx, status) = watch::channel(Status { video_source: video_source.clone(), audio_source: audio_source.clone(), ..Status::idle() });
         let (commands, command_rx) = mpsc::channel();
-        let (stop_tx, stop_rx) = watch::channel(false);
         let spawn = |name: &str, work: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new().name(name.into()).spawn(work).map_err(|e| EngineError::Start(format!("{name} thread: {e}")))
         };
@@ -218,31 +221,30 @@ impl Engine {
             threads.push(spawn("audio", Box::new(move || audio::run(audio, for_audio, kbps)))?);
         }
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| EngineError::Start(e.to_string()))?;
-        let drivers: Vec<_> = config.targets.iter().cloned().zip(shared.publish.targets().iter().cloned()).collect();
+        for target in config.targets.iter().cloned() {
+            shared.targets.start(&shared.publish, target);
+        }
         threads.push(spawn(
             "publish",
             Box::new(move || {
                 runtime.block_on(async move {
-                    let running: Vec<_> = drivers
-                        .into_iter()
-                        .map(|(target, for_network)| {
-                            let stop = stop_rx.clone();
-                            async move {
-                                match target {
-                                    PublishTarget::Rtmp(target) => crate::publish::rtmp::run(target, for_network, stop).await,
-                                    PublishTarget::Srt(target) => crate::publish::srt::run(target, for_network, stop).await,
-                                    PublishTarget::File(target) => crate::publish::file::run(target, for_network, stop).await,
-                                }
-                            }
-                        })
-                        .collect();
-                    futures_util::future::join_all(running).await;
+                    // Drivers come as targets start, until the engine stops; then the running ones finish.
+                    let mut running = tokio::task::JoinSet::new();
+                    loop {
+                        tokio::select! {
+                            driver = driver_rx.recv() => match driver {
+                                Some(driver) => { running.spawn(driver.run()); }
+                                None => break,
+                            },
+                            Some(_) = running.join_next(), if !running.is_empty() => {}
+                        }
+                    }
+                    while running.join_next().await.is_some() {}
                 })
             }),
         )?);
         let for_control = shared.clone();
-        let names = config.targets.iter().map(PublishTarget::display).collect();
-        threads.push(spawn("control", Box::new(move || control_loop(command_rx, for_control, stop_tx, status_tx, video_source, audio_source, names)))?);
+        threads.push(spawn("control", Box::new(move || control_loop(command_rx, for_control, status_tx, video_source, audio_source)))?);
         Ok(Engine { shared, commands, status, threads })
     }
 
@@ -275,36 +277,33 @@ impl Engine {
     }
 }
 
-fn control_loop(
-    commands: mpsc::Receiver<Command>,
-    shared: Arc<EngineShared>,
-    stop: watch::Sender<bool>,
-    status: watch::Sender<Status>,
-    video_source: String,
-    audio_source: String,
-    names: Vec<String>,
-) {
-    let mut throughput: Vec<Throughput> = shared.publish.targets().iter().map(|_| Throughput::default()).collect();
+fn control_loop(commands: mpsc::Receiver<Command>, shared: Arc<EngineShared>, status: watch::Sender<Status>, video_source: String, audio_source: String) {
+    let mut throughput: Vec<Throughput> = Vec::new();
+    let mut stopped_all = false;
     loop {
         match commands.recv_timeout(Duration::from_millis(250)) {
             Ok(Command::SetQuality(knob)) => {
                 *shared.knob.lock().unwrap_or_else(|p| p.into_inner()) = knob;
                 shared.knob_generation.fetch_add(1, Ordering::SeqCst);
             }
+            Ok(Command::StartTarget(target)) => {
+                shared.targets.start(&shared.publish, target);
+            }
+            Ok(Command::StopTarget(index)) => shared.targets.stop(index),
             Ok(Command::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => shared.stopping.store(true, Ordering::SeqCst),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
-        if shared.stopping() && !*stop.borrow() {
-            let _ = stop.send(true);
+        if shared.stopping() && !stopped_all {
+            stopped_all = true;
+            shared.targets.stop_all();
         }
         let now = Instant::now();
-        let targets: Vec<TargetReading> = shared
-            .publish
-            .targets()
+        let listed = shared.targets.list();
+        throughput.resize_with(listed.len(), Throughput::default);
+        let targets: Vec<TargetReading> = listed
             .iter()
-            .zip(&names)
             .zip(&mut throughput)
-            .map(|((target, name), throughput)| {
+            .map(|((name, target), throughput)| {
                 let (state, live_since) = target.state();
                 let frames = target.video_frames_sent.load(Ordering::Relaxed);
                 let (sent_kbps, fps) = throughput.sample(now, target.bytes_sent.load(Ordering::Relaxed), frames);
@@ -324,8 +323,11 @@ fn control_loop(
                 (reported, live_since, target.latency_ms())
             })
             .collect();
-        let Some(primary) = shared.primary() else { return };
-        let (first, live_since, latency_ms) = targets[0].clone();
+        // A target that ended is no longer fed.
+        for (_, target) in listed.iter().filter(|(_, t)| t.state().0.is_over()) {
+            shared.publish.remove(target);
+        }
+        let (Some((_, primary)), Some((first, live_since, latency_ms))) = (listed.first(), targets.first().cloned()) else { return };
         let states: Vec<&PublishState> = targets.iter().map(|(t, _, _)| &t.state).collect();
         let mut state = combined_state(&states);
         // Every target's network side ended (failed, or stopped): capture ends too.
@@ -361,7 +363,9 @@ fn control_loop(
             targets: targets.into_iter().map(|(t, _, _)| t).collect(),
         };
         if finished {
-            // What was live is over: no rate, queue or level lingers.
+            // What was live is over: no rate, queue or level lingers. The
+            // publish runtime ends once no more drivers can come.
+            shared.targets.stop_all();
             snapshot.end_live_numbers();
             status.send_replace(snapshot);
             return;

@@ -1,17 +1,23 @@
 //! One encode, several targets: every encoded frame is handed to each
 //! target's own queue (a reference-counted copy), so a slow or dead target
-//! drops by its own policy and never stalls or delays the others.
+//! drops by its own policy and never stalls or delays the others. Targets
+//! come and go while the encode runs.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use super::queue::Outgoing;
+use super::queue::{Outgoing, OutgoingKind};
 use super::shared::{EncoderSignals, MediaDescription, PublishShared};
 use crate::capture::clock::CaptureClock;
+use crate::media::codec::CodecConfig;
 
 pub struct Fanout {
     signals: Arc<EncoderSignals>,
-    targets: Vec<Arc<PublishShared>>,
+    queue_span: Duration,
+    clock: CaptureClock,
+    targets: RwLock<Vec<Arc<PublishShared>>>,
+    /// The newest video and audio configurations, for a target that joins later.
+    configs: Mutex<[Option<Outgoing>; 2]>,
 }
 
 impl Fanout {
@@ -19,21 +25,43 @@ impl Fanout {
     pub fn new(targets: usize, queue_span: Duration, clock: CaptureClock) -> Fanout {
         let signals = Arc::new(EncoderSignals::default());
         let targets = (0..targets).map(|_| Arc::new(PublishShared::new(queue_span, clock, signals.clone()))).collect();
-        Fanout { signals, targets }
+        Fanout { signals, queue_span, clock, targets: RwLock::new(targets), configs: Mutex::new([None, None]) }
     }
 
     /// From an encoder thread: never waits on any network.
     pub fn push(&self, item: Outgoing) {
-        let Some((last, rest)) = self.targets.split_last() else { return };
+        if let OutgoingKind::Config(config) = &item.kind {
+            let slot = usize::from(matches!(config, CodecConfig::Aac(_)));
+            self.configs.lock().unwrap_or_else(|p| p.into_inner())[slot] = Some(item.clone());
+        }
+        let targets = self.targets.read().unwrap_or_else(|p| p.into_inner());
+        let Some((last, rest)) = targets.split_last() else { return };
         for target in rest {
             target.push(item.clone());
         }
         last.push(item);
     }
 
-    /// Each target's side, in the order they were made.
-    pub fn targets(&self) -> &[Arc<PublishShared>] {
-        &self.targets
+    /// Each target's side, in the order they were added.
+    pub fn targets(&self) -> Vec<Arc<PublishShared>> {
+        self.targets.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// A new target, fed from now on: it gets the codec configurations at
+    /// once and starts at the keyframe the encoder is asked for.
+    pub fn add(&self) -> Arc<PublishShared> {
+        let target = Arc::new(PublishShared::new(self.queue_span, self.clock, self.signals.clone()));
+        for config in self.configs.lock().unwrap_or_else(|p| p.into_inner()).iter().flatten() {
+            target.push(config.clone());
+        }
+        target.request_keyframe();
+        self.targets.write().unwrap_or_else(|p| p.into_inner()).push(target.clone());
+        target
+    }
+
+    /// The target is no longer fed.
+    pub fn remove(&self, target: &Arc<PublishShared>) {
+        self.targets.write().unwrap_or_else(|p| p.into_inner()).retain(|t| !Arc::ptr_eq(t, target));
     }
 
     pub fn take_keyframe_request(&self) -> bool {
@@ -62,7 +90,7 @@ mod tests {
     #[test]
     fn a_stalled_target_drops_on_its_own_while_the_other_gets_every_frame() {
         let fanout = Fanout::new(2, Duration::from_millis(500), CaptureClock::start());
-        let [sending, stalled] = fanout.targets() else { panic!("two targets") };
+        let [sending, stalled] = &fanout.targets()[..] else { panic!("two targets") };
         // Both connected: the stalled one's socket just does not drain.
         sending.set_state(PublishState::Live);
         stalled.set_state(PublishState::Live);
@@ -82,7 +110,7 @@ mod tests {
     #[test]
     fn only_frames_shed_while_live_or_reconnecting_count_as_dropped() {
         let fanout = Fanout::new(1, Duration::from_millis(500), CaptureClock::start());
-        let target = &fanout.targets()[0];
+        let target = fanout.targets()[0].clone();
         let mut frame = 0;
         let mut push_a_second = || {
             for _ in 0..30 {

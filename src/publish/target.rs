@@ -12,7 +12,7 @@ pub struct RtmpTarget {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{url:?} is not a publish URL: {reason}. Expected rtmp[s]://HOST[:PORT]/APP/KEY or srt://HOST:PORT?streamid=publish:APP/KEY")]
+#[error("{url:?} is not a publish URL: {reason}. Expected rtmp://HOST[:PORT]/APP/KEY (rtmps:// over TLS) or srt://HOST:PORT?streamid=publish:APP/KEY")]
 pub struct TargetError {
     pub url: String,
     pub reason: &'static str,
