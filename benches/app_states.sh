@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Photographs the desktop app under Xvfb in each state a streamer meets:
 # before Go Live (preview and meter running), live, reconnecting (its server
-# stopped under it) and failed (a target that never answers). Writes
-# target/screenshots/app-{ready,live,reconnecting,failed}.png.
+# stopped under it), failed (a target that never answers) and recording
+# while live. Writes target/screenshots/app-{ready,live,reconnecting,failed,recording}.png.
 # Usage: benches/app_states.sh   (ONAIR_BIN=path)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,11 +30,17 @@ CLOSED="$(free_port)"
 app() { # name settings-ron go-live
     mkdir -p "$TMP/$1/onair"
     printf '{ "app": "%s" }\n' "$2" >"$TMP/$1/onair/app.ron"
-    DISPLAY="$DISPLAY_NUMBER" HOME="$TMP/$1" XDG_DATA_HOME="$TMP/$1" ONAIR_TEST_SOURCES=1 ONAIR_GO_LIVE="$3" NO_COLOR=1 "$BIN" 2>"$TMP/$1.log" &
+    DISPLAY="$DISPLAY_NUMBER" HOME="$TMP/$1" XDG_DATA_HOME="$TMP/$1" XDG_VIDEOS_DIR="$TMP/$1/videos" ONAIR_TEST_SOURCES=1 ONAIR_GO_LIVE="$3" ONAIR_RECORD="${4:-0}" NO_COLOR=1 "$BIN" 2>"$TMP/$1.log" &
     APP=$!; PIDS+=("$APP")
 }
 shot() { import -display "$DISPLAY_NUMBER" -window root "$OUT/app-$1.png"; echo "$OUT/app-$1.png"; }
 wait_log() { for _ in $(seq 300); do grep -q "$2" "$TMP/$1.log" && return 0; sleep 0.1; done; echo "no '$2' in the $1 log" >&2; tail -5 "$TMP/$1.log" >&2; exit 1; }
+
+app recording "(target:CustomRtmp,custom_rtmp_url:\\\"rtmp://127.0.0.1:$RTMP/live\\\",custom_rtmp_key:\\\"recorded\\\")" 1 1
+wait_log recording "recording to"
+sleep 5
+shot recording
+kill "$APP"; wait "$APP" 2>/dev/null || true
 
 app ready '(knob:3)' 0
 wait_log ready "bundled server"

@@ -137,8 +137,8 @@ fn main() -> std::process::ExitCode {
             publish(args.source, targets)
         }
         Some(Command::Record { file, source }) => {
-            let path = file.unwrap_or_else(default_recording_path);
-            publish(source, vec![onair::publish::target::PublishTarget::File(onair::publish::target::FileTarget { path })])
+            let target = file.map_or_else(|| onair::publish::target::FileTarget::named_by_time(None), |path| onair::publish::target::FileTarget { path });
+            publish(source, vec![onair::publish::target::PublishTarget::File(target)])
         }
         Some(Command::Watch { url, seconds }) => watch(url, seconds),
         None => desktop(),
@@ -332,27 +332,6 @@ fn meter(mic: Option<String>, seconds: f64) -> anyhow::Result<()> {
         print(&samples);
     }
     Ok(())
-}
-
-/// `~/Videos/OnAir 2026-12-01 17-30-05.mp4` (the Videos folder XDG names, UTC time).
-fn default_recording_path() -> std::path::PathBuf {
-    let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default();
-    let videos = std::env::var_os("XDG_VIDEOS_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| home.join("Videos"));
-    let now = onair::media::wallclock::UnixMillis::from_system_time(std::time::SystemTime::now()).to_iso8601();
-    let stamp: String = now
-        .chars()
-        .take(19)
-        .map(|c| {
-            if c == 'T' {
-                ' '
-            } else if c == ':' {
-                '-'
-            } else {
-                c
-            }
-        })
-        .collect();
-    videos.join(format!("OnAir {stamp}.mp4"))
 }
 
 fn publish(args: SourceArgs, targets: Vec<onair::publish::target::PublishTarget>) -> anyhow::Result<()> {

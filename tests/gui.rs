@@ -222,3 +222,44 @@ fn the_meter_moves_with_the_test_tone_before_going_live() {
     harness.run_steps(1);
     assert!(harness.query_by_label_contains("peak -120 dBFS").is_none(), "a sound check before Go Live");
 }
+
+#[test]
+fn record_while_live_writes_an_mp4_of_the_stream_and_stopping_it_leaves_the_stream_live() {
+    let server = Server::start("[ladder]\nenabled = false\n");
+    let info = ServerInfo { rtmp: server.rtmp.clone(), srt: server.srt.clone(), http: server.http.clone(), notice: None, control: None };
+    let folder = std::env::temp_dir().join(format!("onair-gui-record-{}", std::process::id()));
+    let settings = Settings {
+        local_key: "rec".into(),
+        knob: 1,
+        camera: CameraSetting::TestPattern,
+        microphone: MicrophoneSetting::TestTone,
+        recording_folder: Some(folder.clone()),
+        ..Settings::default()
+    };
+    let app = OnAirApp::new(settings, Some(info));
+    let mut harness = Harness::builder().with_size(egui::vec2(1240.0, 700.0)).build_ui_state(|ui, app: &mut OnAirApp| app.show(ui), app);
+    harness.run_steps(2);
+    harness.get_by_label("Go Live").click();
+    step_until(&mut harness, "LIVE", Duration::from_secs(20), |app| app.status.state == PublishState::Live);
+    harness.run_steps(2);
+    harness.get_by_label("Record").click();
+    step_until(&mut harness, "three seconds recorded", Duration::from_secs(20), |app| {
+        app.status.targets.get(1).is_some_and(|t| t.state == PublishState::Live && t.uptime >= Duration::from_secs(3))
+    });
+    harness.run_steps(2);
+    harness.get_by_label_contains("REC 00:00:0");
+    harness.get_by_label("Stop recording").click();
+    step_until(&mut harness, "the recording saved", Duration::from_secs(10), |app| app.status.targets.get(1).is_some_and(|t| t.state == PublishState::Stopped));
+    harness.run_steps(2);
+    harness.get_by_label_contains("Recording saved:");
+    assert_eq!(harness.state().status.state, PublishState::Live, "the stream goes on without its recording");
+    let path = harness.state().recording.as_ref().map(|(_, path)| path.clone()).expect("the recording's file");
+    let (ok, probe, stderr) =
+        common::run("ffprobe", &["-v", "error", "-show_entries", "format=duration:stream=codec_name", "-of", "compact", &path.display().to_string()]);
+    assert!(ok && probe.contains("codec_name=h264") && probe.contains("codec_name=aac"), "{probe}{stderr}");
+    let duration: f64 = probe.lines().find_map(|l| l.strip_prefix("format|duration=")).and_then(|d| d.parse().ok()).unwrap_or_default();
+    assert!(duration >= 2.5, "{duration} s recorded");
+    harness.get_by_label("End stream").click();
+    step_until(&mut harness, "Stopped", Duration::from_secs(10), |app| app.status.state == PublishState::Stopped);
+    let _ = std::fs::remove_dir_all(&folder);
+}

@@ -23,7 +23,7 @@ use super::settings::{Settings, TargetField, TargetKind, TargetProblem};
 use crate::encode::quality::QualityKnob;
 use crate::engine::status::Status;
 use crate::engine::{Command, Engine, EngineConfig};
-use crate::publish::target::PublishTarget;
+use crate::publish::target::{FileTarget, PublishTarget};
 use crate::server::control::{ServerCommand, ServerControl};
 
 /// The bundled server as the app sees it.
@@ -73,6 +73,8 @@ pub struct OnAirApp {
     /// How long building each frame took, for the UI frame-time log.
     frame_times: VecDeque<Duration>,
     frame_times_logged: Instant,
+    /// The recording started during this stream: its place among the targets, and its file.
+    pub recording: Option<(usize, std::path::PathBuf)>,
 }
 
 impl OnAirApp {
@@ -101,6 +103,7 @@ impl OnAirApp {
             rendition: "video/playlist.m3u8".into(),
             frame_times: VecDeque::new(),
             frame_times_logged: Instant::now(),
+            recording: None,
         };
         app.tell_server(ServerCommand::SetLadder(app.settings.ladder));
         app
@@ -120,6 +123,7 @@ impl OnAirApp {
                 self.rendition = rendition;
                 self.start_player();
             }
+            AppCommand::Record(on) => self.record(on),
             AppCommand::MutePreview(muted) => {
                 self.preview_muted = muted;
                 if let Some(player) = &self.player {
@@ -181,6 +185,7 @@ impl OnAirApp {
         self.error = None;
         // A new attempt: the last stream's state and numbers are over.
         self.status = Status::idle();
+        self.recording = None;
         self.field_error = self.settings.target_problem();
         if self.field_error.is_some() {
             return;
@@ -209,6 +214,23 @@ impl OnAirApp {
 
     /// Asks the engine to stop; its threads wind down on their own and
     /// `refresh` collects them once the status says Stopped.
+    /// Starts recording what is sent (the same encode, a target of its own), or stops it.
+    fn record(&mut self, on: bool) {
+        let Some(engine) = &self.engine else { return };
+        match (on, &self.recording) {
+            (true, None) => {
+                let target = FileTarget::named_by_time(self.settings.recording_folder.as_deref());
+                // Targets are numbered in the order started; the stream's own comes first.
+                let index = self.status.targets.len().max(1);
+                tracing::info!("recording to {}", target.path.display());
+                self.recording = Some((index, target.path.clone()));
+                engine.send(Command::StartTarget(PublishTarget::File(target)));
+            }
+            (false, Some((index, _))) => engine.send(Command::StopTarget(*index)),
+            _ => {}
+        }
+    }
+
     pub fn end_stream(&mut self) {
         self.player = None;
         if let Some(engine) = &self.engine {
@@ -307,6 +329,7 @@ impl OnAirApp {
             error: self.error.as_deref(),
             field_error: self.field_error,
             meter_error: meter_error.as_deref(),
+            recording: self.recording.as_ref().map(|(index, path)| (*index, path.as_path())),
         };
         let (panels, settings) = (&mut self.panels, &mut self.settings);
         egui::Panel::top("server").show(ui, |ui| panels.server_bar.ui(ui, &view, settings, &mut commands));

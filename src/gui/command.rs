@@ -14,4 +14,6 @@ pub enum AppCommand {
     PreviewRendition(String),
     /// Silence the preview's sound, or bring it back.
     MutePreview(bool),
+    /// While live: record what is sent to a file, or stop recording.
+    Record(bool),
 }

@@ -21,12 +21,14 @@ pub struct GuiOptions {
     pub test_sources: bool,
     /// Go live as soon as the window opens.
     pub go_live: bool,
+    /// And record from the start (with `go_live`).
+    pub record: bool,
 }
 
 impl GuiOptions {
     pub fn from_env() -> GuiOptions {
         let flag = |name: &str| std::env::var(name).is_ok_and(|v| v == "1");
-        GuiOptions { test_sources: flag("ONAIR_TEST_SOURCES"), go_live: flag("ONAIR_GO_LIVE") }
+        GuiOptions { test_sources: flag("ONAIR_TEST_SOURCES"), go_live: flag("ONAIR_GO_LIVE"), record: flag("ONAIR_RECORD") }
     }
 }
 
@@ -54,6 +56,9 @@ pub fn run(options: GuiOptions) -> anyhow::Result<()> {
             let mut app = OnAirApp::new(settings, server);
             if options.go_live {
                 app.go_live();
+                if options.record {
+                    app.apply(command::AppCommand::Record(true));
+                }
             }
             Ok(Box::new(app))
         }),

@@ -119,6 +119,8 @@ pub struct Settings {
     pub knob: u8,
     /// The bundled server transcodes a ladder below the source for viewers.
     pub ladder: bool,
+    /// Where Record puts its files; None: the Videos folder.
+    pub recording_folder: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -137,6 +139,7 @@ impl Default for Settings {
             knob: 3,
             // Transcoding costs this machine CPU beside the encoder: the streamer opts in.
             ladder: false,
+            recording_folder: None,
         }
     }
 }

@@ -135,6 +135,32 @@ pub struct FileTarget {
     pub path: std::path::PathBuf,
 }
 
+impl FileTarget {
+    /// `FOLDER/OnAir 2026-12-01 17-30-05.mp4` (UTC), in the Videos folder
+    /// (`XDG_VIDEOS_DIR`, else `~/Videos`) when no folder is given.
+    pub fn named_by_time(folder: Option<&std::path::Path>) -> FileTarget {
+        let folder = folder.map(std::path::Path::to_path_buf).unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default();
+            std::env::var_os("XDG_VIDEOS_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| home.join("Videos"))
+        });
+        let now = crate::media::wallclock::UnixMillis::from_system_time(std::time::SystemTime::now()).to_iso8601();
+        let stamp: String = now
+            .chars()
+            .take(19)
+            .map(|c| {
+                if c == 'T' {
+                    ' '
+                } else if c == ':' {
+                    '-'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        FileTarget { path: folder.join(format!("OnAir {stamp}.mp4")) }
+    }
+}
+
 impl PublishTarget {
     pub fn parse(url: &str) -> Result<PublishTarget, TargetError> {
         if url.starts_with("srt://") { SrtTarget::parse(url).map(PublishTarget::Srt) } else { RtmpTarget::parse(url).map(PublishTarget::Rtmp) }

@@ -43,7 +43,33 @@ impl LivePanel {
         if let Some(error) = view.error {
             ui.colored_label(ui.visuals().error_fg_color, error);
         }
+        if view.live {
+            recording_ui(ui, view, commands);
+        }
     }
+}
+
+/// Record (the same encode, to a file) and how the recording is doing.
+fn recording_ui(ui: &mut egui::Ui, view: &AppView<'_>, commands: &mut Vec<AppCommand>) {
+    let recording = view.recording.and_then(|(index, path)| view.status.targets.get(index).map(|target| (target, path)));
+    let running = recording.is_some_and(|(target, _)| !target.state.is_over()) || (view.recording.is_some() && recording.is_none());
+    let (label, color) = if running { ("Stop recording", egui::Color32::from_rgb(60, 60, 60)) } else { ("Record", egui::Color32::from_rgb(150, 20, 30)) };
+    let button = egui::Button::new(egui::RichText::new(label).color(egui::Color32::WHITE)).fill(color).min_size(egui::vec2(320.0, 28.0));
+    if ui.add(button).on_hover_text("Writes what is sent to an MP4 in your Videos folder").clicked() {
+        commands.push(AppCommand::Record(!running));
+    }
+    let Some((target, path)) = recording else { return };
+    let seconds = target.uptime.as_secs();
+    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    match &target.state {
+        PublishState::Live => ui.label(
+            egui::RichText::new(format!("REC {:02}:{:02}:{:02}  {name}", seconds / 3600, seconds / 60 % 60, seconds % 60))
+                .color(egui::Color32::from_rgb(220, 40, 50)),
+        ),
+        PublishState::Stopped => ui.label(format!("Recording saved: {}", path.display())),
+        PublishState::Failed(failure) => ui.colored_label(ui.visuals().error_fg_color, capitalized(&failure.to_string())),
+        _ => ui.label("Starting the recording…"),
+    };
 }
 
 fn capitalized(text: &str) -> String {

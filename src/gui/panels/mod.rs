@@ -25,4 +25,6 @@ pub struct AppView<'a> {
     pub field_error: Option<(TargetField, TargetProblem)>,
     /// Why the microphone cannot be read before Go Live, if it cannot.
     pub meter_error: Option<&'a str>,
+    /// The recording's place among the stream's targets, and its file, while one was started.
+    pub recording: Option<(usize, &'a std::path::Path)>,
 }
