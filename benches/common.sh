@@ -41,3 +41,11 @@ error_log $2/logs/error.log warn;
 events { worker_connections 1024; }
 CONF
 }
+
+# Stops every PID in the PIDS array (kill, then wait) and removes $TMP: `trap stop_all EXIT`.
+stop_all() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    [ -n "${TMP:-}" ] && rm -rf "$TMP"
+}

@@ -19,13 +19,7 @@ HOST=127.0.0.1
 TICKS="$(getconf CLK_TCK)"
 TMP="$(mktemp -d /tmp/onair-multistream.XXXXXX)"
 PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap stop_all EXIT
 
 # An `onair serve` sink on fresh ports, left in SINK_RTMP and SINK_SRT (not in a
 # subshell, so its PID reaches PIDS and it is stopped at the end).

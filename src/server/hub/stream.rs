@@ -6,7 +6,6 @@
 //! written changes no playlist: its snapshot carries the rendered ones over.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -288,18 +287,7 @@ impl Packager {
         let data = data.into();
         let Some(directory) = &self.directory else { return };
         let path = directory.join(relative);
-        let write = move || {
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            let temporary = path.with_extension("tmp");
-            let mut file = std::fs::File::create(&temporary)?;
-            for piece in data.iter() {
-                file.write_all(piece)?;
-            }
-            drop(file);
-            std::fs::rename(&temporary, &path)
-        };
+        let write = move || data.write_to(&path);
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
                 handle.spawn_blocking(move || {

@@ -3,7 +3,6 @@
 //! stops only its recording, and disk use stays under the limit.
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -110,7 +109,7 @@ impl Writer {
                 continue;
             }
             let path = job.target.directory.join(&job.relative);
-            match write_file(&path, &job.data) {
+            match job.data.write_to(&path) {
                 Ok(()) if job.media => {
                     self.used += job.data.len() as u64;
                     self.stay_under_limit();
@@ -150,19 +149,4 @@ impl Writer {
         }
         self.warned_full = false;
     }
-}
-
-/// Writes `data` to `path` whole: readers see the old file or the new one.
-fn write_file(path: &Path, data: &Pieces) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let temporary = path.with_extension("part");
-    let mut file = std::fs::File::create(&temporary)?;
-    for piece in data.iter() {
-        file.write_all(piece)?;
-    }
-    file.flush()?;
-    drop(file);
-    std::fs::rename(&temporary, path)
 }

@@ -12,6 +12,23 @@ pub struct Pieces {
 }
 
 impl Pieces {
+    /// Writes them to `path` whole (through a temporary file renamed over
+    /// it, making the directories it needs): readers see the old file or the new one.
+    pub fn write_to(&self, path: &std::path::Path) -> std::io::Result<()> {
+        use std::io::Write;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let temporary = path.with_extension("part");
+        let mut file = std::fs::File::create(&temporary)?;
+        for piece in &self.pieces {
+            file.write_all(piece)?;
+        }
+        file.flush()?;
+        drop(file);
+        std::fs::rename(&temporary, path)
+    }
+
     pub fn new(pieces: Vec<Bytes>) -> Pieces {
         let len = pieces.iter().map(Bytes::len).sum();
         Pieces { pieces, len }
