@@ -254,6 +254,14 @@ fn record_while_live_writes_an_mp4_of_the_stream_and_stopping_it_leaves_the_stre
     harness.get_by_label_contains("Recording saved:");
     assert_eq!(harness.state().status.state, PublishState::Live, "the stream goes on without its recording");
     let path = harness.state().recording.as_ref().map(|(_, path)| path.clone()).expect("the recording's file");
+    // A second recording in the same stream is a target of its own.
+    harness.get_by_label("Record").click();
+    step_until(&mut harness, "the second recording", Duration::from_secs(20), |app| app.status.targets.get(2).is_some_and(|t| t.state == PublishState::Live));
+    harness.run_steps(2);
+    harness.get_by_label("Stop recording").click();
+    step_until(&mut harness, "the second recording saved", Duration::from_secs(10), |app| {
+        app.status.targets.get(2).is_some_and(|t| t.state == PublishState::Stopped)
+    });
     let (ok, probe, stderr) =
         common::run("ffprobe", &["-v", "error", "-show_entries", "format=duration:stream=codec_name", "-of", "compact", &path.display().to_string()]);
     assert!(ok && probe.contains("codec_name=h264") && probe.contains("codec_name=aac"), "{probe}{stderr}");

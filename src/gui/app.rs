@@ -217,16 +217,17 @@ impl OnAirApp {
     /// Starts recording what is sent (the same encode, a target of its own), or stops it.
     fn record(&mut self, on: bool) {
         let Some(engine) = &self.engine else { return };
+        let running = self.recording.as_ref().is_some_and(|(index, _)| self.status.targets.get(*index).is_none_or(|t| !t.state.is_over()));
         match (on, &self.recording) {
-            (true, None) => {
+            (true, _) if !running => {
                 let target = FileTarget::named_by_time(self.settings.recording_folder.as_deref());
-                // Targets are numbered in the order started; the stream's own comes first.
+                // Targets are numbered in the order started, ended ones included; the stream's own comes first.
                 let index = self.status.targets.len().max(1);
                 tracing::info!("recording to {}", target.path.display());
                 self.recording = Some((index, target.path.clone()));
                 engine.send(Command::StartTarget(PublishTarget::File(target)));
             }
-            (false, Some((index, _))) => engine.send(Command::StopTarget(*index)),
+            (false, Some((index, _))) if running => engine.send(Command::StopTarget(*index)),
             _ => {}
         }
     }

@@ -157,7 +157,9 @@ impl FileTarget {
                 }
             })
             .collect();
-        FileTarget { path: folder.join(format!("OnAir {stamp}.mp4")) }
+        // Never over an earlier recording of the same second.
+        let path = (1..).map(|n| folder.join(if n == 1 { format!("OnAir {stamp}.mp4") } else { format!("OnAir {stamp} ({n}).mp4") })).find(|p| !p.exists());
+        FileTarget { path: path.unwrap_or_else(|| folder.join("OnAir.mp4")) }
     }
 }
 
