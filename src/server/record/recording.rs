@@ -2,6 +2,7 @@
 //! audio as they are made, and after each segment, playlists and an MPD
 //! over every segment so far (EVENT); VOD and a static MPD once it ends.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -19,6 +20,8 @@ pub struct Recording {
     key: String,
     id: String,
     window: MediaWindow,
+    /// The init segments on disk, by rendition and version.
+    inits_written: HashSet<(String, u32)>,
     start: Option<UnixMillis>,
     finished: bool,
 }
@@ -27,18 +30,32 @@ impl Recording {
     pub fn begin(recorder: &Arc<Recorder>, key: &str, now: UnixMillis) -> Recording {
         let (target, id) = recorder.begin(key, &id_at(now));
         tracing::info!(key, id, "recording to {}", target.directory.display());
-        Recording { recorder: recorder.clone(), target, key: key.to_string(), id, window: MediaWindow::for_recording(), start: None, finished: false }
+        Recording {
+            recorder: recorder.clone(),
+            target,
+            key: key.to_string(),
+            id,
+            window: MediaWindow::for_recording(),
+            inits_written: HashSet::new(),
+            start: None,
+            finished: false,
+        }
     }
 
     /// Takes one of the packager's events: the source's and audio's inits
     /// and segments are written; rungs, parts and chunks are not recorded.
     pub fn take(&mut self, event: &SegmenterEvent, now: UnixMillis) {
         match event {
-            SegmenterEvent::Init(init) if init.rung.is_none() => {
-                self.write(format!("{}/init-{}.mp4", init.name, init.version), init.data.clone(), true);
-                self.window.apply(SegmenterEvent::Init(init.clone()));
-            }
+            // Written with the first segment that uses it: a stream refused before
+            // its first segment leaves nothing on disk.
+            SegmenterEvent::Init(init) if init.rung.is_none() => self.window.apply(SegmenterEvent::Init(init.clone())),
             SegmenterEvent::Segment(segment, timing) if segment.rung.is_none() => {
+                if self.inits_written.insert((segment.name.clone(), segment.init_version)) {
+                    let init = self.window.rendition(&segment.name).and_then(|track| track.inits.get(&segment.init_version)).cloned();
+                    if let Some(init) = init {
+                        self.write(format!("{}/init-{}.mp4", segment.name, segment.init_version), init, true);
+                    }
+                }
                 self.recorder.write(&self.target, format!("{}/seg-{}.m4s", segment.name, segment.number), segment.data.clone(), true);
                 self.start.get_or_insert(timing.wall_start);
                 self.window.apply(SegmenterEvent::Segment(segment.clone(), *timing));
