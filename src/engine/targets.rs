@@ -19,12 +19,7 @@ pub struct Driver {
 
 impl Driver {
     pub async fn run(self) {
-        let Driver { target, shared, stop } = self;
-        match target {
-            PublishTarget::Rtmp(target) => crate::publish::rtmp::run(target, shared, stop).await,
-            PublishTarget::Srt(target) => crate::publish::srt::run(target, shared, stop).await,
-            PublishTarget::File(target) => crate::publish::file::run(target, shared, stop).await,
-        }
+        crate::publish::drive(self.target, self.shared, self.stop).await
     }
 }
 

@@ -14,3 +14,12 @@ pub mod shared;
 pub mod srt;
 pub mod target;
 pub mod tls;
+
+/// Runs the driver for `target` until it is stopped or gives up; its state says which.
+pub async fn drive(target: target::PublishTarget, shared: std::sync::Arc<shared::PublishShared>, stop: tokio::sync::watch::Receiver<bool>) {
+    match target {
+        target::PublishTarget::Rtmp(target) => rtmp::run(target, shared, stop).await,
+        target::PublishTarget::Srt(target) => srt::run(target, shared, stop).await,
+        target::PublishTarget::File(target) => file::run(target, shared, stop).await,
+    }
+}

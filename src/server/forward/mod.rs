@@ -71,13 +71,7 @@ impl Forwards {
         for (target, shared) in targets.into_iter().zip(fanout.targets().iter().cloned()) {
             let stop = stopped.clone();
             tracing::info!(key, "forwarding to {}", target.display());
-            runtime.spawn(async move {
-                match target {
-                    PublishTarget::Rtmp(target) => crate::publish::rtmp::run(target, shared, stop).await,
-                    PublishTarget::Srt(target) => crate::publish::srt::run(target, shared, stop).await,
-                    PublishTarget::File(_) => {}
-                }
-            });
+            runtime.spawn(crate::publish::drive(target, shared, stop));
         }
         Some(Forwards { fanout, names, clock, continuity: Mutex::new(Continuity::default()), stop })
     }
