@@ -1,7 +1,8 @@
 //! The real app, driven by label with egui_kittest: pick the test sources,
 //! set the knob, Go Live to a local server, see LIVE and the in-app player
 //! decoding the local HLS with its latency, End stream, see Stopped; a
-//! refused target says so and offers Retry; one knob drag, one restart.
+//! refused target says so and offers Retry; one knob drag, one restart;
+//! two targets live at once, one stopped and started alone; keys kept apart.
 
 mod common;
 
@@ -12,6 +13,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use onair::gui::app::{OnAirApp, ServerInfo};
 use onair::gui::settings::{CameraSetting, MicrophoneSetting, Settings};
+use onair::gui::target_setting::{TargetId, TargetSetting};
 use onair::publish::shared::PublishState;
 
 fn step_until(harness: &mut Harness<'_, OnAirApp>, what: &str, timeout: Duration, done: impl Fn(&OnAirApp) -> bool) {
@@ -42,8 +44,7 @@ fn go_live_from_the_window_and_end_the_stream() {
     harness.get_by_label("Test tone").click();
     harness.run_steps(2);
     assert_eq!((harness.state().settings.camera.as_str(), harness.state().settings.microphone.as_str()), ("test", "tone"));
-    harness.get_by_label("Local server over RTMP").click();
-    harness.run_steps(1);
+    harness.get_by_label("Local server");
     // Down to position 1 with the keyboard.
     harness.get_by_role(egui::accesskit::Role::Slider).focus();
     harness.run_steps(1);
@@ -56,7 +57,8 @@ fn go_live_from_the_window_and_end_the_stream() {
     harness.get_by_label("Go Live").click();
     step_until(&mut harness, "LIVE", Duration::from_secs(20), |app| app.status.state == PublishState::Live);
     harness.run_steps(2);
-    harness.get_by_label_contains("LIVE 00:");
+    // The stream's state, and its one target's.
+    assert_eq!(harness.get_all_by_label_contains("LIVE 00:").count(), 2);
     step_until(&mut harness, "segments on the local server", Duration::from_secs(20), |_| server.get("/live/window/index.m3u8").is_some());
     // The in-app player reads the local HLS and decodes it; the stamp gives the latency.
     step_until(&mut harness, "decoded frames from the local HLS", Duration::from_secs(30), |app| {
@@ -94,12 +96,9 @@ fn closed_port() -> u16 {
 
 #[test]
 fn a_target_that_never_answers_says_could_not_connect_and_offers_retry() {
-    use onair::gui::settings::TargetKind;
     let port = closed_port();
     let settings = Settings {
-        target: TargetKind::CustomRtmp,
-        custom_rtmp_url: format!("rtmp://127.0.0.1:{port}/live"),
-        custom_rtmp_key: "refused".into(),
+        targets: vec![TargetSetting::custom_rtmp(TargetId(1), "Refusing", &format!("rtmp://127.0.0.1:{port}/live"), "refused")],
         camera: CameraSetting::TestPattern,
         microphone: MicrophoneSetting::TestTone,
         ..Settings::default()
@@ -195,8 +194,7 @@ fn the_ladder_checkbox_switches_the_bundled_servers_ladder() {
 
 #[test]
 fn an_empty_stream_key_is_named_next_to_its_field_and_nothing_starts() {
-    use onair::gui::settings::TargetKind;
-    let settings = Settings { target: TargetKind::CustomRtmp, custom_rtmp_url: "rtmp://127.0.0.1:1/app".into(), ..Settings::default() };
+    let settings = Settings { targets: vec![TargetSetting::custom_rtmp(TargetId(1), "Platform", "rtmp://127.0.0.1:1/app", "")], ..Settings::default() };
     let app = OnAirApp::new(settings, None);
     let mut harness = Harness::builder().with_size(egui::vec2(1240.0, 700.0)).build_ui_state(|ui, app: &mut OnAirApp| app.show(ui), app);
     harness.run_steps(2);
@@ -206,7 +204,7 @@ fn an_empty_stream_key_is_named_next_to_its_field_and_nothing_starts() {
     assert!(!harness.state().is_live(), "nothing connects with a field that cannot work");
     assert!(harness.query_by_label_contains("is not a publish URL").is_none(), "no URL the user never typed");
     // Typing a key clears the message.
-    harness.state_mut().settings.custom_rtmp_key = "abc".into();
+    harness.state_mut().settings.targets[0].secrets.key = "abc".into();
     harness.run_steps(2);
     assert!(harness.query_by_label_contains("The stream key is empty").is_none());
 }
@@ -253,7 +251,7 @@ fn record_while_live_writes_an_mp4_of_the_stream_and_stopping_it_leaves_the_stre
     harness.run_steps(2);
     harness.get_by_label_contains("Recording saved:");
     assert_eq!(harness.state().status.state, PublishState::Live, "the stream goes on without its recording");
-    let path = harness.state().recording.as_ref().map(|(_, path)| path.clone()).expect("the recording's file");
+    let path = harness.state().recording_path().map(std::path::Path::to_path_buf).expect("the recording's file");
     // A second recording in the same stream is a target of its own.
     harness.get_by_label("Record").click();
     step_until(&mut harness, "the second recording", Duration::from_secs(20), |app| app.status.targets.get(2).is_some_and(|t| t.state == PublishState::Live));
@@ -269,5 +267,105 @@ fn record_while_live_writes_an_mp4_of_the_stream_and_stopping_it_leaves_the_stre
     assert!(duration >= 2.5, "{duration} s recorded");
     harness.get_by_label("End stream").click();
     step_until(&mut harness, "Stopped", Duration::from_secs(10), |app| app.status.state == PublishState::Stopped);
+    let _ = std::fs::remove_dir_all(&folder);
+}
+
+#[test]
+fn two_targets_go_live_together_and_one_stops_and_starts_alone_while_the_other_stays_live() {
+    let local = Server::start("[ladder]\nenabled = false\n");
+    let other = Server::start("[ladder]\nenabled = false\n[streams]\ngrace_seconds = 2.0\n");
+    let info = ServerInfo { rtmp: local.rtmp.clone(), srt: local.srt.clone(), http: local.http.clone(), notice: None, control: None };
+    let key = "backup-secret-key";
+    let settings = Settings {
+        local_key: "both".into(),
+        knob: 1,
+        camera: CameraSetting::TestPattern,
+        microphone: MicrophoneSetting::TestTone,
+        targets: vec![TargetSetting::default(), TargetSetting::custom_rtmp(TargetId(2), "Backup", &other.rtmp, key)],
+        ..Settings::default()
+    };
+    let app = OnAirApp::new(settings, Some(info));
+    let mut harness = Harness::builder().with_size(egui::vec2(1240.0, 900.0)).build_ui_state(|ui, app: &mut OnAirApp| app.show(ui), app);
+    harness.run_steps(2);
+    harness.get_by_label("Go Live").click();
+    let both_live = |app: &OnAirApp| app.status.targets.len() == 2 && app.status.targets.iter().all(|t| t.state == PublishState::Live);
+    step_until(&mut harness, "both targets LIVE", Duration::from_secs(20), both_live);
+    harness.run_steps(2);
+    // The stream's state, and each target's own.
+    assert_eq!(harness.get_all_by_label_contains("LIVE 00:").count(), 3);
+    step_until(&mut harness, "segments on both servers", Duration::from_secs(20), |_| {
+        local.get("/live/both/index.m3u8").is_some() && other.get(&format!("/live/{key}/index.m3u8")).is_some()
+    });
+
+    // The key is masked in its field until asked for.
+    harness.get_all_by_label("Edit").nth(1).expect("the backup's Edit").click();
+    harness.run_steps(2);
+    assert_eq!(harness.query_all_by_value(key).count(), 0, "the stream key shows masked");
+    harness.get_by_label("Show keys").click();
+    harness.run_steps(2);
+    assert!(harness.query_all_by_value(key).count() > 0, "Show keys shows it");
+    harness.get_by_label("Done").click();
+    harness.run_steps(1);
+
+    // Switched off while live: the backup stops alone.
+    harness.get_by_label("Backup").click();
+    step_until(&mut harness, "the backup stopped", Duration::from_secs(10), |app| app.status.targets[1].state == PublishState::Stopped);
+    harness.run_steps(2);
+    harness.get_by_label("Stopped");
+    let status = &harness.state().status;
+    assert_eq!((&status.state, &status.targets[0].state), (&PublishState::Live, &PublishState::Live), "the local target stays live");
+    // Switched on again: it starts from the same encode while the other carries on.
+    harness.get_by_label("Backup").click();
+    step_until(&mut harness, "the backup live again", Duration::from_secs(20), |app| {
+        app.status.targets.get(2).is_some_and(|t| t.state == PublishState::Live && t.fps > 0.0)
+    });
+    harness.run_steps(2);
+    assert_eq!(harness.get_all_by_label_contains("LIVE 00:").count(), 3);
+    let local_target = &harness.state().status.targets[0];
+    assert_eq!((local_target.dropped_frames, &local_target.state), (0, &PublishState::Live), "{local_target:?}");
+    harness.get_by_label("End stream").click();
+    step_until(&mut harness, "Stopped", Duration::from_secs(10), |app| app.status.state == PublishState::Stopped);
+}
+
+/// The app's plain settings, as eframe keeps them between runs.
+#[derive(Default)]
+struct MemoryStorage(std::collections::HashMap<String, String>);
+
+impl eframe::Storage for MemoryStorage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.into(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
+
+#[test]
+fn target_keys_are_saved_apart_from_the_plain_settings_and_come_back() {
+    use eframe::App;
+    use onair::gui::secrets::SecretStore;
+    let folder = std::env::temp_dir().join(format!("onair-gui-secrets-{}", std::process::id()));
+    let store = SecretStore::at(folder.join("secrets.toml"));
+    let key = "live_0123456789_secret";
+    let settings =
+        Settings { targets: vec![TargetSetting::default(), TargetSetting::custom_rtmp(TargetId(2), "Platform", "rtmp://x/app", key)], ..Settings::default() };
+    let mut app = OnAirApp::new(settings, None).with_secret_store(store.clone());
+    let mut storage = MemoryStorage::default();
+    app.save(&mut storage);
+    let plain: String = storage.0.values().cloned().collect();
+    assert!(plain.contains("Platform") && plain.contains("rtmp://x/app"), "the target list is saved: {plain}");
+    assert!(!plain.contains(key), "no key among the plain settings: {plain}");
+    let kept = std::fs::read_to_string(store.path()).expect("the keys' own file");
+    assert!(kept.contains(key), "{kept}");
+
+    let mut restored: Settings = eframe::get_value(&storage, eframe::APP_KEY).expect("the settings read back");
+    assert!(restored.targets[1].secrets.key.is_empty());
+    store.load_into(&mut restored.targets).unwrap();
+    assert_eq!(restored.targets[1].secrets.key, key);
+    assert_eq!(restored.targets.iter().map(|t| &t.name).collect::<Vec<_>>(), ["Local server", "Platform"]);
     let _ = std::fs::remove_dir_all(&folder);
 }

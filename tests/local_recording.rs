@@ -1,7 +1,8 @@
 //! Recording in the studio: `onair publish --record FILE` writes the very
 //! frames it sends (no second encode) to an MP4 that survives `kill -9`
 //! (fragmented as it goes) and that a clean stop makes seekable, with its
-//! duration; `onair record FILE` records without publishing.
+//! duration; `onair record FILE` records without publishing; a full disk
+//! stops the recording, says so, and the stream goes on.
 
 mod common;
 
@@ -99,4 +100,42 @@ fn a_recording_killed_with_sigkill_decodes_to_within_two_seconds_of_the_kill() {
     let decoded = decoded_seconds(&file).expect("ffmpeg -xerror decodes what a killed recording left");
     assert!(decoded >= ran - 2.0, "{decoded:.2} s decode of the {ran:.2} s it ran before the kill");
     let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn a_full_disk_stops_the_recording_with_its_reason_and_the_stream_goes_on() {
+    common::require("unshare");
+    let server = Server::start("[ladder]\nenabled = false\n[streams]\ngrace_seconds = 1.0\n");
+    let folder = std::env::temp_dir().join(format!("onair-full-disk-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let file = folder.join("filled.mp4");
+    // A 384 KiB disk of the publisher's own (a tmpfs in a mount namespace only
+    // it sees): a few seconds of the stream fill it. What was written up to
+    // then is counted in the same namespace once the publisher is done.
+    let script = format!(
+        "mount -t tmpfs -o size=384k onair-full {dir} || exit 90; \"$0\" \"$@\"; status=$?; \
+         ffmpeg -v error -xerror -i {file} -map 0:v:0 -f null - && echo decodes-cleanly; \
+         ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 {file}; exit $status",
+        dir = folder.display(),
+        file = file.display()
+    );
+    let output = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "sh", "-c", &script, env!("CARGO_BIN_EXE_onair")])
+        .args(["publish", "--video", "test", "--audio", "tone", "--quality", "1", "--duration", "10"])
+        .args(["--to", &server.rtmp_url("full"), "--record", &file.display().to_string()])
+        .output()
+        .expect("run onair publish in a mount namespace");
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert_ne!(output.status.code(), Some(90), "cannot mount a small tmpfs in a user namespace: {stderr}");
+    assert!(stderr.contains(&format!("the disk holding {} is full", file.display())), "the reason, in words: {stderr}");
+    assert!(output.status.success(), "the stream itself went on to its end: {stderr}");
+    let written: u64 = stdout.trim().lines().next_back().and_then(|n| n.trim().parse().ok()).unwrap_or(0);
+    assert!(written >= 30, "what was recorded before the disk filled plays: {written} frames ({stdout})");
+    assert!(stdout.contains("decodes-cleanly"), "the file ends at its last whole fragment, not in the middle of one: {stdout}{stderr}");
+
+    // The server got the whole stream, past the moment the disk filled.
+    let playlist = wait_for("the stream to end on the server", Duration::from_secs(20), || server.media_playlist("full", "video").filter(|p| p.end_list));
+    let received: f32 = playlist.segments.iter().map(|s| s.duration).sum();
+    assert!(received >= 8.5, "{received} s reached the server of the 10 s sent");
+    let _ = std::fs::remove_dir_all(&folder);
 }

@@ -54,7 +54,7 @@ pub struct EngineConfig {
     pub video: VideoChoice,
     pub audio: AudioChoice,
     /// Where the one encode goes; each target has its own queue and state.
-    /// The status reports the first.
+    /// The status line reports the first one live.
     pub targets: Vec<PublishTarget>,
     pub knob: QualityKnob,
     pub keyframe_interval_secs: u32,
@@ -65,7 +65,12 @@ pub struct EngineConfig {
 impl EngineConfig {
     /// One target, the default in the app and the CLI.
     pub fn new(video: VideoChoice, audio: AudioChoice, target: PublishTarget, knob: QualityKnob) -> EngineConfig {
-        EngineConfig { video, audio, targets: vec![target], knob, keyframe_interval_secs: 2, queue_span: Duration::from_secs(3) }
+        EngineConfig::to_all(video, audio, vec![target], knob)
+    }
+
+    /// Every target in `targets` fed from the one encode.
+    pub fn to_all(video: VideoChoice, audio: AudioChoice, targets: Vec<PublishTarget>, knob: QualityKnob) -> EngineConfig {
+        EngineConfig { video, audio, targets, knob, keyframe_interval_secs: 2, queue_span: Duration::from_secs(3) }
     }
 }
 
@@ -327,7 +332,12 @@ fn control_loop(commands: mpsc::Receiver<Command>, shared: Arc<EngineShared>, st
         for (_, target) in listed.iter().filter(|(_, t)| t.state().0.is_over()) {
             shared.publish.remove(target);
         }
-        let (Some((_, primary)), Some((first, live_since, latency_ms))) = (listed.first(), targets.first().cloned()) else { return };
+        // The line's numbers are those of the first target live (else the first still trying, else the first).
+        let lead =
+            targets.iter().position(|(t, _, _)| t.state == PublishState::Live).or_else(|| targets.iter().position(|(t, _, _)| !t.state.is_over())).unwrap_or(0);
+        let (Some((_, primary)), Some((first, _, latency_ms))) = (listed.get(lead), targets.get(lead).cloned()) else { return };
+        // The stream went live when its first target did.
+        let live_since = targets.iter().filter_map(|(_, since, _)| *since).min();
         let states: Vec<&PublishState> = targets.iter().map(|(t, _, _)| &t.state).collect();
         let mut state = combined_state(&states);
         // Every target's network side ended (failed, or stopped): capture ends too.

@@ -37,8 +37,9 @@ pub struct Status {
     pub latency_ms: Option<(f64, f64)>,
     pub video_source: String,
     pub audio_source: String,
-    /// Every target the one encode feeds, in the order given; the fields
-    /// above describe the first of them, and `state` all of them.
+    /// Every target the one encode feeds, in the order started; the fields
+    /// above describe the first of them live (else the first still trying),
+    /// and `state` all of them.
     pub targets: Vec<TargetStatus>,
 }
 

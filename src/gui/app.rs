@@ -19,7 +19,9 @@ use super::panels::server_bar::ServerBar;
 use super::panels::sources::SourcesPanel;
 use super::panels::stats::StatsPanel;
 use super::panels::target::TargetPanel;
-use super::settings::{Settings, TargetField, TargetKind, TargetProblem};
+use super::secrets::SecretStore;
+use super::settings::Settings;
+use super::target_setting::{TargetField, TargetId, TargetProblem, TargetSetting, first_problem};
 use crate::encode::quality::QualityKnob;
 use crate::engine::status::Status;
 use crate::engine::{Command, Engine, EngineConfig};
@@ -56,8 +58,8 @@ pub struct OnAirApp {
     pub status: Status,
     /// Why the last Go Live could not start.
     pub error: Option<String>,
-    /// The target field that keeps Go Live from starting, shown next to it.
-    pub field_error: Option<(TargetField, TargetProblem)>,
+    /// The target field that keeps Go Live (or one target) from starting, shown next to it.
+    pub field_error: Option<(TargetId, TargetField, TargetProblem)>,
     panels: Panels,
     /// Captures the selected source while not live.
     source_preview: Option<super::source_preview::SourcePreview>,
@@ -73,8 +75,18 @@ pub struct OnAirApp {
     /// How long building each frame took, for the UI frame-time log.
     frame_times: VecDeque<Duration>,
     frame_times_logged: Instant,
-    /// The recording started during this stream: its place among the targets, and its file.
-    pub recording: Option<(usize, std::path::PathBuf)>,
+    /// What each of the engine's targets is, in the order started (the
+    /// engine numbers its targets so, ended ones included).
+    pub started: Vec<Started>,
+    /// Where the targets' keys are saved, apart from the plain settings.
+    secrets: Option<SecretStore>,
+}
+
+/// One of the engine's targets, as the app knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Started {
+    Target(TargetId),
+    Recording(std::path::PathBuf),
 }
 
 impl OnAirApp {
@@ -91,7 +103,7 @@ impl OnAirApp {
             panels: Panels {
                 server_bar: ServerBar,
                 sources: SourcesPanel::discover(),
-                target: TargetPanel,
+                target: TargetPanel::default(),
                 knob: KnobPanel::default(),
                 live: LivePanel,
                 preview: PreviewPanel::default(),
@@ -103,7 +115,8 @@ impl OnAirApp {
             rendition: "video/playlist.m3u8".into(),
             frame_times: VecDeque::new(),
             frame_times_logged: Instant::now(),
-            recording: None,
+            started: Vec::new(),
+            secrets: None,
         };
         app.tell_server(ServerCommand::SetLadder(app.settings.ladder));
         app
@@ -124,6 +137,16 @@ impl OnAirApp {
                 self.start_player();
             }
             AppCommand::Record(on) => self.record(on),
+            AppCommand::SwitchTarget(id, on) => self.switch_target(id, on),
+            AppCommand::RetryTarget(id) => self.start_target(id),
+            AppCommand::AddTarget(kind) => {
+                self.settings.add_target(kind);
+            }
+            AppCommand::RemoveTarget(id) => {
+                if self.running_index(id).is_none() {
+                    self.settings.targets.retain(|t| t.id != id);
+                }
+            }
             AppCommand::MutePreview(muted) => {
                 self.preview_muted = muted;
                 if let Some(player) = &self.player {
@@ -144,8 +167,28 @@ impl OnAirApp {
         self.player.as_ref().map(|p| p.status())
     }
 
+    /// Keys are saved to (and were read from) `store`, not with the settings.
+    pub fn with_secret_store(mut self, store: SecretStore) -> OnAirApp {
+        self.secrets = Some(store);
+        self
+    }
+
+    /// The recording's file, once one was started in this stream.
+    pub fn recording_path(&self) -> Option<&std::path::Path> {
+        self.started.iter().rev().find_map(|s| match s {
+            Started::Recording(path) => Some(path.as_path()),
+            Started::Target(_) => None,
+        })
+    }
+
+    /// The local server's page for this stream, while a target sends to it.
     fn local_stream_base(&self) -> Option<String> {
-        let local = matches!(self.settings.target, TargetKind::LocalRtmp | TargetKind::LocalSrt);
+        let local = self.started.iter().enumerate().any(|(index, s)| match s {
+            Started::Target(id) => {
+                self.settings.target(*id).is_some_and(|t| t.kind.is_local()) && self.status.targets.get(index).is_none_or(|t| !t.state.is_over())
+            }
+            Started::Recording(_) => false,
+        });
         self.server.as_ref().filter(|_| local).map(|server| format!("{}/live/{}", server.http, self.settings.local_key))
     }
 
@@ -162,22 +205,67 @@ impl OnAirApp {
         self.engine.is_some() && !self.status.state.is_over()
     }
 
-    fn target_url(&self) -> Result<String, String> {
-        let s = &self.settings;
-        let server = self.server.as_ref();
-        match s.target {
-            TargetKind::LocalRtmp => server.map(|srv| format!("{}/{}", srv.rtmp, s.local_key)).ok_or_else(|| "the bundled server is not running".to_string()),
-            TargetKind::LocalSrt => {
-                server.map(|srv| format!("{}?streamid=publish:live/{}", srv.srt, s.local_key)).ok_or_else(|| "the bundled server is not running".to_string())
+    /// What the engine is given for one of the streamer's targets.
+    fn publish_target(&self, target: &TargetSetting) -> Result<PublishTarget, String> {
+        let local = self.server.as_ref().map(|server| (server.rtmp.as_str(), server.srt.as_str()));
+        let url = target
+            .publish_url(local, &self.settings.local_key)
+            .ok_or_else(|| format!("{}: the bundled server is not running; publish to a custom target", target.name))?;
+        PublishTarget::parse(&url).map_err(|e| format!("{}: {e}", target.name))
+    }
+
+    /// Where target `id` is among the engine's targets, while it runs.
+    fn running_index(&self, id: TargetId) -> Option<usize> {
+        let index = self.started.iter().rposition(|s| *s == Started::Target(id))?;
+        (self.engine.is_some() && self.status.targets.get(index).is_none_or(|t| !t.state.is_over())).then_some(index)
+    }
+
+    fn switch_target(&mut self, id: TargetId, on: bool) {
+        let Some(target) = self.settings.target_mut(id) else { return };
+        target.enabled = on;
+        if !self.is_live() {
+            self.field_error = None;
+            return;
+        }
+        if on {
+            self.start_target(id);
+        } else if let (Some(index), Some(engine)) = (self.running_index(id), &self.engine) {
+            tracing::info!("stopping target {}", self.settings.target(id).map_or("?", |t| t.name.as_str()));
+            engine.send(Command::StopTarget(index));
+        }
+    }
+
+    /// Starts one more target from the running encode; one that cannot work
+    /// is switched back off with its reason next to the field.
+    fn start_target(&mut self, id: TargetId) {
+        let Some(target) = self.settings.target(id).cloned() else { return };
+        if self.engine.is_none() || self.running_index(id).is_some() {
+            return;
+        }
+        let local_running = self.settings.targets.iter().any(|t| t.id != id && t.kind.is_local() && self.running_index(t.id).is_some());
+        let problem = target
+            .problem(&self.settings.local_key)
+            .or_else(|| (target.kind.is_local() && local_running).then_some((TargetField::Enabled, TargetProblem::LocalTwice)));
+        if let Some((field, problem)) = problem {
+            self.field_error = Some((id, field, problem));
+            if let Some(target) = self.settings.target_mut(id) {
+                target.enabled = false;
             }
-            TargetKind::CustomRtmp => Ok(format!("{}/{}", s.custom_rtmp_url.trim_end_matches('/'), s.custom_rtmp_key)),
-            TargetKind::CustomSrt => {
-                let mut url = format!("{}?streamid={}", s.custom_srt_url, s.custom_srt_stream_id);
-                if !s.custom_srt_passphrase.is_empty() {
-                    url.push_str(&format!("&passphrase={}", s.custom_srt_passphrase));
+            return;
+        }
+        match self.publish_target(&target) {
+            Ok(publish) => {
+                tracing::info!("starting target {}: {}", target.name, publish.display());
+                self.field_error = None;
+                self.started.push(Started::Target(id));
+                if let Some(engine) = &self.engine {
+                    engine.send(Command::StartTarget(publish));
                 }
-                Ok(url)
+                if target.kind.is_local() && self.player.is_none() {
+                    self.start_player();
+                }
             }
+            Err(error) => self.error = Some(error),
         }
     }
 
@@ -185,8 +273,13 @@ impl OnAirApp {
         self.error = None;
         // A new attempt: the last stream's state and numbers are over.
         self.status = Status::idle();
-        self.recording = None;
-        self.field_error = self.settings.target_problem();
+        self.started.clear();
+        let enabled: Vec<TargetSetting> = self.settings.targets.iter().filter(|t| t.enabled).cloned().collect();
+        if enabled.is_empty() {
+            self.error = Some("Every target is off: switch one on (or add one) to go live".into());
+            return;
+        }
+        self.field_error = first_problem(&self.settings.targets, &self.settings.local_key);
         if self.field_error.is_some() {
             return;
         }
@@ -195,16 +288,20 @@ impl OnAirApp {
         self.source_preview = None;
         self.source_meter = None;
         let result = (|| -> Result<Engine, String> {
-            let target = PublishTarget::parse(&self.target_url()?).map_err(|e| e.to_string())?;
+            let targets = enabled.iter().map(|target| self.publish_target(target)).collect::<Result<Vec<_>, _>>()?;
             let (video, audio) = (self.settings.camera.choice(), self.settings.microphone.choice());
             let knob = QualityKnob::new(self.settings.knob, None).map_err(|e| e.to_string())?;
-            Engine::start(EngineConfig::new(video, audio, target, knob)).map_err(|e| e.to_string())
+            for (setting, target) in enabled.iter().zip(&targets) {
+                tracing::info!("target {}: {}", setting.name, target.display());
+            }
+            Engine::start(EngineConfig::to_all(video, audio, targets, knob)).map_err(|e| e.to_string())
         })();
         match result {
             Ok(engine) => {
                 tracing::info!("going live");
                 self.panels.stats.clear();
                 self.engine = Some(engine);
+                self.started = enabled.iter().map(|t| Started::Target(t.id)).collect();
                 self.renditions.clear();
                 self.start_player();
             }
@@ -217,17 +314,16 @@ impl OnAirApp {
     /// Starts recording what is sent (the same encode, a target of its own), or stops it.
     fn record(&mut self, on: bool) {
         let Some(engine) = &self.engine else { return };
-        let running = self.recording.as_ref().is_some_and(|(index, _)| self.status.targets.get(*index).is_none_or(|t| !t.state.is_over()));
-        match (on, &self.recording) {
-            (true, _) if !running => {
+        let recording = self.started.iter().rposition(|s| matches!(s, Started::Recording(_)));
+        let running = recording.filter(|index| self.status.targets.get(*index).is_none_or(|t| !t.state.is_over()));
+        match (on, running) {
+            (true, None) => {
                 let target = FileTarget::named_by_time(self.settings.recording_folder.as_deref());
-                // Targets are numbered in the order started, ended ones included; the stream's own comes first.
-                let index = self.status.targets.len().max(1);
                 tracing::info!("recording to {}", target.path.display());
-                self.recording = Some((index, target.path.clone()));
+                self.started.push(Started::Recording(target.path.clone()));
                 engine.send(Command::StartTarget(PublishTarget::File(target)));
             }
-            (false, Some((index, _))) if running => engine.send(Command::StopTarget(*index)),
+            (false, Some(index)) => engine.send(Command::StopTarget(index)),
             _ => {}
         }
     }
@@ -320,7 +416,9 @@ impl OnAirApp {
         }
         if self.field_error.is_some() {
             // The message follows the fields: it goes once they are fixed.
-            self.field_error = self.settings.target_problem();
+            self.field_error = self.field_error.filter(|(id, field, _)| {
+                *field == TargetField::Enabled || self.settings.target(*id).is_some_and(|t| t.problem(&self.settings.local_key).is_some())
+            });
         }
         let meter_error = self.source_meter.as_ref().and_then(|meter| meter.error());
         let view = AppView {
@@ -330,7 +428,7 @@ impl OnAirApp {
             error: self.error.as_deref(),
             field_error: self.field_error,
             meter_error: meter_error.as_deref(),
-            recording: self.recording.as_ref().map(|(index, path)| (*index, path.as_path())),
+            started: &self.started,
         };
         let (panels, settings) = (&mut self.panels, &mut self.settings);
         egui::Panel::top("server").show(ui, |ui| panels.server_bar.ui(ui, &view, settings, &mut commands));
@@ -338,7 +436,7 @@ impl OnAirApp {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 panels.sources.ui(ui, &view, settings);
                 ui.separator();
-                panels.target.ui(ui, &view, settings);
+                panels.target.ui(ui, &view, settings, &mut commands);
                 ui.separator();
                 panels.knob.ui(ui, settings, &mut commands);
                 ui.separator();
@@ -392,6 +490,11 @@ impl eframe::App for OnAirApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+        if let Some(store) = &self.secrets
+            && let Err(error) = store.save(&self.settings.targets)
+        {
+            tracing::error!("{error}");
+        }
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {

@@ -2,6 +2,8 @@
 //! commands; the app alone starts and stops the engine, the preview player
 //! and changes the bundled server, each through its own command channel.
 
+use super::target_setting::{TargetId, TargetKind};
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AppCommand {
     GoLive,
@@ -16,4 +18,12 @@ pub enum AppCommand {
     MutePreview(bool),
     /// While live: record what is sent to a file, or stop recording.
     Record(bool),
+    /// A target's switch: before Go Live it says whether Go Live starts it;
+    /// while live it starts or stops that target alone.
+    SwitchTarget(TargetId, bool),
+    /// Start a target that failed while the others stay live.
+    RetryTarget(TargetId),
+    AddTarget(TargetKind),
+    /// Forget a target that is not running, and its keys.
+    RemoveTarget(TargetId),
 }

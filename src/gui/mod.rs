@@ -5,9 +5,11 @@ pub mod app;
 pub mod background;
 pub mod command;
 pub mod panels;
+pub mod secrets;
 pub mod settings;
 pub mod source_meter;
 pub mod source_preview;
+pub mod target_setting;
 
 use std::net::SocketAddr;
 
@@ -53,7 +55,18 @@ pub fn run(options: GuiOptions) -> anyhow::Result<()> {
                 settings.camera = settings::CameraSetting::TestPattern;
                 settings.microphone = settings::MicrophoneSetting::TestTone;
             }
+            let secrets = secrets::SecretStore::default_location();
+            let loaded = secrets.as_ref().map(|store| store.load_into(&mut settings.targets));
             let mut app = OnAirApp::new(settings, server);
+            match (secrets, loaded) {
+                (Some(store), Some(Ok(()))) => app = app.with_secret_store(store),
+                // Keys that could not be read are not overwritten with none.
+                (_, Some(Err(error))) => {
+                    tracing::error!("{error}");
+                    app.error = Some(error.to_string());
+                }
+                _ => tracing::warn!("no home folder: stream keys are not saved"),
+            }
             if options.go_live {
                 app.go_live();
                 if options.record {

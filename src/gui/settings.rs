@@ -2,28 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::target_setting::{TargetId, TargetKind, TargetSetting};
 use crate::engine::{AudioChoice, VideoChoice};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TargetKind {
-    LocalRtmp,
-    LocalSrt,
-    CustomRtmp,
-    CustomSrt,
-}
-
-impl TargetKind {
-    pub const ALL: [TargetKind; 4] = [TargetKind::LocalRtmp, TargetKind::LocalSrt, TargetKind::CustomRtmp, TargetKind::CustomSrt];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            TargetKind::LocalRtmp => "Local server over RTMP",
-            TargetKind::LocalSrt => "Local server over SRT",
-            TargetKind::CustomRtmp => "Custom RTMP",
-            TargetKind::CustomSrt => "Custom SRT",
-        }
-    }
-}
 
 /// The video source; saved as `test` or the camera's index.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,13 +89,10 @@ impl From<MicrophoneSetting> for String {
 pub struct Settings {
     pub camera: CameraSetting,
     pub microphone: MicrophoneSetting,
-    pub target: TargetKind,
+    /// Where Go Live sends the one encode, in the order shown.
+    pub targets: Vec<TargetSetting>,
+    /// The stream key on the local server (its preview and page follow it).
     pub local_key: String,
-    pub custom_rtmp_url: String,
-    pub custom_rtmp_key: String,
-    pub custom_srt_url: String,
-    pub custom_srt_stream_id: String,
-    pub custom_srt_passphrase: String,
     pub knob: u8,
     /// The bundled server transcodes a ladder below the source for viewers.
     pub ladder: bool,
@@ -128,14 +105,8 @@ impl Default for Settings {
         Settings {
             camera: CameraSetting::TestPattern,
             microphone: MicrophoneSetting::TestTone,
-            target: TargetKind::LocalRtmp,
+            targets: vec![TargetSetting::new(TargetId(1), TargetKind::LocalRtmp)],
             local_key: "studio".into(),
-            // Empty: the fields show what belongs there as a hint, not as a value.
-            custom_rtmp_url: String::new(),
-            custom_rtmp_key: String::new(),
-            custom_srt_url: String::new(),
-            custom_srt_stream_id: String::new(),
-            custom_srt_passphrase: String::new(),
             knob: 3,
             // Transcoding costs this machine CPU beside the encoder: the streamer opts in.
             ladder: false,
@@ -144,85 +115,40 @@ impl Default for Settings {
     }
 }
 
-/// A target field the streamer fills in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TargetField {
-    StreamKey,
-    Url,
-    StreamId,
-    Passphrase,
-}
-
-/// What is wrong with a target field, in the words shown next to it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum TargetProblem {
-    #[error("The stream key is empty: paste it from your platform's dashboard")]
-    EmptyKey,
-    #[error("The server URL is empty: paste it from your platform's dashboard")]
-    EmptyUrl,
-    #[error("An RTMP server URL starts with rtmp:// or rtmps:// (rtmp://HOST[:PORT]/APP)")]
-    NotRtmp,
-    #[error("An SRT server URL starts with srt:// (srt://HOST:PORT)")]
-    NotSrt,
-    #[error("The stream key goes in its own field, not in the URL's ?")]
-    QueryInUrl,
-    #[error("The stream id is empty: the server needs it to know your stream")]
-    EmptyStreamId,
-    #[error("The passphrase must be 10 to 79 characters, or empty for none")]
-    PassphraseLength,
-}
-
 impl Settings {
-    /// The first target field that cannot work, before anything connects.
-    pub fn target_problem(&self) -> Option<(TargetField, TargetProblem)> {
-        let url = |text: &str, schemes: &[&str], wrong: TargetProblem| {
-            let text = text.trim();
-            if text.is_empty() {
-                Some((TargetField::Url, TargetProblem::EmptyUrl))
-            } else if !schemes.iter().any(|scheme| text.to_ascii_lowercase().starts_with(scheme)) {
-                Some((TargetField::Url, wrong))
-            } else {
-                None
-            }
-        };
-        match self.target {
-            TargetKind::LocalRtmp | TargetKind::LocalSrt => self.local_key.trim().is_empty().then_some((TargetField::StreamKey, TargetProblem::EmptyKey)),
-            TargetKind::CustomRtmp => url(&self.custom_rtmp_url, &["rtmp://", "rtmps://"], TargetProblem::NotRtmp)
-                .or_else(|| self.custom_rtmp_url.contains('?').then_some((TargetField::Url, TargetProblem::QueryInUrl)))
-                .or_else(|| self.custom_rtmp_key.trim().is_empty().then_some((TargetField::StreamKey, TargetProblem::EmptyKey))),
-            TargetKind::CustomSrt => url(&self.custom_srt_url, &["srt://"], TargetProblem::NotSrt)
-                .or_else(|| self.custom_srt_stream_id.trim().is_empty().then_some((TargetField::StreamId, TargetProblem::EmptyStreamId)))
-                .or_else(|| {
-                    let length = self.custom_srt_passphrase.chars().count();
-                    (length != 0 && !(10..=79).contains(&length)).then_some((TargetField::Passphrase, TargetProblem::PassphraseLength))
-                }),
+    /// A target of `kind` added to the end of the list, with an id no other has.
+    pub fn add_target(&mut self, kind: TargetKind) -> TargetId {
+        let id = TargetId(self.targets.iter().map(|t| t.id.0).max().unwrap_or(0) + 1);
+        let mut target = TargetSetting::new(id, kind);
+        if self.targets.iter().any(|t| t.name == target.name) {
+            target.name = format!("{} {}", target.name, self.targets.len() + 1);
         }
+        self.targets.push(target);
+        id
+    }
+
+    pub fn target(&self, id: TargetId) -> Option<&TargetSetting> {
+        self.targets.iter().find(|t| t.id == id)
+    }
+
+    pub fn target_mut(&mut self, id: TargetId) -> Option<&mut TargetSetting> {
+        self.targets.iter_mut().find(|t| t.id == id)
     }
 }
 
 #[cfg(test)]
-mod target_tests {
+mod tests {
     use super::*;
 
     #[test]
-    fn each_target_field_that_cannot_work_is_named() {
-        let custom =
-            |url: &str, key: &str| Settings { target: TargetKind::CustomRtmp, custom_rtmp_url: url.into(), custom_rtmp_key: key.into(), ..Settings::default() };
-        assert_eq!(custom("rtmp://live.example.com/app", "").target_problem(), Some((TargetField::StreamKey, TargetProblem::EmptyKey)));
-        assert_eq!(custom("", "abc").target_problem(), Some((TargetField::Url, TargetProblem::EmptyUrl)));
-        assert_eq!(custom("http://x/app", "abc").target_problem(), Some((TargetField::Url, TargetProblem::NotRtmp)));
-        assert_eq!(custom("rtmp://x/app", "abc").target_problem(), None);
-        assert_eq!(custom("rtmps://x/app", "abc").target_problem(), None);
-        let srt = |id: &str, passphrase: &str| Settings {
-            target: TargetKind::CustomSrt,
-            custom_srt_url: "srt://x:9000".into(),
-            custom_srt_stream_id: id.into(),
-            custom_srt_passphrase: passphrase.into(),
-            ..Settings::default()
-        };
-        assert_eq!(srt("", "").target_problem(), Some((TargetField::StreamId, TargetProblem::EmptyStreamId)));
-        assert_eq!(srt("publish:live/k", "short").target_problem(), Some((TargetField::Passphrase, TargetProblem::PassphraseLength)));
-        assert_eq!(srt("publish:live/k", "").target_problem(), None);
-        assert_eq!(Settings { local_key: " ".into(), ..Settings::default() }.target_problem(), Some((TargetField::StreamKey, TargetProblem::EmptyKey)));
+    fn added_targets_get_ids_and_names_no_other_has() {
+        let mut settings = Settings::default();
+        let first = settings.add_target(TargetKind::CustomRtmp);
+        let second = settings.add_target(TargetKind::CustomRtmp);
+        assert_ne!(first, second);
+        assert_ne!(settings.target(first).unwrap().name, settings.target(second).unwrap().name);
+        settings.targets.retain(|t| t.id != first);
+        let third = settings.add_target(TargetKind::CustomSrt);
+        assert!(settings.targets.iter().filter(|t| t.id == third).count() == 1);
     }
 }

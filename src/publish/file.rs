@@ -16,7 +16,7 @@ use tokio::sync::watch;
 
 use super::mp4_file::Mp4Recording;
 use super::queue::OutgoingKind;
-use super::shared::{PublishFailure, PublishShared, PublishState};
+use super::shared::{PublishFailure, PublishShared, PublishState, RecordingFailure};
 use super::target::FileTarget;
 use crate::media::codec::CodecConfig;
 
@@ -32,7 +32,7 @@ enum FileWrite {
 /// The file's own thread; the first write error it met, if any.
 struct Writer {
     jobs: mpsc::Sender<FileWrite>,
-    error: Arc<Mutex<Option<String>>>,
+    error: Arc<Mutex<Option<RecordingFailure>>>,
     thread: std::thread::JoinHandle<()>,
 }
 
@@ -44,15 +44,25 @@ impl Writer {
         let mut file = std::fs::File::create(path)?;
         let (jobs, queue) = mpsc::channel::<FileWrite>();
         let error = Arc::new(Mutex::new(None));
-        let (shown, failed) = (path.display().to_string(), error.clone());
+        let (written, failed) = (path.to_path_buf(), error.clone());
         let thread = std::thread::Builder::new().name("recording".into()).spawn(move || {
+            // The end of the last whole fragment: a write that fails is cut back to it.
+            let mut whole = 0u64;
             let mut write = |job: FileWrite| -> std::io::Result<bool> {
                 match job {
                     FileWrite::Append(pieces) => {
-                        for piece in pieces {
-                            file.write_all(&piece)?;
+                        let appended = (|| {
+                            for piece in &pieces {
+                                file.write_all(piece)?;
+                            }
+                            file.sync_data()
+                        })();
+                        if let Err(error) = appended {
+                            // A full disk leaves the file as it was after its last fragment, which plays.
+                            let _ = file.set_len(whole).and_then(|()| file.sync_data());
+                            return Err(error);
                         }
-                        file.sync_data()?;
+                        whole += pieces.iter().map(|p| p.len() as u64).sum::<u64>();
                         Ok(true)
                     }
                     FileWrite::Finish(header) => {
@@ -68,7 +78,7 @@ impl Writer {
                     Ok(true) => {}
                     Ok(false) => return,
                     Err(error) => {
-                        *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("cannot write {shown}: {error}"));
+                        *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(RecordingFailure::of_write(&written, &error));
                         return;
                     }
                 }
@@ -83,12 +93,12 @@ impl Writer {
         }
     }
 
-    fn error(&self) -> Option<String> {
+    fn error(&self) -> Option<RecordingFailure> {
         self.error.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Writes the header over the first one and waits for the file to be on disk.
-    async fn finish(self, header: Bytes) -> Option<String> {
+    async fn finish(self, header: Bytes) -> Option<RecordingFailure> {
         let _ = self.jobs.send(FileWrite::Finish(header));
         let Writer { thread, error, .. } = self;
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
@@ -97,11 +107,11 @@ impl Writer {
 }
 
 pub async fn run(target: FileTarget, shared: Arc<PublishShared>, mut stop: watch::Receiver<bool>) {
-    let failed = |reason: String| PublishState::Failed(PublishFailure::Recording(reason));
+    let failed = |reason: RecordingFailure| PublishState::Failed(PublishFailure::Recording(reason));
     shared.set_state(PublishState::Connecting);
     let writer = match Writer::create(&target.path) {
         Ok(writer) => writer,
-        Err(error) => return shared.set_state(failed(format!("cannot create {}: {error}", target.path.display()))),
+        Err(error) => return shared.set_state(failed(RecordingFailure::of_create(&target.path, &error))),
     };
     // The tracks are what the encoders' configurations say.
     let (mut video, mut audio) = (None, None);
@@ -141,7 +151,7 @@ pub async fn run(target: FileTarget, shared: Arc<PublishShared>, mut stop: watch
             }
         }
         if let Some(reason) = writer.error() {
-            tracing::error!("{reason}; the recording stopped, the stream goes on");
+            tracing::error!("the recording stopped (the stream goes on): {reason}");
             return shared.set_state(failed(reason));
         }
         tokio::select! {

@@ -68,7 +68,36 @@ pub enum PublishFailure {
     Capture(String),
     /// The recording's file could not be made or written (a full disk); other targets go on.
     #[error("recording stopped: {0}")]
-    Recording(String),
+    Recording(RecordingFailure),
+}
+
+/// Why a recording's file could not be made or written, with the file.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RecordingFailure {
+    #[error("the disk holding {path} is full; what was recorded up to here plays. Free some space, then record again")]
+    DiskFull { path: std::path::PathBuf },
+    #[error("cannot create {path}: {kind}")]
+    Create { path: std::path::PathBuf, kind: std::io::ErrorKind },
+    #[error("cannot write {path}: {kind}")]
+    Write { path: std::path::PathBuf, kind: std::io::ErrorKind },
+}
+
+impl RecordingFailure {
+    /// A write to `path` failed: a full disk (or quota) is named as such.
+    pub fn of_write(path: &std::path::Path, error: &std::io::Error) -> RecordingFailure {
+        let path = path.to_path_buf();
+        match error.kind() {
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded | std::io::ErrorKind::FileTooLarge => RecordingFailure::DiskFull { path },
+            kind => RecordingFailure::Write { path, kind },
+        }
+    }
+
+    pub fn of_create(path: &std::path::Path, error: &std::io::Error) -> RecordingFailure {
+        match RecordingFailure::of_write(path, error) {
+            RecordingFailure::Write { path, kind } => RecordingFailure::Create { path, kind },
+            full => full,
+        }
+    }
 }
 
 /// How the network path to the target is doing, where the protocol tells (SRT).

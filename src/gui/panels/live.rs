@@ -51,8 +51,9 @@ impl LivePanel {
 
 /// Record (the same encode, to a file) and how the recording is doing.
 fn recording_ui(ui: &mut egui::Ui, view: &AppView<'_>, commands: &mut Vec<AppCommand>) {
-    let recording = view.recording.and_then(|(index, path)| view.status.targets.get(index).map(|target| (target, path)));
-    let running = recording.is_some_and(|(target, _)| !target.state.is_over()) || (view.recording.is_some() && recording.is_none());
+    let started = view.recording();
+    let recording = started.and_then(|(index, path)| view.status.targets.get(index).map(|target| (target, path)));
+    let running = recording.is_some_and(|(target, _)| !target.state.is_over()) || (started.is_some() && recording.is_none());
     let (label, color) = if running { ("Stop recording", egui::Color32::from_rgb(60, 60, 60)) } else { ("Record", egui::Color32::from_rgb(150, 20, 30)) };
     let button = egui::Button::new(egui::RichText::new(label).color(egui::Color32::WHITE)).fill(color).min_size(egui::vec2(320.0, 28.0));
     if ui.add(button).on_hover_text("Writes what is sent to an MP4 in your Videos folder").clicked() {
@@ -72,7 +73,7 @@ fn recording_ui(ui: &mut egui::Ui, view: &AppView<'_>, commands: &mut Vec<AppCom
     };
 }
 
-fn capitalized(text: &str) -> String {
+pub(super) fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
