@@ -1,12 +1,14 @@
 //! One live stream: its segmenter and window, and the snapshot viewers read.
 //!
-//! The publisher's task feeds frames in; every change re-renders the
-//! playlists once into an immutable snapshot, so serving a request is a
-//! lookup and a reference-count increment. A chunk of the part being
-//! written changes no playlist: its snapshot carries the rendered ones over.
+//! The publisher's task feeds frames in; every change makes an immutable
+//! snapshot. Its playlists and MPD are rendered once, by the first request
+//! that needs them, and shared by every later one, so a stream nobody
+//! watches renders nothing and serving is a lookup and a reference-count
+//! increment. A chunk of the part being written changes no playlist: its
+//! snapshot shares the rendering of the one before.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -29,12 +31,53 @@ use crate::server::record::Recording;
 pub struct StreamSnapshot {
     pub key: String,
     pub window: MediaWindow,
-    /// None until the first segment exists.
-    pub master: Option<Bytes>,
-    /// Media playlists by rendition name.
-    pub playlists: BTreeMap<String, MediaPlaylist>,
-    pub mpd: Option<String>,
     pub live: bool,
+    /// The playlists and MPD of the window as it was at the last change
+    /// that altered them.
+    rendering: Arc<Rendering>,
+}
+
+/// A window's playlists and MPD, rendered on first use.
+#[derive(Debug)]
+struct Rendering {
+    window: MediaWindow,
+    now: UnixMillis,
+    rendered: OnceLock<Rendered>,
+}
+
+#[derive(Debug)]
+struct Rendered {
+    /// None until the first segment exists.
+    master: Option<Bytes>,
+    /// Media playlists by rendition name.
+    playlists: BTreeMap<String, MediaPlaylist>,
+    mpd: Option<String>,
+}
+
+impl Rendering {
+    fn new(window: MediaWindow, now: UnixMillis) -> Rendering {
+        Rendering { window, now, rendered: OnceLock::new() }
+    }
+
+    fn get(&self) -> &Rendered {
+        self.rendered.get_or_init(|| {
+            let window = &self.window;
+            if !window.has_segments() {
+                return Rendered { master: None, playlists: BTreeMap::new(), mpd: None };
+            }
+            // A rung without a segment yet is not offered; its playlist would be empty.
+            let playlists = window
+                .tracks()
+                .filter(|t| t.rung.is_none() || !t.segments.is_empty())
+                .map(|track| {
+                    let full = Bytes::from(hls::media_playlist(window, track, false));
+                    let delta = window.part_target_ms.map(|_| Bytes::from(hls::media_playlist(window, track, true)));
+                    (track.name.clone(), MediaPlaylist { full, delta })
+                })
+                .collect();
+            Rendered { master: Some(Bytes::from(hls::master_playlist(window))), playlists, mpd: Some(dash::manifest(window, self.now)) }
+        })
+    }
 }
 
 /// One rendition's media playlist, whole and as a delta update.
@@ -47,7 +90,23 @@ pub struct MediaPlaylist {
 
 impl StreamSnapshot {
     fn empty(key: &str) -> StreamSnapshot {
-        StreamSnapshot { key: key.to_string(), window: MediaWindow::new(1, 0), master: None, playlists: BTreeMap::new(), mpd: None, live: true }
+        let window = MediaWindow::new(1, 0);
+        let rendering = Arc::new(Rendering::new(window.clone(), UnixMillis(0)));
+        StreamSnapshot { key: key.to_string(), window, live: true, rendering }
+    }
+
+    /// The master playlist; None until the first segment exists.
+    pub fn master(&self) -> Option<&Bytes> {
+        self.rendering.get().master.as_ref()
+    }
+
+    /// A rendition's media playlist, whole and as a delta update.
+    pub fn playlist(&self, name: &str) -> Option<&MediaPlaylist> {
+        self.rendering.get().playlists.get(name)
+    }
+
+    pub fn mpd(&self) -> Option<&str> {
+        self.rendering.get().mpd.as_deref()
     }
 }
 
@@ -211,25 +270,18 @@ impl Packager {
 
     fn publish(&mut self, now: UnixMillis, live: bool) {
         let window = &self.window;
-        let ready = window.has_segments();
-        let mut playlists = BTreeMap::new();
-        if ready {
-            // A rung without a segment yet is not offered; its playlist would be empty.
-            for track in window.tracks().filter(|t| t.rung.is_none() || !t.segments.is_empty()) {
-                let full = Bytes::from(hls::media_playlist(window, track, false));
-                let delta = window.part_target_ms.map(|_| Bytes::from(hls::media_playlist(window, track, true)));
-                playlists.insert(track.name.clone(), MediaPlaylist { full, delta });
+        let rendering = Arc::new(Rendering::new(window.clone(), now));
+        if self.directory.is_some() {
+            // The mirror on disk gets every playlist as it changes.
+            let rendered = rendering.get();
+            if let Some(master) = &rendered.master {
+                self.write_file("index.m3u8".into(), master.clone());
+            }
+            for (name, playlist) in &rendered.playlists {
+                self.write_file(format!("{name}/playlist.m3u8"), playlist.full.clone());
             }
         }
-        let master = ready.then(|| Bytes::from(hls::master_playlist(window)));
-        let mpd = ready.then(|| dash::manifest(window, now));
-        if let Some(master) = &master {
-            self.write_file("index.m3u8".into(), master.clone());
-        }
-        for (name, playlist) in &playlists {
-            self.write_file(format!("{name}/playlist.m3u8"), playlist.full.clone());
-        }
-        let snapshot = StreamSnapshot { key: self.key.clone(), window: window.clone(), master, playlists, mpd, live: live && !window.ended };
+        let snapshot = StreamSnapshot { key: self.key.clone(), window: window.clone(), live: live && !window.ended, rendering };
         self.snapshot.send_replace(Arc::new(snapshot));
     }
 
@@ -237,14 +289,7 @@ impl Packager {
     /// the new snapshot carries them over rather than render them again.
     fn publish_growing_part(&mut self) {
         let previous = self.snapshot.borrow().clone();
-        let snapshot = StreamSnapshot {
-            key: previous.key.clone(),
-            window: self.window.clone(),
-            master: previous.master.clone(),
-            playlists: previous.playlists.clone(),
-            mpd: previous.mpd.clone(),
-            live: previous.live,
-        };
+        let snapshot = StreamSnapshot { key: previous.key.clone(), window: self.window.clone(), live: previous.live, rendering: previous.rendering.clone() };
         self.snapshot.send_replace(Arc::new(snapshot));
     }
 

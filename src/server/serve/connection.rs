@@ -163,9 +163,9 @@ pub(crate) fn percent_decode(text: &str) -> Option<String> {
 fn serve_live_path(snapshot: &StreamSnapshot, path: &str, host: &str) -> Option<Response> {
     const M3U8: &str = "application/vnd.apple.mpegurl";
     match path {
-        "index.m3u8" => return snapshot.master.clone().map(|b| body(M3U8, PLAYLIST_CACHE, b)),
+        "index.m3u8" => return snapshot.master().map(|b| body(M3U8, PLAYLIST_CACHE, b.clone())),
         "manifest.mpd" => {
-            let mpd = snapshot.mpd.as_ref()?;
+            let mpd = snapshot.mpd()?;
             let text = mpd.replace(UTC_TIMING_PLACEHOLDER, &format!("http://{host}/time"));
             // Low-latency players refresh it every second: never from a cache.
             return Some(body("application/dash+xml", "no-cache", Bytes::from(text)));

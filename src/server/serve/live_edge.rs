@@ -75,7 +75,7 @@ pub async fn media_playlist(stream: &LiveStream, name: &str, query: Option<&str>
     };
     let snapshot = stream.snapshot();
     let pick = |snapshot: &StreamSnapshot| -> Option<Bytes> {
-        let playlist = snapshot.playlists.get(name)?;
+        let playlist = snapshot.playlist(name)?;
         if query.skip { playlist.delta.clone().or_else(|| Some(playlist.full.clone())) } else { Some(playlist.full.clone()) }
     };
     let readiness = |snapshot: &StreamSnapshot| snapshot.window.rendition(name).map(|track| playlist_readiness(track, snapshot.window.ended, &query));
