@@ -14,12 +14,17 @@ use common::{NginxRtmp, Publisher, Server, decode_count, free_port, require, run
 const INPUT: &str = "-f lavfi -i testsrc2=size=640x360:rate=30 -f lavfi -i sine=frequency=440:sample_rate=48000";
 const X264: &str = "-c:v libx264 -preset superfast -g 30 -pix_fmt yuv420p -b:v 1000k -c:a aac -b:a 96k";
 
-/// The states of stream `key`'s forwards, from `/api/streams`.
-fn forward_states(server: &Server, key: &str) -> Vec<String> {
+/// Stream `key`'s forwards as `/api/streams` reports them.
+fn forwards(server: &Server, key: &str) -> Vec<serde_json::Value> {
     let text = server.get("/api/streams").unwrap_or_default();
     let streams: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
     let stream = streams.as_array().and_then(|all| all.iter().find(|s| s["key"] == key)).cloned().unwrap_or_default();
-    stream["forwards"].as_array().map(|f| f.iter().map(|d| d["state"].as_str().unwrap_or_default().to_string()).collect()).unwrap_or_default()
+    stream["forwards"].as_array().cloned().unwrap_or_default()
+}
+
+/// The states of stream `key`'s forwards.
+fn forward_states(server: &Server, key: &str) -> Vec<String> {
+    forwards(server, key).iter().map(|d| d["state"].as_str().unwrap_or_default().to_string()).collect()
 }
 
 #[test]
@@ -73,8 +78,14 @@ fn a_destination_that_goes_away_and_comes_back_is_forwarded_to_again() {
     let _publisher = Publisher::spawn(&format!("{INPUT} -t 60"), X264, &server.rtmp_url("src"));
     wait_for("the forward live", Duration::from_secs(20), || (forward_states(&server, "src") == ["live"]).then_some(()));
     wait_for("segments at the destination", Duration::from_secs(20), || first.media_playlist("again", "video").filter(|p| !p.segments.is_empty()));
+    // Its bitrate, about the stream's 1.1 Mbit/s, from samples the reports take.
+    let kbps = wait_for("the forward's bitrate", Duration::from_secs(10), || forwards(&server, "src").first()?["kbps"].as_f64().filter(|&k| k > 300.0));
+    assert!(kbps < 5_000.0, "{kbps} kbit/s forwarded of a 1.1 Mbit/s stream");
+    assert!(forwards(&server, "src")[0]["error"].is_null(), "no error while live");
     drop(first);
     wait_for("the forward to reconnect", Duration::from_secs(15), || forward_states(&server, "src").first().filter(|s| s.starts_with("reconnecting")).cloned());
+    let error = forwards(&server, "src")[0]["error"].as_str().map(str::to_string).unwrap_or_default();
+    assert!(!error.is_empty(), "a reconnecting forward says why: {:?}", forwards(&server, "src"));
     assert!(server.media_playlist("src", "video").is_some(), "the origin's own stream carries on");
     let back = Server::start_exact(&destination);
     wait_for("the forward live again", Duration::from_secs(20), || (forward_states(&server, "src") == ["live"]).then_some(()));

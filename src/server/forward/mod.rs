@@ -6,19 +6,20 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 use crate::capture::clock::CaptureClock;
+use crate::engine::throughput::Throughput;
 use crate::media::codec::CodecConfig;
 use crate::media::frame::{EncodedFrame, TrackKind};
 use crate::media::time::{TimeBase, Timestamp};
 use crate::publish::fanout::Fanout;
 use crate::publish::queue::{Outgoing, OutgoingKind};
-use crate::publish::shared::MediaDescription;
+use crate::publish::shared::{MediaDescription, PublishState};
 use crate::publish::target::PublishTarget;
 use crate::server::config::ForwardConfig;
 
@@ -32,6 +33,10 @@ pub struct ForwardReport {
     pub url: String,
     /// `live`, `connecting`, `reconnecting (attempt N)`, or why it stopped.
     pub state: String,
+    /// Why the last connection failed, while it reconnects or once it gave up.
+    pub error: Option<String>,
+    /// Sent over about the last second (or since the report before, when longer ago).
+    pub kbps: f64,
     pub bytes_sent: u64,
     pub dropped_frames: u64,
 }
@@ -42,6 +47,8 @@ pub struct Forwards {
     names: Vec<String>,
     clock: CaptureClock,
     continuity: Mutex<Continuity>,
+    /// Each destination's sent-bitrate samples, taken as reports are made.
+    rates: Mutex<Vec<Throughput>>,
     stop: watch::Sender<bool>,
 }
 
@@ -67,13 +74,14 @@ impl Forwards {
         let clock = CaptureClock::start();
         let fanout = Fanout::new(targets.len(), QUEUE_SPAN, clock);
         let (stop, stopped) = watch::channel(false);
-        let names = targets.iter().map(PublishTarget::display).collect();
+        let names: Vec<String> = targets.iter().map(PublishTarget::display).collect();
         for (target, shared) in targets.into_iter().zip(fanout.targets().iter().cloned()) {
             let stop = stopped.clone();
             tracing::info!(key, "forwarding to {}", target.display());
             runtime.spawn(crate::publish::drive(target, shared, stop));
         }
-        Some(Forwards { fanout, names, clock, continuity: Mutex::new(Continuity::default()), stop })
+        let rates = Mutex::new(names.iter().map(|_| Throughput::default()).collect());
+        Some(Forwards { fanout, names, clock, continuity: Mutex::new(Continuity::default()), rates, stop })
     }
 
     /// A new publisher session: its clock starts over, the forwarded one goes on.
@@ -106,15 +114,29 @@ impl Forwards {
     }
 
     pub fn report(&self) -> Vec<ForwardReport> {
+        let now = Instant::now();
+        let mut rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
         self.fanout
             .targets()
             .iter()
             .zip(&self.names)
-            .map(|(target, url)| ForwardReport {
-                url: url.clone(),
-                state: target.state().0.to_string(),
-                bytes_sent: target.bytes_sent.load(Ordering::Relaxed),
-                dropped_frames: target.drops().total(),
+            .zip(rates.iter_mut())
+            .map(|((target, url), rate)| {
+                let state = target.state().0;
+                let bytes_sent = target.bytes_sent.load(Ordering::Relaxed);
+                let error = match &state {
+                    PublishState::Reconnecting { last_error, .. } => Some(last_error.clone()),
+                    PublishState::Failed(failure) => Some(failure.to_string()),
+                    _ => None,
+                };
+                ForwardReport {
+                    url: url.clone(),
+                    state: state.to_string(),
+                    error,
+                    kbps: rate.sample(now, bytes_sent, 0).0,
+                    bytes_sent,
+                    dropped_frames: target.drops().total(),
+                }
             })
             .collect()
     }
