@@ -35,6 +35,8 @@ pub enum ServeError {
     Bind { what: &'static str, addr: SocketAddr, config_key: &'static str, flag: &'static str, error: std::io::Error },
     #[error("cannot record to {}: {error}. Set `record.directory` to a directory the server may write", directory.display())]
     Record { directory: std::path::PathBuf, error: std::io::Error },
+    #[error("cannot start the thread for `[[forward]]`s: {error}")]
+    Forward { error: std::io::Error },
 }
 
 /// A running server: its bound addresses and the hub.
@@ -60,6 +62,16 @@ fn bind(addr: SocketAddr, what: &'static str, config_key: &'static str, flag: &'
     listen().map_err(|error| ServeError::Bind { what, addr, config_key, flag, error })
 }
 
+/// A thread of its own for the forwards' drivers: every destination of every
+/// stream shares one wakeup per frame there, where on the workers each would
+/// wake a worker of its own.
+fn forward_runtime() -> std::io::Result<tokio::runtime::Handle> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let handle = runtime.handle().clone();
+    std::thread::Builder::new().name("forward".into()).spawn(move || runtime.block_on(std::future::pending::<()>()))?;
+    Ok(handle)
+}
+
 /// Binds every listener, then runs ingest, HTTP and housekeeping on the current runtime.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     let rtmp = bind(config.rtmp.listen, "RTMP", "rtmp.listen", "--rtmp ADDR")?;
@@ -69,7 +81,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     let srt_listen = config.srt.listen;
     let recorder = record::Recorder::start(&config.record)
         .map_err(|error| ServeError::Record { directory: config.record.directory.clone().unwrap_or_default(), error })?;
-    let hub = Arc::new(Hub::new(config, Arc::new(Metrics::default())).with_recorder(recorder).with_runtime(tokio::runtime::Handle::current()));
+    let forwards = if config.forward.is_empty() { Ok(tokio::runtime::Handle::current()) } else { forward_runtime() };
+    let forwards = forwards.map_err(|error| ServeError::Forward { error })?;
+    let hub = Arc::new(Hub::new(config, Arc::new(Metrics::default())).with_recorder(recorder).with_runtime(forwards));
     let srt =
         ingest::srt::bind(&hub).map_err(|error| ServeError::Bind { what: "SRT", addr: srt_listen, config_key: "srt.listen", flag: "--srt ADDR", error })?;
     let srt_addr = srt.local_addr();
