@@ -65,18 +65,33 @@ async fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: &Hub) -
     let mut depacketizer = FlvDepacketizer::default();
     let mut publisher: Option<Publisher> = None;
     let mut buffer = vec![0u8; 64 * 1024];
+    // One timer for the connection, moved on only when it fires: a timeout
+    // around every read would add and remove a timer entry per read.
+    let idle = tokio::time::sleep(IDLE_TIMEOUT);
+    tokio::pin!(idle);
+    let mut last_read = tokio::time::Instant::now();
     loop {
-        let read = match tokio::time::timeout(IDLE_TIMEOUT, socket.read(&mut buffer)).await {
-            Err(_) => return Err(RtmpIngestError::Idle),
-            Ok(Err(error)) => return Err(RtmpIngestError::Read(error)),
-            Ok(Ok(0)) => {
+        let read = tokio::select! {
+            read = socket.read(&mut buffer) => read,
+            () = &mut idle => {
+                if last_read.elapsed() >= IDLE_TIMEOUT {
+                    return Err(RtmpIngestError::Idle);
+                }
+                idle.as_mut().reset(last_read + IDLE_TIMEOUT);
+                continue;
+            }
+        };
+        let read = match read {
+            Err(error) => return Err(RtmpIngestError::Read(error)),
+            Ok(0) => {
                 if let Some(publisher) = &publisher {
                     tracing::info!(%peer, key = publisher.key(), "publisher disconnected");
                 }
                 return Ok(());
             }
-            Ok(Ok(n)) => n,
+            Ok(n) => n,
         };
+        last_read = tokio::time::Instant::now();
         let arrived = std::time::Instant::now();
         Metrics::add(&hub.metrics.bytes_in, read as u64);
         let events = connection.receive(&buffer[..read]);
