@@ -369,3 +369,19 @@ fn target_keys_are_saved_apart_from_the_plain_settings_and_come_back() {
     assert_eq!(restored.targets.iter().map(|t| &t.name).collect::<Vec<_>>(), ["Local server", "Platform"]);
     let _ = std::fs::remove_dir_all(&folder);
 }
+
+#[test]
+fn settings_saved_with_one_target_before_the_list_keep_it_and_its_key() {
+    use onair::gui::settings::LegacyTarget;
+    use onair::gui::target_setting::TargetKind;
+    // As eframe stored them (RON) before the target list.
+    let mut storage = MemoryStorage::default();
+    let old = r#"(camera:"test",microphone:"tone",target:CustomRtmp,local_key:"studio",custom_rtmp_url:"rtmp://live.example.com/app",custom_rtmp_key:"sk_live_1",custom_srt_url:"",custom_srt_stream_id:"",custom_srt_passphrase:"",knob:4,ladder:false)"#;
+    eframe::Storage::set_string(&mut storage, eframe::APP_KEY, old.into());
+    let mut settings: Settings = eframe::get_value(&storage, eframe::APP_KEY).expect("old settings read as new");
+    let legacy: LegacyTarget = eframe::get_value(&storage, eframe::APP_KEY).expect("the old target read");
+    legacy.migrate_into(&mut settings);
+    assert_eq!(settings.knob, 4);
+    let targets: Vec<_> = settings.targets.iter().map(|t| (t.kind, t.enabled, t.url.as_str(), t.secrets.key.as_str())).collect();
+    assert_eq!(targets, [(TargetKind::LocalRtmp, false, "", ""), (TargetKind::CustomRtmp, true, "rtmp://live.example.com/app", "sk_live_1")]);
+}

@@ -51,6 +51,9 @@ pub fn run(options: GuiOptions) -> anyhow::Result<()> {
         native,
         Box::new(move |cc| {
             let mut settings: settings::Settings = cc.storage.and_then(|storage| eframe::get_value(storage, eframe::APP_KEY)).unwrap_or_default();
+            if let Some(legacy) = cc.storage.and_then(|storage| eframe::get_value::<settings::LegacyTarget>(storage, eframe::APP_KEY)) {
+                legacy.migrate_into(&mut settings);
+            }
             if options.test_sources {
                 settings.camera = settings::CameraSetting::TestPattern;
                 settings.microphone = settings::MicrophoneSetting::TestTone;

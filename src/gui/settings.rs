@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::target_setting::{TargetId, TargetKind, TargetSetting};
+use super::target_setting::{TargetId, TargetKind, TargetSecrets, TargetSetting};
 use crate::engine::{AudioChoice, VideoChoice};
 
 /// The video source; saved as `test` or the camera's index.
@@ -136,9 +136,94 @@ impl Settings {
     }
 }
 
+/// The one target of settings saved before the target list, read from the
+/// same stored settings. The list never writes these fields, so a stored
+/// settings file is migrated once.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LegacyTarget {
+    target: LegacyKind,
+    custom_rtmp_url: String,
+    custom_rtmp_key: String,
+    custom_srt_url: String,
+    custom_srt_stream_id: String,
+    custom_srt_passphrase: String,
+}
+
+/// The old `target` field (a plain enum: RON reads no `Option` without `Some(…)`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+enum LegacyKind {
+    #[default]
+    Unset,
+    LocalRtmp,
+    LocalSrt,
+    CustomRtmp,
+    CustomSrt,
+}
+
+impl LegacyTarget {
+    /// Turns the old single target into the list's: the custom targets that
+    /// were filled in, the one that was chosen on, the others off.
+    pub fn migrate_into(self, settings: &mut Settings) {
+        let chosen = match self.target {
+            LegacyKind::Unset => return,
+            LegacyKind::LocalRtmp => TargetKind::LocalRtmp,
+            LegacyKind::LocalSrt => TargetKind::LocalSrt,
+            LegacyKind::CustomRtmp => TargetKind::CustomRtmp,
+            LegacyKind::CustomSrt => TargetKind::CustomSrt,
+        };
+        if let Some(local) = settings.targets.iter_mut().find(|t| t.kind.is_local()) {
+            match chosen {
+                TargetKind::LocalRtmp | TargetKind::LocalSrt => local.kind = chosen,
+                TargetKind::CustomRtmp | TargetKind::CustomSrt => local.enabled = false,
+            }
+        }
+        let filled = [
+            (TargetKind::CustomRtmp, self.custom_rtmp_url, self.custom_rtmp_key, String::new()),
+            (TargetKind::CustomSrt, self.custom_srt_url, self.custom_srt_stream_id, self.custom_srt_passphrase),
+        ];
+        for (kind, url, key, passphrase) in filled {
+            if url.trim().is_empty() && key.trim().is_empty() {
+                continue;
+            }
+            let id = settings.add_target(kind);
+            if let Some(target) = settings.target_mut(id) {
+                target.enabled = kind == chosen;
+                target.url = url;
+                target.secrets = TargetSecrets { key, passphrase };
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_single_target_saved_before_the_list_becomes_the_lists_targets() {
+        let saved = r#"{"knob": 2, "target": "CustomRtmp", "custom_rtmp_url": "rtmp://live.example.com/app", "custom_rtmp_key": "sk_1",
+                        "custom_srt_url": "srt://h:9000", "custom_srt_stream_id": "publish:live/k"}"#;
+        let mut settings: Settings = serde_json::from_str(saved).unwrap();
+        let legacy: LegacyTarget = serde_json::from_str(saved).unwrap();
+        legacy.migrate_into(&mut settings);
+        let on: Vec<_> = settings.targets.iter().map(|t| (t.kind, t.enabled)).collect();
+        assert_eq!(on, [(TargetKind::LocalRtmp, false), (TargetKind::CustomRtmp, true), (TargetKind::CustomSrt, false)]);
+        assert_eq!((settings.targets[1].url.as_str(), settings.targets[1].secrets.key.as_str()), ("rtmp://live.example.com/app", "sk_1"));
+        assert_eq!(settings.targets[2].secrets.key, "publish:live/k");
+        assert_eq!(settings.knob, 2);
+        // Saved again, the list has no old fields: the next start migrates nothing.
+        let again = serde_json::to_string(&settings).unwrap();
+        assert!(!again.contains("custom_rtmp_key") && !again.contains("sk_1"), "{again}");
+        let mut reread: Settings = serde_json::from_str(&again).unwrap();
+        serde_json::from_str::<LegacyTarget>(&again).unwrap().migrate_into(&mut reread);
+        assert_eq!(reread.targets.len(), 3);
+
+        let local_srt = r#"{"target": "LocalSrt"}"#;
+        let mut settings: Settings = serde_json::from_str(local_srt).unwrap();
+        serde_json::from_str::<LegacyTarget>(local_srt).unwrap().migrate_into(&mut settings);
+        assert_eq!(settings.targets.iter().map(|t| (t.kind, t.enabled)).collect::<Vec<_>>(), [(TargetKind::LocalSrt, true)]);
+    }
 
     #[test]
     fn added_targets_get_ids_and_names_no_other_has() {
