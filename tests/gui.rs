@@ -276,17 +276,26 @@ fn two_targets_go_live_together_and_one_stops_and_starts_alone_while_the_other_s
     let other = Server::start("[ladder]\nenabled = false\n[streams]\ngrace_seconds = 2.0\n");
     let info = ServerInfo { rtmp: local.rtmp.clone(), srt: local.srt.clone(), http: local.http.clone(), notice: None, control: None };
     let key = "backup-secret-key";
-    let settings = Settings {
-        local_key: "both".into(),
-        knob: 1,
-        camera: CameraSetting::TestPattern,
-        microphone: MicrophoneSetting::TestTone,
-        targets: vec![TargetSetting::default(), TargetSetting::custom_rtmp(TargetId(2), "Backup", &other.rtmp, key)],
-        ..Settings::default()
-    };
+    let settings =
+        Settings { local_key: "both".into(), knob: 1, camera: CameraSetting::TestPattern, microphone: MicrophoneSetting::TestTone, ..Settings::default() };
     let app = OnAirApp::new(settings, Some(info));
     let mut harness = Harness::builder().with_size(egui::vec2(1240.0, 900.0)).build_ui_state(|ui, app: &mut OnAirApp| app.show(ui), app);
     harness.run_steps(2);
+    // A second target, added and filled in from the window; it opens for its settings.
+    harness.get_by_label("Add target").click();
+    harness.run_steps(2);
+    harness.get_by_label("Custom RTMP or RTMPS").click();
+    harness.run_steps(2);
+    for (field, text) in [("URL", other.rtmp.as_str()), ("Stream key", key)] {
+        harness.get_by_label(field).focus();
+        harness.run_steps(1);
+        harness.get_by_label(field).type_text(text);
+        harness.run_steps(1);
+    }
+    harness.get_by_label("Done").click();
+    harness.run_steps(2);
+    let added = &harness.state().settings.targets[1];
+    assert_eq!((added.url.as_str(), added.secrets.key.as_str(), added.enabled), (other.rtmp.as_str(), key, true));
     harness.get_by_label("Go Live").click();
     let both_live = |app: &OnAirApp| app.status.targets.len() == 2 && app.status.targets.iter().all(|t| t.state == PublishState::Live);
     step_until(&mut harness, "both targets LIVE", Duration::from_secs(20), both_live);
@@ -307,15 +316,15 @@ fn two_targets_go_live_together_and_one_stops_and_starts_alone_while_the_other_s
     harness.get_by_label("Done").click();
     harness.run_steps(1);
 
-    // Switched off while live: the backup stops alone.
-    harness.get_by_label("Backup").click();
+    // Switched off while live: the added target stops alone.
+    harness.get_by_label("Custom RTMP").click();
     step_until(&mut harness, "the backup stopped", Duration::from_secs(10), |app| app.status.targets[1].state == PublishState::Stopped);
     harness.run_steps(2);
     harness.get_by_label("Stopped");
     let status = &harness.state().status;
     assert_eq!((&status.state, &status.targets[0].state), (&PublishState::Live, &PublishState::Live), "the local target stays live");
     // Switched on again: it starts from the same encode while the other carries on.
-    harness.get_by_label("Backup").click();
+    harness.get_by_label("Custom RTMP").click();
     step_until(&mut harness, "the backup live again", Duration::from_secs(20), |app| {
         app.status.targets.get(2).is_some_and(|t| t.state == PublishState::Live && t.fps > 0.0)
     });

@@ -118,7 +118,7 @@ impl Default for Settings {
 impl Settings {
     /// A target of `kind` added to the end of the list, with an id no other has.
     pub fn add_target(&mut self, kind: TargetKind) -> TargetId {
-        let id = TargetId(self.targets.iter().map(|t| t.id.0).max().unwrap_or(0) + 1);
+        let id = super::target_setting::next_id(&self.targets);
         let mut target = TargetSetting::new(id, kind);
         if self.targets.iter().any(|t| t.name == target.name) {
             target.name = format!("{} {}", target.name, self.targets.len() + 1);

@@ -178,6 +178,11 @@ impl TargetSetting {
     }
 }
 
+/// An id no target in `targets` has.
+pub fn next_id(targets: &[TargetSetting]) -> TargetId {
+    TargetId(targets.iter().map(|t| t.id.0).max().unwrap_or(0) + 1)
+}
+
 /// The first problem among the targets Go Live would start: a field of one
 /// of them, or two local targets on at once.
 pub fn first_problem(targets: &[TargetSetting], local_key: &str) -> Option<(TargetId, TargetField, TargetProblem)> {

@@ -7,7 +7,7 @@ use eframe::egui;
 use super::{AppView, TargetRun};
 use crate::gui::command::AppCommand;
 use crate::gui::settings::Settings;
-use crate::gui::target_setting::{TargetField, TargetId, TargetKind, TargetSetting};
+use crate::gui::target_setting::{TargetField, TargetId, TargetKind, TargetSetting, next_id};
 use crate::publish::shared::PublishState;
 
 #[derive(Default)]
@@ -35,6 +35,8 @@ impl TargetPanel {
             for kind in TargetKind::ALL {
                 if ui.button(kind.label()).clicked() {
                     commands.push(AppCommand::AddTarget(kind));
+                    // The new target opens for its URL and key.
+                    self.editing = Some(next_id(targets));
                     ui.close();
                 }
             }
