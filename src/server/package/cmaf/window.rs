@@ -6,6 +6,7 @@
 //! that starts a new timeline or a new init segment.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -85,7 +86,9 @@ pub struct TrackWindow {
     pub timescale: u32,
     pub codec: CodecConfig,
     pub inits: BTreeMap<u32, Bytes>,
-    pub segments: VecDeque<WindowSegment>,
+    /// Shared with the snapshots made before: a snapshot per chunk copies
+    /// the list, not the segments.
+    pub segments: VecDeque<Arc<WindowSegment>>,
     /// Discontinuities that have slid out of the listed window (EXT-X-DISCONTINUITY-SEQUENCE).
     pub discontinuity_sequence: u64,
     /// Parts of the segment being written, in order.
@@ -114,13 +117,13 @@ impl TrackWindow {
 
     /// The segments playlists list (the newest `listed` ones).
     pub fn listed(&self) -> impl Iterator<Item = &WindowSegment> {
-        self.segments.iter().skip(self.segments.len().saturating_sub(self.listed))
+        self.segments.iter().skip(self.segments.len().saturating_sub(self.listed)).map(|s| &**s)
     }
 
     pub fn segment(&self, number: u64) -> Option<&WindowSegment> {
         let first = self.segments.front()?.number;
         let index = usize::try_from(number.checked_sub(first)?).ok()?;
-        self.segments.get(index).filter(|s| s.number == number)
+        self.segments.get(index).map(|s| &**s).filter(|s| s.number == number)
     }
 
     /// A part's bytes: of the segment being written, or a run of a closed one's.
@@ -256,7 +259,7 @@ impl MediaWindow {
     pub fn forget_newest_media(&mut self) {
         for track in self.video.iter_mut().chain(self.rungs.values_mut()).chain(self.audio.iter_mut()) {
             if let Some(segment) = track.segments.back_mut() {
-                segment.data = Pieces::default();
+                Arc::make_mut(segment).data = Pieces::default();
             }
         }
     }
@@ -384,7 +387,7 @@ impl MediaWindow {
         let Some(track) = self.track_mut(segment.kind, segment.rung) else { return };
         track.open_parts.retain(|p| p.number > segment.number);
         track.growing = track.growing.take().filter(|g| g.number > segment.number);
-        track.segments.push_back(WindowSegment {
+        track.segments.push_back(Arc::new(WindowSegment {
             number: segment.number,
             start: segment.start,
             duration: segment.duration,
@@ -395,7 +398,7 @@ impl MediaWindow {
             parts: segment.parts,
             size: segment.data.len() as u64,
             data: segment.data,
-        });
+        }));
         while track.segments.len() > retained {
             track.segments.pop_front();
         }
