@@ -30,7 +30,8 @@ use crate::server::record::Recording;
 #[derive(Clone, Debug)]
 pub struct StreamSnapshot {
     pub key: String,
-    pub window: MediaWindow,
+    /// Shared with its rendering when the snapshot is the change's own.
+    pub window: Arc<MediaWindow>,
     pub live: bool,
     /// The playlists and MPD of the window as it was at the last change
     /// that altered them.
@@ -40,7 +41,7 @@ pub struct StreamSnapshot {
 /// A window's playlists and MPD, rendered on first use.
 #[derive(Debug)]
 struct Rendering {
-    window: MediaWindow,
+    window: Arc<MediaWindow>,
     now: UnixMillis,
     rendered: OnceLock<Rendered>,
 }
@@ -55,7 +56,7 @@ struct Rendered {
 }
 
 impl Rendering {
-    fn new(window: MediaWindow, now: UnixMillis) -> Rendering {
+    fn new(window: Arc<MediaWindow>, now: UnixMillis) -> Rendering {
         Rendering { window, now, rendered: OnceLock::new() }
     }
 
@@ -90,7 +91,7 @@ pub struct MediaPlaylist {
 
 impl StreamSnapshot {
     fn empty(key: &str) -> StreamSnapshot {
-        let window = MediaWindow::new(1, 0);
+        let window = Arc::new(MediaWindow::new(1, 0));
         let rendering = Arc::new(Rendering::new(window.clone(), UnixMillis(0)));
         StreamSnapshot { key: key.to_string(), window, live: true, rendering }
     }
@@ -269,7 +270,7 @@ impl Packager {
     }
 
     fn publish(&mut self, now: UnixMillis, live: bool) {
-        let window = &self.window;
+        let window = Arc::new(self.window.clone());
         let rendering = Arc::new(Rendering::new(window.clone(), now));
         if self.directory.is_some() {
             // The mirror on disk gets every playlist as it changes.
@@ -281,7 +282,7 @@ impl Packager {
                 self.write_file(format!("{name}/playlist.m3u8"), playlist.full.clone());
             }
         }
-        let snapshot = StreamSnapshot { key: self.key.clone(), window: window.clone(), live: live && !window.ended, rendering };
+        let snapshot = StreamSnapshot { key: self.key.clone(), live: live && !window.ended, window, rendering };
         self.snapshot.send_replace(Arc::new(snapshot));
     }
 
@@ -289,7 +290,8 @@ impl Packager {
     /// the new snapshot carries them over rather than render them again.
     fn publish_growing_part(&mut self) {
         let previous = self.snapshot.borrow().clone();
-        let snapshot = StreamSnapshot { key: previous.key.clone(), window: self.window.clone(), live: previous.live, rendering: previous.rendering.clone() };
+        let snapshot =
+            StreamSnapshot { key: previous.key.clone(), window: Arc::new(self.window.clone()), live: previous.live, rendering: previous.rendering.clone() };
         self.snapshot.send_replace(Arc::new(snapshot));
     }
 
