@@ -12,3 +12,4 @@ pub mod rtmp;
 pub mod server;
 pub mod srt;
 pub mod terminal;
+pub mod xdg;

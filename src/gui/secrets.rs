@@ -36,11 +36,7 @@ impl SecretStore {
 
     /// `$XDG_CONFIG_HOME/onair/secrets.toml`, else `~/.config/onair/secrets.toml`.
     pub fn default_location() -> Option<SecretStore> {
-        let config = std::env::var_os("XDG_CONFIG_HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .or_else(|| std::env::home_dir().map(|home| home.join(".config")))?;
-        Some(SecretStore::at(config.join("onair").join("secrets.toml")))
+        crate::xdg::config_home().map(|config| SecretStore::at(config.join("onair").join("secrets.toml")))
     }
 
     pub fn path(&self) -> &Path {

@@ -138,7 +138,7 @@ pub struct FileTarget {
 impl FileTarget {
     /// `FOLDER/OnAir 2026-12-01 17-30-05.mp4` (UTC), in the Videos folder when no folder is given.
     pub fn named_by_time(folder: Option<&std::path::Path>) -> FileTarget {
-        let folder = folder.map(std::path::Path::to_path_buf).unwrap_or_else(videos_folder);
+        let folder = folder.map(std::path::Path::to_path_buf).unwrap_or_else(crate::xdg::videos);
         let now = crate::media::wallclock::UnixMillis::from_system_time(std::time::SystemTime::now()).to_iso8601();
         let stamp: String = now
             .chars()
@@ -156,28 +156,6 @@ impl FileTarget {
         // Never over an earlier recording of the same second.
         let path = (1..).map(|n| folder.join(if n == 1 { format!("OnAir {stamp}.mp4") } else { format!("OnAir {stamp} ({n}).mp4") })).find(|p| !p.exists());
         FileTarget { path: path.unwrap_or_else(|| folder.join("OnAir.mp4")) }
-    }
-}
-
-/// The desktop's Videos folder: `XDG_VIDEOS_DIR`, else the one named in
-/// `user-dirs.dirs` (where a desktop in another language names its own), else `~/Videos`.
-fn videos_folder() -> std::path::PathBuf {
-    let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default();
-    if let Some(set) = std::env::var_os("XDG_VIDEOS_DIR") {
-        return set.into();
-    }
-    let config = std::env::var_os("XDG_CONFIG_HOME").map(std::path::PathBuf::from).filter(|p| p.is_absolute()).unwrap_or_else(|| home.join(".config"));
-    std::fs::read_to_string(config.join("user-dirs.dirs")).ok().and_then(|dirs| videos_in_user_dirs(&dirs, &home)).unwrap_or_else(|| home.join("Videos"))
-}
-
-/// `XDG_VIDEOS_DIR="$HOME/Vidéos"` in a `user-dirs.dirs` file, with `$HOME` expanded.
-fn videos_in_user_dirs(dirs: &str, home: &std::path::Path) -> Option<std::path::PathBuf> {
-    let value = dirs.lines().map(str::trim).filter(|line| !line.starts_with('#')).find_map(|line| line.strip_prefix("XDG_VIDEOS_DIR="))?;
-    let value = value.trim().trim_matches('"');
-    match value.strip_prefix("$HOME") {
-        Some(rest) => Some(home.join(rest.trim_start_matches('/'))),
-        None if value.starts_with('/') => Some(value.into()),
-        None => None,
     }
 }
 
@@ -221,16 +199,6 @@ fn redact_query(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_videos_folder_is_the_one_the_desktop_names() {
-        let home = std::path::Path::new("/home/ana");
-        let dirs = "# written by xdg-user-dirs-update\nXDG_DESKTOP_DIR=\"$HOME/Bureau\"\nXDG_VIDEOS_DIR=\"$HOME/Vidéos\"\n";
-        assert_eq!(videos_in_user_dirs(dirs, home), Some(home.join("Vidéos")));
-        assert_eq!(videos_in_user_dirs("XDG_VIDEOS_DIR=\"/data/films\"", home), Some("/data/films".into()));
-        assert_eq!(videos_in_user_dirs("#XDG_VIDEOS_DIR=\"$HOME/x\"\n", home), None, "a comment names nothing");
-        assert_eq!(videos_in_user_dirs("XDG_MUSIC_DIR=\"$HOME/Music\"", home), None);
-    }
 
     #[test]
     fn parses_and_masks() {
