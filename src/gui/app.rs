@@ -89,6 +89,19 @@ pub enum Started {
     Recording(std::path::PathBuf),
 }
 
+/// Where target `id` was last started among the engine's targets.
+pub fn newest_start(started: &[Started], id: TargetId) -> Option<usize> {
+    started.iter().rposition(|s| *s == Started::Target(id))
+}
+
+/// The recording started last: its place among the engine's targets, and its file.
+pub fn newest_recording(started: &[Started]) -> Option<(usize, &std::path::Path)> {
+    started.iter().enumerate().rev().find_map(|(index, s)| match s {
+        Started::Recording(path) => Some((index, path.as_path())),
+        Started::Target(_) => None,
+    })
+}
+
 impl OnAirApp {
     pub fn new(settings: Settings, server: Option<ServerInfo>) -> OnAirApp {
         let app = OnAirApp {
@@ -175,18 +188,18 @@ impl OnAirApp {
 
     /// The recording's file, once one was started in this stream.
     pub fn recording_path(&self) -> Option<&std::path::Path> {
-        self.started.iter().rev().find_map(|s| match s {
-            Started::Recording(path) => Some(path.as_path()),
-            Started::Target(_) => None,
-        })
+        newest_recording(&self.started).map(|(_, path)| path)
+    }
+
+    /// Whether the engine's target `index` has not ended (or not yet reported).
+    fn still_running(&self, index: usize) -> bool {
+        self.engine.is_some() && self.status.targets.get(index).is_none_or(|t| !t.state.is_over())
     }
 
     /// The local server's page for this stream, while a target sends to it.
     fn local_stream_base(&self) -> Option<String> {
         let local = self.started.iter().enumerate().any(|(index, s)| match s {
-            Started::Target(id) => {
-                self.settings.target(*id).is_some_and(|t| t.kind.is_local()) && self.status.targets.get(index).is_none_or(|t| !t.state.is_over())
-            }
+            Started::Target(id) => self.settings.target(*id).is_some_and(|t| t.kind.is_local()) && self.still_running(index),
             Started::Recording(_) => false,
         });
         self.server.as_ref().filter(|_| local).map(|server| format!("{}/live/{}", server.http, self.settings.local_key))
@@ -216,8 +229,7 @@ impl OnAirApp {
 
     /// Where target `id` is among the engine's targets, while it runs.
     fn running_index(&self, id: TargetId) -> Option<usize> {
-        let index = self.started.iter().rposition(|s| *s == Started::Target(id))?;
-        (self.engine.is_some() && self.status.targets.get(index).is_none_or(|t| !t.state.is_over())).then_some(index)
+        newest_start(&self.started, id).filter(|&index| self.still_running(index))
     }
 
     fn switch_target(&mut self, id: TargetId, on: bool) {
@@ -309,13 +321,10 @@ impl OnAirApp {
         }
     }
 
-    /// Asks the engine to stop; its threads wind down on their own and
-    /// `refresh` collects them once the status says Stopped.
     /// Starts recording what is sent (the same encode, a target of its own), or stops it.
     fn record(&mut self, on: bool) {
+        let running = newest_recording(&self.started).map(|(index, _)| index).filter(|&index| self.still_running(index));
         let Some(engine) = &self.engine else { return };
-        let recording = self.started.iter().rposition(|s| matches!(s, Started::Recording(_)));
-        let running = recording.filter(|index| self.status.targets.get(*index).is_none_or(|t| !t.state.is_over()));
         match (on, running) {
             (true, None) => {
                 let target = FileTarget::named_by_time(self.settings.recording_folder.as_deref());
@@ -328,6 +337,8 @@ impl OnAirApp {
         }
     }
 
+    /// Asks the engine to stop; its threads wind down on their own and
+    /// `refresh` collects them once the status says Stopped.
     pub fn end_stream(&mut self) {
         self.player = None;
         if let Some(engine) = &self.engine {

@@ -10,7 +10,7 @@ pub mod sources;
 pub mod stats;
 pub mod target;
 
-use super::app::{ServerInfo, Started};
+use super::app::{ServerInfo, Started, newest_recording, newest_start};
 use crate::engine::status::{Status, TargetStatus};
 use crate::gui::target_setting::{TargetField, TargetId, TargetProblem};
 
@@ -43,7 +43,7 @@ pub enum TargetRun<'a> {
 
 impl AppView<'_> {
     pub fn target_run(&self, id: TargetId) -> TargetRun<'_> {
-        let Some(index) = self.started.iter().rposition(|s| *s == Started::Target(id)) else { return TargetRun::Off };
+        let Some(index) = newest_start(self.started, id) else { return TargetRun::Off };
         match self.status.targets.get(index) {
             None if self.live => TargetRun::Starting,
             None => TargetRun::Off,
@@ -54,9 +54,6 @@ impl AppView<'_> {
 
     /// The recording started during this stream: its place among the targets, and its file.
     pub fn recording(&self) -> Option<(usize, &std::path::Path)> {
-        self.started.iter().enumerate().rev().find_map(|(index, s)| match s {
-            Started::Recording(path) => Some((index, path.as_path())),
-            Started::Target(_) => None,
-        })
+        newest_recording(self.started)
     }
 }
