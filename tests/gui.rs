@@ -16,6 +16,16 @@ use onair::gui::settings::{CameraSetting, MicrophoneSetting, Settings};
 use onair::gui::target_setting::{TargetId, TargetSetting};
 use onair::publish::shared::PublishState;
 
+/// The bundled server as the app would see `server`.
+fn bundled(server: &Server) -> ServerInfo {
+    ServerInfo { rtmp: server.rtmp.clone(), srt: server.srt.clone(), http: server.http.clone(), notice: None, control: None }
+}
+
+/// The app's window, 1240 pixels wide.
+fn window(app: OnAirApp, height: f32) -> Harness<'static, OnAirApp> {
+    Harness::builder().with_size(egui::vec2(1240.0, height)).build_ui_state(|ui, app: &mut OnAirApp| app.show(ui), app)
+}
+
 fn step_until(harness: &mut Harness<'_, OnAirApp>, what: &str, timeout: Duration, done: impl Fn(&OnAirApp) -> bool) {
     let deadline = Instant::now() + timeout;
     while !done(harness.state()) {
@@ -28,10 +38,10 @@ fn step_until(harness: &mut Harness<'_, OnAirApp>, what: &str, timeout: Duration
 #[test]
 fn go_live_from_the_window_and_end_the_stream() {
     let server = Server::start("[streams]\ngrace_seconds = 1.0\n");
-    let info = ServerInfo { rtmp: server.rtmp.clone(), srt: server.srt.clone(), http: server.http.clone(), notice: None, control: None };
+    let info = bundled(&server);
     let settings = Settings { local_key: "window".into(), knob: 3, ..Settings::default() };
     let app = OnAirApp::new(settings, Some(info));
-    let mut harness = Harness::builder().with_size(egui::vec2(1240.0, 700.0)).build_ui_state(|ui, app: &mut OnAirApp| app.show(ui), app);
+    let mut harness = window(app, 700.0);
     harness.run_steps(2);
 
     // The test sources are there whatever the machine has: choose them from the pickers.
@@ -104,7 +114,7 @@ fn a_target_that_never_answers_says_could_not_connect_and_offers_retry() {
         ..Settings::default()
     };
     let app = OnAirApp::new(settings, None);
-    let mut harness = Harness::builder().with_size(egui::vec2(1240.0, 700.0)).build_ui_state(|ui, app: &mut OnAirApp| app.show(ui), app);
+    let mut harness = window(app, 700.0);
     harness.run_steps(2);
     harness.get_by_label("Go Live").click();
     step_until(&mut harness, "the connection to fail", Duration::from_secs(15), |app| matches!(app.status.state, PublishState::Failed(_)));
@@ -126,11 +136,11 @@ fn a_target_that_never_answers_says_could_not_connect_and_offers_retry() {
 #[test]
 fn one_drag_across_two_knob_positions_restarts_the_encoder_once() {
     let server = Server::start("");
-    let info = ServerInfo { rtmp: server.rtmp.clone(), srt: server.srt.clone(), http: server.http.clone(), notice: None, control: None };
+    let info = bundled(&server);
     let settings =
         Settings { local_key: "knob".into(), knob: 3, camera: CameraSetting::TestPattern, microphone: MicrophoneSetting::TestTone, ..Settings::default() };
     let app = OnAirApp::new(settings, Some(info));
-    let mut harness = Harness::builder().with_size(egui::vec2(1240.0, 700.0)).build_ui_state(|ui, app: &mut OnAirApp| app.show(ui), app);
+    let mut harness = window(app, 700.0);
     harness.run_steps(2);
     harness.get_by_label("Go Live").click();
     step_until(&mut harness, "LIVE", Duration::from_secs(20), |app| app.status.state == PublishState::Live && app.status.encoders_started == 1);
@@ -182,7 +192,7 @@ fn the_ladder_checkbox_switches_the_bundled_servers_ladder() {
     let app = OnAirApp::new(Settings::default(), Some(info));
     let applied = |on: bool| wait_for("the server to apply the command", Duration::from_secs(5), || (hub.ladder_on() == on).then_some(on));
     assert!(!applied(false), "the app starts its server with the ladder off unless the streamer turned it on");
-    let mut harness = Harness::builder().with_size(egui::vec2(1240.0, 700.0)).build_ui_state(|ui, app: &mut OnAirApp| app.show(ui), app);
+    let mut harness = window(app, 700.0);
     harness.run_steps(2);
     harness.get_by_label("Ladder for viewers").click();
     harness.run_steps(2);
@@ -196,7 +206,7 @@ fn the_ladder_checkbox_switches_the_bundled_servers_ladder() {
 fn an_empty_stream_key_is_named_next_to_its_field_and_nothing_starts() {
     let settings = Settings { targets: vec![TargetSetting::custom_rtmp(TargetId(1), "Platform", "rtmp://127.0.0.1:1/app", "")], ..Settings::default() };
     let app = OnAirApp::new(settings, None);
-    let mut harness = Harness::builder().with_size(egui::vec2(1240.0, 700.0)).build_ui_state(|ui, app: &mut OnAirApp| app.show(ui), app);
+    let mut harness = window(app, 700.0);
     harness.run_steps(2);
     harness.get_by_label("Go Live").click();
     harness.run_steps(2);
@@ -213,7 +223,7 @@ fn an_empty_stream_key_is_named_next_to_its_field_and_nothing_starts() {
 fn the_meter_moves_with_the_test_tone_before_going_live() {
     let settings = Settings { microphone: MicrophoneSetting::TestTone, ..Settings::default() };
     let app = OnAirApp::new(settings, None);
-    let mut harness = Harness::builder().with_size(egui::vec2(1240.0, 700.0)).build_ui_state(|ui, app: &mut OnAirApp| app.show(ui), app);
+    let mut harness = window(app, 700.0);
     harness.run_steps(2);
     assert!(!harness.state().is_live());
     step_until(&mut harness, "the tone on the meter", Duration::from_secs(10), |app| app.status.audio_level.peak_dbfs > -60.0);
@@ -224,7 +234,7 @@ fn the_meter_moves_with_the_test_tone_before_going_live() {
 #[test]
 fn record_while_live_writes_an_mp4_of_the_stream_and_stopping_it_leaves_the_stream_live() {
     let server = Server::start("[ladder]\nenabled = false\n");
-    let info = ServerInfo { rtmp: server.rtmp.clone(), srt: server.srt.clone(), http: server.http.clone(), notice: None, control: None };
+    let info = bundled(&server);
     let folder = std::env::temp_dir().join(format!("onair-gui-record-{}", std::process::id()));
     let settings = Settings {
         local_key: "rec".into(),
@@ -235,7 +245,7 @@ fn record_while_live_writes_an_mp4_of_the_stream_and_stopping_it_leaves_the_stre
         ..Settings::default()
     };
     let app = OnAirApp::new(settings, Some(info));
-    let mut harness = Harness::builder().with_size(egui::vec2(1240.0, 700.0)).build_ui_state(|ui, app: &mut OnAirApp| app.show(ui), app);
+    let mut harness = window(app, 700.0);
     harness.run_steps(2);
     harness.get_by_label("Go Live").click();
     step_until(&mut harness, "LIVE", Duration::from_secs(20), |app| app.status.state == PublishState::Live);
@@ -274,12 +284,12 @@ fn record_while_live_writes_an_mp4_of_the_stream_and_stopping_it_leaves_the_stre
 fn two_targets_go_live_together_and_one_stops_and_starts_alone_while_the_other_stays_live() {
     let local = Server::start("[ladder]\nenabled = false\n");
     let other = Server::start("[ladder]\nenabled = false\n[streams]\ngrace_seconds = 2.0\n");
-    let info = ServerInfo { rtmp: local.rtmp.clone(), srt: local.srt.clone(), http: local.http.clone(), notice: None, control: None };
+    let info = bundled(&local);
     let key = "backup-secret-key";
     let settings =
         Settings { local_key: "both".into(), knob: 1, camera: CameraSetting::TestPattern, microphone: MicrophoneSetting::TestTone, ..Settings::default() };
     let app = OnAirApp::new(settings, Some(info));
-    let mut harness = Harness::builder().with_size(egui::vec2(1240.0, 900.0)).build_ui_state(|ui, app: &mut OnAirApp| app.show(ui), app);
+    let mut harness = window(app, 900.0);
     harness.run_steps(2);
     // A second target, added and filled in from the window; it opens for its settings.
     harness.get_by_label("Add target").click();
