@@ -110,8 +110,11 @@ fn the_preview_plays_the_streams_sound_in_step_with_its_picture() {
         .spawn()
         .unwrap();
     // While it plays, the sink's monitor hears the stream's tone: the sound reaches the device.
-    let heard = pulse.command(onair).args(["meter", "--seconds", "6"]).output().unwrap();
+    // The meter listens for as long as the preview plays, since on a busy machine the
+    // preview's sound can start several seconds after its window opens.
+    let meter = pulse.command(onair).args(["meter", "--seconds", "12"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let output = watcher.wait_with_output().unwrap();
+    let heard = meter.wait_with_output().unwrap();
     let _ = publisher.kill();
     let _ = publisher.wait();
     let report = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -123,5 +126,5 @@ fn the_preview_plays_the_streams_sound_in_step_with_its_picture() {
     let offset = number_after("A/V offset ").unwrap_or_else(|| panic!("no A/V offset in: {report}"));
     assert!(offset.abs() <= 33.0, "lip sync within one frame: sound {offset} ms after picture ({report})");
     let p50 = number_after("glass-to-glass p50 ").unwrap_or_else(|| panic!("no latency in: {report}"));
-    assert!(p50 < 1500.0, "{report}");
+    assert!(p50 < 1500.0, "the preview plays at low latency, not a segment-deep buffer behind: {report}");
 }

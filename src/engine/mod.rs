@@ -106,6 +106,9 @@ pub struct EngineShared {
     failure: Mutex<Option<String>>,
     /// A small RGBA copy of the newest captured frame, for the GUI's source preview.
     preview: Mutex<Option<Arc<Preview>>>,
+    /// Set when the preview is read: the capture loop makes a new one only then, so a
+    /// run with no window (the CLI) spends nothing on it.
+    preview_wanted: AtomicBool,
 }
 
 /// A downscaled RGBA picture of what is being captured.
@@ -142,8 +145,11 @@ impl EngineShared {
         times.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0 / times.len() as f64
     }
 
-    pub fn set_preview(&self, preview: Preview) {
-        *self.preview.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(preview));
+    /// Makes a preview of `frame` if one was asked for since the last.
+    pub fn offer_preview(&self, frame: &crate::capture::frames::VideoFrame) {
+        if self.preview_wanted.swap(false, Ordering::AcqRel) {
+            *self.preview.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(video::preview_of(frame)));
+        }
     }
 
     fn set_audio_level(&self, level: AudioLevel) {
@@ -208,6 +214,7 @@ impl Engine {
             audio_level: Mutex::new(AudioLevel::SILENT),
             failure: Mutex::new(None),
             preview: Mutex::new(None),
+            preview_wanted: AtomicBool::new(true),
         });
         let video_source = video.describe();
         let audio_source = audio.as_ref().map_or_else(|| "none".to_string(), |a| a.describe());
@@ -255,6 +262,7 @@ impl Engine {
 
     /// The newest source preview, if one was captured yet.
     pub fn preview(&self) -> Option<Arc<Preview>> {
+        self.shared.preview_wanted.store(true, Ordering::Release);
         self.shared.preview.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 

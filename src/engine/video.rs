@@ -52,7 +52,7 @@ pub fn run(mut source: Box<dyn VideoSource>, shared: Arc<EngineShared>, keyframe
                 audio_kbps: preset.audio_kbps,
             });
         }
-        shared.set_preview(preview_of(&frame));
+        shared.offer_preview(&frame);
         let Some(active) = encoder.as_mut() else { continue };
         if shared.publish.take_keyframe_request() {
             active.force_keyframe();
