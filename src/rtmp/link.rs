@@ -77,8 +77,13 @@ impl<S> RtmpLink<S> {
     }
 
     pub fn session(&mut self) -> Result<&mut S, LinkError> {
+        self.parts().map(|(session, _)| session)
+    }
+
+    /// The session and the outgoing bytes together, for a session that writes its own.
+    pub fn parts(&mut self) -> Result<(&mut S, &mut Vec<u8>), LinkError> {
         match &mut self.stage {
-            Stage::Session(session) => Ok(session),
+            Stage::Session(session) => Ok((session, &mut self.outgoing)),
             Stage::Failed => Err(LinkError::Failed),
             Stage::Handshaking(_) => Err(LinkError::Protocol("no RTMP session yet".into())),
         }

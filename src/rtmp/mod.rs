@@ -4,6 +4,8 @@
 //! patched or replaced. [`link`] stages the handshake and contains the
 //! library's panics for both sides alike.
 
+pub mod amf0;
+pub mod chunk;
 pub mod client;
 pub mod link;
 pub mod server;

@@ -1,32 +1,41 @@
 //! A sans-IO RTMP server connection: bytes in, events and bytes out.
 //!
-//! Wraps rml_rtmp's handshake and server session so the rest of the server
-//! never sees its types, and so it can be patched or replaced. A panic inside
-//! the library on hostile input is contained here and becomes an error for
-//! this one connection.
+//! The handshake is rml_rtmp's (staged and contained by [`super::link`]);
+//! after it, chunks, commands and media are this crate's own: a message's
+//! payload is copied once from the socket's bytes and handed on as it is,
+//! and AMF0 is decoded with a nesting limit.
 
 use bytes::Bytes;
-use rml_rtmp::chunk_io::ChunkSerializer;
-use rml_rtmp::messages::RtmpMessage;
-use rml_rtmp::rml_amf0::Amf0Value;
-use rml_rtmp::sessions::{ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult};
-use rml_rtmp::time::RtmpTimestamp;
 
-use super::link::{HandshakeStep, LinkError, RtmpLink, contained, protocol};
+use super::amf0::{self, Amf0, Amf0Error};
+use super::chunk::{ChunkError, ChunkReader, ChunkWriter, Message, kind};
+use super::link::{HandshakeStep, LinkError, RtmpLink, contained};
 use crate::media::shown::shown_key;
 use crate::media::time::{Timestamp, WrapExtender};
 
-/// rml_rtmp appends its input to one buffer before splitting chunks off it;
-/// a slice the size of a chunk keeps that buffer small enough to be reused
-/// rather than reallocated on every read.
-const INPUT_SLICE: usize = 4096;
+/// The chunk size this server sends with.
+const OUT_CHUNK_SIZE: usize = 4096;
+/// How often the client should acknowledge what this server sends (hardly anything).
+const WINDOW: u32 = 5_000_000;
+const FMS_VERSION: &str = "FMS/3,0,1,123";
+/// The one message stream a publisher gets from createStream.
+const PUBLISH_STREAM: u32 = 1;
+
+/// Outgoing chunk streams: control, connection commands, the stream's status.
+mod csid {
+    pub const CONTROL: u32 = 2;
+    pub const COMMAND: u32 = 3;
+    pub const STATUS: u32 = 5;
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RtmpError {
     #[error(transparent)]
     Link(#[from] LinkError),
-    #[error("RTMP message of {0} bytes is over the limit")]
-    MessageTooLarge(usize),
+    #[error(transparent)]
+    Chunk(#[from] ChunkError),
+    #[error("RTMP {command} command is malformed: {source}")]
+    Command { command: &'static str, source: Amf0Error },
     #[error("client connected to application {0:?}; this server only accepts {1:?}")]
     WrongApp(String, String),
 }
@@ -60,20 +69,38 @@ pub enum RtmpEvent {
     PublishFinished,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Publishing {
+    No,
+    /// Asked, not yet answered: request id and message stream.
+    Requested(u32, u32),
+    Yes(u32),
+    Finished,
+}
+
+/// The session after the handshake: the chunk layer both ways and where the publish stands.
+struct Session {
+    reader: ChunkReader,
+    writer: ChunkWriter,
+    /// What the peer asked to be acknowledged every so many bytes, and where the last ack was.
+    peer_window: u32,
+    acked: u64,
+    connected: bool,
+    publishing: Publishing,
+    requests: u32,
+    messages: Vec<Message>,
+}
+
 pub struct RtmpServerConnection {
-    link: RtmpLink<ServerSession>,
+    link: RtmpLink<Session>,
     app: String,
     /// What followed `?` in the application name the client connected to.
     connect_query: Option<String>,
     max_message_bytes: usize,
     video_clock: WrapExtender,
     audio_clock: WrapExtender,
-    publish_stream_id: u32,
     /// Handshake bytes received so far; the first one is C0, the version.
     handshake_bytes: usize,
-    /// Bytes fed to the session since it last completed a message: a bound
-    /// on what a half-sent message can make it buffer.
-    bytes_since_message: usize,
 }
 
 impl RtmpServerConnection {
@@ -85,9 +112,7 @@ impl RtmpServerConnection {
             max_message_bytes,
             video_clock: WrapExtender::rtmp(),
             audio_clock: WrapExtender::rtmp(),
-            publish_stream_id: 1,
             handshake_bytes: 0,
-            bytes_since_message: 0,
         }
     }
 
@@ -109,136 +134,227 @@ impl RtmpServerConnection {
             }
             self.handshake_bytes += bytes.len();
             let HandshakeStep::Completed { remaining } = self.link.handshake(bytes)? else { return Ok(Vec::new()) };
-            let mut config = ServerSessionConfig::new();
-            config.chunk_size = 4096;
-            let (session, results) = ServerSession::new(config).map_err(protocol)?;
+            let mut session = Session {
+                reader: ChunkReader::new(self.max_message_bytes),
+                writer: ChunkWriter::default(),
+                peer_window: 0,
+                acked: 0,
+                connected: false,
+                publishing: Publishing::No,
+                requests: 0,
+                messages: Vec::new(),
+            };
+            let mut hello = Vec::new();
+            session.writer.set_chunk_size(OUT_CHUNK_SIZE, &mut hello);
+            session.writer.write(csid::CONTROL, kind::WINDOW_ACK_SIZE, 0, 0, &WINDOW.to_be_bytes(), &mut hello);
+            let mut bandwidth = WINDOW.to_be_bytes().to_vec();
+            bandwidth.push(2); // dynamic
+            session.writer.write(csid::CONTROL, kind::SET_PEER_BANDWIDTH, 0, 0, &bandwidth, &mut hello);
             self.link.begin(session);
-            let mut events = self.handle_results(results)?;
-            if !remaining.is_empty() {
-                events.extend(self.receive_inner(&remaining)?);
-            }
-            return Ok(events);
+            self.link.send(&hello);
+            return if remaining.is_empty() { Ok(Vec::new()) } else { self.receive_inner(&remaining) };
         }
-        let mut results = Vec::new();
-        for slice in bytes.chunks(INPUT_SLICE) {
-            results.extend(self.session()?.handle_input(slice).map_err(protocol)?);
-        }
-        if results.is_empty() {
-            self.bytes_since_message += bytes.len();
-            if self.bytes_since_message > self.max_message_bytes + 64 * 1024 {
-                return Err(RtmpError::MessageTooLarge(self.bytes_since_message));
-            }
-        } else {
-            self.bytes_since_message = 0;
-        }
-        self.handle_results(results)
-    }
-
-    fn session(&mut self) -> Result<&mut ServerSession, RtmpError> {
-        Ok(self.link.session()?)
-    }
-
-    fn handle_results(&mut self, results: Vec<ServerSessionResult>) -> Result<Vec<RtmpEvent>, RtmpError> {
+        let (session, _) = self.link.parts()?;
+        let mut messages = std::mem::take(&mut session.messages);
+        let read = session.reader.read(bytes, &mut messages);
         let mut events = Vec::new();
-        for result in results {
-            match result {
-                ServerSessionResult::OutboundResponse(packet) => self.link.send(&packet.bytes),
-                ServerSessionResult::UnhandleableMessageReceived(_) => {}
-                ServerSessionResult::RaisedEvent(event) => self.handle_event(event, &mut events)?,
-            }
+        let handled = read.map_err(RtmpError::from).and_then(|()| messages.drain(..).try_for_each(|message| self.handle(message, &mut events)));
+        let (session, out) = self.link.parts()?;
+        messages.clear();
+        session.messages = messages;
+        handled?;
+        let received = session.reader.received();
+        if session.peer_window > 0 && received - session.acked >= u64::from(session.peer_window) {
+            session.acked = received;
+            session.writer.write(csid::CONTROL, kind::ACKNOWLEDGEMENT, 0, 0, &(received as u32).to_be_bytes(), out);
         }
         Ok(events)
     }
 
-    fn handle_event(&mut self, event: ServerSessionEvent, events: &mut Vec<RtmpEvent>) -> Result<(), RtmpError> {
-        match event {
-            ServerSessionEvent::ConnectionRequested { request_id, app_name } => {
-                // A query may carry a publish secret: it is kept, never shown.
-                let (app, query) = app_name.split_once('?').unwrap_or((&app_name, ""));
-                let app = app.trim_end_matches('/');
-                if app != self.app {
-                    let results = self.session()?.reject_request(request_id, "NetConnection.Connect.Rejected", "unknown application").map_err(protocol)?;
-                    self.handle_results(results)?;
-                    return Err(RtmpError::WrongApp(shown_key(app), self.app.clone()));
+    fn handle(&mut self, message: Message, events: &mut Vec<RtmpEvent>) -> Result<(), RtmpError> {
+        let payload = &message.payload;
+        let word = |at: usize| payload.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        match message.kind {
+            kind::AUDIO | kind::VIDEO => {
+                if !matches!(self.session()?.publishing, Publishing::Yes(stream) if stream == message.stream_id) {
+                    return Ok(());
                 }
-                self.connect_query = (!query.is_empty()).then(|| query.to_string());
-                let results = self.session()?.accept_request(request_id).map_err(protocol)?;
-                events.extend(self.handle_results(results)?);
-            }
-            ServerSessionEvent::PublishStreamRequested { request_id, stream_key, .. } => {
-                events.push(RtmpEvent::PublishRequested { request_id, name: stream_key, connect_query: self.connect_query.clone() });
-            }
-            ServerSessionEvent::PlayStreamRequested { request_id, .. } => {
-                let results = self
-                    .session()?
-                    .reject_request(request_id, "NetStream.Play.Failed", "this server does not play over RTMP; use HLS or DASH")
-                    .map_err(protocol)?;
-                self.handle_results(results)?;
-            }
-            ServerSessionEvent::StreamMetadataChanged { metadata, .. } => events.push(RtmpEvent::Metadata {
-                width: metadata.video_width,
-                height: metadata.video_height,
-                frame_rate: metadata.video_frame_rate,
-                encoder: metadata.encoder,
-            }),
-            ServerSessionEvent::VideoDataReceived { data, timestamp, .. } => {
-                self.check_size(data.len())?;
-                if let Some(time) = extend_clock(&mut self.video_clock, timestamp.value, "video") {
-                    events.push(RtmpEvent::Video { time, body: data });
+                let video = message.kind == kind::VIDEO;
+                let (clock, track) = if video { (&mut self.video_clock, "video") } else { (&mut self.audio_clock, "audio") };
+                if let Some(time) = extend_clock(clock, message.timestamp, track) {
+                    let body = message.payload;
+                    events.push(if video { RtmpEvent::Video { time, body } } else { RtmpEvent::Audio { time, body } });
                 }
             }
-            ServerSessionEvent::AudioDataReceived { data, timestamp, .. } => {
-                self.check_size(data.len())?;
-                if let Some(time) = extend_clock(&mut self.audio_clock, timestamp.value, "audio") {
-                    events.push(RtmpEvent::Audio { time, body: data });
+            kind::WINDOW_ACK_SIZE => self.session()?.peer_window = word(0).unwrap_or(0),
+            kind::USER_CONTROL => {
+                // A ping (event 6) is answered with a pong (7) carrying its time.
+                if payload.get(..2) == Some(&[0, 6])
+                    && let Some(time) = word(2)
+                {
+                    let mut pong = vec![0, 7];
+                    pong.extend_from_slice(&time.to_be_bytes());
+                    self.write(csid::CONTROL, kind::USER_CONTROL, 0, &pong);
                 }
             }
-            ServerSessionEvent::PublishStreamFinished { .. } => events.push(RtmpEvent::PublishFinished),
+            kind::AMF0_COMMAND => self.command(payload, message.stream_id, events)?,
+            kind::AMF3_COMMAND => self.command(payload.get(1..).unwrap_or_default(), message.stream_id, events)?,
+            kind::AMF0_DATA => metadata(payload, events),
+            kind::AMF3_DATA => metadata(payload.get(1..).unwrap_or_default(), events),
             _ => {}
         }
         Ok(())
     }
 
-    fn check_size(&self, len: usize) -> Result<(), RtmpError> {
-        if len > self.max_message_bytes { Err(RtmpError::MessageTooLarge(len)) } else { Ok(()) }
+    fn command(&mut self, payload: &[u8], stream_id: u32, events: &mut Vec<RtmpEvent>) -> Result<(), RtmpError> {
+        let values = amf0::decode_all(payload);
+        let name = values.as_ref().ok().and_then(|v| v.first()).and_then(Amf0::as_str).unwrap_or_default().to_string();
+        let command: &'static str = match name.as_str() {
+            "connect" => "connect",
+            "publish" => "publish",
+            "createStream" => "createStream",
+            "releaseStream" | "FCPublish" => "FCPublish",
+            "play" => "play",
+            "FCUnpublish" | "deleteStream" | "closeStream" => "deleteStream",
+            _ => return Ok(()),
+        };
+        let values = values.map_err(|source| RtmpError::Command { command, source })?;
+        let transaction = values.get(1).and_then(Amf0::as_number).unwrap_or(0.0);
+        match command {
+            "connect" => {
+                let object = values.get(2).cloned().unwrap_or(Amf0::Null);
+                let app_name = object.get("app").and_then(Amf0::as_str).unwrap_or_default();
+                // A query may carry a publish secret: it is kept, never shown.
+                let (app, query) = app_name.split_once('?').unwrap_or((app_name, ""));
+                let app = app.trim_end_matches('/');
+                if app != self.app {
+                    self.error(transaction, 0, "NetConnection.Connect.Rejected", "unknown application");
+                    return Err(RtmpError::WrongApp(shown_key(app), self.app.clone()));
+                }
+                self.connect_query = (!query.is_empty()).then(|| query.to_string());
+                self.session()?.connected = true;
+                let encoding = object.get("objectEncoding").and_then(Amf0::as_number).unwrap_or(0.0);
+                let properties = Amf0::object([("fmsVer", Amf0::string(FMS_VERSION)), ("capabilities", Amf0::Number(31.0))]);
+                let mut information = status("status", "NetConnection.Connect.Success", &format!("Connected to application {app}."));
+                if let Amf0::Object(fields) = &mut information {
+                    fields.push(("objectEncoding".into(), Amf0::Number(encoding)));
+                }
+                self.send_command(csid::COMMAND, 0, &[Amf0::string("_result"), Amf0::Number(transaction), properties, information]);
+            }
+            "FCPublish" | "createStream" if transaction > 0.0 => {
+                let result = if command == "createStream" { Amf0::Number(f64::from(PUBLISH_STREAM)) } else { Amf0::Undefined };
+                self.send_command(csid::COMMAND, 0, &[Amf0::string("_result"), Amf0::Number(transaction), Amf0::Null, result]);
+            }
+            "publish" => {
+                let session = self.session()?;
+                if !session.connected {
+                    return Ok(());
+                }
+                session.requests += 1;
+                let request_id = session.requests;
+                let stream = if stream_id == 0 { PUBLISH_STREAM } else { stream_id };
+                session.publishing = match session.publishing {
+                    Publishing::No | Publishing::Finished => Publishing::Requested(request_id, stream),
+                    // A second publish on one connection is refused by the caller: keep the first.
+                    other => other,
+                };
+                let name = values.get(3).and_then(Amf0::as_str).unwrap_or_default().to_string();
+                events.push(RtmpEvent::PublishRequested { request_id, name, connect_query: self.connect_query.clone() });
+            }
+            "play" => self.status(stream_id, "error", "NetStream.Play.Failed", "this server does not play over RTMP; use HLS or DASH"),
+            "deleteStream" => {
+                let session = self.session()?;
+                if matches!(session.publishing, Publishing::Yes(_)) {
+                    session.publishing = Publishing::Finished;
+                    events.push(RtmpEvent::PublishFinished);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn session(&mut self) -> Result<&mut Session, RtmpError> {
+        Ok(self.link.session()?)
+    }
+
+    fn write(&mut self, csid: u32, kind: u8, stream_id: u32, payload: &[u8]) {
+        if let Ok((session, out)) = self.link.parts() {
+            session.writer.write(csid, kind, stream_id, 0, payload, out);
+        }
+    }
+
+    fn send_command(&mut self, csid: u32, stream_id: u32, values: &[Amf0]) {
+        let mut payload = Vec::new();
+        amf0::encode(values, &mut payload);
+        self.write(csid, kind::AMF0_COMMAND, stream_id, &payload);
+    }
+
+    fn status(&mut self, stream_id: u32, level: &str, code: &str, description: &str) {
+        self.send_command(csid::STATUS, stream_id, &[Amf0::string("onStatus"), Amf0::Number(0.0), Amf0::Null, status(level, code, description)]);
+    }
+
+    /// An `_error` answer, as clients expect a refused connect or publish.
+    fn error(&mut self, transaction: f64, stream_id: u32, code: &str, description: &str) {
+        self.send_command(csid::COMMAND, stream_id, &[Amf0::string("_error"), Amf0::Number(transaction), Amf0::Null, status("_error", code, description)]);
+    }
+
+    fn requested(&mut self, request_id: u32) -> Result<Option<u32>, RtmpError> {
+        Ok(match self.session()?.publishing {
+            Publishing::Requested(id, stream) if id == request_id => Some(stream),
+            _ => None,
+        })
     }
 
     pub fn accept_publish(&mut self, request_id: u32) -> Result<(), RtmpError> {
-        let results = self.session()?.accept_request(request_id).map_err(protocol)?;
-        self.handle_results(results).map(|_| ())
+        let Some(stream) = self.requested(request_id)? else { return Ok(()) };
+        self.session()?.publishing = Publishing::Yes(stream);
+        let mut begin = vec![0, 0];
+        begin.extend_from_slice(&stream.to_be_bytes());
+        self.write(csid::CONTROL, kind::USER_CONTROL, 0, &begin);
+        self.status(stream, "status", "NetStream.Publish.Start", "Start publishing");
+        Ok(())
     }
 
     pub fn reject_publish(&mut self, request_id: u32, description: &str) -> Result<(), RtmpError> {
-        let results = self.session()?.reject_request(request_id, "NetStream.Publish.BadName", description).map_err(protocol)?;
-        self.handle_results(results).map(|_| ())
+        let stream = self.requested(request_id)?;
+        if stream.is_some() {
+            self.session()?.publishing = Publishing::No;
+        }
+        self.error(0.0, stream.unwrap_or(PUBLISH_STREAM), "NetStream.Publish.BadName", description);
+        Ok(())
     }
 
     /// Tells a publisher its stream was refused after publishing began
     /// (an unsupported codec); the caller closes the connection next.
     pub fn refuse_stream(&mut self, description: &str) {
-        let status = [
-            ("level".to_string(), Amf0Value::Utf8String("error".into())),
-            ("code".to_string(), Amf0Value::Utf8String("NetStream.Publish.Rejected".into())),
-            ("description".to_string(), Amf0Value::Utf8String(description.into())),
-        ];
-        let message = RtmpMessage::Amf0Command {
-            command_name: "onStatus".into(),
-            transaction_id: 0.0,
-            command_object: Amf0Value::Null,
-            additional_arguments: vec![Amf0Value::Object(status.into_iter().collect())],
+        let stream = match self.link.session().map(|s| s.publishing) {
+            Ok(Publishing::Yes(stream)) => stream,
+            _ => PUBLISH_STREAM,
         };
-        // A separate serializer with full headers on a fresh chunk stream leaves
-        // the peer's view of the session's chunk streams intact.
-        let mut serializer = ChunkSerializer::new();
-        let packet = serializer
-            .set_max_chunk_size(4096, RtmpTimestamp::new(0))
-            .ok()
-            .and_then(|_| message.into_message_payload(RtmpTimestamp::new(0), self.publish_stream_id).ok())
-            .and_then(|payload| serializer.serialize(&payload, true, false).ok());
-        if let Some(packet) = packet {
-            self.link.send(&packet.bytes);
-        }
+        self.status(stream, "error", "NetStream.Publish.Rejected", description);
     }
+}
+
+fn status(level: &str, code: &str, description: &str) -> Amf0 {
+    Amf0::object([("level", Amf0::string(level)), ("code", Amf0::string(code)), ("description", Amf0::string(description))])
+}
+
+/// `@setDataFrame onMetaData {…}` (or `onMetaData {…}`): what is worth a log line.
+fn metadata(payload: &[u8], events: &mut Vec<RtmpEvent>) {
+    let Ok(values) = amf0::decode_all(payload) else { return };
+    let mut values = values.iter().skip_while(|v| v.as_str() == Some("@setDataFrame"));
+    if values.next().and_then(Amf0::as_str) != Some("onMetaData") {
+        return;
+    }
+    let Some(fields) = values.next() else { return };
+    let number = |name: &str| fields.get(name).and_then(Amf0::as_number).filter(|n| n.is_finite() && *n >= 0.0);
+    events.push(RtmpEvent::Metadata {
+        width: number("width").map(|n| n as u32),
+        height: number("height").map(|n| n as u32),
+        frame_rate: number("framerate").or_else(|| number("videoframerate")).map(|n| n as f32),
+        encoder: fields.get("encoder").and_then(Amf0::as_str).map(str::to_string),
+    });
 }
 
 /// A tag's timestamp on the extended timeline; `None` drops a tag whose
