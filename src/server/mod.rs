@@ -35,8 +35,8 @@ pub enum ServeError {
     Bind { what: &'static str, addr: SocketAddr, config_key: &'static str, flag: &'static str, error: std::io::Error },
     #[error("cannot record to {}: {error}. Set `record.directory` to a directory the server may write", directory.display())]
     Record { directory: std::path::PathBuf, error: std::io::Error },
-    #[error("cannot start the thread for `[[forward]]`s: {error}")]
-    Forward { error: std::io::Error },
+    #[error("cannot start the thread for RTMP ingest and forwards: {error}")]
+    Media { error: std::io::Error },
 }
 
 /// A running server: its bound addresses and the hub.
@@ -62,13 +62,14 @@ fn bind(addr: SocketAddr, what: &'static str, config_key: &'static str, flag: &'
     listen().map_err(|error| ServeError::Bind { what, addr, config_key, flag, error })
 }
 
-/// A thread of its own for the forwards' drivers: every destination of every
-/// stream shares one wakeup per frame there, where on the workers each would
-/// wake a worker of its own.
-fn forward_runtime() -> std::io::Result<tokio::runtime::Handle> {
+/// A thread of its own for RTMP ingest and the forwards' drivers: a
+/// single-threaded runtime wakes for a read with none of the work-stealing
+/// scheduler's hand-offs, and a forward's frame, pushed from the ingest task,
+/// wakes its driver on the same thread. HTTP stays on the workers.
+fn media_runtime() -> std::io::Result<tokio::runtime::Handle> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let handle = runtime.handle().clone();
-    std::thread::Builder::new().name("forward".into()).spawn(move || runtime.block_on(std::future::pending::<()>()))?;
+    std::thread::Builder::new().name("media".into()).spawn(move || runtime.block_on(std::future::pending::<()>()))?;
     Ok(handle)
 }
 
@@ -81,13 +82,19 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     let srt_listen = config.srt.listen;
     let recorder = record::Recorder::start(&config.record)
         .map_err(|error| ServeError::Record { directory: config.record.directory.clone().unwrap_or_default(), error })?;
-    let forwards = if config.forward.is_empty() { Ok(tokio::runtime::Handle::current()) } else { forward_runtime() };
-    let forwards = forwards.map_err(|error| ServeError::Forward { error })?;
-    let hub = Arc::new(Hub::new(config, Arc::new(Metrics::default())).with_recorder(recorder).with_runtime(forwards));
+    let media = media_runtime().map_err(|error| ServeError::Media { error })?;
+    let hub = Arc::new(Hub::new(config, Arc::new(Metrics::default())).with_recorder(recorder).with_runtime(media.clone()));
     let srt =
         ingest::srt::bind(&hub).map_err(|error| ServeError::Bind { what: "SRT", addr: srt_listen, config_key: "srt.listen", flag: "--srt ADDR", error })?;
     let srt_addr = srt.local_addr();
-    tokio::spawn(ingest::rtmp::serve(rtmp, hub.clone()));
+    let rtmp = rtmp.into_std().map_err(|error| ServeError::Media { error })?;
+    let for_rtmp = hub.clone();
+    media.spawn(async move {
+        match tokio::net::TcpListener::from_std(rtmp) {
+            Ok(listener) => ingest::rtmp::serve(listener, for_rtmp).await,
+            Err(error) => tracing::error!("RTMP ingest cannot start: {error}"),
+        }
+    });
     ingest::srt::serve(srt, hub.clone());
     let app = serve::connection::Connections { hub: hub.clone(), router: serve::http::router(hub.clone()) };
     tokio::spawn(async move {
