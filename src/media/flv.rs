@@ -77,21 +77,23 @@ pub fn parse_audio(body: &Bytes) -> Result<FlvAudio, FlvError> {
 
 /// An AVC video tag body: frame type, codec 7, packet type, composition time, payload.
 pub fn avc_video_body(keyframe: bool, packet_type: u8, composition_ms: i32, payload: &[u8]) -> Bytes {
-    let mut body = Vec::with_capacity(payload.len() + 5);
-    body.push(if keyframe { 0x17 } else { 0x27 });
-    body.push(packet_type);
-    body.extend_from_slice(&composition_ms.to_be_bytes()[1..]);
-    body.extend_from_slice(payload);
-    Bytes::from(body)
+    [&avc_tag_header(keyframe, packet_type, composition_ms)[..], payload].concat().into()
+}
+
+/// The five bytes before an AVC tag's data: frame type and codec, packet type, composition time.
+pub fn avc_tag_header(keyframe: bool, packet_type: u8, composition_ms: i32) -> [u8; 5] {
+    let composition = composition_ms.to_be_bytes();
+    [if keyframe { 0x17 } else { 0x27 }, packet_type, composition[1], composition[2], composition[3]]
 }
 
 /// An AAC audio tag body (44 kHz/16-bit/stereo flags, as FLV requires for AAC).
 pub fn aac_audio_body(sequence_header: bool, payload: &[u8]) -> Bytes {
-    let mut body = Vec::with_capacity(payload.len() + 2);
-    body.push(0xaf);
-    body.push(if sequence_header { 0 } else { 1 });
-    body.extend_from_slice(payload);
-    Bytes::from(body)
+    [&aac_tag_header(sequence_header)[..], payload].concat().into()
+}
+
+/// The two bytes before an AAC tag's data.
+pub fn aac_tag_header(sequence_header: bool) -> [u8; 2] {
+    [0xaf, if sequence_header { 0 } else { 1 }]
 }
 
 fn video_codec_name(id: u8) -> String {

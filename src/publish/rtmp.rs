@@ -14,7 +14,7 @@ use super::session::{Failure, connect_error_text, resolve, run_with_reconnect};
 use super::shared::{PublishShared, PublishState};
 use super::target::RtmpTarget;
 use crate::media::codec::CodecConfig;
-use crate::media::flv::{aac_audio_body, avc_video_body};
+use crate::media::flv::{aac_tag_header, avc_tag_header};
 use crate::media::time::Timestamp;
 use crate::rtmp::client::{RtmpClientConnection, RtmpClientError};
 
@@ -112,18 +112,19 @@ async fn publish_once(target: &RtmpTarget, shared: &PublishShared, stop: &mut wa
     }
 }
 
-/// Serialises one encoded frame or configuration as the FLV tag body RTMP
-/// carries, at its decode time; pts reaches the peer as the composition offset.
+/// Sends one encoded frame or configuration as the FLV tag RTMP carries, at
+/// its decode time; pts reaches the peer as the composition offset. The tag's
+/// header and the frame go to the chunk writer apart, so the frame is copied once.
 fn send(connection: &mut RtmpClientConnection, item: &Outgoing) -> Result<(), RtmpClientError> {
     match &item.kind {
-        OutgoingKind::Config(CodecConfig::H264(config)) => connection.send_video(avc_video_body(true, 0, 0, &config.avcc), item.dts, false),
-        OutgoingKind::Config(CodecConfig::Aac(config)) => connection.send_audio(aac_audio_body(true, &config.asc), item.dts),
+        OutgoingKind::Config(CodecConfig::H264(config)) => connection.send_video(&avc_tag_header(true, 0, 0), &config.avcc, item.dts),
+        OutgoingKind::Config(CodecConfig::Aac(config)) => connection.send_audio(&aac_tag_header(true), &config.asc, item.dts),
         OutgoingKind::Video { keyframe, .. } => {
             let composition = item.pts.checked_sub(item.dts).map_or(0, Timestamp::as_millis);
             let composition_ms = composition.clamp(-(1 << 23), (1 << 23) - 1) as i32;
-            connection.send_video(avc_video_body(*keyframe, 1, composition_ms, &item.data), item.dts, !keyframe)
+            connection.send_video(&avc_tag_header(*keyframe, 1, composition_ms), &item.data, item.dts)
         }
-        OutgoingKind::Audio => connection.send_audio(aac_audio_body(false, &item.data), item.dts),
+        OutgoingKind::Audio => connection.send_audio(&aac_tag_header(false), &item.data, item.dts),
     }
 }
 

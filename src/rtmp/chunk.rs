@@ -275,25 +275,38 @@ impl ChunkWriter {
     }
 
     pub fn write(&mut self, csid: u32, kind: u8, stream_id: u32, timestamp: u32, payload: &[u8], out: &mut Vec<u8>) {
+        self.write_parts(csid, kind, stream_id, timestamp, &[payload], out);
+    }
+
+    /// One message whose payload is `parts` end to end (an FLV tag header
+    /// and the frame), chunked without joining them first.
+    pub fn write_parts(&mut self, csid: u32, kind: u8, stream_id: u32, timestamp: u32, parts: &[&[u8]], out: &mut Vec<u8>) {
+        let length: usize = parts.iter().map(|part| part.len()).sum();
         let extended = timestamp >= EXTENDED;
-        let chunks = payload.len().div_ceil(self.chunk_size).max(1);
-        out.reserve(payload.len() + MAX_HEADER + chunks * 8);
+        out.reserve(length + MAX_HEADER + length.div_ceil(self.chunk_size) * 8);
         basic_header(0, csid, out);
         out.extend_from_slice(&timestamp.min(EXTENDED).to_be_bytes()[1..]);
-        out.extend_from_slice(&(payload.len() as u32).to_be_bytes()[1..]);
+        out.extend_from_slice(&(length as u32).to_be_bytes()[1..]);
         out.push(kind);
         out.extend_from_slice(&stream_id.to_le_bytes());
         if extended {
             out.extend_from_slice(&timestamp.to_be_bytes());
         }
-        for (i, piece) in payload.chunks(self.chunk_size).enumerate() {
-            if i > 0 {
-                basic_header(3, csid, out);
-                if extended {
-                    out.extend_from_slice(&timestamp.to_be_bytes());
+        let mut room = self.chunk_size;
+        for mut part in parts.iter().copied() {
+            while !part.is_empty() {
+                if room == 0 {
+                    basic_header(3, csid, out);
+                    if extended {
+                        out.extend_from_slice(&timestamp.to_be_bytes());
+                    }
+                    room = self.chunk_size;
                 }
+                let (now, rest) = part.split_at(part.len().min(room));
+                out.extend_from_slice(now);
+                room -= now.len();
+                part = rest;
             }
-            out.extend_from_slice(piece);
         }
     }
 }
@@ -363,7 +376,8 @@ mod tests {
         writer.set_chunk_size(4096, &mut wire);
         let times = [0u32, 40, 0xFF_FFFE, 0xFF_FFFF, 0x1234_5678, u32::MAX];
         for (i, &time) in times.iter().enumerate() {
-            writer.write(6, kind::VIDEO, 1, time, &vec![i as u8; 9000], &mut wire);
+            // A tag header and a frame, written as two parts of one message.
+            writer.write_parts(6, kind::VIDEO, 1, time, &[&[i as u8; 5], &vec![i as u8; 8995]], &mut wire);
             writer.write(400, kind::AUDIO, 1, time, &[i as u8; 10], &mut wire);
         }
         let mut deserializer = ChunkDeserializer::new();
@@ -377,14 +391,15 @@ mod tests {
             }
             got.push(message);
         }
-        let got: Vec<_> = got.iter().filter(|m| m.type_id != kind::SET_CHUNK_SIZE).map(|m| (m.type_id, m.timestamp.value, m.data.len())).collect();
-        let expected: Vec<_> = times.iter().flat_map(|&t| [(kind::VIDEO, t, 9000), (kind::AUDIO, t, 10)]).collect();
+        let got: Vec<_> = got.iter().filter(|m| m.type_id != kind::SET_CHUNK_SIZE).map(|m| (m.type_id, m.timestamp.value, m.data.to_vec())).collect();
+        let expected: Vec<_> =
+            times.iter().enumerate().flat_map(|(i, &t)| [(kind::VIDEO, t, vec![i as u8; 9000]), (kind::AUDIO, t, vec![i as u8; 10])]).collect();
         assert_eq!(got, expected);
         // And this reader agrees.
         let mut reader = ChunkReader::new(1 << 20);
         let mut ours = Vec::new();
         reader.read(&wire, &mut ours).unwrap();
-        let ours: Vec<_> = ours.iter().filter(|m| m.kind != kind::SET_CHUNK_SIZE).map(|m| (m.kind, m.timestamp, m.payload.len())).collect();
+        let ours: Vec<_> = ours.iter().filter(|m| m.kind != kind::SET_CHUNK_SIZE).map(|m| (m.kind, m.timestamp, m.payload.to_vec())).collect();
         assert_eq!(ours, expected);
     }
 
