@@ -6,7 +6,8 @@
 //! from the encoder's buffer into the bytes for the socket.
 
 use super::amf0::{self, Amf0};
-use super::chunk::{ChunkReader, ChunkWriter, Message, kind};
+use super::chunk::{Message, kind};
+use super::chunk_session::ChunkSession;
 use super::link::{HandshakeStep, LinkError, RtmpLink, contained};
 use crate::media::time::Timestamp;
 use crate::publish::shared::MediaDescription;
@@ -18,7 +19,6 @@ const MAX_INCOMING: usize = 1 << 20;
 
 /// Outgoing chunk streams, as ffmpeg numbers them.
 mod csid {
-    pub const CONTROL: u32 = 2;
     pub const COMMAND: u32 = 3;
     pub const AUDIO: u32 = 4;
     pub const VIDEO: u32 = 6;
@@ -52,13 +52,9 @@ pub enum ClientEvent {
 }
 
 struct Session {
-    reader: ChunkReader,
-    writer: ChunkWriter,
+    chunks: ChunkSession,
     /// The message stream createStream gave, once it has.
     stream: Option<u32>,
-    peer_window: u32,
-    acked: u64,
-    messages: Vec<Message>,
 }
 
 pub struct RtmpClientConnection {
@@ -90,14 +86,7 @@ impl RtmpClientConnection {
     fn receive_inner(&mut self, bytes: &[u8]) -> Result<Vec<ClientEvent>, RtmpClientError> {
         if self.link.is_handshaking() {
             let HandshakeStep::Completed { remaining } = self.link.handshake(bytes)? else { return Ok(Vec::new()) };
-            let session = Session {
-                reader: ChunkReader::new(MAX_INCOMING),
-                writer: ChunkWriter::default(),
-                stream: None,
-                peer_window: 0,
-                acked: 0,
-                messages: Vec::new(),
-            };
+            let session = Session { chunks: ChunkSession::new(MAX_INCOMING), stream: None };
             self.link.begin(session);
             let connect = Amf0::object([
                 ("app", Amf0::string(&self.app)),
@@ -108,42 +97,20 @@ impl RtmpClientConnection {
             self.command(csid::COMMAND, 0, "connect", transaction::CONNECT, &[connect]);
             return if remaining.is_empty() { Ok(Vec::new()) } else { self.receive_inner(&remaining) };
         }
-        let (session, _) = self.link.parts()?;
-        let mut messages = std::mem::take(&mut session.messages);
-        let read = session.reader.read(bytes, &mut messages).map_err(|e| RtmpClientError::Malformed(e.to_string()));
-        let mut events = Vec::new();
-        let handled = read.and_then(|()| messages.drain(..).try_for_each(|message| self.handle(&message, &mut events)));
         let (session, out) = self.link.parts()?;
-        messages.clear();
-        session.messages = messages;
-        handled?;
-        let received = session.reader.received();
-        if session.peer_window > 0 && received - session.acked >= u64::from(session.peer_window) {
-            session.acked = received;
-            session.writer.write(csid::CONTROL, kind::ACKNOWLEDGEMENT, 0, 0, &(received as u32).to_be_bytes(), out);
-        }
-        Ok(events)
+        let mut messages = session.chunks.read(bytes, out).map_err(|e| RtmpClientError::Malformed(e.to_string()))?;
+        let mut events = Vec::new();
+        let handled = messages.drain(..).try_for_each(|message| self.handle(&message, &mut events));
+        self.session()?.chunks.recycle(messages);
+        handled.map(|()| events)
     }
 
     fn handle(&mut self, message: &Message, events: &mut Vec<ClientEvent>) -> Result<(), RtmpClientError> {
-        let payload = &message.payload;
-        let word = |at: usize| payload.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
         match message.kind {
-            kind::WINDOW_ACK_SIZE => self.session()?.peer_window = word(0).unwrap_or(0),
-            kind::USER_CONTROL => {
-                if payload.get(..2) == Some(&[0, 6])
-                    && let Some(time) = word(2)
-                {
-                    let mut pong = vec![0, 7];
-                    pong.extend_from_slice(&time.to_be_bytes());
-                    self.write(csid::CONTROL, kind::USER_CONTROL, 0, 0, &[&pong]);
-                }
-            }
-            kind::AMF0_COMMAND => self.answer(payload, events)?,
-            kind::AMF3_COMMAND => self.answer(payload.get(1..).unwrap_or_default(), events)?,
-            _ => {}
+            kind::AMF0_COMMAND => self.answer(&message.payload, events),
+            kind::AMF3_COMMAND => self.answer(message.payload.get(1..).unwrap_or_default(), events),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// The server's answers: results move the exchange on, errors are refusals.
@@ -155,7 +122,7 @@ impl RtmpClientConnection {
             "_result" if transaction == transaction::CONNECT => {
                 let mut hello = Vec::new();
                 let (session, _) = self.link.parts()?;
-                session.writer.set_chunk_size(OUT_CHUNK_SIZE, &mut hello);
+                session.chunks.writer.set_chunk_size(OUT_CHUNK_SIZE, &mut hello);
                 self.link.send(&hello);
                 let key = Amf0::string(&self.key);
                 self.command(csid::COMMAND, 0, "releaseStream", 2.0, &[Amf0::Null, key.clone()]);
@@ -196,7 +163,7 @@ impl RtmpClientConnection {
 
     fn write(&mut self, csid: u32, kind: u8, stream: u32, timestamp: u32, parts: &[&[u8]]) {
         if let Ok((session, out)) = self.link.parts() {
-            session.writer.write_parts(csid, kind, stream, timestamp, parts, out);
+            session.chunks.writer.write_parts(csid, kind, stream, timestamp, parts, out);
         }
     }
 

@@ -1,11 +1,11 @@
-//! The one adapter around rml_rtmp, for both directions: the publishing
-//! client and the ingest server. Sans-IO (bytes in, events and bytes out),
-//! and the only place that names rml_rtmp's types, so the library can be
-//! patched or replaced. [`link`] stages the handshake and contains the
-//! library's panics for both sides alike.
+//! RTMP for both directions, sans-IO (bytes in, events and bytes out): the
+//! chunk layer and AMF0 of its own, the publishing client's and the ingest
+//! server's command exchanges, and [`link`], which stages rml_rtmp's
+//! handshake (the one part of that library still used) and contains its panics.
 
 pub mod amf0;
 pub mod chunk;
+pub mod chunk_session;
 pub mod client;
 pub mod link;
 pub mod server;

@@ -8,7 +8,8 @@
 use bytes::Bytes;
 
 use super::amf0::{self, Amf0, Amf0Error};
-use super::chunk::{ChunkError, ChunkReader, ChunkWriter, Message, kind};
+use super::chunk::{ChunkError, Message, kind};
+use super::chunk_session::{CONTROL_CSID, ChunkSession};
 use super::link::{HandshakeStep, LinkError, RtmpLink, contained};
 use crate::media::shown::shown_key;
 use crate::media::time::{Timestamp, WrapExtender};
@@ -21,9 +22,8 @@ const FMS_VERSION: &str = "FMS/3,0,1,123";
 /// The one message stream a publisher gets from createStream.
 const PUBLISH_STREAM: u32 = 1;
 
-/// Outgoing chunk streams: control, connection commands, the stream's status.
+/// Outgoing chunk streams: connection commands, the stream's status.
 mod csid {
-    pub const CONTROL: u32 = 2;
     pub const COMMAND: u32 = 3;
     pub const STATUS: u32 = 5;
 }
@@ -80,15 +80,10 @@ enum Publishing {
 
 /// The session after the handshake: the chunk layer both ways and where the publish stands.
 struct Session {
-    reader: ChunkReader,
-    writer: ChunkWriter,
-    /// What the peer asked to be acknowledged every so many bytes, and where the last ack was.
-    peer_window: u32,
-    acked: u64,
+    chunks: ChunkSession,
     connected: bool,
     publishing: Publishing,
     requests: u32,
-    messages: Vec<Message>,
 }
 
 pub struct RtmpServerConnection {
@@ -134,46 +129,28 @@ impl RtmpServerConnection {
             }
             self.handshake_bytes += bytes.len();
             let HandshakeStep::Completed { remaining } = self.link.handshake(bytes)? else { return Ok(Vec::new()) };
-            let mut session = Session {
-                reader: ChunkReader::new(self.max_message_bytes),
-                writer: ChunkWriter::default(),
-                peer_window: 0,
-                acked: 0,
-                connected: false,
-                publishing: Publishing::No,
-                requests: 0,
-                messages: Vec::new(),
-            };
+            let mut session = Session { chunks: ChunkSession::new(self.max_message_bytes), connected: false, publishing: Publishing::No, requests: 0 };
             let mut hello = Vec::new();
-            session.writer.set_chunk_size(OUT_CHUNK_SIZE, &mut hello);
-            session.writer.write(csid::CONTROL, kind::WINDOW_ACK_SIZE, 0, 0, &WINDOW.to_be_bytes(), &mut hello);
+            let writer = &mut session.chunks.writer;
+            writer.set_chunk_size(OUT_CHUNK_SIZE, &mut hello);
+            writer.write(CONTROL_CSID, kind::WINDOW_ACK_SIZE, 0, 0, &WINDOW.to_be_bytes(), &mut hello);
             let mut bandwidth = WINDOW.to_be_bytes().to_vec();
             bandwidth.push(2); // dynamic
-            session.writer.write(csid::CONTROL, kind::SET_PEER_BANDWIDTH, 0, 0, &bandwidth, &mut hello);
+            writer.write(CONTROL_CSID, kind::SET_PEER_BANDWIDTH, 0, 0, &bandwidth, &mut hello);
             self.link.begin(session);
             self.link.send(&hello);
             return if remaining.is_empty() { Ok(Vec::new()) } else { self.receive_inner(&remaining) };
         }
-        let (session, _) = self.link.parts()?;
-        let mut messages = std::mem::take(&mut session.messages);
-        let read = session.reader.read(bytes, &mut messages);
-        let mut events = Vec::new();
-        let handled = read.map_err(RtmpError::from).and_then(|()| messages.drain(..).try_for_each(|message| self.handle(message, &mut events)));
         let (session, out) = self.link.parts()?;
-        messages.clear();
-        session.messages = messages;
-        handled?;
-        let received = session.reader.received();
-        if session.peer_window > 0 && received - session.acked >= u64::from(session.peer_window) {
-            session.acked = received;
-            session.writer.write(csid::CONTROL, kind::ACKNOWLEDGEMENT, 0, 0, &(received as u32).to_be_bytes(), out);
-        }
-        Ok(events)
+        let mut messages = session.chunks.read(bytes, out)?;
+        let mut events = Vec::new();
+        let handled = messages.drain(..).try_for_each(|message| self.handle(message, &mut events));
+        self.session()?.chunks.recycle(messages);
+        handled.map(|()| events)
     }
 
     fn handle(&mut self, message: Message, events: &mut Vec<RtmpEvent>) -> Result<(), RtmpError> {
         let payload = &message.payload;
-        let word = |at: usize| payload.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
         match message.kind {
             kind::AUDIO | kind::VIDEO => {
                 if !matches!(self.session()?.publishing, Publishing::Yes(stream) if stream == message.stream_id) {
@@ -184,17 +161,6 @@ impl RtmpServerConnection {
                 if let Some(time) = extend_clock(clock, message.timestamp, track) {
                     let body = message.payload;
                     events.push(if video { RtmpEvent::Video { time, body } } else { RtmpEvent::Audio { time, body } });
-                }
-            }
-            kind::WINDOW_ACK_SIZE => self.session()?.peer_window = word(0).unwrap_or(0),
-            kind::USER_CONTROL => {
-                // A ping (event 6) is answered with a pong (7) carrying its time.
-                if payload.get(..2) == Some(&[0, 6])
-                    && let Some(time) = word(2)
-                {
-                    let mut pong = vec![0, 7];
-                    pong.extend_from_slice(&time.to_be_bytes());
-                    self.write(csid::CONTROL, kind::USER_CONTROL, 0, &pong);
                 }
             }
             kind::AMF0_COMMAND => self.command(payload, message.stream_id, events)?,
@@ -280,7 +246,7 @@ impl RtmpServerConnection {
 
     fn write(&mut self, csid: u32, kind: u8, stream_id: u32, payload: &[u8]) {
         if let Ok((session, out)) = self.link.parts() {
-            session.writer.write(csid, kind, stream_id, 0, payload, out);
+            session.chunks.writer.write(csid, kind, stream_id, 0, payload, out);
         }
     }
 
@@ -311,7 +277,7 @@ impl RtmpServerConnection {
         self.session()?.publishing = Publishing::Yes(stream);
         let mut begin = vec![0, 0];
         begin.extend_from_slice(&stream.to_be_bytes());
-        self.write(csid::CONTROL, kind::USER_CONTROL, 0, &begin);
+        self.write(CONTROL_CSID, kind::USER_CONTROL, 0, &begin);
         self.status(stream, "status", "NetStream.Publish.Start", "Start publishing");
         Ok(())
     }
