@@ -1,6 +1,11 @@
 //! One stream's recording: the inits and segments of its source video and
-//! audio as they are made, and after each segment, playlists and an MPD
-//! over every segment so far (EVENT); VOD and a static MPD once it ends.
+//! audio as they are made, playlists and an MPD over every segment so far
+//! (EVENT) as it goes, and VOD and a static MPD once it ends.
+//!
+//! Each rewrite of the live playlists costs as much as the recording is long,
+//! so they are rewritten after a number of new segments that grows with the
+//! length: a constant cost per segment, where a rewrite after every segment
+//! of a ten-hour recording would write megabytes every two seconds.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -24,6 +29,16 @@ pub struct Recording {
     inits_written: HashSet<(String, u32)>,
     start: Option<UnixMillis>,
     finished: bool,
+    /// Segments written since the playlists were last rewritten.
+    unlisted: usize,
+}
+
+/// A rewrite is due once the unlisted segments reach this fraction (1/N)
+/// of all: the first N segments are listed one by one.
+const REWRITE_FRACTION: usize = 64;
+
+fn rewrite_due(unlisted: usize, total: usize) -> bool {
+    unlisted * REWRITE_FRACTION >= total
 }
 
 impl Recording {
@@ -39,6 +54,7 @@ impl Recording {
             inits_written: HashSet::new(),
             start: None,
             finished: false,
+            unlisted: 0,
         }
     }
 
@@ -60,7 +76,12 @@ impl Recording {
                 self.start.get_or_insert(timing.wall_start);
                 self.window.apply(SegmenterEvent::Segment(segment.clone(), *timing));
                 self.window.forget_newest_media();
-                self.publish(now);
+                self.unlisted += 1;
+                let total = self.window.rendition(&segment.name).map_or(0, |track| track.segments.len());
+                if rewrite_due(self.unlisted, total) {
+                    self.unlisted = 0;
+                    self.publish(now);
+                }
             }
             SegmenterEvent::TargetDuration(seconds) => self.window.target_duration = Some(*seconds),
             _ => {}
@@ -127,6 +148,26 @@ fn id_at(now: UnixMillis) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Over a ten-hour recording of 2 s segments, the playlist lines written
+    /// in all stay within a constant times the segments: linear, not quadratic.
+    #[test]
+    fn live_rewrites_cost_a_constant_per_segment_and_list_all_but_a_bounded_tail() {
+        let (mut unlisted, mut lines_written, mut worst_lag) = (0, 0, 0.0f64);
+        let segments = 18_000;
+        for total in 1..=segments {
+            unlisted += 1;
+            if rewrite_due(unlisted, total) {
+                unlisted = 0;
+                lines_written += total;
+            }
+            worst_lag = worst_lag.max(unlisted as f64 / total as f64);
+        }
+        assert!(lines_written <= 2 * REWRITE_FRACTION * segments, "{lines_written} lines for {segments} segments");
+        assert!(worst_lag <= 1.0 / REWRITE_FRACTION as f64, "the live playlist lags by {worst_lag} of the recording");
+        // The first segments are listed as they come.
+        assert!((1..=REWRITE_FRACTION).all(|total| rewrite_due(1, total)));
+    }
 
     #[test]
     fn an_id_is_the_utc_second_it_began() {
