@@ -131,7 +131,7 @@ pub async fn start_bundled_server() -> anyhow::Result<ServerInfo> {
         control: crate::server::control::ServerControl::attach(server.hub.clone()).ok(),
     };
     tracing::info!("bundled server: {} {} {}", info.rtmp, info.srt, info.http);
-    // Its tasks keep running on the runtime's workers for the app's life.
+    // Its tasks keep running for the app's life: RTMP ingest on its media thread, the rest on the runtime's workers.
     drop(server);
     Ok(info)
 }

@@ -75,23 +75,13 @@ pub fn parse_audio(body: &Bytes) -> Result<FlvAudio, FlvError> {
     Ok(if packet_type == 0 { FlvAudio::SequenceHeader(payload) } else { FlvAudio::Frame(payload) })
 }
 
-/// An AVC video tag body: frame type, codec 7, packet type, composition time, payload.
-pub fn avc_video_body(keyframe: bool, packet_type: u8, composition_ms: i32, payload: &[u8]) -> Bytes {
-    [&avc_tag_header(keyframe, packet_type, composition_ms)[..], payload].concat().into()
-}
-
-/// The five bytes before an AVC tag's data: frame type and codec, packet type, composition time.
+/// The five bytes before an AVC tag's data: frame type and codec 7, packet type, composition time.
 pub fn avc_tag_header(keyframe: bool, packet_type: u8, composition_ms: i32) -> [u8; 5] {
     let composition = composition_ms.to_be_bytes();
     [if keyframe { 0x17 } else { 0x27 }, packet_type, composition[1], composition[2], composition[3]]
 }
 
-/// An AAC audio tag body (44 kHz/16-bit/stereo flags, as FLV requires for AAC).
-pub fn aac_audio_body(sequence_header: bool, payload: &[u8]) -> Bytes {
-    [&aac_tag_header(sequence_header)[..], payload].concat().into()
-}
-
-/// The two bytes before an AAC tag's data.
+/// The two bytes before an AAC tag's data (44 kHz/16-bit/stereo flags, as FLV requires for AAC).
 pub fn aac_tag_header(sequence_header: bool) -> [u8; 2] {
     [0xaf, if sequence_header { 0 } else { 1 }]
 }
@@ -144,9 +134,10 @@ mod tests {
 
     #[test]
     fn written_bodies_parse_back() {
-        let body = avc_video_body(false, 1, -40, &[0, 0, 0, 1, 0x41]);
+        let body = Bytes::from([&avc_tag_header(false, 1, -40)[..], &[0, 0, 0, 1, 0x41]].concat());
         assert_eq!(parse_video(&body).unwrap(), FlvVideo::Frame { keyframe: false, composition_ms: -40, data: Bytes::from_static(&[0, 0, 0, 1, 0x41]) });
-        assert_eq!(parse_audio(&aac_audio_body(true, &[0x11, 0x90])).unwrap(), FlvAudio::SequenceHeader(Bytes::from_static(&[0x11, 0x90])));
+        let audio = Bytes::from([&aac_tag_header(true)[..], &[0x11, 0x90]].concat());
+        assert_eq!(parse_audio(&audio).unwrap(), FlvAudio::SequenceHeader(Bytes::from_static(&[0x11, 0x90])));
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub fn decode_all(bytes: &[u8]) -> Result<Vec<Amf0>, Amf0Error> {
     Ok(values)
 }
 
-pub fn encode(values: &[Amf0], out: &mut Vec<u8>) {
+pub fn encode<'a>(values: impl IntoIterator<Item = &'a Amf0>, out: &mut Vec<u8>) {
     for value in values {
         encode_value(value, out);
     }

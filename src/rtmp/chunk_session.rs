@@ -2,6 +2,7 @@
 //! over: read messages, acknowledge what arrived as the peer asked, and
 //! answer its pings. The commands are each side's own.
 
+use super::amf0::{self, Amf0};
 use super::chunk::{ChunkError, ChunkReader, ChunkWriter, Message, kind};
 
 /// Outgoing chunk stream of protocol control messages.
@@ -49,6 +50,13 @@ impl ChunkSession {
             self.writer.write(CONTROL_CSID, kind::ACKNOWLEDGEMENT, 0, 0, &(received as u32).to_be_bytes(), out);
         }
         Ok(messages)
+    }
+
+    /// An AMF0 command message of `values` (its name, its transaction, its arguments).
+    pub fn write_command<'a>(&mut self, csid: u32, stream_id: u32, values: impl IntoIterator<Item = &'a Amf0>, out: &mut Vec<u8>) {
+        let mut payload = Vec::new();
+        amf0::encode(values, &mut payload);
+        self.writer.write(csid, kind::AMF0_COMMAND, stream_id, 0, &payload, out);
     }
 
     pub fn recycle(&mut self, mut messages: Vec<Message>) {

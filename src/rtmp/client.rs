@@ -168,10 +168,9 @@ impl RtmpClientConnection {
     }
 
     fn command(&mut self, csid: u32, stream: u32, name: &str, transaction: f64, arguments: &[Amf0]) {
-        let mut payload = Vec::new();
-        amf0::encode(&[Amf0::string(name), Amf0::Number(transaction)], &mut payload);
-        amf0::encode(arguments, &mut payload);
-        self.write(csid, kind::AMF0_COMMAND, stream, 0, &[&payload]);
+        if let Ok((session, out)) = self.link.parts() {
+            session.chunks.write_command(csid, stream, [Amf0::string(name), Amf0::Number(transaction)].iter().chain(arguments), out);
+        }
     }
 
     fn stream(&mut self) -> Result<u32, RtmpClientError> {

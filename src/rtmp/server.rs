@@ -251,9 +251,9 @@ impl RtmpServerConnection {
     }
 
     fn send_command(&mut self, csid: u32, stream_id: u32, values: &[Amf0]) {
-        let mut payload = Vec::new();
-        amf0::encode(values, &mut payload);
-        self.write(csid, kind::AMF0_COMMAND, stream_id, &payload);
+        if let Ok((session, out)) = self.link.parts() {
+            session.chunks.write_command(csid, stream_id, values, out);
+        }
     }
 
     fn status(&mut self, stream_id: u32, level: &str, code: &str, description: &str) {
