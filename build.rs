@@ -91,7 +91,7 @@ fn bind_ffmpeg() {
         .clang_args(include_args(&[&avcodec, &swscale]))
         .allowlist_function(FFMPEG_FUNCTIONS)
         .allowlist_type("AVFrame|AVPacket|AVCodecContext|AVCodec|AVCodecID|AVPixelFormat|SwsContext|onair_av_constants")
-        .allowlist_var("SWS_AREA|AV_LOG_QUIET|AV_INPUT_BUFFER_PADDING_SIZE|LIBAVCODEC_VERSION_MAJOR|LIBSWSCALE_VERSION_MAJOR")
+        .allowlist_var("SWS_AREA|SWS_BICUBIC|AV_LOG_QUIET|AV_INPUT_BUFFER_PADDING_SIZE|LIBAVCODEC_VERSION_MAJOR|LIBSWSCALE_VERSION_MAJOR")
         .default_enum_style(bindgen::EnumVariation::Consts)
         .default_macro_constant_type(bindgen::MacroTypeVariation::Signed)
         .prepend_enum_name(false)

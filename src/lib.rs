@@ -3,12 +3,14 @@
 pub mod capture;
 pub mod encode;
 pub mod engine;
+pub(crate) mod ffmpeg;
 pub mod gui;
 pub mod media;
 pub mod native;
 pub mod player;
 pub mod publish;
 pub mod rtmp;
+pub mod scene;
 pub mod server;
 pub mod srt;
 pub mod terminal;

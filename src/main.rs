@@ -81,6 +81,13 @@ struct SourceArgs {
     /// `tone` for the test tone, `mic` or `mic:NAME` for a microphone, `none` for no audio.
     #[arg(long, default_value = "tone", value_name = "SOURCE", value_parser = parse_audio)]
     audio: onair::engine::AudioChoice,
+    /// A scene file (TOML: `[[layers]]` with `source`, `x`, `y`, `width`, `height`), drawn instead of
+    /// --video. Give it more than once to switch while live: type a scene's number and Enter.
+    #[arg(long, value_name = "FILE", action = clap::ArgAction::Append)]
+    scene: Vec<PathBuf>,
+    /// How typed scene numbers switch: `cut` or `fade` (300 ms).
+    #[arg(long, default_value = "cut", value_name = "KIND", value_parser = parse_transition)]
+    transition: onair::scene::Transition,
     /// Quality knob position: 1 to 5, or its name: 360p, 480p, 720p, 720p60, 1080p.
     #[arg(long, default_value = "3", value_name = "N", value_parser = parse_quality)]
     quality: u8,
@@ -172,6 +179,14 @@ fn parse_audio(text: &str) -> Result<onair::engine::AudioChoice, String> {
         None if text == "mic" => Ok(AudioChoice::Microphone(None)),
         Some(("mic", name)) if !name.is_empty() => Ok(AudioChoice::Microphone(Some(name.to_string()))),
         _ => Err("use tone, mic, mic:NAME or none (`onair devices` lists the microphones)".into()),
+    }
+}
+
+fn parse_transition(text: &str) -> Result<onair::scene::Transition, String> {
+    match text {
+        "cut" => Ok(onair::scene::Transition::Cut),
+        "fade" => Ok(onair::scene::Transition::FADE),
+        _ => Err("use cut or fade".into()),
     }
 }
 
@@ -338,7 +353,9 @@ fn publish(args: SourceArgs, targets: Vec<onair::publish::target::PublishTarget>
     use onair::engine::{Command as EngineCommand, Engine, EngineConfig};
     use onair::publish::shared::PublishState;
 
-    let (video, audio) = (args.video, args.audio);
+    let scenes = args.scene.iter().map(|path| onair::scene::Scene::load(path)).collect::<Result<Vec<_>, _>>()?;
+    let video = scenes.first().map_or(args.video, |scene| onair::engine::VideoChoice::Scene(scene.clone()));
+    let audio = args.audio;
     let knob = onair::encode::quality::QualityKnob::new(args.quality, args.bitrate)?;
     let first = targets.first().cloned().ok_or_else(|| anyhow::anyhow!("--to names no target"))?;
     let mut config = EngineConfig::new(video, audio, first, knob);
@@ -355,10 +372,14 @@ fn publish(args: SourceArgs, targets: Vec<onair::publish::target::PublishTarget>
         doing.insert(0, format!("publishing to {}", servers.iter().map(|t| t.display()).collect::<Vec<_>>().join(" and ")));
     }
     onair::terminal::say(&format!("{} ({}), Ctrl-C to end", doing.join(" and "), engine.status().video_source));
+    let switches = scene_switches(&scenes)?;
     let started = std::time::Instant::now();
     let mut last_line = std::time::Instant::now() - std::time::Duration::from_secs(1);
     loop {
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        // A typed scene number goes on air at once; otherwise this paces the status line.
+        if let Ok(index) = switches.recv_timeout(std::time::Duration::from_millis(100)) {
+            engine.send(EngineCommand::ShowScene(scenes[index].clone(), args.transition));
+        }
         let status = engine.status();
         if last_line.elapsed() >= std::time::Duration::from_millis(500) && status.state != PublishState::Idle && !status.state.is_over() {
             onair::terminal::show_status(&status.lines());
@@ -390,6 +411,30 @@ fn publish(args: SourceArgs, targets: Vec<onair::publish::target::PublishTarget>
             return Ok(());
         }
     }
+}
+
+/// With several scenes, a line on stdin with a scene's number (from 1) switches to it.
+fn scene_switches(scenes: &[onair::scene::Scene]) -> anyhow::Result<std::sync::mpsc::Receiver<usize>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    if scenes.len() < 2 {
+        return Ok(rx);
+    }
+    let names: Vec<String> = scenes.iter().enumerate().map(|(i, s)| format!("{} {}", i + 1, s.name)).collect();
+    onair::terminal::say(&format!("scenes: {}; type a number and Enter to switch", names.join(", ")));
+    let count = scenes.len();
+    std::thread::Builder::new().name("scene keys".into()).spawn(move || {
+        for line in std::io::stdin().lines().map_while(Result::ok) {
+            match line.trim().parse::<usize>() {
+                Ok(number) if (1..=count).contains(&number) => {
+                    if tx.send(number - 1).is_err() {
+                        return;
+                    }
+                }
+                _ => onair::terminal::say(&format!("scenes are 1 to {count}")),
+            }
+        }
+    })?;
+    Ok(rx)
 }
 
 /// Ctrl-C ends the stream cleanly instead of killing the process.

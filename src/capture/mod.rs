@@ -26,6 +26,8 @@ pub trait VideoSource: Send {
     fn set_output(&mut self, width: usize, height: usize, fps: u32);
     fn size(&self) -> (usize, usize);
     fn describe(&self) -> String;
+    /// Takes back a frame the encoder is done with, to draw the next one in its memory.
+    fn recycle(&mut self, _frame: VideoFrame) {}
 }
 
 /// A blocking source of 48 kHz stereo buffers.

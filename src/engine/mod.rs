@@ -34,12 +34,15 @@ use crate::encode::quality::QualityKnob;
 use crate::publish::fanout::Fanout;
 use crate::publish::shared::{PublishFailure, PublishState};
 use crate::publish::target::PublishTarget;
+use crate::scene::{ProgramControl, ProgramSource, Scene, Transition};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum VideoChoice {
     TestPattern,
     /// A camera by index or name; None for the first one.
     Camera(Option<String>),
+    /// A composed scene, drawn by the program's compositor.
+    Scene(Scene),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,13 +77,15 @@ impl EngineConfig {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     SetQuality(QualityKnob),
     /// Starts one more target from the same encode (a platform, a recording).
     StartTarget(PublishTarget),
     /// Stops target N (in the order started) alone; the others stay live.
     StopTarget(usize),
+    /// Puts a scene on air (when the picture is a scene).
+    ShowScene(Scene, Transition),
     Stop,
 }
 
@@ -109,6 +114,8 @@ pub struct EngineShared {
     /// Set when the preview is read: the capture loop makes a new one only then, so a
     /// run with no window (the CLI) spends nothing on it.
     preview_wanted: AtomicBool,
+    /// The compositor, when the picture is a scene.
+    program: Option<ProgramControl>,
 }
 
 /// A downscaled RGBA picture of what is being captured.
@@ -195,8 +202,14 @@ impl Engine {
         let (driver_tx, mut driver_rx) = tokio::sync::mpsc::unbounded_channel::<Driver>();
         let (width, height) = config.knob.size();
         let preset = config.knob.preset();
+        let mut program = None;
         let video: Box<dyn VideoSource> = match &config.video {
             VideoChoice::TestPattern => Box::new(TestPattern::new(width, height, preset.fps, clock)),
+            VideoChoice::Scene(scene) => {
+                let source = ProgramSource::start(scene.clone(), width, height, preset.fps, clock)?;
+                program = Some(source.control());
+                Box::new(source)
+            }
             VideoChoice::Camera(selector) => {
                 let index = find_camera(selector.as_deref())?;
                 Box::new(CameraSource::open(index, width, height, preset.fps, clock)?)
@@ -215,6 +228,7 @@ impl Engine {
             failure: Mutex::new(None),
             preview: Mutex::new(None),
             preview_wanted: AtomicBool::new(true),
+            program,
         });
         let video_source = video.describe();
         let audio_source = audio.as_ref().map_or_else(|| "none".to_string(), |a| a.describe());
@@ -303,6 +317,10 @@ fn control_loop(commands: mpsc::Receiver<Command>, shared: Arc<EngineShared>, st
                 shared.targets.start(&shared.publish, target);
             }
             Ok(Command::StopTarget(index)) => shared.targets.stop(index),
+            Ok(Command::ShowScene(scene, transition)) => match &shared.program {
+                Some(program) => program.show(scene, transition),
+                None => tracing::warn!("scene \"{}\" not shown: the picture is not a scene", scene.name),
+            },
             Ok(Command::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => shared.stopping.store(true, Ordering::SeqCst),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
@@ -379,6 +397,7 @@ fn control_loop(commands: mpsc::Receiver<Command>, shared: Arc<EngineShared>, st
             video_source: video_source.clone(),
             audio_source: audio_source.clone(),
             targets: targets.into_iter().map(|(t, _, _)| t).collect(),
+            program: shared.program.as_ref().map(ProgramControl::status),
         };
         if finished {
             // What was live is over: no rate, queue or level lingers. The

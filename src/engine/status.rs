@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::capture::frames::AudioLevel;
 use crate::publish::shared::{LinkStats, PublishState};
+use crate::scene::ProgramStatus;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Status {
@@ -41,6 +42,8 @@ pub struct Status {
     /// above describe the first of them live (else the first still trying),
     /// and `state` all of them.
     pub targets: Vec<TargetStatus>,
+    /// The scene on air, when the picture is a composed scene.
+    pub program: Option<ProgramStatus>,
 }
 
 /// One target's side of the stream.
@@ -98,6 +101,7 @@ impl Status {
             video_source: String::new(),
             audio_source: String::new(),
             targets: Vec::new(),
+            program: None,
         }
     }
 
@@ -108,6 +112,11 @@ impl Status {
             for target in &self.targets {
                 out.push('\n');
                 out.push_str(&target.line());
+            }
+        }
+        if let Some(program) = &self.program {
+            for (layer, problem) in &program.warnings {
+                out.push_str(&format!("\n  scene \"{}\", layer {layer}: {problem}", program.scene));
             }
         }
         out

@@ -60,6 +60,8 @@ pub fn run(mut source: Box<dyn VideoSource>, shared: Arc<EngineShared>, keyframe
         let started = Instant::now();
         let encoded = active.encode(&frame);
         shared.record_encode_time(started.elapsed());
+        let captured_micros = frame.captured.micros;
+        source.recycle(frame);
         let encoded = match encoded {
             Ok(Some(encoded)) => encoded,
             Ok(None) => continue,
@@ -70,7 +72,7 @@ pub fn run(mut source: Box<dyn VideoSource>, shared: Arc<EngineShared>, keyframe
         };
         // The capture clock's microseconds are the stream's media time; each
         // driver converts to its protocol's clock. No B-frames: pts = dts.
-        let time = Timestamp::new(frame.captured.micros, TimeBase::MICROS);
+        let time = Timestamp::new(captured_micros, TimeBase::MICROS);
         if let Some(config) = encoded.config {
             shared.publish.push(Outgoing::config(CodecConfig::H264(config), time));
         }
@@ -79,7 +81,7 @@ pub fn run(mut source: Box<dyn VideoSource>, shared: Arc<EngineShared>, keyframe
             dts: time,
             pts: time,
             data: encoded.data,
-            captured_micros: frame.captured.micros,
+            captured_micros,
         });
     }
 }

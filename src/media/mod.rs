@@ -7,6 +7,7 @@ pub mod codec;
 pub mod flv;
 pub mod frame;
 pub mod h264;
+pub mod scale;
 pub mod shown;
 pub mod stamp;
 pub mod time;

@@ -7,8 +7,8 @@
 use std::ffi::{CStr, c_char, c_int};
 use std::ptr;
 
-use super::ffi::{self, AVCodecContext, AVFrame, AVPacket, Ffmpeg};
 use super::picture::{Picture, PicturePool};
+use crate::ffmpeg::{self as ffi, AVCodecContext, AVFrame, AVPacket, Ffmpeg};
 use crate::native::LoadError;
 
 /// An error code from libavcodec, with its own words for it.

@@ -9,7 +9,6 @@
 mod avcodec;
 mod cpu;
 mod decode;
-mod ffi;
 pub mod picture;
 pub mod plan;
 pub mod shed;

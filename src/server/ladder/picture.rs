@@ -1,30 +1,13 @@
-//! A decoded I420 picture, the pool that recycles them, and scaling to a
-//! rung's size (libswscale's area averaging: in the 1080p ladder it costs
-//! under half of what fast_image_resize's SIMD box convolution did).
-//! libswscale is called through bindings generated from its header, straight
-//! on the picture's own planes, which every rung shares without a copy.
+//! A decoded I420 picture and the pool that recycles them. Each rung scales
+//! it to its size (`media::scale`, libswscale's area averaging: in the 1080p
+//! ladder it costs under half of what fast_image_resize's SIMD box
+//! convolution did) straight from its own planes, which every rung shares
+//! without a copy.
 
 use std::collections::VecDeque;
-use std::ffi::c_int;
-use std::ptr;
 use std::sync::Arc;
 
-use super::ffi::{self, SWS_AREA, SwsContext};
-use crate::native::LoadError;
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ScaleError {
-    #[error(transparent)]
-    Unavailable(#[from] LoadError),
-    #[error("a {width}x{height} picture with short planes")]
-    ShortPlanes { width: u32, height: u32 },
-    #[error("a picture {0} pixels across is beyond libswscale")]
-    TooLarge(usize),
-    #[error("libswscale cannot scale {from_width}x{from_height} to {to_width}x{to_height}")]
-    NoContext { from_width: u32, from_height: u32, to_width: u32, to_height: u32 },
-    #[error("libswscale wrote {rows} of {expected} rows")]
-    ShortOutput { rows: i32, expected: usize },
-}
+use crate::media::scale::{PixelFormat, Planes};
 
 /// I420 with tight planes (stride = width).
 #[derive(Default)]
@@ -37,6 +20,12 @@ pub struct Picture {
 }
 
 impl Picture {
+    pub fn planes(&self) -> Planes<'_> {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let cw = w.div_ceil(2);
+        Planes { format: PixelFormat::I420, width: w, height: h, data: [&self.y, &self.u, &self.v, &[]], strides: [w, cw, cw, 0] }
+    }
+
     /// Copies planes that come with strides (a decoder's buffers) into this
     /// picture's own, keeping their memory; false when a plane is too short.
     pub fn fill_from_strided(&mut self, width: u32, height: u32, planes: [&[u8]; 3], strides: [usize; 3]) -> bool {
@@ -84,117 +73,9 @@ impl PicturePool {
     }
 }
 
-pub struct Scaler {
-    width: u32,
-    height: u32,
-    /// libswscale's context for the source size it was made for.
-    context: Option<((u32, u32), *mut SwsContext)>,
-}
-
-impl Scaler {
-    pub fn new(width: u32, height: u32) -> Scaler {
-        Scaler { width, height, context: None }
-    }
-
-    /// Scales `source` into `i420` (resized to width × height × 3/2).
-    pub fn scale(&mut self, source: &Picture, i420: &mut Vec<u8>) -> Result<(), ScaleError> {
-        let (w, h) = (self.width as usize, self.height as usize);
-        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-        i420.resize(w * h + 2 * cw * ch, 0);
-        let (sw, sh) = (source.width as usize, source.height as usize);
-        let (scw, sch) = (sw.div_ceil(2), sh.div_ceil(2));
-        if source.y.len() < sw * sh || source.u.len() < scw * sch || source.v.len() < scw * sch {
-            return Err(ScaleError::ShortPlanes { width: source.width, height: source.height });
-        }
-        let ffmpeg = ffi::ffmpeg()?;
-        let context = self.context_for(source.width, source.height)?;
-        let (y, chroma) = i420.split_at_mut(w * h);
-        let (u, v) = chroma.split_at_mut(cw * ch);
-        let int = |n: usize| c_int::try_from(n).map_err(|_| ScaleError::TooLarge(n));
-        let source_planes = [source.y.as_ptr(), source.u.as_ptr(), source.v.as_ptr(), ptr::null()];
-        let source_strides = [int(sw)?, int(scw)?, int(scw)?, 0];
-        let target_planes = [y.as_mut_ptr(), u.as_mut_ptr(), v.as_mut_ptr(), ptr::null_mut()];
-        let target_strides = [int(w)?, int(cw)?, int(cw)?, 0];
-        // SAFETY: the context was made for these sizes; every plane was checked
-        // (or sized) above to hold stride × rows bytes.
-        let rows =
-            unsafe { ffmpeg.sws_scale(context, source_planes.as_ptr(), source_strides.as_ptr(), 0, int(sh)?, target_planes.as_ptr(), target_strides.as_ptr()) };
-        if rows != int(h)? {
-            return Err(ScaleError::ShortOutput { rows, expected: h });
-        }
-        Ok(())
-    }
-
-    fn context_for(&mut self, width: u32, height: u32) -> Result<*mut SwsContext, ScaleError> {
-        if let Some((size, context)) = self.context
-            && size == (width, height)
-        {
-            return Ok(context);
-        }
-        self.free();
-        let int = |n: u32| c_int::try_from(n).map_err(|_| ScaleError::TooLarge(n as usize));
-        let (from_w, from_h, to_w, to_h) = (int(width)?, int(height)?, int(self.width)?, int(self.height)?);
-        // SAFETY: plain constructor; null filters and parameters are libswscale's defaults.
-        // Area averaging: every source pixel counts by the share of it an
-        // output pixel covers, what a downscale needs to keep detail without aliasing.
-        let yuv420p = ffi::AV_PIX_FMT_YUV420P;
-        let context = unsafe {
-            ffi::ffmpeg()?.sws_getContext(from_w, from_h, yuv420p, to_w, to_h, yuv420p, SWS_AREA as c_int, ptr::null_mut(), ptr::null_mut(), ptr::null())
-        };
-        if context.is_null() {
-            return Err(ScaleError::NoContext { from_width: width, from_height: height, to_width: self.width, to_height: self.height });
-        }
-        self.context = Some(((width, height), context));
-        Ok(context)
-    }
-
-    fn free(&mut self) {
-        // A context exists only once libswscale was loaded.
-        if let (Some((_, context)), Ok(ffmpeg)) = (self.context.take(), ffi::ffmpeg()) {
-            // SAFETY: made by sws_getContext and used by nothing else.
-            unsafe { ffmpeg.sws_freeContext(context) };
-        }
-    }
-}
-
-impl Drop for Scaler {
-    fn drop(&mut self) {
-        self.free();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn scaling_keeps_a_flat_picture_flat_and_sizes_its_planes() {
-        let source = Picture { width: 64, height: 36, y: vec![200; 64 * 36], u: vec![90; 32 * 18], v: vec![160; 32 * 18] };
-        let mut scaler = Scaler::new(32, 18);
-        let mut out = Vec::new();
-        scaler.scale(&source, &mut out).unwrap();
-        assert_eq!(out.len(), 32 * 18 + 2 * 16 * 9);
-        assert!(out[..32 * 18].iter().all(|&p| p == 200));
-        assert!(out[32 * 18..32 * 18 + 16 * 9].iter().all(|&p| p == 90));
-        assert!(out[32 * 18 + 16 * 9..].iter().all(|&p| p == 160));
-    }
-
-    #[test]
-    fn scaling_keeps_where_things_are_and_follows_a_new_source_size() {
-        let mut scaler = Scaler::new(32, 18);
-        let mut out = Vec::new();
-        for (width, height) in [(64u32, 36u32), (128, 72)] {
-            let (w, h) = (width as usize, height as usize);
-            // Dark left half, bright right half.
-            let y = (0..w * h).map(|i| if i % w < w / 2 { 20 } else { 230 }).collect();
-            let source = Picture { width, height, y, u: vec![128; w * h / 4], v: vec![128; w * h / 4] };
-            scaler.scale(&source, &mut out).unwrap();
-            let row = &out[9 * 32..10 * 32];
-            assert!(row[..14].iter().all(|&p| p < 40) && row[18..].iter().all(|&p| p > 210), "{width}x{height}: {row:?}");
-        }
-        let short = Picture { width: 64, height: 36, y: vec![0; 10], u: vec![], v: vec![] };
-        assert!(scaler.scale(&short, &mut out).is_err(), "short planes are refused, never read past");
-    }
 
     #[test]
     fn a_picture_comes_back_only_when_no_rung_holds_it() {

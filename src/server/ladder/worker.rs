@@ -8,13 +8,14 @@ use std::thread::JoinHandle;
 
 use super::RungSink;
 use super::cpu::thread_cpu_time;
-use super::picture::{Picture, Scaler};
+use super::picture::Picture;
 use super::plan::RungPlan;
 use super::timing::FrameTiming;
 use crate::capture::clock::CaptureTime;
 use crate::capture::frames::VideoFrame;
 use crate::encode::h264::H264Encoder;
 use crate::media::codec::CodecConfig;
+use crate::media::scale::{PixelFormat, Scaler};
 use crate::media::wallclock::UnixMillis;
 use crate::server::package::cmaf::rung::RungFrame;
 
@@ -111,10 +112,10 @@ fn run(key: &str, plan: &RungPlan, fps: u32, jobs: &Receiver<Job>, sink: &dyn Ru
         Ok(encoder) => encoder,
         Err(error) => return fail(format!("rung {} cannot start: {error}", plan.name)),
     };
-    let mut scaler = Scaler::new(plan.width, plan.height);
+    let mut scaler = Scaler::new(width, height, PixelFormat::I420);
     let mut frame = VideoFrame { width, height, i420: Vec::new(), captured: CaptureTime { micros: 0, wall: UnixMillis(0) } };
     for job in jobs {
-        if let Err(error) = scaler.scale(&job.picture, &mut frame.i420) {
+        if let Err(error) = scaler.scale(&job.picture.planes(), &mut frame.i420) {
             return fail(format!("rung {}: {error}", plan.name));
         }
         if job.timing.keyframe {
