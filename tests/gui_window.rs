@@ -9,22 +9,13 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{repo_path, require, run, wait_for};
+use common::{Xvfb, repo_path, require, run, wait_for};
 
 #[test]
 fn the_window_goes_live_and_is_not_blank() {
-    require("Xvfb");
     require("import");
-    let display = format!(":{}", 90 + std::process::id() % 100);
-    let mut xvfb = Command::new("Xvfb")
-        .args([&display, "-screen", "0", "1366x768x24", "-nolisten", "tcp"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start Xvfb");
-    wait_for("Xvfb", Duration::from_secs(10), || {
-        Command::new("xdpyinfo").args(["-display", &display]).stdout(Stdio::null()).stderr(Stdio::null()).status().ok().filter(|s| s.success())
-    });
+    let xvfb = Xvfb::start("1366x768");
+    let display = xvfb.display.clone();
     let home = std::env::temp_dir().join(format!("onair-gui-home-{}", std::process::id()));
     std::fs::create_dir_all(&home).unwrap();
     let mut app = Command::new(env!("CARGO_BIN_EXE_onair"))
@@ -62,8 +53,7 @@ fn the_window_goes_live_and_is_not_blank() {
     let (ok, _, stderr) = run("import", &["-display", &display, "-window", "root", &png.display().to_string()]);
     let _ = app.kill();
     let _ = app.wait();
-    let _ = xvfb.kill();
-    let _ = xvfb.wait();
+    drop(xvfb);
     let _ = std::fs::remove_dir_all(&home);
     assert!(ok, "screenshot failed: {stderr}");
     let (_, colors, _) = run("identify", &["-format", "%k %[fx:standard_deviation]", &png.display().to_string()]);

@@ -62,7 +62,9 @@ impl ProgramControl {
 
 /// The program as the video thread sees it.
 pub struct ProgramSource {
-    frames: Receiver<VideoFrame>,
+    /// None once dropped, which ends the compositor's thread at its next frame.
+    frames: Option<Receiver<VideoFrame>>,
+    thread: Option<std::thread::JoinHandle<()>>,
     spent: Sender<Vec<u8>>,
     control: ProgramControl,
     size: (usize, usize),
@@ -80,11 +82,11 @@ impl ProgramSource {
         let compositor = Compositor::new(width, height, fps, clock);
         let size = compositor.size();
         let for_thread = status.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("compositor".into())
             .spawn(move || run(compositor, scene, clock, fps, frames_tx, spent_rx, control_rx, for_thread))
             .map_err(|error| CaptureError::Device(format!("compositor thread: {error}")))?;
-        Ok(ProgramSource { frames, spent, control: ProgramControl { control: control_tx, status }, size, fps })
+        Ok(ProgramSource { frames: Some(frames), thread: Some(thread), spent, control: ProgramControl { control: control_tx, status }, size, fps })
     }
 
     pub fn control(&self) -> ProgramControl {
@@ -94,7 +96,8 @@ impl ProgramSource {
 
 impl VideoSource for ProgramSource {
     fn next_frame(&mut self) -> Result<VideoFrame, CaptureError> {
-        self.frames.recv().map_err(|_| CaptureError::Device("the compositor stopped".into()))
+        let stopped = || CaptureError::Device("the compositor stopped".into());
+        self.frames.as_ref().ok_or_else(stopped)?.recv().map_err(|_| stopped())
     }
 
     fn set_output(&mut self, width: usize, height: usize, fps: u32) {
@@ -113,6 +116,17 @@ impl VideoSource for ProgramSource {
 
     fn recycle(&mut self, frame: VideoFrame) {
         let _ = self.spent.send(frame.i420);
+    }
+}
+
+impl Drop for ProgramSource {
+    /// Waits for the compositor to finish the frame it is on: nothing of it
+    /// (X11 shared memory, libswscale) may outlive the stream.
+    fn drop(&mut self) {
+        self.frames = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 

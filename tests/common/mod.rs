@@ -444,3 +444,58 @@ impl Drop for NginxRtmp {
         let _ = std::fs::remove_dir_all(&self.directory);
     }
 }
+
+/// Every video frame of `url` decoded to I420 at its own size (which must be `width` × `height`).
+pub fn decode_i420(url: &str, width: usize, height: usize) -> Vec<Vec<u8>> {
+    require("ffmpeg");
+    let output = Command::new("ffmpeg")
+        // Passthrough: the frames as they are, none duplicated into a gap.
+        .args(["-hide_banner", "-v", "error", "-i", url, "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ffmpeg");
+    assert!(output.status.success(), "ffmpeg could not decode {url}: {}", String::from_utf8_lossy(&output.stderr));
+    let size = width * height * 3 / 2;
+    assert!(output.stdout.len() % size == 0, "{url} is not {width}x{height}: {} bytes", output.stdout.len());
+    output.stdout.chunks_exact(size).map(<[u8]>::to_vec).collect()
+}
+
+/// (Y, U, V) of the pixel at (x, y) of an I420 frame.
+pub fn yuv_at(frame: &[u8], width: usize, height: usize, x: usize, y: usize) -> (u8, u8, u8) {
+    let luma = width * height;
+    let chroma = (y / 2) * (width / 2) + x / 2;
+    (frame[y * width + x], frame[luma + chroma], frame[luma + luma / 4 + chroma])
+}
+
+/// A virtual X display of its own, stopped when dropped.
+pub struct Xvfb {
+    child: Child,
+    pub display: String,
+}
+
+impl Xvfb {
+    /// `size` as WIDTHxHEIGHT; the root window is black.
+    pub fn start(size: &str) -> Xvfb {
+        require("Xvfb");
+        require("xdpyinfo");
+        let display = format!(":{}", 90 + (std::process::id() + unique() as u32) % 400);
+        let child = Command::new("Xvfb")
+            .args([&display, "-screen", "0", &format!("{size}x24"), "-br", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Xvfb");
+        let xvfb = Xvfb { child, display };
+        wait_for("Xvfb", Duration::from_secs(10), || {
+            Command::new("xdpyinfo").args(["-display", &xvfb.display]).stdout(Stdio::null()).stderr(Stdio::null()).status().ok().filter(|s| s.success())
+        });
+        xvfb
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -29,7 +29,8 @@ impl LayerSource for PatternLayer {
             Some(pattern) if pattern.size() == (width, height) => pattern,
             slot => slot.insert(TestPattern::new(width, height, self.fps, self.clock)),
         };
-        let index = (now.micros.max(0) as u64 * u64::from(self.fps)).div_ceil(1_000_000);
+        // The pattern flashes on the frame whose grid slot holds a second's start.
+        let index = now.micros.max(0) as u64 * u64::from(self.fps) / 1_000_000;
         self.frame = Some(pattern.render(index, now));
         self.generation += 1;
     }

@@ -64,18 +64,19 @@ impl SharedMemory {
                 return Err(ScreenError::X11(format!("shmget: {}", std::io::Error::last_os_error())));
             }
             let address = libc::shmat(id, std::ptr::null(), 0);
-            // Removed once both sides detach, so a crash leaks nothing.
-            let attached = address as isize != -1;
-            let memory = SharedMemory { address: if attached { address.cast() } else { std::ptr::null_mut() }, size, segment: 0 };
-            if !attached {
+            if address as isize == -1 {
                 libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut());
                 return Err(ScreenError::X11(format!("shmat: {}", std::io::Error::last_os_error())));
             }
-            let segment = connection.generate_id().map_err(ScreenError::x11)?;
-            let attach = connection.shm_attach(segment, id as u32, false).map_err(ScreenError::x11)?.check();
+            // From here on, dropping it detaches.
+            let mut memory = SharedMemory { address: address.cast(), size, segment: 0 };
+            let attach = connection.generate_id().map_err(ScreenError::x11).and_then(|segment| {
+                memory.segment = segment;
+                connection.shm_attach(segment, id as u32, false).map_err(ScreenError::x11)?.check().map_err(ScreenError::x11)
+            });
+            // Removed once both sides detach, so a crash leaks nothing.
             libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut());
-            attach.map_err(ScreenError::x11)?;
-            Ok(SharedMemory { segment, ..memory })
+            attach.map(|()| memory)
         }
     }
 
@@ -87,10 +88,8 @@ impl SharedMemory {
 
 impl Drop for SharedMemory {
     fn drop(&mut self) {
-        if !self.address.is_null() {
-            // SAFETY: attached by shmat in `new`.
-            unsafe { libc::shmdt(self.address.cast()) };
-        }
+        // SAFETY: attached by shmat in `new`.
+        unsafe { libc::shmdt(self.address.cast()) };
     }
 }
 
@@ -192,8 +191,11 @@ impl ScreenCapture {
         let length = w * h * 4;
         if display.has_shm {
             if display.shared.as_ref().is_none_or(|shared| shared.size < length) {
-                display.shared = None;
-                display.shared = Some(SharedMemory::new(&display.connection, length)?);
+                if let Some(old) = display.shared.take() {
+                    let _ = display.connection.shm_detach(old.segment);
+                }
+                // libswscale's SIMD reads a little past the last row: a page of slack.
+                display.shared = Some(SharedMemory::new(&display.connection, length + 4096)?);
             }
             let segment = display.shared.as_ref().map_or(0, |shared| shared.segment);
             let format = u8::from(ImageFormat::Z_PIXMAP);
