@@ -2,7 +2,7 @@
 //! packaging/setup.sh) into the binary for the web player page. Without them
 //! the build still succeeds and the page falls back to native HLS.
 //!
-//! Generates libsrt's and FFmpeg's bindings from the installed headers
+//! Generates libsrt's, FFmpeg's and libpulse-simple's bindings from the installed headers
 //! (found by pkg-config): a struct or constant that differs from the header
 //! cannot compile, and bindgen's layout assertions check every struct
 //! against the sizes and offsets clang computed. Neither library is linked:
@@ -38,6 +38,7 @@ fn main() {
     }
     bind_libsrt();
     bind_ffmpeg();
+    bind_pulse();
     println!("cargo:rerun-if-changed=build.rs");
 }
 
@@ -100,6 +101,26 @@ fn bind_ffmpeg() {
         .dynamic_link_require_all(true)
         .wrap_unsafe_ops(true);
     write(bindings, "ffmpeg_bindings.rs", "FFmpeg");
+}
+
+/// libpulse-simple's record stream, for the mixer's sound server inputs.
+fn bind_pulse() {
+    let simple = probe("libpulse-simple", "1.0", "libpulse-dev");
+    let pulse = probe("libpulse", "1.0", "libpulse-dev");
+    println!("cargo:rustc-env=ONAIR_LIBPULSE_SONAME={}", soname(&pulse, "pulse"));
+    println!("cargo:rustc-env=ONAIR_LIBPULSE_SIMPLE_SONAME={}", soname(&simple, "pulse-simple"));
+    let bindings = bindgen::Builder::default()
+        .header_contents("onair_pulse.h", "#include <pulse/simple.h>\n#include <pulse/error.h>\n")
+        .clang_args(include_args(&[&simple, &pulse]))
+        .allowlist_function("pa_simple_(new|read|free)|pa_strerror")
+        .allowlist_type("pa_sample_spec|pa_buffer_attr|pa_stream_direction|pa_sample_format")
+        .default_enum_style(bindgen::EnumVariation::Consts)
+        .prepend_enum_name(false)
+        .derive_default(true)
+        .dynamic_library_name("LibPulse")
+        .dynamic_link_require_all(true)
+        .wrap_unsafe_ops(true);
+    write(bindings, "pulse_bindings.rs", "libpulse");
 }
 
 /// Finds a library with pkg-config, without linking it.

@@ -6,6 +6,7 @@ pub mod engine;
 pub(crate) mod ffmpeg;
 pub mod gui;
 pub mod media;
+pub mod mixer;
 pub mod native;
 pub mod player;
 pub mod publish;

@@ -25,11 +25,14 @@ enum Command {
     Serve(ServeArgs),
     /// List cameras (with their formats) and microphones.
     Devices,
-    /// Show a microphone's level (peak and RMS in dBFS) for a few seconds.
+    /// Show a microphone's level (peak and RMS in dBFS) for a few seconds, or every mixer input's.
     Meter {
         /// Part of the microphone's name; the default input when omitted.
         #[arg(long, value_name = "NAME")]
         mic: Option<String>,
+        /// Mixer inputs, as `onair publish --mix` takes them: a sound check of each.
+        #[arg(long, value_name = "INPUT", action = clap::ArgAction::Append, value_parser = parse_mix)]
+        mix: Vec<onair::mixer::InputSpec>,
         #[arg(long, default_value_t = 3.0, value_name = "SECS")]
         seconds: f64,
     },
@@ -88,6 +91,12 @@ struct SourceArgs {
     /// How typed scene numbers switch: `cut` or `fade` (300 ms).
     #[arg(long, default_value = "cut", value_name = "KIND", value_parser = parse_transition)]
     transition: onair::scene::Transition,
+    /// A mixer input, instead of --audio; give it more than once to mix several. mic, mic:NAME,
+    /// desktop (what the computer plays), desktop:NAME (a sound server source, e.g. an output's
+    /// .monitor) or tone, then any of ,gain=DB ,mute ,denoise ,gate=DB.
+    /// Example: --mix mic,denoise,gate=-50 --mix desktop,gain=-12
+    #[arg(long, value_name = "INPUT", action = clap::ArgAction::Append, value_parser = parse_mix)]
+    mix: Vec<onair::mixer::InputSpec>,
     /// Quality knob position: 1 to 5, or its name: 360p, 480p, 720p, 720p60, 1080p.
     #[arg(long, default_value = "3", value_name = "N", value_parser = parse_quality)]
     quality: u8,
@@ -137,7 +146,8 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Devices) => devices(),
-        Some(Command::Meter { mic, seconds }) => meter(mic, seconds),
+        Some(Command::Meter { mix, seconds, .. }) if !mix.is_empty() => meter_mix(&mix, seconds),
+        Some(Command::Meter { mic, seconds, .. }) => meter(mic, seconds),
         Some(Command::Publish(args)) => {
             let mut targets = args.to;
             targets.extend(args.record.map(|path| onair::publish::target::PublishTarget::File(onair::publish::target::FileTarget { path })));
@@ -180,6 +190,10 @@ fn parse_audio(text: &str) -> Result<onair::engine::AudioChoice, String> {
         Some(("mic", name)) if !name.is_empty() => Ok(AudioChoice::Microphone(Some(name.to_string()))),
         _ => Err("use tone, mic, mic:NAME or none (`onair devices` lists the microphones)".into()),
     }
+}
+
+fn parse_mix(text: &str) -> Result<onair::mixer::InputSpec, String> {
+    text.parse().map_err(|error: onair::mixer::spec::InputSpecError| error.to_string())
 }
 
 fn parse_transition(text: &str) -> Result<onair::scene::Transition, String> {
@@ -349,13 +363,37 @@ fn meter(mic: Option<String>, seconds: f64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Every mixer input's meter, twice a second: a sound check before going live.
+fn meter_mix(inputs: &[onair::mixer::InputSpec], seconds: f64) -> anyhow::Result<()> {
+    use onair::capture::AudioSource;
+    let mut mixer = onair::mixer::Mixer::open(inputs, onair::capture::clock::CaptureClock::start());
+    let control = mixer.control();
+    println!("listening to the {}", mixer.describe());
+    let started = std::time::Instant::now();
+    let mut last_line = started;
+    while started.elapsed().as_secs_f64() < seconds {
+        mixer.next_buffer()?;
+        if last_line.elapsed() >= std::time::Duration::from_millis(500) {
+            let status = control.status();
+            for input in &status.inputs {
+                println!("{}", input.line());
+            }
+            if let Some(master) = status.master {
+                println!("  mix | {:.0} dBFS peak {:.0} rms | limiter {:.1} dB", master.peak_dbfs, master.rms_dbfs, status.limiting_db);
+            }
+            last_line = std::time::Instant::now();
+        }
+    }
+    Ok(())
+}
+
 fn publish(args: SourceArgs, targets: Vec<onair::publish::target::PublishTarget>) -> anyhow::Result<()> {
     use onair::engine::{Command as EngineCommand, Engine, EngineConfig};
     use onair::publish::shared::PublishState;
 
     let scenes = args.scene.iter().map(|path| onair::scene::Scene::load(path)).collect::<Result<Vec<_>, _>>()?;
     let video = scenes.first().map_or(args.video, |scene| onair::engine::VideoChoice::Scene(scene.clone()));
-    let audio = args.audio;
+    let audio = if args.mix.is_empty() { args.audio } else { onair::engine::AudioChoice::Mix(args.mix.clone()) };
     let knob = onair::encode::quality::QualityKnob::new(args.quality, args.bitrate)?;
     let first = targets.first().cloned().ok_or_else(|| anyhow::anyhow!("--to names no target"))?;
     let mut config = EngineConfig::new(video, audio, first, knob);

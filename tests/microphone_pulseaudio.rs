@@ -5,63 +5,10 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use common::{require, wait_for};
-
-struct Pulse {
-    daemon: Child,
-    runtime: std::path::PathBuf,
-}
-
-impl Pulse {
-    fn start() -> Pulse {
-        require("pulseaudio");
-        require("pactl");
-        require("paplay");
-        // One daemon per test: tests of this file run side by side.
-        static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let instance = STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let runtime = std::env::temp_dir().join(format!("onair-pulse-{}-{instance}", std::process::id()));
-        std::fs::create_dir_all(&runtime).unwrap();
-        let socket = runtime.join("native");
-        let daemon = Command::new("pulseaudio")
-            .args(["--daemonize=no", "--exit-idle-time=-1", "--disallow-exit", "-n", "--log-target=stderr"])
-            .arg("--load=module-null-sink sink_name=onair_test")
-            .arg(format!("--load=module-native-protocol-unix socket={} auth-anonymous=1", socket.display()))
-            .env("XDG_RUNTIME_DIR", &runtime)
-            .env("HOME", &runtime)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start pulseaudio");
-        let pulse = Pulse { daemon, runtime };
-        wait_for("PulseAudio to accept clients", Duration::from_secs(15), || {
-            pulse.command("pactl").args(["set-default-source", "onair_test.monitor"]).status().ok().filter(|s| s.success())
-        });
-        pulse
-    }
-
-    /// A command that talks to this PulseAudio.
-    fn command(&self, program: &str) -> Command {
-        let mut command = Command::new(program);
-        command
-            .env("PULSE_SERVER", format!("unix:{}", self.runtime.join("native").display()))
-            .env("XDG_RUNTIME_DIR", &self.runtime)
-            .env("HOME", &self.runtime)
-            .stdin(Stdio::null());
-        command
-    }
-}
-
-impl Drop for Pulse {
-    fn drop(&mut self) {
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
-        let _ = std::fs::remove_dir_all(&self.runtime);
-    }
-}
+use common::{Pulse, wait_for};
 
 fn peaks(output: &str) -> Vec<f64> {
     output.lines().filter_map(|l| l.strip_prefix("peak")).filter_map(|rest| rest.split_whitespace().next()?.parse().ok()).collect()

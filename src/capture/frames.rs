@@ -45,17 +45,21 @@ impl AudioLevel {
     pub const SILENT: AudioLevel = AudioLevel { peak_dbfs: -120.0, rms_dbfs: -120.0 };
 
     pub fn measure(samples: &[i16]) -> AudioLevel {
-        if samples.is_empty() {
-            return AudioLevel::SILENT;
-        }
-        let mut peak = 0f32;
-        let mut energy = 0f64;
-        for &sample in samples {
-            let value = f32::from(sample) / 32768.0;
+        AudioLevel::measure_f32(samples.iter().map(|&sample| f32::from(sample) / 32768.0))
+    }
+
+    /// The level of samples in -1..1.
+    pub fn measure_f32(samples: impl IntoIterator<Item = f32>) -> AudioLevel {
+        let (mut peak, mut energy, mut count) = (0f32, 0f64, 0usize);
+        for value in samples {
             peak = peak.max(value.abs());
             energy += f64::from(value * value);
+            count += 1;
         }
-        let rms = (energy / samples.len() as f64).sqrt() as f32;
+        if count == 0 {
+            return AudioLevel::SILENT;
+        }
+        let rms = (energy / count as f64).sqrt() as f32;
         let db = |v: f32| if v > 0.0 { (20.0 * v.log10()).max(-120.0) } else { -120.0 };
         AudioLevel { peak_dbfs: db(peak), rms_dbfs: db(rms) }
     }

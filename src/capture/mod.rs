@@ -7,6 +7,7 @@ pub mod convert;
 pub mod frames;
 pub mod microphone;
 pub mod pattern;
+pub mod pulse;
 pub mod tone;
 
 use frames::{AudioBuffer, VideoFrame};

@@ -31,6 +31,7 @@ use crate::capture::pattern::TestPattern;
 use crate::capture::tone::TestTone;
 use crate::capture::{AudioSource, CaptureError, VideoSource};
 use crate::encode::quality::QualityKnob;
+use crate::mixer::{InputSettings, InputSpec, Mixer, MixerControl};
 use crate::publish::fanout::Fanout;
 use crate::publish::shared::{PublishFailure, PublishState};
 use crate::publish::target::PublishTarget;
@@ -45,10 +46,12 @@ pub enum VideoChoice {
     Scene(Scene),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum AudioChoice {
     TestTone,
     Microphone(Option<String>),
+    /// Several inputs mixed, each with its gain, mute, suppression and gate.
+    Mix(Vec<InputSpec>),
     None,
 }
 
@@ -86,6 +89,8 @@ pub enum Command {
     StopTarget(usize),
     /// Puts a scene on air (when the picture is a scene).
     ShowScene(Scene, Transition),
+    /// Changes mixer input N's settings (when the sound is a mix).
+    SetInput(usize, InputSettings),
     Stop,
 }
 
@@ -116,6 +121,8 @@ pub struct EngineShared {
     preview_wanted: AtomicBool,
     /// The compositor, when the picture is a scene.
     program: Option<ProgramControl>,
+    /// The mixer, when the sound is a mix.
+    mixer: Option<MixerControl>,
 }
 
 /// A downscaled RGBA picture of what is being captured.
@@ -172,6 +179,7 @@ pub fn open_audio(choice: &AudioChoice, clock: CaptureClock) -> Result<Option<Bo
             CaptureError::Device(reason) => CaptureError::Device(format!("{reason}; the test tone (--audio tone) or no audio (--audio none) work without one")),
             other => other,
         })?)),
+        AudioChoice::Mix(inputs) => Some(Box::new(Mixer::open(inputs, clock))),
         AudioChoice::None => None,
     })
 }
@@ -215,7 +223,14 @@ impl Engine {
                 Box::new(CameraSource::open(index, width, height, preset.fps, clock)?)
             }
         };
-        let audio = open_audio(&config.audio, clock)?;
+        let (audio, mixer) = match &config.audio {
+            AudioChoice::Mix(inputs) => {
+                let mixer = Mixer::open(inputs, clock);
+                let control = mixer.control();
+                (Some(Box::new(mixer) as Box<dyn AudioSource>), Some(control))
+            }
+            other => (open_audio(other, clock)?, None),
+        };
         let shared = Arc::new(EngineShared {
             publish: Fanout::new(0, config.queue_span, clock),
             targets: Targets::new(driver_tx),
@@ -229,6 +244,7 @@ impl Engine {
             preview: Mutex::new(None),
             preview_wanted: AtomicBool::new(true),
             program,
+            mixer,
         });
         let video_source = video.describe();
         let audio_source = audio.as_ref().map_or_else(|| "none".to_string(), |a| a.describe());
@@ -321,6 +337,10 @@ fn control_loop(commands: mpsc::Receiver<Command>, shared: Arc<EngineShared>, st
                 Some(program) => program.show(scene, transition),
                 None => tracing::warn!("scene \"{}\" not shown: the picture is not a scene", scene.name),
             },
+            Ok(Command::SetInput(index, settings)) => match &shared.mixer {
+                Some(mixer) => mixer.set(index, settings),
+                None => tracing::warn!("mixer input {index} not changed: the sound is not a mix"),
+            },
             Ok(Command::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => shared.stopping.store(true, Ordering::SeqCst),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
@@ -398,6 +418,7 @@ fn control_loop(commands: mpsc::Receiver<Command>, shared: Arc<EngineShared>, st
             audio_source: audio_source.clone(),
             targets: targets.into_iter().map(|(t, _, _)| t).collect(),
             program: shared.program.as_ref().map(ProgramControl::status),
+            mixer: shared.mixer.as_ref().map(MixerControl::status),
         };
         if finished {
             // What was live is over: no rate, queue or level lingers. The

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::capture::frames::AudioLevel;
+use crate::mixer::MixerStatus;
 use crate::publish::shared::{LinkStats, PublishState};
 use crate::scene::ProgramStatus;
 
@@ -44,6 +45,8 @@ pub struct Status {
     pub targets: Vec<TargetStatus>,
     /// The scene on air, when the picture is a composed scene.
     pub program: Option<ProgramStatus>,
+    /// Every input's meter and settings, when the sound is a mix.
+    pub mixer: Option<MixerStatus>,
 }
 
 /// One target's side of the stream.
@@ -102,6 +105,7 @@ impl Status {
             audio_source: String::new(),
             targets: Vec::new(),
             program: None,
+            mixer: None,
         }
     }
 
@@ -112,6 +116,12 @@ impl Status {
             for target in &self.targets {
                 out.push('\n');
                 out.push_str(&target.line());
+            }
+        }
+        if let Some(mixer) = &self.mixer {
+            for input in &mixer.inputs {
+                out.push('\n');
+                out.push_str(&input.line());
             }
         }
         if let Some(program) = &self.program {

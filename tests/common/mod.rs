@@ -456,7 +456,7 @@ pub fn decode_i420(url: &str, width: usize, height: usize) -> Vec<Vec<u8>> {
         .expect("run ffmpeg");
     assert!(output.status.success(), "ffmpeg could not decode {url}: {}", String::from_utf8_lossy(&output.stderr));
     let size = width * height * 3 / 2;
-    assert!(output.stdout.len() % size == 0, "{url} is not {width}x{height}: {} bytes", output.stdout.len());
+    assert!(output.stdout.len().is_multiple_of(size), "{url} is not {width}x{height}: {} bytes", output.stdout.len());
     output.stdout.chunks_exact(size).map(<[u8]>::to_vec).collect()
 }
 
@@ -497,5 +497,65 @@ impl Drop for Xvfb {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A PulseAudio daemon of the test's own, with null sinks; stopped when dropped.
+pub struct Pulse {
+    daemon: Child,
+    pub runtime: std::path::PathBuf,
+}
+
+impl Pulse {
+    /// One null sink, `onair_test`, whose monitor is the default source.
+    pub fn start() -> Pulse {
+        Pulse::with_sinks(&["onair_test"])
+    }
+
+    /// Null sinks by these names; the first one's monitor is the default source.
+    pub fn with_sinks(sinks: &[&str]) -> Pulse {
+        require("pulseaudio");
+        require("pactl");
+        require("paplay");
+        // One daemon per test: tests of this file run side by side.
+        static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let instance = STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let runtime = std::env::temp_dir().join(format!("onair-pulse-{}-{instance}", std::process::id()));
+        std::fs::create_dir_all(&runtime).unwrap();
+        let socket = runtime.join("native");
+        let daemon = Command::new("pulseaudio")
+            .args(["--daemonize=no", "--exit-idle-time=-1", "--disallow-exit", "-n", "--log-target=stderr"])
+            .args(sinks.iter().map(|sink| format!("--load=module-null-sink sink_name={sink}")))
+            .arg(format!("--load=module-native-protocol-unix socket={} auth-anonymous=1", socket.display()))
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env("HOME", &runtime)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start pulseaudio");
+        let pulse = Pulse { daemon, runtime };
+        wait_for("PulseAudio to accept clients", Duration::from_secs(15), || {
+            pulse.command("pactl").args(["set-default-source", &format!("{}.monitor", sinks[0])]).status().ok().filter(|s| s.success())
+        });
+        pulse
+    }
+
+    /// A command that talks to this PulseAudio.
+    pub fn command(&self, program: &str) -> Command {
+        let mut command = Command::new(program);
+        command
+            .env("PULSE_SERVER", format!("unix:{}", self.runtime.join("native").display()))
+            .env("XDG_RUNTIME_DIR", &self.runtime)
+            .env("HOME", &self.runtime)
+            .stdin(Stdio::null());
+        command
+    }
+}
+
+impl Drop for Pulse {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+        let _ = std::fs::remove_dir_all(&self.runtime);
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use ab_glyph::{Font, FontRef, FontVec, PxScale, ScaleFont, point};
+use ab_glyph::{Font, FontArc, PxScale, ScaleFont, point};
 
 use super::{LayerSource, Picture};
 use crate::capture::clock::CaptureTime;
@@ -52,23 +52,14 @@ impl Still {
     /// line per line of text. The picture is the text's own size.
     pub fn text(words: &str, style: &TextStyle) -> Still {
         let face = match &style.font {
-            Some(path) => match std::fs::read(path).map_err(|e| e.to_string()).and_then(|bytes| FontVec::try_from_vec(bytes).map_err(|e| e.to_string())) {
-                Ok(face) => Face::Owned(face),
+            Some(path) => match std::fs::read(path).map_err(|e| e.to_string()).and_then(|bytes| FontArc::try_from_vec(bytes).map_err(|e| e.to_string())) {
+                Ok(face) => face,
                 Err(error) => return Still::missing(format!("font {}: {error}", path.display())),
             },
-            None => Face::Default(FontRef::try_from_slice(epaint_default_fonts::UBUNTU_LIGHT).expect("the embedded face is a font")),
+            None => FontArc::try_from_slice(epaint_default_fonts::UBUNTU_LIGHT).expect("the embedded face is a font"),
         };
-        let [r, g, b] = parse_rgb(&style.color).unwrap_or([255, 255, 255]);
-        match &face {
-            Face::Owned(face) => render_text(face, words, style.size, [r, g, b]),
-            Face::Default(face) => render_text(face, words, style.size, [r, g, b]),
-        }
+        render_text(&face, words, style.size, parse_rgb(&style.color).unwrap_or([255, 255, 255]))
     }
-}
-
-enum Face {
-    Owned(FontVec),
-    Default(FontRef<'static>),
 }
 
 fn render_text<F: Font>(font: &F, words: &str, size: f32, [r, g, b]: [u8; 3]) -> Still {
