@@ -404,3 +404,86 @@ fn settings_saved_with_one_target_before_the_list_keep_it_and_its_key() {
     let targets: Vec<_> = settings.targets.iter().map(|t| (t.kind, t.enabled, t.url.as_str(), t.secrets.key.as_str())).collect();
     assert_eq!(targets, [(TargetKind::LocalRtmp, false, "", ""), (TargetKind::CustomRtmp, true, "rtmp://live.example.com/app", "sk_live_1")]);
 }
+
+/// Adds a layer of `kind` showing `shows` from the layer picker, as a user would.
+fn add_layer(harness: &mut Harness<'_, OnAirApp>, kind: &str, shows: &str) {
+    harness.get_by_label("Layer").click();
+    harness.run_steps(2);
+    harness.get_all_by_label(kind).last().expect("the kind in the picker").click();
+    harness.run_steps(2);
+    if !shows.is_empty() {
+        harness.get_by_label("Shows").focus();
+        harness.run_steps(1);
+        harness.get_by_label("Shows").type_text(shows);
+        harness.run_steps(1);
+    }
+    harness.get_by_label("Add layer").click();
+    harness.run_steps(2);
+}
+
+#[test]
+fn scenes_are_made_layered_reordered_hidden_and_switched_live_by_label() {
+    let server = Server::start("[streams]\ngrace_seconds = 1.0\n[ladder]\nenabled = false\n");
+    let settings =
+        Settings { local_key: "scenes".into(), knob: 1, camera: CameraSetting::TestPattern, microphone: MicrophoneSetting::TestTone, ..Settings::default() };
+    let app = OnAirApp::new(settings, Some(bundled(&server)));
+    let mut harness = window(app, 1000.0);
+    harness.run_steps(2);
+    harness.get_by_label("Compose scenes (instead of the camera)").click();
+    harness.run_steps(2);
+    // A new scene, current at once: a red backdrop and a title over it.
+    harness.get_by_label("Add scene").click();
+    harness.run_steps(2);
+    add_layer(&mut harness, "Colour", "#FF0000");
+    add_layer(&mut harness, "Text", "Be right back");
+    let scene = |app: &OnAirApp| app.settings.scenes.current_scene().cloned().unwrap();
+    assert_eq!(scene(harness.state()).name, "Scene 1");
+    let sources: Vec<String> = scene(harness.state()).layers.iter().map(|l| l.source.to_string()).collect();
+    assert_eq!(sources, ["color:#FF0000", "text:Be right back"]);
+    // The title goes under the backdrop, then back up; hidden, then shown.
+    harness.get_all_by_label("Down").next().expect("the top layer's Down").click();
+    harness.run_steps(2);
+    assert_eq!(scene(harness.state()).layers[0].source.to_string(), "text:Be right back");
+    harness.get_all_by_label("Up").last().expect("the bottom layer's Up").click();
+    harness.run_steps(2);
+    assert_eq!(scene(harness.state()).layers[1].source.to_string(), "text:Be right back");
+    harness.get_by_label("text:Be right back").click();
+    harness.run_steps(2);
+    assert!(!scene(harness.state()).layers[1].visible);
+    harness.get_by_label("text:Be right back").click();
+    harness.run_steps(2);
+    assert!(scene(harness.state()).layers[1].visible);
+
+    // Live with the first scene (the test pattern), then switched to the new one by clicking it.
+    harness.get_by_label("Test pattern").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings.scenes.current, 0);
+    harness.get_by_label("Go Live").click();
+    step_until(&mut harness, "LIVE", Duration::from_secs(20), |app| app.status.state == PublishState::Live);
+    step_until(&mut harness, "the program on the test pattern", Duration::from_secs(5), |app| {
+        app.status.program.as_ref().is_some_and(|p| p.scene == "Test pattern")
+    });
+    harness.get_by_label("Scene 1").click();
+    step_until(&mut harness, "the program on Scene 1", Duration::from_secs(5), |app| app.status.program.as_ref().is_some_and(|p| p.scene == "Scene 1"));
+    // And back with the keyboard: Ctrl+1.
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num1);
+    step_until(&mut harness, "the program back on the test pattern", Duration::from_secs(5), |app| {
+        app.status.program.as_ref().is_some_and(|p| p.scene == "Test pattern")
+    });
+    harness.get_by_label("End stream").click();
+    step_until(&mut harness, "Stopped", Duration::from_secs(10), |app| app.status.state == PublishState::Stopped);
+}
+
+#[test]
+fn the_scene_collection_is_saved_as_a_scene_file_and_read_back() {
+    let path = std::env::temp_dir().join(format!("onair-scenes-{}.toml", std::process::id()));
+    let store = onair::gui::scene_store::SceneStore::at(path.clone());
+    let mut collection = onair::scene::SceneCollection::starter();
+    collection.scenes.push(onair::scene::Scene::new("Talk", vec![onair::scene::Layer::new(onair::scene::SourceSpec::Color([0, 0, 255]))]));
+    collection.current = 1;
+    store.save(&collection).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("[[scenes.layers]]") && text.contains("source = \"color:#0000FF\""), "{text}");
+    assert_eq!(store.load(), collection);
+    let _ = std::fs::remove_file(path);
+}

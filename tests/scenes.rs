@@ -122,6 +122,7 @@ fn a_screen_a_window_and_the_test_pattern_land_where_the_scene_puts_them() {
     let scene = scene_file(
         "screen",
         r#"
+        stamp = true
         [[layers]]
         source = "screen"
         [[layers]]

@@ -15,17 +15,20 @@ use super::panels::AppView;
 use super::panels::knob::KnobPanel;
 use super::panels::live::{LivePanel, toggle};
 use super::panels::preview::{OutputView, PreviewPanel};
+use super::panels::scenes::ScenesPanel;
 use super::panels::server_bar::ServerBar;
 use super::panels::sources::SourcesPanel;
 use super::panels::stats::StatsPanel;
 use super::panels::target::TargetPanel;
+use super::scene_store::SceneStore;
 use super::secrets::SecretStore;
 use super::settings::Settings;
 use super::target_setting::{TargetField, TargetId, TargetProblem, TargetSetting, first_problem};
 use crate::encode::quality::QualityKnob;
 use crate::engine::status::Status;
-use crate::engine::{Command, Engine, EngineConfig};
+use crate::engine::{Command, Engine, EngineConfig, VideoChoice};
 use crate::publish::target::{FileTarget, PublishTarget};
+use crate::scene::{Layer, Scene, Transition};
 use crate::server::control::{ServerCommand, ServerControl};
 
 /// The bundled server as the app sees it.
@@ -49,6 +52,7 @@ struct Panels {
     live: LivePanel,
     preview: PreviewPanel,
     stats: StatsPanel,
+    scenes: ScenesPanel,
 }
 
 pub struct OnAirApp {
@@ -80,6 +84,8 @@ pub struct OnAirApp {
     pub started: Vec<Started>,
     /// Where the targets' keys are saved, apart from the plain settings.
     secrets: Option<SecretStore>,
+    /// Where the scenes are saved; None in tests and without a home folder.
+    scene_store: Option<SceneStore>,
 }
 
 /// One of the engine's targets, as the app knows it.
@@ -121,6 +127,7 @@ impl OnAirApp {
                 live: LivePanel,
                 preview: PreviewPanel::default(),
                 stats: StatsPanel::default(),
+                scenes: ScenesPanel::default(),
             },
             source_preview: None,
             player: None,
@@ -130,6 +137,7 @@ impl OnAirApp {
             frame_times_logged: Instant::now(),
             started: Vec::new(),
             secrets: None,
+            scene_store: None,
         };
         app.tell_server(ServerCommand::SetLadder(app.settings.ladder));
         app
@@ -160,6 +168,15 @@ impl OnAirApp {
                     self.settings.targets.retain(|t| t.id != id);
                 }
             }
+            AppCommand::UseScenes(_)
+            | AppCommand::ShowScene(_)
+            | AppCommand::AddScene
+            | AppCommand::RemoveScene(_)
+            | AppCommand::SceneFade(_)
+            | AppCommand::AddLayer(_)
+            | AppCommand::RemoveLayer(_)
+            | AppCommand::MoveLayer { .. }
+            | AppCommand::ShowLayer(..) => self.edit_scenes(command),
             AppCommand::MutePreview(muted) => {
                 self.preview_muted = muted;
                 if let Some(player) = &self.player {
@@ -181,6 +198,75 @@ impl OnAirApp {
     }
 
     /// Keys are saved to (and were read from) `store`, not with the settings.
+    pub fn with_scene_store(mut self, store: SceneStore) -> OnAirApp {
+        self.scene_store = Some(store);
+        self
+    }
+
+    /// Changes the scenes; while live, what is on air follows at once (a
+    /// switch with the chosen transition, an edit as a cut).
+    fn edit_scenes(&mut self, command: AppCommand) {
+        let scenes = &mut self.settings.scenes;
+        let current = scenes.current.min(scenes.scenes.len().saturating_sub(1));
+        let mut transition = Transition::Cut;
+        match command {
+            AppCommand::UseScenes(on) => self.settings.use_scenes = on,
+            AppCommand::ShowScene(index) if index < scenes.scenes.len() => {
+                scenes.current = index;
+                if self.settings.scene_fade {
+                    transition = Transition::FADE;
+                }
+            }
+            AppCommand::AddScene => {
+                let name = (1..).map(|n| format!("Scene {n}")).find(|name| scenes.scenes.iter().all(|s| &s.name != name)).unwrap_or_default();
+                scenes.scenes.push(Scene::new(&name, Vec::new()));
+                scenes.current = scenes.scenes.len() - 1;
+            }
+            AppCommand::RemoveScene(index) if scenes.scenes.len() > 1 && index < scenes.scenes.len() => {
+                scenes.scenes.remove(index);
+                scenes.current = current.min(scenes.scenes.len() - 1);
+            }
+            AppCommand::SceneFade(on) => self.settings.scene_fade = on,
+            AppCommand::AddLayer(spec) => {
+                if let Some(scene) = scenes.scenes.get_mut(current) {
+                    // A new layer sits in the lower right quarter, as a picture-in-picture, until moved.
+                    let (width, height) = QualityKnob::new(self.settings.knob, None).map_or((1280, 720), |knob| knob.size());
+                    let (w, h) = (width as u32, height as u32);
+                    let layer = match spec {
+                        crate::scene::SourceSpec::Text(_) | crate::scene::SourceSpec::Image(_) => {
+                            Layer { x: (w / 20) as i32, y: (h / 20) as i32, ..Layer::new(spec) }
+                        }
+                        _ if scene.layers.is_empty() => Layer::new(spec),
+                        _ => Layer::new(spec).at((w / 2 + w / 20) as i32, (h / 2 + h / 20) as i32, w * 2 / 5, h * 2 / 5),
+                    };
+                    scene.layers.push(layer);
+                }
+            }
+            AppCommand::RemoveLayer(index) => {
+                if let Some(scene) = scenes.scenes.get_mut(current).filter(|s| index < s.layers.len()) {
+                    scene.layers.remove(index);
+                }
+            }
+            AppCommand::MoveLayer { index, up } => {
+                if let Some(scene) = scenes.scenes.get_mut(current) {
+                    let other = if up { index + 1 } else { index.wrapping_sub(1) };
+                    if index < scene.layers.len() && other < scene.layers.len() {
+                        scene.layers.swap(index, other);
+                    }
+                }
+            }
+            AppCommand::ShowLayer(index, visible) => {
+                if let Some(layer) = scenes.scenes.get_mut(current).and_then(|s| s.layers.get_mut(index)) {
+                    layer.visible = visible;
+                }
+            }
+            _ => return,
+        }
+        if let (Some(engine), Some(scene), true) = (&self.engine, self.settings.scenes.current_scene(), self.settings.use_scenes) {
+            engine.send(Command::ShowScene(scene.clone(), transition));
+        }
+    }
+
     pub fn with_secret_store(mut self, store: SecretStore) -> OnAirApp {
         self.secrets = Some(store);
         self
@@ -301,7 +387,11 @@ impl OnAirApp {
         self.source_meter = None;
         let result = (|| -> Result<Engine, String> {
             let targets = enabled.iter().map(|target| self.publish_target(target)).collect::<Result<Vec<_>, _>>()?;
-            let (video, audio) = (self.settings.camera.choice(), self.settings.microphone.choice());
+            let video = match self.settings.scenes.current_scene().filter(|_| self.settings.use_scenes) {
+                Some(scene) => VideoChoice::Scene(scene.clone()),
+                None => self.settings.camera.choice(),
+            };
+            let audio = self.settings.microphone.choice();
             let knob = QualityKnob::new(self.settings.knob, None).map_err(|e| e.to_string())?;
             for (setting, target) in enabled.iter().zip(&targets) {
                 tracing::info!("target {}: {}", setting.name, target.display());
@@ -425,6 +515,25 @@ impl OnAirApp {
         if ctx.input(|i| i.key_pressed(egui::Key::F5) || (i.modifiers.command && i.key_pressed(egui::Key::Enter))) {
             commands.push(toggle(self.is_live()));
         }
+        // Ctrl+1 … Ctrl+9 put scene 1 … 9 on air, as a switcher's number keys.
+        const NUMBERS: [egui::Key; 9] = [
+            egui::Key::Num1,
+            egui::Key::Num2,
+            egui::Key::Num3,
+            egui::Key::Num4,
+            egui::Key::Num5,
+            egui::Key::Num6,
+            egui::Key::Num7,
+            egui::Key::Num8,
+            egui::Key::Num9,
+        ];
+        if self.settings.use_scenes {
+            for (index, key) in NUMBERS.iter().enumerate() {
+                if index < self.settings.scenes.scenes.len() && ctx.input(|i| i.modifiers.command && i.key_pressed(*key)) {
+                    commands.push(AppCommand::ShowScene(index));
+                }
+            }
+        }
         if self.field_error.is_some() {
             // The message follows the fields: it goes once they are fixed.
             self.field_error = self.field_error.filter(|(id, field, _)| {
@@ -446,6 +555,8 @@ impl OnAirApp {
         egui::Panel::left("controls").resizable(false).exact_size(360.0).show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 panels.sources.ui(ui, &view, settings);
+                ui.separator();
+                panels.scenes.ui(ui, &view, settings, &mut commands);
                 ui.separator();
                 panels.target.ui(ui, &view, settings, &mut commands);
                 ui.separator();
@@ -501,6 +612,11 @@ impl eframe::App for OnAirApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+        if let Some(store) = &self.scene_store
+            && let Err(error) = store.save(&self.settings.scenes)
+        {
+            tracing::error!("cannot save the scenes: {error}");
+        }
         if let Some(store) = &self.secrets
             && let Err(error) = store.save(&self.settings.targets)
         {

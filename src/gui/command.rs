@@ -3,6 +3,7 @@
 //! and changes the bundled server, each through its own command channel.
 
 use super::target_setting::{TargetId, TargetKind};
+use crate::scene::SourceSpec;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AppCommand {
@@ -26,4 +27,20 @@ pub enum AppCommand {
     AddTarget(TargetKind),
     /// Forget a target that is not running, and its keys.
     RemoveTarget(TargetId),
+    /// Compose scenes instead of sending the camera (before Go Live).
+    UseScenes(bool),
+    /// Put scene N on air (at once while live).
+    ShowScene(usize),
+    AddScene,
+    RemoveScene(usize),
+    SceneFade(bool),
+    /// A layer on top of the scene on air.
+    AddLayer(SourceSpec),
+    RemoveLayer(usize),
+    /// One place up (drawn later, over more) or down.
+    MoveLayer {
+        index: usize,
+        up: bool,
+    },
+    ShowLayer(usize, bool),
 }

@@ -5,6 +5,7 @@ pub mod app;
 pub mod background;
 pub mod command;
 pub mod panels;
+pub mod scene_store;
 pub mod secrets;
 pub mod settings;
 pub mod source_meter;
@@ -58,9 +59,16 @@ pub fn run(options: GuiOptions) -> anyhow::Result<()> {
                 settings.camera = settings::CameraSetting::TestPattern;
                 settings.microphone = settings::MicrophoneSetting::TestTone;
             }
+            let scenes = scene_store::SceneStore::default_location();
+            if let Some(store) = &scenes {
+                settings.scenes = store.load();
+            }
             let secrets = secrets::SecretStore::default_location();
             let loaded = secrets.as_ref().map(|store| store.load_into(&mut settings.targets));
             let mut app = OnAirApp::new(settings, server);
+            if let Some(store) = scenes {
+                app = app.with_scene_store(store);
+            }
             match (secrets, loaded) {
                 (Some(store), Some(Ok(()))) => app = app.with_secret_store(store),
                 // Keys that could not be read are not overwritten with none.

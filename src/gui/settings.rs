@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::target_setting::{TargetId, TargetKind, TargetSecrets, TargetSetting};
 use crate::engine::{AudioChoice, VideoChoice};
+use crate::scene::SceneCollection;
 
 /// The video source; saved as `test` or the camera's index.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +99,13 @@ pub struct Settings {
     pub ladder: bool,
     /// Where Record puts its files; None: the Videos folder.
     pub recording_folder: Option<std::path::PathBuf>,
+    /// The picture is the scene on air, not the camera.
+    pub use_scenes: bool,
+    /// Scene switches fade instead of cutting.
+    pub scene_fade: bool,
+    /// Kept in its own TOML file (`gui/scene_store.rs`), the scene file's form.
+    #[serde(skip, default = "SceneCollection::starter")]
+    pub scenes: SceneCollection,
 }
 
 impl Default for Settings {
@@ -111,6 +119,9 @@ impl Default for Settings {
             // Transcoding costs this machine CPU beside the encoder: the streamer opts in.
             ladder: false,
             recording_folder: None,
+            use_scenes: false,
+            scene_fade: false,
+            scenes: SceneCollection::starter(),
         }
     }
 }

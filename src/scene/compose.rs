@@ -290,7 +290,8 @@ mod tests {
     fn the_test_pattern_layer_carries_its_capture_time() {
         let clock = CaptureClock::start();
         let mut compositor = Compositor::new(640, 360, 30, clock);
-        let scene = Scene::new("pip", vec![Layer::new(SourceSpec::Color([0, 0, 255])), Layer::new(SourceSpec::TestPattern).at(320, 180, 320, 180)]);
+        let layers = vec![Layer::new(SourceSpec::Color([0, 0, 255])), Layer::new(SourceSpec::TestPattern).at(320, 180, 320, 180)];
+        let scene = Scene { stamp: Some(true), ..Scene::new("pip", layers) };
         let mut canvas = Vec::new();
         let now = clock.from_micros(1_000_000);
         let composed = compositor.compose(&scene, None, now, &mut canvas);

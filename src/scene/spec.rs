@@ -228,8 +228,9 @@ impl Layer {
 pub struct Scene {
     #[serde(default)]
     pub name: String,
-    /// Draws the capture stamp on the output, for measuring latency; on when
-    /// a layer is the test pattern and the file does not say.
+    /// Draws the capture stamp over the output's top-left corner, for
+    /// measuring latency through a composed scene (a full-canvas test pattern
+    /// has its own there already). Off unless the file says so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stamp: Option<bool>,
     #[serde(default)]
@@ -247,7 +248,7 @@ impl Scene {
     }
 
     pub fn draws_stamp(&self) -> bool {
-        self.stamp.unwrap_or_else(|| self.layers.iter().any(|layer| layer.visible && layer.source == SourceSpec::TestPattern))
+        self.stamp.unwrap_or(false)
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Scene, SceneError> {
@@ -368,7 +369,7 @@ mod tests {
         assert_eq!(Scene::parse(&scene.to_toml(), Path::new("x.toml")).unwrap(), scene);
         let collection = SceneCollection { scenes: vec![scene.clone(), Scene::test_pattern()], current: 1 };
         assert_eq!(SceneCollection::parse(&collection.to_toml(), Path::new("c.toml")).unwrap(), collection);
-        assert!(Scene::test_pattern().draws_stamp());
+        assert!(!Scene::test_pattern().draws_stamp() && Scene { stamp: Some(true), ..Scene::test_pattern() }.draws_stamp());
     }
 
     #[test]

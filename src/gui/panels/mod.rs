@@ -5,6 +5,7 @@
 pub mod knob;
 pub mod live;
 pub mod preview;
+pub mod scenes;
 pub mod server_bar;
 pub mod sources;
 pub mod stats;
