@@ -17,6 +17,10 @@ pub fn run(mut source: Box<dyn VideoSource>, shared: Arc<EngineShared>, keyframe
     let mut knob = shared.knob();
     let mut knob_generation = shared.knob_generation.load(Ordering::SeqCst);
     let mut encoder: Option<H264Encoder> = None;
+    // The size the encoder was made for: a composed scene's frame made before a
+    // knob change can still arrive at the old size, and then the one after it
+    // at the new; each size gets an encoder of its own.
+    let mut encoded_size = (0, 0);
     while !shared.stopping() {
         let generation = shared.knob_generation.load(Ordering::SeqCst);
         if generation != knob_generation {
@@ -32,7 +36,11 @@ pub fn run(mut source: Box<dyn VideoSource>, shared: Arc<EngineShared>, keyframe
                 return;
             }
         };
+        if (frame.width, frame.height) != encoded_size {
+            encoder = None;
+        }
         if encoder.is_none() {
+            encoded_size = (frame.width, frame.height);
             let preset = knob.preset();
             match H264Encoder::new(frame.width, frame.height, preset.fps, knob.video_kbps(), keyframe_interval_secs) {
                 Ok(created) => {
