@@ -10,7 +10,6 @@ use crate::capture::VideoSource;
 use crate::capture::camera::{CameraSource, find_camera};
 use crate::capture::clock::{CaptureClock, CaptureTime};
 use crate::capture::frames::VideoFrame;
-use crate::media::scale::{PixelFormat, Planes};
 
 /// A camera that delivers nothing for this long is said to have stalled.
 const STALL: Duration = Duration::from_secs(2);
@@ -70,12 +69,7 @@ impl LayerSource for CameraLayer {
     }
 
     fn picture(&self) -> Option<Picture<'_>> {
-        let frame = self.shown.as_ref()?;
-        Some(Picture {
-            planes: Planes::tight(PixelFormat::I420, &frame.i420, frame.width, frame.height),
-            generation: self.generation,
-            captured: Some(frame.captured),
-        })
+        Some(Picture::of_frame(self.shown.as_ref()?, self.generation))
     }
 
     fn warning(&self) -> Option<String> {

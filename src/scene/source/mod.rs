@@ -39,6 +39,17 @@ pub struct Picture<'a> {
     pub captured: Option<CaptureTime>,
 }
 
+impl Picture<'_> {
+    /// A captured or rendered frame's picture.
+    pub fn of_frame(frame: &crate::capture::frames::VideoFrame, generation: u64) -> Picture<'_> {
+        Picture {
+            planes: Planes::tight(crate::media::scale::PixelFormat::I420, &frame.i420, frame.width, frame.height),
+            generation,
+            captured: Some(frame.captured),
+        }
+    }
+}
+
 pub trait LayerSource: Send {
     /// Brings the picture up to date for the output frame at `now`; `size`
     /// is the size it is shown at, which a synthetic source renders at.

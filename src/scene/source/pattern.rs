@@ -6,7 +6,6 @@ use crate::capture::VideoSource;
 use crate::capture::clock::{CaptureClock, CaptureTime};
 use crate::capture::frames::VideoFrame;
 use crate::capture::pattern::TestPattern;
-use crate::media::scale::{PixelFormat, Planes};
 
 pub struct PatternLayer {
     fps: u32,
@@ -36,12 +35,7 @@ impl LayerSource for PatternLayer {
     }
 
     fn picture(&self) -> Option<Picture<'_>> {
-        let frame = self.frame.as_ref()?;
-        Some(Picture {
-            planes: Planes::tight(PixelFormat::I420, &frame.i420, frame.width, frame.height),
-            generation: self.generation,
-            captured: Some(frame.captured),
-        })
+        Some(Picture::of_frame(self.frame.as_ref()?, self.generation))
     }
 
     fn warning(&self) -> Option<String> {

@@ -39,13 +39,10 @@ impl Still {
         }
     }
 
-    /// Opaque: a 2×2 I420 picture the scaler spreads over the layer.
-    pub fn color([r, g, b]: [u8; 3]) -> Still {
-        let (r, g, b) = (i32::from(r), i32::from(g), i32::from(b));
-        let y = (((66 * r + 129 * g + 25 * b + 128) >> 8) + 16) as u8;
-        let u = (((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128) as u8;
-        let v = (((112 * r - 94 * g - 18 * b + 128) >> 8) + 128) as u8;
-        Still { format: PixelFormat::I420, width: 2, height: 2, data: vec![y, y, y, y, u, v], problem: None }
+    /// Opaque: a 2×2 I420 picture (the camera's RGB conversion) the scaler spreads over the layer.
+    pub fn color(rgb: [u8; 3]) -> Still {
+        let data = crate::capture::convert::rgb_to_i420(&rgb.repeat(4), 2, 2).unwrap_or_default();
+        Still { format: PixelFormat::I420, width: 2, height: 2, data, problem: None }
     }
 
     /// The words in the style's face, size and colour, on transparency; one
