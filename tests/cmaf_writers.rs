@@ -606,3 +606,91 @@ fn parts_go_whole_when_chunks_are_off() {
         .collect();
     assert!(fragments_per_part.len() >= 6 && fragments_per_part.iter().all(|&n| n == 1), "one fragment per part: {fragments_per_part:?}");
 }
+
+/// The segment number each media sequence number stands for in an LL-HLS
+/// playlist, as a player counts them: entries from EXT-X-MEDIA-SEQUENCE, then
+/// the parts after the last entry as the next one.
+fn numbers_by_sequence(text: &str) -> Vec<(u64, u64)> {
+    let number_in = |uri: &str| uri.trim_start_matches("part-").trim_start_matches("seg-").split('.').next().unwrap().parse::<u64>().unwrap();
+    let mut sequence = text.lines().find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:")).unwrap().parse::<u64>().unwrap();
+    let mut found = Vec::new();
+    let mut trailing_part = None;
+    for line in text.lines() {
+        if let Some(uri) = line.strip_prefix("#EXT-X-PART:").and_then(|a| a.split("URI=\"").nth(1)) {
+            trailing_part = Some(number_in(uri));
+        } else if line.starts_with("seg-") {
+            found.push((sequence, number_in(line)));
+            sequence += 1;
+            trailing_part = None;
+        }
+    }
+    found.extend(trailing_part.map(|number| (sequence, number)));
+    found
+}
+
+#[test]
+fn audio_that_stops_before_the_video_as_a_publisher_leaves_keeps_every_number_fetchable_and_listed_in_place() {
+    let (mut segmenter, mut window) = low_latency_with_window();
+    let mut events = run_stream(&mut segmenter, 0, 6, 60);
+    // The video's next keyframe arrives and cuts; the audio for it never does.
+    for v in 180..186 {
+        let ms = v * 1000 / 30;
+        events.extend(segmenter.push(video(ms, v == 180), UnixMillis(1_000_000 + ms)));
+    }
+    segmenter.flush(&mut events);
+    segmenter.begin_session();
+    events.extend(run_stream(&mut segmenter, 0, 7, 60));
+    let numbers = |kind| segments(&events, kind).iter().map(|s| s.number).collect::<Vec<_>>();
+    let (video_numbers, audio_numbers) = (numbers(TrackKind::Video), numbers(TrackKind::Audio));
+    let missing: Vec<u64> = video_numbers.iter().copied().filter(|n| !audio_numbers.contains(n)).collect();
+    assert_eq!(missing.len(), 1, "the video's last segment before the return has no audio: {video_numbers:?} {audio_numbers:?}");
+
+    // HLS counts segments by position: the hole is a GAP from the first
+    // playlist that lists anything after it, so each sequence number keeps
+    // its segment from one reload to the next.
+    let mut playlists = 0;
+    for event in events {
+        window.apply(event);
+        let Some(audio) = window.audio.as_ref() else { continue };
+        let text = hls::media_playlist(&window, audio, false);
+        for (sequence, number) in numbers_by_sequence(&text) {
+            assert_eq!(sequence, number, "{text}");
+        }
+        playlists += 1;
+    }
+    assert!(playlists > 100);
+    let audio = window.audio.as_ref().expect("the audio window");
+    let text = hls::media_playlist(&window, audio, false);
+    let video_length = window.source_duration(missing[0]).expect("the video segment of that number");
+    assert!(text.contains(&format!("#EXT-X-GAP\n#EXTINF:{video_length:.5},\nseg-{}.m4s", missing[0])), "{text}");
+
+    for segment in &audio.segments {
+        assert_eq!(audio.segment(segment.number).map(|s| s.number), Some(segment.number), "audio segment {} by its number", segment.number);
+        assert!(audio.part(segment.number, 0).is_some(), "the first part of audio segment {}", segment.number);
+    }
+    assert!(audio.segment(missing[0]).is_none());
+
+    // DASH counts timeline entries from each period's startNumber: every
+    // entry is a segment of that number, starting where it does (the open
+    // segment, listed last for chunked delivery, aside).
+    let mpd = dash::manifest(&window, UnixMillis(1_010_000));
+    let parsed = dash_mpd_core::parse(&mpd).unwrap();
+    assert_eq!(parsed.periods.len(), 2, "{mpd}");
+    for period in &parsed.periods {
+        let set = period.adaptations.iter().find(|a| a.contentType.as_deref() == Some("audio")).expect("an audio set in each period");
+        let template = set.representations[0].SegmentTemplate.as_ref().unwrap();
+        let mut number = template.startNumber.unwrap();
+        let mut time = None;
+        for entry in &template.SegmentTimeline.as_ref().unwrap().segments {
+            for _ in 0..=entry.r.unwrap_or(0) {
+                let start = entry.t.map(|t| t as i64).or(time).unwrap();
+                match audio.segment(number) {
+                    Some(segment) => assert_eq!(segment.start, start, "entry {number} starts where its segment does: {mpd}"),
+                    None => assert_eq!(audio.open_number(), Some(number), "entry {number} is a segment: {mpd}"),
+                }
+                time = Some(start + entry.d as i64);
+                number += 1;
+            }
+        }
+    }
+}

@@ -118,8 +118,9 @@ fn every_mode_keeps_playing_across_a_publisher_reconnect() {
             playing.join().unwrap()
         });
         // A few seconds go to the reconnect; the rest plays.
-        assert!(report["advanced"].as_f64().unwrap_or(0.0) >= 10.0, "{mode}: {report}");
-        assert!(report["glassToGlass"]["count"].as_u64().unwrap_or(0) > 10, "{mode}: {report}");
+        let log = || server.log();
+        assert!(report["advanced"].as_f64().unwrap_or(0.0) >= 10.0, "{mode}: {report}\nserver log:\n{}", log());
+        assert!(report["glassToGlass"]["count"].as_u64().unwrap_or(0) > 10, "{mode}: {report}\nserver log:\n{}", log());
     }
 }
 

@@ -116,6 +116,7 @@ async function main() {
     startupSeconds: null,
     engine: null,
   };
+  const began = Date.now();
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
     page.on("console", (msg) => {
@@ -124,6 +125,12 @@ async function main() {
       // 404s while the page polls for a stream that is not live yet are expected.
       if (!started && /Failed to load resource.*\b404\b/.test(text)) return;
       addError("console: " + text);
+    });
+    // The console's line has no URL: name what failed, and when, from the response itself.
+    page.on("response", (response) => {
+      if (response.status() < 400 || !started) return;
+      const at = ((Date.now() - began) / 1000).toFixed(1);
+      addError(`http ${response.status()} at ${at} s: ${response.url()}`);
     });
     page.on("pageerror", (err) => addError("page: " + (err && err.message ? err.message : String(err))));
     page.on("crash", () => addError("page crashed"));

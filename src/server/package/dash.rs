@@ -197,9 +197,11 @@ fn write_representation(out: &mut String, window: &MediaWindow, track: &TrackWin
         // listed at once, with its expected duration; the next update gives
         // the real one. Its request is answered chunk by chunk.
         let last = segments.last().map(|s| (s.number, s.start + s.duration, s.init_version));
-        let open = track.open_parts.first().map(|p| (p.number, p.start, p.init_version));
+        let open = track.open_parts.first();
         let next = match (open, last) {
-            (Some(open), Some((number, _, _))) if open.0 == number + 1 => Some(open),
+            // The first segment of a publisher's return belongs to a period not listed yet.
+            (Some(open), _) if open.discontinuity => None,
+            (Some(open), Some((number, _, _))) if open.number == number + 1 => Some((open.number, open.start, open.init_version)),
             (None, Some((number, end, version))) => Some((number + 1, end, version)),
             _ => None,
         };

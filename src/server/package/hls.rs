@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::media::codec::CodecConfig;
+use crate::media::frame::TrackKind;
 use crate::server::package::cmaf::window::{MediaWindow, TrackWindow};
 
 /// The master playlist: one variant per video rendition (the source, then
@@ -72,7 +73,8 @@ pub fn media_playlist(window: &MediaWindow, track: &TrackWindow, delta: bool) ->
     let target = window.target_duration.unwrap_or(1);
     let low_latency = window.part_target_ms.is_some() && !window.ended;
     let listed: Vec<_> = track.listed().collect();
-    let first_number = listed.first().map_or(0, |s| s.number);
+    // Before the first segment closes, the one being written is the first in sequence.
+    let first_number = listed.first().map(|s| s.number).or_else(|| track.open_parts.first().map(|p| p.number)).unwrap_or(0);
     let timescale = track.timescale;
     let total: f64 = listed.iter().map(|s| s.duration_secs(timescale)).sum();
     let skip_until = f64::from(SKIP_TARGETS * target);
@@ -89,8 +91,10 @@ pub fn media_playlist(window: &MediaWindow, track: &TrackWindow, delta: bool) ->
     } else {
         0
     };
-    // A rung that sat a segment out leaves a hole in its numbers: EXT-X-GAP fills it.
-    let fills_gaps = track.rung.is_some();
+    // A track numbered by the source video's cuts can miss one (a rung that
+    // sat a segment out, audio that stopped before the video as a publisher
+    // left): EXT-X-GAP fills the hole so media sequence numbers stay its numbers.
+    let fills_gaps = track.rung.is_some() || (track.kind == TrackKind::Audio && window.video.is_some());
     let has_gaps = fills_gaps && listed.windows(2).any(|pair| pair[1].number > pair[0].number + 1);
     let mut out = String::with_capacity(2048);
     let version = if low_latency {
@@ -128,10 +132,8 @@ pub fn media_playlist(window: &MediaWindow, track: &TrackWindow, delta: bool) ->
         if index < skipped {
             continue;
         }
-        for missing in after.filter(|_| fills_gaps).map_or(segment.number, |n| n + 1)..segment.number {
-            // The source's segment of that number gives the length the players expect.
-            let seconds = window.source_duration(missing).unwrap_or(f64::from(target));
-            let _ = writeln!(out, "#EXT-X-GAP\n#EXTINF:{seconds:.5},\nseg-{missing}.m4s");
+        if let Some(after) = after.filter(|_| fills_gaps) {
+            write_gaps(&mut out, window, after + 1..segment.number);
         }
         if segment.discontinuity && index > 0 {
             out.push_str("#EXT-X-DISCONTINUITY\n");
@@ -150,6 +152,10 @@ pub fn media_playlist(window: &MediaWindow, track: &TrackWindow, delta: bool) ->
     }
     if low_latency {
         if let Some(first) = track.open_parts.first() {
+            // The hole can be before the segment being written, listed by its parts.
+            if let Some(last) = previous.filter(|_| fills_gaps) {
+                write_gaps(&mut out, window, last + 1..first.number);
+            }
             if first.discontinuity && !listed.is_empty() {
                 out.push_str("#EXT-X-DISCONTINUITY\n");
             }
@@ -174,6 +180,15 @@ pub fn media_playlist(window: &MediaWindow, track: &TrackWindow, delta: bool) ->
         out.push_str("#EXT-X-ENDLIST\n");
     }
     out
+}
+
+/// `EXT-X-GAP` entries for segment numbers this track does not have.
+fn write_gaps(out: &mut String, window: &MediaWindow, missing: std::ops::Range<u64>) {
+    for number in missing {
+        // The source's segment of that number gives the length the players expect.
+        let seconds = window.source_duration(number).unwrap_or(f64::from(window.target_duration.unwrap_or(1)));
+        let _ = writeln!(out, "#EXT-X-GAP\n#EXTINF:{seconds:.5},\nseg-{number}.m4s");
+    }
 }
 
 fn write_part(out: &mut String, number: u64, index: u32, seconds: f64, independent: bool) {

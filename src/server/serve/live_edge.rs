@@ -112,8 +112,16 @@ pub async fn part(stream: Arc<LiveStream>, name: &str, number: u64, index: u32) 
     let first = match part_readiness(track, snapshot.window.ended, number, index) {
         Readiness::Ready => track.read_part(number, index, 0),
         Readiness::Wait => {
-            let begun = |s: &StreamSnapshot| s.window.rendition(name)?.read_part(number, index, 0).filter(|read| read.complete || !read.pieces.is_empty());
-            wait_until(&stream, name, Waiting::Media, waited.insert(deadline(&snapshot)).as_mut(), begun).await
+            // Some(None): the track went past it without making it (a publisher left mid-segment).
+            let begun = |s: &StreamSnapshot| {
+                let track = s.window.rendition(name)?;
+                match track.read_part(number, index, 0) {
+                    Some(read) if read.complete || !read.pieces.is_empty() => Some(Some(read)),
+                    _ if track.closed(number) || track.open_number().is_some_and(|open| open > number) => Some(None),
+                    _ => None,
+                }
+            };
+            wait_until(&stream, name, Waiting::Media, waited.insert(deadline(&snapshot)).as_mut(), begun).await.flatten()
         }
         Readiness::TooFar => None,
     }?;

@@ -121,9 +121,10 @@ impl TrackWindow {
     }
 
     pub fn segment(&self, number: u64) -> Option<&WindowSegment> {
-        let first = self.segments.front()?.number;
-        let index = usize::try_from(number.checked_sub(first)?).ok()?;
-        self.segments.get(index).map(|s| &**s).filter(|s| s.number == number)
+        // Numbers rise but may skip one (a rung that sat a segment out, audio
+        // that ended before the video when a publisher left), so not by offset.
+        let index = self.segments.binary_search_by_key(&number, |s| s.number).ok()?;
+        Some(&self.segments[index])
     }
 
     /// A part's bytes: of the segment being written, or a run of a closed one's.
