@@ -26,6 +26,11 @@ fn window(app: OnAirApp, height: f32) -> Harness<'static, OnAirApp> {
     Harness::builder().with_size(egui::vec2(1240.0, height)).build_ui_state(|ui, app: &mut OnAirApp| app.show(ui), app)
 }
 
+/// The knob's slider: the last one, after the mixer's gain faders.
+fn knob_slider<'h>(harness: &'h Harness<'_, OnAirApp>) -> egui_kittest::Node<'h> {
+    harness.get_all_by_role(egui::accesskit::Role::Slider).last().expect("the knob")
+}
+
 fn step_until(harness: &mut Harness<'_, OnAirApp>, what: &str, timeout: Duration, done: impl Fn(&OnAirApp) -> bool) {
     let deadline = Instant::now() + timeout;
     while !done(harness.state()) {
@@ -56,7 +61,7 @@ fn go_live_from_the_window_and_end_the_stream() {
     assert_eq!((harness.state().settings.camera.as_str(), harness.state().settings.microphone.as_str()), ("test", "tone"));
     harness.get_by_label("Local server");
     // Down to position 1 with the keyboard.
-    harness.get_by_role(egui::accesskit::Role::Slider).focus();
+    knob_slider(&harness).focus();
     harness.run_steps(1);
     harness.key_press(egui::Key::ArrowLeft);
     harness.key_press(egui::Key::ArrowLeft);
@@ -140,13 +145,14 @@ fn one_drag_across_two_knob_positions_restarts_the_encoder_once() {
     let settings =
         Settings { local_key: "knob".into(), knob: 3, camera: CameraSetting::TestPattern, microphone: MicrophoneSetting::TestTone, ..Settings::default() };
     let app = OnAirApp::new(settings, Some(info));
-    let mut harness = window(app, 700.0);
+    // Tall enough for the knob to show below the mixer without scrolling.
+    let mut harness = window(app, 1100.0);
     harness.run_steps(2);
     harness.get_by_label("Go Live").click();
     step_until(&mut harness, "LIVE", Duration::from_secs(20), |app| app.status.state == PublishState::Live && app.status.encoders_started == 1);
 
     // The handle sits on the rail between half a rail height from each end.
-    let rail = harness.get_by_role(egui::accesskit::Role::Slider).rect();
+    let rail = knob_slider(&harness).rect();
     let inset = rail.height() / 2.0;
     let x = |position: f32| rail.left() + inset + (rail.width() - 2.0 * inset) * (position - 1.0) / 4.0;
     let y = rail.center().y;
@@ -229,6 +235,74 @@ fn the_meter_moves_with_the_test_tone_before_going_live() {
     step_until(&mut harness, "the tone on the meter", Duration::from_secs(10), |app| app.status.audio_level.peak_dbfs > -60.0);
     harness.run_steps(1);
     assert!(harness.query_by_label_contains("peak -120 dBFS").is_none(), "a sound check before Go Live");
+}
+
+/// The loudest of the mix and of each input over `seconds` of the app's frames.
+fn loudest(harness: &mut Harness<'_, OnAirApp>, seconds: f32) -> (f32, Vec<f32>) {
+    let deadline = Instant::now() + Duration::from_secs_f32(seconds);
+    let (mut mix, mut inputs) = (-120f32, Vec::new());
+    while Instant::now() < deadline {
+        harness.step();
+        let status = &harness.state().status;
+        mix = mix.max(status.audio_level.peak_dbfs);
+        let levels = status.mixer.as_ref().map(|m| m.inputs.iter().map(|i| i.level.peak_dbfs).collect::<Vec<_>>()).unwrap_or_default();
+        inputs.resize(levels.len().max(inputs.len()), -120f32);
+        inputs.iter_mut().zip(levels).for_each(|(most, level): (&mut f32, f32)| *most = most.max(level));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (mix, inputs)
+}
+
+#[test]
+fn the_mixer_meters_each_input_before_and_while_live_and_its_fader_mute_and_inputs_change_the_mix() {
+    let server = Server::start("[ladder]\nenabled = false\n");
+    let settings =
+        Settings { local_key: "mixer".into(), knob: 1, camera: CameraSetting::TestPattern, microphone: MicrophoneSetting::TestTone, ..Settings::default() };
+    let app = OnAirApp::new(settings, Some(bundled(&server)));
+    let mut harness = window(app, 1000.0);
+    harness.run_steps(2);
+    // Before Go Live, the mixer is a sound check on the inputs the stream will have.
+    step_until(&mut harness, "the tone's channel", Duration::from_secs(10), |app| app.status.mixer.as_ref().is_some_and(|m| m.inputs.len() == 1));
+    let (mix, inputs) = loudest(&mut harness, 2.5);
+    // The test tone beeps at -6 dBFS.
+    assert!((mix - -6.0).abs() < 1.5 && (inputs[0] - -6.0).abs() < 1.5, "mix {mix}, input {inputs:?}");
+
+    // Six dB down on the fader, from the keyboard (half a dB a step).
+    harness.get_all_by_role(egui::accesskit::Role::Slider).next().expect("the tone's fader").focus();
+    harness.run_steps(1);
+    for _ in 0..12 {
+        harness.key_press(egui::Key::ArrowLeft);
+    }
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings.microphone_settings.gain_db, -6.0);
+    let (mix, inputs) = loudest(&mut harness, 2.5);
+    assert!((mix - -12.0).abs() < 1.5 && (inputs[0] - -12.0).abs() < 1.5, "6 dB down: mix {mix}, input {inputs:?}");
+
+    // A second input joins the mix and the sound check.
+    harness.get_by_label("Add input").click();
+    harness.run_steps(2);
+    harness.get_all_by_label("Test tone").last().expect("the tone among the inputs to add").click();
+    step_until(&mut harness, "two channels", Duration::from_secs(10), |app| app.status.mixer.as_ref().is_some_and(|m| m.inputs.len() == 2));
+    let (mix, inputs) = loudest(&mut harness, 2.5);
+    assert!(inputs.len() == 2 && (inputs[1] - -6.0).abs() < 1.5, "{inputs:?}");
+    assert!(mix > inputs[1] + 0.5, "both tones sum in the mix: {mix} over {inputs:?}");
+
+    harness.get_by_label("Go Live").click();
+    step_until(&mut harness, "LIVE", Duration::from_secs(20), |app| app.status.state == PublishState::Live);
+    // Live, the engine's mixer reports the same channels; muting both silences the mix while their meters go on.
+    step_until(&mut harness, "the engine's channels", Duration::from_secs(10), |app| app.status.mixer.as_ref().is_some_and(|m| m.inputs.len() == 2));
+    for _ in 0..2 {
+        harness.get_all_by_label("Mute").next().expect("an unmuted channel").click();
+        harness.run_steps(2);
+    }
+    step_until(&mut harness, "the engine muting both", Duration::from_secs(10), |app| {
+        app.status.mixer.as_ref().is_some_and(|m| m.inputs.iter().all(|i| i.settings.muted))
+    });
+    let (mix, inputs) = loudest(&mut harness, 2.5);
+    assert!(mix < -90.0, "muted, the mix is silent: {mix}");
+    assert!(inputs.iter().all(|level| *level > -40.0), "muted channels still meter (the tone is at -20 dBFS between beeps): {inputs:?}");
+    harness.get_by_label("End stream").click();
+    step_until(&mut harness, "Stopped", Duration::from_secs(10), |app| app.status.state == PublishState::Stopped);
 }
 
 #[test]
@@ -486,4 +560,57 @@ fn the_scene_collection_is_saved_as_a_scene_file_and_read_back() {
     assert!(text.contains("[[scenes.layers]]") && text.contains("source = \"color:#0000FF\""), "{text}");
     assert_eq!(store.load(), collection);
     let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn a_layer_is_dragged_and_resized_on_the_program_preview_before_going_live() {
+    use onair::scene::{Layer, Scene, SceneCollection, SourceSpec};
+    let scene = Scene::new("Show", vec![Layer::new(SourceSpec::TestPattern), Layer::new(SourceSpec::Color([0, 200, 0])).at(100, 100, 320, 180)]);
+    let settings = Settings { knob: 3, use_scenes: true, scenes: SceneCollection { scenes: vec![scene], current: 0 }, ..Settings::default() };
+    let app = OnAirApp::new(settings, None);
+    let mut harness = window(app, 900.0);
+    // The program is composed before Go Live: its picture comes up.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while harness.query_by_label("Program").is_none() {
+        assert!(Instant::now() < deadline, "no program preview");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let picture = harness.get_by_label("Program").rect();
+    let canvas_width = harness.state().status.width as f32;
+    let scale = picture.width() / canvas_width;
+    let at = |x: f32, y: f32| picture.min + egui::vec2(x * scale, y * scale);
+    let layer = |harness: &Harness<'_, OnAirApp>| {
+        let layer = &harness.state().settings.scenes.scenes[0].layers[1];
+        (layer.x, layer.y, layer.width.unwrap_or(0), layer.height.unwrap_or(0))
+    };
+    let drag = |harness: &mut Harness<'_, OnAirApp>, from: egui::Pos2, by: egui::Vec2| {
+        harness.hover_at(from);
+        harness.run_steps(1);
+        harness.drag_at(from);
+        harness.run_steps(1);
+        for step in 1..=4 {
+            harness.hover_at(from + by * (step as f32 / 4.0));
+            harness.run_steps(1);
+        }
+        harness.drop_at(from + by);
+        harness.run_steps(2);
+    };
+
+    // Grab the green layer by its middle and move it 200 canvas pixels right, 100 down.
+    drag(&mut harness, at(260.0, 190.0), egui::vec2(200.0, 100.0) * scale);
+    let (x, y, width, height) = layer(&harness);
+    assert!((x - 300).abs() <= 2 && (y - 200).abs() <= 2 && (width, height) == (320, 180), "moved: {:?}", layer(&harness));
+
+    // Its corner handle, 160 canvas pixels out: the shape stays 16:9.
+    drag(&mut harness, at(x as f32 + 320.0, y as f32 + 180.0), egui::vec2(160.0, 10.0) * scale);
+    let (x2, y2, width, height) = layer(&harness);
+    assert_eq!((x2, y2), (x, y), "a resize keeps the corner it does not hold");
+    assert!((width as i32 - 480).abs() <= 2 && (height as i32 - 270).abs() <= 2, "resized: {:?}", layer(&harness));
+
+    // Pressed on the full-canvas pattern beneath, the pattern moves, not the green layer.
+    drag(&mut harness, at(20.0, 20.0), egui::vec2(40.0, 0.0) * scale);
+    let pattern = &harness.state().settings.scenes.scenes[0].layers[0];
+    assert!(pattern.x > 30 && pattern.width.is_none(), "the layer under the pointer moves, keeping its own size: x {}", pattern.x);
+    assert_eq!(layer(&harness).0, x);
 }

@@ -14,6 +14,7 @@ use super::command::AppCommand;
 use super::panels::AppView;
 use super::panels::knob::KnobPanel;
 use super::panels::live::{LivePanel, toggle};
+use super::panels::mixer::MixerPanel;
 use super::panels::preview::{OutputView, PreviewPanel};
 use super::panels::scenes::ScenesPanel;
 use super::panels::server_bar::ServerBar;
@@ -23,10 +24,12 @@ use super::panels::target::TargetPanel;
 use super::scene_store::SceneStore;
 use super::secrets::SecretStore;
 use super::settings::Settings;
+use super::source_preview::{PreviewOf, SourcePreview};
 use super::target_setting::{TargetField, TargetId, TargetProblem, TargetSetting, first_problem};
 use crate::encode::quality::QualityKnob;
 use crate::engine::status::Status;
 use crate::engine::{Command, Engine, EngineConfig, VideoChoice};
+use crate::mixer::{InputSettings, InputSpec};
 use crate::publish::target::{FileTarget, PublishTarget};
 use crate::scene::{Layer, Scene, Transition};
 use crate::server::control::{ServerCommand, ServerControl};
@@ -53,6 +56,7 @@ struct Panels {
     preview: PreviewPanel,
     stats: StatsPanel,
     scenes: ScenesPanel,
+    mixer: MixerPanel,
 }
 
 pub struct OnAirApp {
@@ -66,7 +70,7 @@ pub struct OnAirApp {
     pub field_error: Option<(TargetId, TargetField, TargetProblem)>,
     panels: Panels,
     /// Captures the selected source while not live.
-    source_preview: Option<super::source_preview::SourcePreview>,
+    source_preview: Option<SourcePreview>,
     /// Reads the selected microphone while not live: the meter is a sound check.
     source_meter: Option<super::source_meter::SourceMeter>,
     /// The preview's sound is off (it starts on).
@@ -128,6 +132,7 @@ impl OnAirApp {
                 preview: PreviewPanel::default(),
                 stats: StatsPanel::default(),
                 scenes: ScenesPanel::default(),
+                mixer: MixerPanel,
             },
             source_preview: None,
             player: None,
@@ -176,7 +181,24 @@ impl OnAirApp {
             | AppCommand::AddLayer(_)
             | AppCommand::RemoveLayer(_)
             | AppCommand::MoveLayer { .. }
-            | AppCommand::ShowLayer(..) => self.edit_scenes(command),
+            | AppCommand::ShowLayer(..)
+            | AppCommand::PlaceLayer { .. } => self.edit_scenes(command),
+            AppCommand::SetInput(index, settings) => {
+                if let Some(slot) = self.settings.input_settings_mut(index) {
+                    *slot = settings.clone();
+                }
+                match (&self.engine, &self.source_meter) {
+                    (Some(engine), _) => engine.send(Command::SetInput(index, settings)),
+                    (None, Some(meter)) => meter.set(index, settings),
+                    (None, None) => {}
+                }
+            }
+            // The sound check follows the list on the next frame; a stream keeps the inputs it started with.
+            AppCommand::AddInput(source) if !self.is_live() => {
+                self.settings.extra_inputs.push(InputSpec { source, settings: InputSettings::default() });
+            }
+            AppCommand::RemoveInput(index) if !self.is_live() => self.settings.remove_input(index),
+            AppCommand::AddInput(_) | AppCommand::RemoveInput(_) => {}
             AppCommand::MutePreview(muted) => {
                 self.preview_muted = muted;
                 if let Some(player) = &self.player {
@@ -206,6 +228,7 @@ impl OnAirApp {
     /// Changes the scenes; while live, what is on air follows at once (a
     /// switch with the chosen transition, an edit as a cut).
     fn edit_scenes(&mut self, command: AppCommand) {
+        let canvas = self.canvas_size();
         let scenes = &mut self.settings.scenes;
         let current = scenes.current.min(scenes.scenes.len().saturating_sub(1));
         let mut transition = Transition::Cut;
@@ -230,8 +253,7 @@ impl OnAirApp {
             AppCommand::AddLayer(spec) => {
                 if let Some(scene) = scenes.scenes.get_mut(current) {
                     // A new layer sits in the lower right quarter, as a picture-in-picture, until moved.
-                    let (width, height) = QualityKnob::new(self.settings.knob, None).map_or((1280, 720), |knob| knob.size());
-                    let (w, h) = (width as u32, height as u32);
+                    let (w, h) = (canvas.0 as u32, canvas.1 as u32);
                     let layer = match spec {
                         crate::scene::SourceSpec::Text(_) | crate::scene::SourceSpec::Image(_) => {
                             Layer { x: (w / 20) as i32, y: (h / 20) as i32, ..Layer::new(spec) }
@@ -258,6 +280,12 @@ impl OnAirApp {
             AppCommand::ShowLayer(index, visible) => {
                 if let Some(layer) = scenes.scenes.get_mut(current).and_then(|s| s.layers.get_mut(index)) {
                     layer.visible = visible;
+                }
+            }
+            AppCommand::PlaceLayer { index, x, y, size } => {
+                if let Some(layer) = scenes.scenes.get_mut(current).and_then(|s| s.layers.get_mut(index)) {
+                    (layer.x, layer.y) = (x, y);
+                    (layer.width, layer.height) = (size.map(|s| s.0.max(2)), size.map(|s| s.1.max(2)));
                 }
             }
             _ => return,
@@ -391,7 +419,7 @@ impl OnAirApp {
                 Some(scene) => VideoChoice::Scene(scene.clone()),
                 None => self.settings.camera.choice(),
             };
-            let audio = self.settings.microphone.choice();
+            let audio = self.settings.audio_choice();
             let knob = QualityKnob::new(self.settings.knob, None).map_err(|e| e.to_string())?;
             for (setting, target) in enabled.iter().zip(&targets) {
                 tracing::info!("target {}: {}", setting.name, target.display());
@@ -455,20 +483,35 @@ impl OnAirApp {
         }
     }
 
+    /// The picture's size at the knob's position: the canvas scenes are laid out on.
+    fn canvas_size(&self) -> (usize, usize) {
+        QualityKnob::new(self.settings.knob, None).map_or((1280, 720), |k| k.size())
+    }
+
     /// Keeps the idle preview on the selected source.
     fn refresh_idle_preview(&mut self, ctx: &egui::Context) {
-        if self.source_preview.as_ref().is_none_or(|p| p.camera != self.settings.camera) {
-            let (width, height) = QualityKnob::new(self.settings.knob, None).map_or((1280, 720), |k| k.size());
-            self.source_preview = Some(super::source_preview::SourcePreview::start(self.settings.camera.clone(), width, height, 30));
+        let scene = self.settings.scenes.current_scene().filter(|_| self.settings.use_scenes);
+        let of = if scene.is_some() { PreviewOf::Program } else { PreviewOf::Camera(self.settings.camera.clone()) };
+        let (width, height) = self.canvas_size();
+        if self.source_preview.as_ref().is_none_or(|p| p.of != of || p.size != (width, height)) {
+            self.source_preview = Some(match scene {
+                Some(scene) => SourcePreview::program(scene, width, height, 30),
+                None => SourcePreview::camera(self.settings.camera.clone(), width, height, 30),
+            });
+        }
+        if let (Some(preview), Some(scene)) = (&mut self.source_preview, scene) {
+            preview.show_scene(scene);
         }
         if let Some(preview) = self.source_preview.as_ref().and_then(|p| p.latest()) {
             self.panels.preview.show_source(ctx, &preview);
         }
-        if self.source_meter.as_ref().is_none_or(|m| m.microphone != self.settings.microphone) {
-            self.source_meter = Some(super::source_meter::SourceMeter::start(self.settings.microphone.clone()));
+        let inputs = self.settings.mix_inputs();
+        if self.source_meter.as_ref().is_none_or(|m| !m.sources.iter().eq(inputs.iter().map(|i| &i.source))) {
+            self.source_meter = Some(super::source_meter::SourceMeter::start(&inputs));
         }
         if let Some(meter) = &self.source_meter {
             self.status.audio_level = meter.level();
+            self.status.mixer = meter.mixer();
         }
         self.status.cpu_percent = crate::engine::cpu::process_cpu_percent();
         // What Go Live would aim for, before it is pressed.
@@ -550,11 +593,14 @@ impl OnAirApp {
             meter_error: meter_error.as_deref(),
             started: &self.started,
         };
+        let canvas = self.canvas_size();
         let (panels, settings) = (&mut self.panels, &mut self.settings);
         egui::Panel::top("server").show(ui, |ui| panels.server_bar.ui(ui, &view, settings, &mut commands));
         egui::Panel::left("controls").resizable(false).exact_size(360.0).show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 panels.sources.ui(ui, &view, settings);
+                ui.separator();
+                panels.mixer.ui(ui, &view, settings, panels.sources.microphones(), &mut commands);
                 ui.separator();
                 panels.scenes.ui(ui, &view, settings, &mut commands);
                 ui.separator();
@@ -572,6 +618,8 @@ impl OnAirApp {
             source_error: self.source_preview.as_ref().and_then(|p| p.error()),
             muted: self.preview_muted,
             page: self.server.as_ref().map(|server| format!("{}/live/{}/", server.http, settings.local_key)),
+            scene: settings.scenes.current_scene().filter(|_| settings.use_scenes),
+            canvas,
         };
         egui::CentralPanel::default().show(ui, |ui| {
             panels.preview.ui(ui, &view, output, &mut commands);

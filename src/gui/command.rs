@@ -3,9 +3,10 @@
 //! and changes the bundled server, each through its own command channel.
 
 use super::target_setting::{TargetId, TargetKind};
+use crate::mixer::{InputSettings, InputSource};
 use crate::scene::SourceSpec;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum AppCommand {
     GoLive,
     EndStream,
@@ -43,4 +44,17 @@ pub enum AppCommand {
         up: bool,
     },
     ShowLayer(usize, bool),
+    /// A layer dragged or resized on the program preview, in canvas pixels;
+    /// `size` None keeps a layer drawn at its own size so.
+    PlaceLayer {
+        index: usize,
+        x: i32,
+        y: i32,
+        size: Option<(u32, u32)>,
+    },
+    /// Mixer input N's gain, mute, suppression and gate (live too).
+    SetInput(usize, InputSettings),
+    /// Another input in the mix (before Go Live).
+    AddInput(InputSource),
+    RemoveInput(usize),
 }

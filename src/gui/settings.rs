@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::target_setting::{TargetId, TargetKind, TargetSecrets, TargetSetting};
 use crate::engine::{AudioChoice, VideoChoice};
+use crate::mixer::{InputSettings, InputSource, InputSpec};
 use crate::scene::SceneCollection;
 
 /// The video source; saved as `test` or the camera's index.
@@ -60,11 +61,12 @@ impl MicrophoneSetting {
         }
     }
 
-    pub fn choice(&self) -> AudioChoice {
+    /// What the mixer reads for it; None for no microphone.
+    pub fn input(&self) -> Option<InputSource> {
         match self {
-            MicrophoneSetting::TestTone => AudioChoice::TestTone,
-            MicrophoneSetting::Off => AudioChoice::None,
-            MicrophoneSetting::Device(name) => AudioChoice::Microphone(Some(name.clone())),
+            MicrophoneSetting::TestTone => Some(InputSource::Tone),
+            MicrophoneSetting::Off => None,
+            MicrophoneSetting::Device(name) => Some(InputSource::Microphone(name.clone())),
         }
     }
 }
@@ -90,6 +92,10 @@ impl From<MicrophoneSetting> for String {
 pub struct Settings {
     pub camera: CameraSetting,
     pub microphone: MicrophoneSetting,
+    /// The microphone's channel in the mixer.
+    pub microphone_settings: InputSettings,
+    /// What the mixer sums with the microphone (the desktop's sound, more microphones).
+    pub extra_inputs: Vec<InputSpec>,
     /// Where Go Live sends the one encode, in the order shown.
     pub targets: Vec<TargetSetting>,
     /// The stream key on the local server (its preview and page follow it).
@@ -113,6 +119,8 @@ impl Default for Settings {
         Settings {
             camera: CameraSetting::TestPattern,
             microphone: MicrophoneSetting::TestTone,
+            microphone_settings: InputSettings::default(),
+            extra_inputs: Vec::new(),
             targets: vec![TargetSetting::new(TargetId(1), TargetKind::LocalRtmp)],
             local_key: "studio".into(),
             knob: 3,
@@ -127,6 +135,37 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The mixer's inputs in the order it shows them: the microphone, then the others.
+    pub fn mix_inputs(&self) -> Vec<InputSpec> {
+        let microphone = self.microphone.input().map(|source| InputSpec { source, settings: self.microphone_settings.clone() });
+        microphone.into_iter().chain(self.extra_inputs.iter().cloned()).collect()
+    }
+
+    /// The sound Go Live sends: every input through the mixer, so each can change while live.
+    pub fn audio_choice(&self) -> AudioChoice {
+        let inputs = self.mix_inputs();
+        if inputs.is_empty() { AudioChoice::None } else { AudioChoice::Mix(inputs) }
+    }
+
+    /// Input `index` of [`Settings::mix_inputs`]'s settings.
+    pub fn input_settings_mut(&mut self, index: usize) -> Option<&mut InputSettings> {
+        match (self.microphone.input().is_some(), index) {
+            (true, 0) => Some(&mut self.microphone_settings),
+            (true, n) => self.extra_inputs.get_mut(n - 1).map(|input| &mut input.settings),
+            (false, n) => self.extra_inputs.get_mut(n).map(|input| &mut input.settings),
+        }
+    }
+
+    /// Removes input `index` of [`Settings::mix_inputs`]: the microphone goes to None.
+    pub fn remove_input(&mut self, index: usize) {
+        match (self.microphone.input().is_some(), index) {
+            (true, 0) => self.microphone = MicrophoneSetting::Off,
+            (true, n) if n <= self.extra_inputs.len() => drop(self.extra_inputs.remove(n - 1)),
+            (false, n) if n < self.extra_inputs.len() => drop(self.extra_inputs.remove(n)),
+            _ => {}
+        }
+    }
+
     /// A target of `kind` added to the end of the list, with an id no other has.
     pub fn add_target(&mut self, kind: TargetKind) -> TargetId {
         let id = super::target_setting::next_id(&self.targets);

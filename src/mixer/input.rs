@@ -44,6 +44,7 @@ impl Input {
         let opened: Result<Box<dyn AudioSource>, CaptureError> = match &spec.source {
             InputSource::Tone => Ok(Box::new(TestTone::new(clock))),
             InputSource::DefaultInput => Microphone::open(None, clock).map(|m| Box::new(m) as Box<dyn AudioSource>),
+            InputSource::Microphone(name) => Microphone::open(Some(name), clock).map(|m| Box::new(m) as Box<dyn AudioSource>),
             InputSource::Source(name) => PulseSource::open(Some(name), clock).map(|s| Box::new(s) as Box<dyn AudioSource>),
             InputSource::Desktop => PulseSource::open(Some(DEFAULT_MONITOR), clock).map(|s| Box::new(s) as Box<dyn AudioSource>),
         };

@@ -15,6 +15,8 @@ pub enum InputSource {
     Source(String),
     /// The desktop's sound: the monitor of the default output.
     Desktop,
+    /// A microphone by the name the app's device list shows it with.
+    Microphone(String),
     /// The test tone.
     Tone,
 }
@@ -86,7 +88,7 @@ impl fmt::Display for InputSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             InputSource::DefaultInput => write!(f, "microphone"),
-            InputSource::Source(name) => write!(f, "{name}"),
+            InputSource::Source(name) | InputSource::Microphone(name) => write!(f, "{name}"),
             InputSource::Desktop => write!(f, "desktop sound"),
             InputSource::Tone => write!(f, "test tone"),
         }

@@ -3,7 +3,9 @@
 //! and asks for anything else with an [`AppCommand`](super::command::AppCommand).
 
 pub mod knob;
+pub mod layout_editor;
 pub mod live;
+pub mod mixer;
 pub mod preview;
 pub mod scenes;
 pub mod server_bar;

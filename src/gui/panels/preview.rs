@@ -1,12 +1,15 @@
 //! The source beside what viewers get (the local server's HLS, played in
-//! the app), with the rendition choice and the glass-to-glass figure.
+//! the app), with the rendition choice and the glass-to-glass figure. With
+//! scenes the source is the program, whose layers are moved and resized on it.
 
 use eframe::egui;
 
 use super::AppView;
+use super::layout_editor::LayoutEditor;
 use crate::engine::Preview;
 use crate::gui::command::AppCommand;
 use crate::player::{PlayerFrame, PlayerStatus};
+use crate::scene::Scene;
 
 #[derive(Default)]
 pub struct PreviewPanel {
@@ -14,6 +17,7 @@ pub struct PreviewPanel {
     source_stamp: Option<i64>,
     output: Option<egui::TextureHandle>,
     output_frames_shown: u64,
+    editor: LayoutEditor,
 }
 
 /// What the output side shows this frame.
@@ -27,6 +31,9 @@ pub struct OutputView<'a> {
     pub page: Option<String>,
     /// The preview's sound is off.
     pub muted: bool,
+    /// The scene on air, when the source is the program; and the canvas it is laid out on.
+    pub scene: Option<&'a Scene>,
+    pub canvas: (usize, usize),
 }
 
 impl PreviewPanel {
@@ -60,10 +67,16 @@ impl PreviewPanel {
         let half = ((ui.available_width() - 16.0) / 2.0).clamp(200.0, 480.0);
         ui.horizontal_top(|ui| {
             ui.vertical(|ui| {
-                ui.heading("Source");
-                match &self.source {
-                    Some(texture) => picture(ui, texture, half),
-                    None => {
+                ui.heading(if output.scene.is_some() { "Program (drag a layer, or its corner)" } else { "Source" });
+                match (&self.source, output.scene) {
+                    (Some(texture), Some(scene)) => {
+                        let size = texture.size_vec2();
+                        let image = egui::Image::new((texture.id(), egui::vec2(half, half * size.y / size.x)));
+                        let response = ui.add(image.sense(egui::Sense::click_and_drag()).alt_text("Program"));
+                        self.editor.ui(ui, &response, scene, output.canvas, commands);
+                    }
+                    (Some(texture), None) => picture(ui, texture, half),
+                    (None, _) => {
                         ui.label(output.source_error.clone().unwrap_or_else(|| "Opening the source…".into()));
                     }
                 }

@@ -1,4 +1,4 @@
-//! Camera and microphone choice, and the microphone's level meter.
+//! Camera and microphone choice (the microphone's meter is the mixer's first channel).
 
 use eframe::egui;
 
@@ -18,6 +18,11 @@ impl SourcesPanel {
             .map(|list| list.into_iter().filter(|m| !m.default_config.starts_with("unusable")).map(|m| m.name).collect())
             .unwrap_or_default();
         SourcesPanel { cameras, microphones }
+    }
+
+    /// The microphones found at start, by name.
+    pub fn microphones(&self) -> &[String] {
+        &self.microphones
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, view: &AppView<'_>, settings: &mut Settings) {
@@ -55,20 +60,5 @@ impl SourcesPanel {
                 ui.colored_label(ui.visuals().error_fg_color, error);
             }
         });
-        let level = view.status.audio_level;
-        let fraction = ((level.peak_dbfs + 60.0) / 60.0).clamp(0.0, 1.0);
-        let color = if level.clipped() {
-            egui::Color32::RED
-        } else if level.peak_dbfs > -6.0 {
-            egui::Color32::YELLOW
-        } else {
-            egui::Color32::GREEN
-        };
-        ui.add(egui::ProgressBar::new(fraction).fill(color).text(format!(
-            "peak {:.0} dBFS · rms {:.0} dBFS{}",
-            level.peak_dbfs,
-            level.rms_dbfs,
-            if level.clipped() { " · CLIP" } else { "" }
-        )));
     }
 }
