@@ -65,15 +65,16 @@ fn channel(
     commands: &mut Vec<AppCommand>,
 ) {
     let mut changed = settings.clone();
-    ui.horizontal(|ui| {
-        ui.strong(meter.map_or_else(|| source.to_string(), |m| m.name.clone()));
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            if ui.add_enabled(!view.live, egui::Button::new("Remove")).on_hover_text("Take this input out of the mix").clicked() {
-                commands.push(AppCommand::RemoveInput(index));
-            }
-            let label = if changed.muted { "Muted" } else { "Mute" };
-            ui.toggle_value(&mut changed.muted, label);
-        });
+    // Buttons first, from the right: the name takes what is left, shortened to fit.
+    let row = egui::vec2(ui.available_width(), ui.spacing().interact_size.y);
+    ui.allocate_ui_with_layout(row, egui::Layout::right_to_left(egui::Align::Center), |ui| {
+        if ui.add_enabled(!view.live, egui::Button::new("Remove")).on_hover_text("Take this input out of the mix").clicked() {
+            commands.push(AppCommand::RemoveInput(index));
+        }
+        let label = if changed.muted { "Muted" } else { "Mute" };
+        ui.toggle_value(&mut changed.muted, label);
+        let name = meter.map_or_else(|| source.to_string(), |m| m.name.clone());
+        ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| ui.add(egui::Label::new(egui::RichText::new(name).strong()).truncate()));
     });
     level_bar(ui, meter.map_or(AudioLevel::SILENT, |m| m.level));
     ui.add(egui::Slider::new(&mut changed.gain_db, GAIN_RANGE).text("Gain").suffix(" dB").step_by(0.5));
