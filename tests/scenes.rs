@@ -264,3 +264,35 @@ fn a_scene_switch_shows_on_the_next_frames_without_a_drop_or_a_reconnect() {
     let log = server.log();
     assert_eq!(log.matches("publishing over RTMP").count(), 1, "the switch reconnected:\n{log}");
 }
+
+#[test]
+fn layers_whose_sources_cannot_be_read_are_named_and_the_stream_goes_on_without_a_gap() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let server = server();
+    let green = SourceSpec::Color(onair::scene::spec::parse_rgb("#00FF00").unwrap());
+    // No such image, no such monitor (or no display at all), no camera 99.
+    let failing = [SourceSpec::Image("/nonexistent/logo.png".into()), SourceSpec::Screen(Some(7)), SourceSpec::Camera(Some("99".into()))];
+    let mut layers = vec![Layer::new(green)];
+    layers.extend(failing.iter().cloned().enumerate().map(|(n, spec)| Layer::new(spec).at(40 + 200 * n as i32, 40, 160, 90)));
+    let scene = Scene { stamp: Some(true), ..Scene::new("broken", layers) };
+    let labels: Vec<String> = scene.layers[1..].iter().map(Layer::label).collect();
+    let target = PublishTarget::parse(&server.rtmp_url("broken")).unwrap();
+    let engine = Engine::start(EngineConfig::new(VideoChoice::Scene(scene), AudioChoice::TestTone, target, QualityKnob::new(1, None).unwrap())).unwrap();
+    wait_for("the stream to go live", Duration::from_secs(20), || (engine.status().state == PublishState::Live).then_some(()));
+    let warned = wait_for("a warning for each failing layer", Duration::from_secs(10), || {
+        let warnings = engine.status().program.map(|p| p.warnings).unwrap_or_default();
+        labels.iter().all(|label| warnings.iter().any(|(layer, why)| layer == label && !why.is_empty())).then_some(warnings)
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let status = engine.shutdown();
+    assert_eq!(status.dropped_frames, 0, "{status:?}");
+    assert_eq!(status.state, PublishState::Stopped, "the stream ended as asked, not for the broken layers: {status:?}");
+    let frames = frames_of(&server, "broken");
+    assert!(frames.len() >= 60, "{} frames for the stream's few seconds", frames.len());
+    let frame_ms = 1000 / 30 + 1;
+    let stamps: Vec<u64> = frames.iter().map(|f| stamp::read(&f[..WIDTH * HEIGHT], WIDTH, HEIGHT, WIDTH).expect("each frame's stamp")).collect();
+    assert!(stamps.windows(2).all(|pair| pair[1] - pair[0] <= frame_ms + 1), "no gap in the stream");
+    let last = frames.last().unwrap();
+    assert!(near(yuv_at(last, WIDTH, HEIGHT, 400, 250), reference_yuv("00FF00")), "the working layer still shows");
+    eprintln!("warnings: {warned:?}");
+}
