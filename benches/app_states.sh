@@ -12,13 +12,10 @@ BIN="${ONAIR_BIN:-target/release/onair}"
 OUT=target/screenshots
 mkdir -p "$OUT"
 TMP="$(mktemp -d /tmp/onair-app-states.XXXXXX)"
-DISPLAY_NUMBER=":$((150 + RANDOM % 50))"
 PIDS=()
 cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$TMP"; }
 trap cleanup EXIT
-Xvfb "$DISPLAY_NUMBER" -screen 0 1366x768x24 -nolisten tcp >/dev/null 2>&1 &
-PIDS+=($!)
-for _ in $(seq 50); do xdpyinfo -display "$DISPLAY_NUMBER" >/dev/null 2>&1 && break; sleep 0.1; done
+start_xvfb 1366x768
 
 # A server of its own for the custom target, to stop under the live app.
 RTMP="$(free_port)"; HTTP="$(free_port)"

@@ -49,3 +49,14 @@ stop_all() {
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     [ -n "${TMP:-}" ] && rm -rf "$TMP"
 }
+
+# Starts Xvfb of SIZE (WxH) on a display of its own: sets DISPLAY_NUMBER and
+# XVFB (its PID, also added to PIDS for the caller's cleanup).
+start_xvfb() { # size
+    DISPLAY_NUMBER=":$((150 + RANDOM % 50))"
+    Xvfb "$DISPLAY_NUMBER" -screen 0 "${1}x24" -nolisten tcp >/dev/null 2>&1 &
+    XVFB=$!; PIDS+=("$XVFB")
+    local i
+    for i in $(seq 50); do xdpyinfo -display "$DISPLAY_NUMBER" >/dev/null 2>&1 && return 0; sleep 0.1; done
+    echo "Xvfb did not start on $DISPLAY_NUMBER" >&2; return 1
+}
