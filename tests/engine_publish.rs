@@ -46,6 +46,18 @@ fn media_playlist(server: &Server, key: &str) -> Option<m3u8_rs::MediaPlaylist> 
 }
 
 #[test]
+fn the_tone_through_the_mixer_stays_in_sync_with_the_picture() {
+    // The mixer holds each input's sound in a jitter buffer before mixing it: its
+    // blocks carry the time their sound was captured, not the time they were mixed.
+    let server = Server::start("[streams]\ngrace_seconds = 1.0\n[ladder]\nenabled = false\n");
+    let url = server.rtmp_url("mixed");
+    let output = onair_publish(&["--video", "test", "--mix", "tone", "--to", &url, "--quality", "1", "--duration", "12"]);
+    assert!(output.status.success(), "onair publish failed: {}", String::from_utf8_lossy(&output.stderr));
+    wait_for("the stream to end", Duration::from_secs(30), || media_playlist(&server, "mixed").filter(|p| p.end_list));
+    assert_in_sync(&av_offsets(&server.url("/live/mixed/index.m3u8")));
+}
+
+#[test]
 fn test_sources_published_to_onair_serve_keep_size_bitrate_and_sync() {
     let server = Server::start("[streams]\ngrace_seconds = 1.0\n");
     let url = server.rtmp_url("engine");

@@ -83,6 +83,8 @@ pub struct OnAirApp {
     /// How long building each frame took, for the UI frame-time log.
     frame_times: VecDeque<Duration>,
     frame_times_logged: Instant,
+    /// Known from the first frame a window draws.
+    renderer: Option<Renderer>,
     /// What each of the engine's targets is, in the order started (the
     /// engine numbers its targets so, ended ones included).
     pub started: Vec<Started>,
@@ -140,6 +142,7 @@ impl OnAirApp {
             rendition: "video/playlist.m3u8".into(),
             frame_times: VecDeque::new(),
             frame_times_logged: Instant::now(),
+            renderer: None,
             started: Vec::new(),
             secrets: None,
             scene_store: None,
@@ -629,12 +632,39 @@ impl OnAirApp {
         for command in commands {
             self.apply(command);
         }
-        // The previews run at the capture rate.
-        ctx.request_repaint_after(Duration::from_millis(33));
+        // The previews run at the capture rate; drawn in software, half of it.
+        ctx.request_repaint_after(self.redraw_every());
+    }
+}
+
+/// What draws the window: a software rasteriser takes a core's worth of
+/// CPU to redraw it at the capture rate, which the encoder needs more.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Renderer {
+    Gpu(String),
+    Software(String),
+}
+
+impl Renderer {
+    fn of(gl: &eframe::glow::Context) -> Renderer {
+        use eframe::glow::HasContext;
+        // SAFETY: a query of the context eframe made current for this frame.
+        let name = unsafe { gl.get_parameter_string(eframe::glow::RENDERER) };
+        let software = ["llvmpipe", "softpipe", "swrast", "SwiftShader"].iter().any(|s| name.contains(s));
+        if software { Renderer::Software(name) } else { Renderer::Gpu(name) }
     }
 }
 
 impl OnAirApp {
+    /// How often the window redraws: each captured frame with a GPU, every
+    /// other one when it is drawn in software.
+    fn redraw_every(&self) -> Duration {
+        match self.renderer {
+            Some(Renderer::Software(_)) => Duration::from_millis(66),
+            _ => Duration::from_millis(33),
+        }
+    }
+
     /// Logs UI frame build times (p50, p99) every ten seconds.
     fn record_frame_time(&mut self, took: Duration) {
         if self.frame_times.len() == 2000 {
@@ -652,7 +682,14 @@ impl OnAirApp {
 }
 
 impl eframe::App for OnAirApp {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        if self.renderer.is_none()
+            && let Some(gl) = frame.gl()
+        {
+            let renderer = Renderer::of(gl);
+            tracing::info!("drawing with {renderer:?}");
+            self.renderer = Some(renderer);
+        }
         let started = Instant::now();
         self.show(ui);
         self.record_frame_time(started.elapsed());

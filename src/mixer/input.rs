@@ -18,6 +18,8 @@ use crate::capture::{AudioSource, CaptureError};
 /// the device's delivery jitter (a sound server's null sink renders in
 /// bursts of 25 ms and more).
 const PREBUFFER: usize = 6 * BLOCK * 2;
+/// How long the prebuffer holds sound before it is mixed, in microseconds.
+pub const PREBUFFER_MICROS: i64 = (PREBUFFER / 2 * 1_000_000 / crate::capture::frames::AUDIO_RATE as usize) as i64;
 /// More than this (a device's clock running fast) is dropped.
 const MOST: usize = 20 * BLOCK * 2;
 

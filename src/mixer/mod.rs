@@ -198,7 +198,8 @@ impl AudioSource for Mixer {
         if due > now {
             std::thread::sleep(due - now);
         }
-        let captured = self.clock.from_micros(start + block_micros(self.blocks));
+        // What a block holds was captured a prebuffer before it is mixed.
+        let captured = self.clock.from_micros(start + block_micros(self.blocks) - input::PREBUFFER_MICROS);
         self.mix_block();
         let samples = self.mix.iter().map(|&sample| (sample.clamp(-1.0, 1.0) * 32767.0) as i16).collect();
         Ok(AudioBuffer { samples, captured })
