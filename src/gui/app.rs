@@ -71,7 +71,7 @@ pub struct OnAirApp {
     panels: Panels,
     /// Captures the selected source while not live.
     source_preview: Option<SourcePreview>,
-    /// Reads the selected microphone while not live: the meter is a sound check.
+    /// Runs the mixer on its inputs while not live: its meters are a sound check.
     source_meter: Option<super::source_meter::SourceMeter>,
     /// The preview's sound is off (it starts on).
     pub preview_muted: bool,
