@@ -171,16 +171,28 @@ impl EngineShared {
     }
 }
 
-/// The audio source a choice names; None for no audio.
-pub fn open_audio(choice: &AudioChoice, clock: CaptureClock) -> Result<Option<Box<dyn AudioSource>>, CaptureError> {
+/// An audio source (None for no audio) and, for a mix, its mixer's control.
+type OpenedAudio = (Option<Box<dyn AudioSource>>, Option<MixerControl>);
+
+/// The audio source a choice names.
+fn open_audio(choice: &AudioChoice, clock: CaptureClock) -> Result<OpenedAudio, CaptureError> {
     Ok(match choice {
-        AudioChoice::TestTone => Some(Box::new(TestTone::new(clock))),
-        AudioChoice::Microphone(selector) => Some(Box::new(Microphone::open(selector.as_deref(), clock).map_err(|error| match error {
-            CaptureError::Device(reason) => CaptureError::Device(format!("{reason}; the test tone (--audio tone) or no audio (--audio none) work without one")),
-            other => other,
-        })?)),
-        AudioChoice::Mix(inputs) => Some(Box::new(Mixer::open(inputs, clock))),
-        AudioChoice::None => None,
+        AudioChoice::TestTone => (Some(Box::new(TestTone::new(clock))), None),
+        AudioChoice::Microphone(selector) => {
+            let microphone = Microphone::open(selector.as_deref(), clock).map_err(|error| match error {
+                CaptureError::Device(reason) => {
+                    CaptureError::Device(format!("{reason}; the test tone (--audio tone) or no audio (--audio none) work without one"))
+                }
+                other => other,
+            })?;
+            (Some(Box::new(microphone)), None)
+        }
+        AudioChoice::Mix(inputs) => {
+            let mixer = Mixer::open(inputs, clock);
+            let control = mixer.control();
+            (Some(Box::new(mixer)), Some(control))
+        }
+        AudioChoice::None => (None, None),
     })
 }
 
@@ -223,14 +235,7 @@ impl Engine {
                 Box::new(CameraSource::open(index, width, height, preset.fps, clock)?)
             }
         };
-        let (audio, mixer) = match &config.audio {
-            AudioChoice::Mix(inputs) => {
-                let mixer = Mixer::open(inputs, clock);
-                let control = mixer.control();
-                (Some(Box::new(mixer) as Box<dyn AudioSource>), Some(control))
-            }
-            other => (open_audio(other, clock)?, None),
-        };
+        let (audio, mixer) = open_audio(&config.audio, clock)?;
         let shared = Arc::new(EngineShared {
             publish: Fanout::new(0, config.queue_span, clock),
             targets: Targets::new(driver_tx),

@@ -21,6 +21,7 @@ use super::panels::server_bar::ServerBar;
 use super::panels::sources::SourcesPanel;
 use super::panels::stats::StatsPanel;
 use super::panels::target::TargetPanel;
+use super::renderer::Renderer;
 use super::scene_store::SceneStore;
 use super::secrets::SecretStore;
 use super::settings::Settings;
@@ -293,7 +294,7 @@ impl OnAirApp {
             }
             _ => return,
         }
-        if let (Some(engine), Some(scene), true) = (&self.engine, self.settings.scenes.current_scene(), self.settings.use_scenes) {
+        if let (Some(engine), Some(scene)) = (&self.engine, self.settings.scene_on_air()) {
             engine.send(Command::ShowScene(scene.clone(), transition));
         }
     }
@@ -418,7 +419,7 @@ impl OnAirApp {
         self.source_meter = None;
         let result = (|| -> Result<Engine, String> {
             let targets = enabled.iter().map(|target| self.publish_target(target)).collect::<Result<Vec<_>, _>>()?;
-            let video = match self.settings.scenes.current_scene().filter(|_| self.settings.use_scenes) {
+            let video = match self.settings.scene_on_air() {
                 Some(scene) => VideoChoice::Scene(scene.clone()),
                 None => self.settings.camera.choice(),
             };
@@ -493,7 +494,7 @@ impl OnAirApp {
 
     /// Keeps the idle preview on the selected source.
     fn refresh_idle_preview(&mut self, ctx: &egui::Context) {
-        let scene = self.settings.scenes.current_scene().filter(|_| self.settings.use_scenes);
+        let scene = self.settings.scene_on_air();
         let of = if scene.is_some() { PreviewOf::Program } else { PreviewOf::Camera(self.settings.camera.clone()) };
         let (width, height) = self.canvas_size();
         if self.source_preview.as_ref().is_none_or(|p| p.of != of || p.size != (width, height)) {
@@ -621,7 +622,7 @@ impl OnAirApp {
             source_error: self.source_preview.as_ref().and_then(|p| p.error()),
             muted: self.preview_muted,
             page: self.server.as_ref().map(|server| format!("{}/live/{}/", server.http, settings.local_key)),
-            scene: settings.scenes.current_scene().filter(|_| settings.use_scenes),
+            scene: settings.scene_on_air(),
             canvas,
         };
         egui::CentralPanel::default().show(ui, |ui| {
@@ -633,38 +634,11 @@ impl OnAirApp {
             self.apply(command);
         }
         // The previews run at the capture rate; drawn in software, half of it.
-        ctx.request_repaint_after(self.redraw_every());
-    }
-}
-
-/// What draws the window: a software rasteriser takes a core's worth of
-/// CPU to redraw it at the capture rate, which the encoder needs more.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Renderer {
-    Gpu(String),
-    Software(String),
-}
-
-impl Renderer {
-    fn of(gl: &eframe::glow::Context) -> Renderer {
-        use eframe::glow::HasContext;
-        // SAFETY: a query of the context eframe made current for this frame.
-        let name = unsafe { gl.get_parameter_string(eframe::glow::RENDERER) };
-        let software = ["llvmpipe", "softpipe", "swrast", "SwiftShader"].iter().any(|s| name.contains(s));
-        if software { Renderer::Software(name) } else { Renderer::Gpu(name) }
+        ctx.request_repaint_after(Renderer::redraw_every(self.renderer.as_ref()));
     }
 }
 
 impl OnAirApp {
-    /// How often the window redraws: each captured frame with a GPU, every
-    /// other one when it is drawn in software.
-    fn redraw_every(&self) -> Duration {
-        match self.renderer {
-            Some(Renderer::Software(_)) => Duration::from_millis(66),
-            _ => Duration::from_millis(33),
-        }
-    }
-
     /// Logs UI frame build times (p50, p99) every ten seconds.
     fn record_frame_time(&mut self, took: Duration) {
         if self.frame_times.len() == 2000 {

@@ -5,6 +5,7 @@ pub mod app;
 pub mod background;
 pub mod command;
 pub mod panels;
+pub mod renderer;
 pub mod scene_store;
 pub mod secrets;
 pub mod settings;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::target_setting::{TargetId, TargetKind, TargetSecrets, TargetSetting};
 use crate::engine::{AudioChoice, VideoChoice};
 use crate::mixer::{InputSettings, InputSource, InputSpec};
-use crate::scene::SceneCollection;
+use crate::scene::{Scene, SceneCollection};
 
 /// The video source; saved as `test` or the camera's index.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +87,12 @@ impl From<MicrophoneSetting> for String {
     }
 }
 
+/// Where one of the mixer's inputs lives in the settings.
+enum InputSlot {
+    Microphone,
+    Extra(usize),
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
@@ -147,22 +153,35 @@ impl Settings {
         if inputs.is_empty() { AudioChoice::None } else { AudioChoice::Mix(inputs) }
     }
 
+    /// The scene the picture is, when scenes are on.
+    pub fn scene_on_air(&self) -> Option<&Scene> {
+        self.scenes.current_scene().filter(|_| self.use_scenes)
+    }
+
+    /// Where input `index` of [`Settings::mix_inputs`] is kept.
+    fn input_slot(&self, index: usize) -> Option<InputSlot> {
+        let extra = match (self.microphone.input().is_some(), index) {
+            (true, 0) => return Some(InputSlot::Microphone),
+            (true, n) => n - 1,
+            (false, n) => n,
+        };
+        (extra < self.extra_inputs.len()).then_some(InputSlot::Extra(extra))
+    }
+
     /// Input `index` of [`Settings::mix_inputs`]'s settings.
     pub fn input_settings_mut(&mut self, index: usize) -> Option<&mut InputSettings> {
-        match (self.microphone.input().is_some(), index) {
-            (true, 0) => Some(&mut self.microphone_settings),
-            (true, n) => self.extra_inputs.get_mut(n - 1).map(|input| &mut input.settings),
-            (false, n) => self.extra_inputs.get_mut(n).map(|input| &mut input.settings),
+        match self.input_slot(index)? {
+            InputSlot::Microphone => Some(&mut self.microphone_settings),
+            InputSlot::Extra(n) => Some(&mut self.extra_inputs[n].settings),
         }
     }
 
     /// Removes input `index` of [`Settings::mix_inputs`]: the microphone goes to None.
     pub fn remove_input(&mut self, index: usize) {
-        match (self.microphone.input().is_some(), index) {
-            (true, 0) => self.microphone = MicrophoneSetting::Off,
-            (true, n) if n <= self.extra_inputs.len() => drop(self.extra_inputs.remove(n - 1)),
-            (false, n) if n < self.extra_inputs.len() => drop(self.extra_inputs.remove(n)),
-            _ => {}
+        match self.input_slot(index) {
+            Some(InputSlot::Microphone) => self.microphone = MicrophoneSetting::Off,
+            Some(InputSlot::Extra(n)) => drop(self.extra_inputs.remove(n)),
+            None => {}
         }
     }
 
