@@ -60,3 +60,17 @@ start_xvfb() { # size
     for i in $(seq 50); do xdpyinfo -display "$DISPLAY_NUMBER" >/dev/null 2>&1 && return 0; sleep 0.1; done
     echo "Xvfb did not start on $DISPLAY_NUMBER" >&2; return 1
 }
+
+# Starts `onair serve` with no ladder on free loopback ports, its output in
+# DIR/serve.log: sets SERVER (its PID), RTMP (the ingest URL before the key),
+# SRT (the ingest URL before its query) and HTTP (no trailing slash).
+start_onair_serve() { # bin dir
+    "$1" serve --no-ladder --rtmp 127.0.0.1:0 --srt 127.0.0.1:0 --http 127.0.0.1:0 >"$2/serve.log" 2>/dev/null &
+    SERVER=$!
+    local i
+    for i in $(seq 100); do grep -q '^onair: HTTP' "$2/serve.log" && break; sleep 0.1; done
+    RTMP="$(sed -n 's/^onair: RTMP ingest \(.*\)\/KEY$/\1/p' "$2/serve.log")"
+    SRT="$(sed -n 's/^onair: SRT ingest \(srt:\/\/[^?]*\).*/\1/p' "$2/serve.log")"
+    HTTP="$(sed -n 's/^onair: HTTP \([^ ]*\).*$/\1/p' "$2/serve.log" | head -1)"
+    HTTP="${HTTP%/}"
+}

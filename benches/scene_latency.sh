@@ -13,13 +13,10 @@ ROUNDS="${2:-2}"
 BIN="${ONAIR_BIN:-target/release/onair}"
 [ -x "$BIN" ] || cargo build --release
 TMP="$(mktemp -d /tmp/onair-scene-latency.XXXXXX)"
-"$BIN" serve --no-ladder --rtmp 127.0.0.1:0 --srt 127.0.0.1:0 --http 127.0.0.1:0 >"$TMP/serve.log" 2>/dev/null &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; rm -rf "$TMP"' EXIT
-for _ in $(seq 100); do grep -q '^onair: HTTP' "$TMP/serve.log" && break; sleep 0.1; done
-RTMP="$(sed -n 's/^onair: RTMP ingest \(.*\)\/KEY$/\1/p' "$TMP/serve.log")"
-HTTP="$(sed -n 's/^onair: HTTP \([^ ]*\).*$/\1/p' "$TMP/serve.log" | head -1)"
-HTTP="${HTTP%/}"
+. benches/common.sh
+SERVER=
+trap 'kill ${SERVER:-} 2>/dev/null || true; rm -rf "$TMP"' EXIT
+start_onair_serve "$BIN" "$TMP"
 cat >"$TMP/scene.toml" <<'SCENE'
 name = "bench"
 [[layers]]

@@ -9,14 +9,10 @@ BIN="${ONAIR_BIN:-target/release/onair}"
 FILE=benches/.cache/ingest_1080p30_6M_60s.flv
 [ -s "$FILE" ] || benches/ingest_vs_nginx_rtmp.sh --prepare-only
 TMP="$(mktemp -d /tmp/onair-srt-bench.XXXXXX)"
-"$BIN" serve --no-ladder --rtmp 127.0.0.1:0 --srt 127.0.0.1:0 --http 127.0.0.1:0 >"$TMP/serve.out" 2>/dev/null &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null; rm -rf "$TMP"' EXIT
-for _ in $(seq 100); do grep -q '^onair: HTTP' "$TMP/serve.out" && break; sleep 0.1; done
-RTMP="$(sed -n 's/^onair: RTMP ingest \(.*\)\/KEY$/\1/p' "$TMP/serve.out")"
-SRT="$(sed -n 's/^onair: SRT ingest \(srt:\/\/[^?]*\).*/\1/p' "$TMP/serve.out")"
-HTTP="$(sed -n 's/^onair: HTTP \(.*\)\/$/\1/p' "$TMP/serve.out")"
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+SERVER=
+trap 'kill ${SERVER:-} 2>/dev/null; rm -rf "$TMP"' EXIT
+start_onair_serve "$BIN" "$TMP"
 cpu_for() { # label url format
     local before after
     before="$(cpu_ticks "$SERVER")"
