@@ -62,10 +62,10 @@ fn bind(addr: SocketAddr, what: &'static str, config_key: &'static str, flag: &'
     listen().map_err(|error| ServeError::Bind { what, addr, config_key, flag, error })
 }
 
-/// A thread of its own for RTMP ingest and the forwards' drivers: a
+/// A thread of its own for RTMP handshakes and the forwards' drivers: a
 /// single-threaded runtime wakes for a read with none of the work-stealing
-/// scheduler's hand-offs, and a forward's frame, pushed from the ingest task,
-/// wakes its driver on the same thread. HTTP stays on the workers.
+/// scheduler's hand-offs. A publishing RTMP connection leaves it for a reader
+/// thread of its own (`ingest::rtmp`). HTTP stays on the workers.
 fn media_runtime() -> std::io::Result<tokio::runtime::Handle> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let handle = runtime.handle().clone();

@@ -1,5 +1,6 @@
 //! The RTMP ingest driver: accepts TCP connections and feeds the hub.
 
+use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,9 @@ use crate::server::metrics::Metrics;
 
 /// A connection that sends nothing for this long is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a refused peer is given to read why before the connection closes.
+const LINGER: Duration = Duration::from_millis(500);
+const READ_BUFFER: usize = 64 * 1024;
 
 /// Why one RTMP connection was closed; the log line names its peer.
 #[derive(Debug, thiserror::Error)]
@@ -44,9 +48,10 @@ pub async fn serve(listener: TcpListener, hub: Arc<Hub>) {
                 Metrics::add(&hub.metrics.connections_accepted, 1);
                 let hub = hub.clone();
                 tokio::spawn(async move {
-                    if let Err(reason) = handle_connection(socket, peer, &hub).await {
-                        Metrics::add(&hub.metrics.ingest_errors, 1);
-                        tracing::warn!(%peer, "RTMP connection closed: {reason}");
+                    match handshake(socket, peer, &hub).await {
+                        Ok(Handshake::Publishing(socket, session)) => read_published(socket, *session, hub),
+                        Ok(Handshake::Closed) => {}
+                        Err(reason) => report(&hub, peer, reason),
                     }
                 });
             }
@@ -58,13 +63,60 @@ pub async fn serve(listener: TcpListener, hub: Arc<Hub>) {
     }
 }
 
-async fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: &Hub) -> Result<(), RtmpIngestError> {
+fn report(hub: &Hub, peer: SocketAddr, reason: RtmpIngestError) {
+    Metrics::add(&hub.metrics.ingest_errors, 1);
+    tracing::warn!(%peer, "RTMP connection closed: {reason}");
+}
+
+/// One connection's protocol state, fed the bytes it sends.
+struct Session {
+    peer: SocketAddr,
+    connection: RtmpServerConnection,
+    depacketizer: FlvDepacketizer,
+    publisher: Option<Publisher>,
+}
+
+/// What one read asks of the socket: bytes to send back, then go on or close.
+struct Reply {
+    outgoing: Vec<u8>,
+    outcome: Result<bool, RtmpIngestError>,
+}
+
+impl Session {
+    fn new(peer: SocketAddr, hub: &Hub) -> Self {
+        let config = &hub.config().rtmp;
+        let connection = RtmpServerConnection::new(&config.app, config.max_message_bytes);
+        Session { peer, connection, depacketizer: FlvDepacketizer::default(), publisher: None }
+    }
+
+    fn receive(&mut self, bytes: &[u8], hub: &Hub, arrived: std::time::Instant) -> Reply {
+        Metrics::add(&hub.metrics.bytes_in, bytes.len() as u64);
+        let outcome = match self.connection.receive(bytes) {
+            Ok(events) => handle_events(events, &mut self.connection, &mut self.depacketizer, &mut self.publisher, hub, self.peer, arrived),
+            Err(error) => Err(error.into()),
+        };
+        Reply { outgoing: self.connection.take_outgoing(), outcome }
+    }
+
+    fn disconnected(&self) {
+        if let Some(publisher) = &self.publisher {
+            tracing::info!(peer = %self.peer, key = publisher.key(), "publisher disconnected");
+        }
+    }
+}
+
+enum Handshake {
+    Publishing(std::net::TcpStream, Box<Session>),
+    Closed,
+}
+
+/// Runs a connection on the runtime until its publish is accepted: the
+/// handshake and commands of many idle or hostile connections cost one task
+/// each, not a thread.
+async fn handshake(mut socket: TcpStream, peer: SocketAddr, hub: &Hub) -> Result<Handshake, RtmpIngestError> {
     let _ = socket.set_nodelay(true);
-    let config = &hub.config().rtmp;
-    let mut connection = RtmpServerConnection::new(&config.app, config.max_message_bytes);
-    let mut depacketizer = FlvDepacketizer::default();
-    let mut publisher: Option<Publisher> = None;
-    let mut buffer = vec![0u8; 64 * 1024];
+    let mut session = Session::new(peer, hub);
+    let mut buffer = vec![0u8; READ_BUFFER];
     // One timer for the connection, moved on only when it fires: a timeout
     // around every read would add and remove a timer entry per read.
     let idle = tokio::time::sleep(IDLE_TIMEOUT);
@@ -83,31 +135,69 @@ async fn handle_connection(mut socket: TcpStream, peer: SocketAddr, hub: &Hub) -
         };
         let read = match read {
             Err(error) => return Err(RtmpIngestError::Read(error)),
+            Ok(0) => return Ok(Handshake::Closed),
+            Ok(n) => n,
+        };
+        last_read = tokio::time::Instant::now();
+        let reply = session.receive(&buffer[..read], hub, std::time::Instant::now());
+        if !reply.outgoing.is_empty() {
+            socket.write_all(&reply.outgoing).await.map_err(RtmpIngestError::Write)?;
+        }
+        match reply.outcome {
+            Ok(true) if session.publisher.is_some() => {
+                let socket = socket.into_std().map_err(RtmpIngestError::Read)?;
+                return Ok(Handshake::Publishing(socket, Box::new(session)));
+            }
+            Ok(true) => {}
+            Ok(false) => return Ok(Handshake::Closed),
+            Err(error) => {
+                linger(&mut socket).await;
+                return Err(error);
+            }
+        }
+    }
+}
+
+/// Reads a publishing connection on a thread of its own with blocking reads:
+/// one system call per arrival, where the runtime would add an epoll wait and
+/// a task wake-up to each (a fifth of ingest's CPU).
+fn read_published(socket: std::net::TcpStream, session: Session, hub: Arc<Hub>) {
+    let peer = session.peer;
+    let key = session.publisher.as_ref().map(|publisher| publisher.key().to_string()).unwrap_or_default();
+    let spawned = std::thread::Builder::new().name(format!("rtmp {key}")).spawn(move || {
+        if let Err(reason) = read_blocking(socket, session, &hub) {
+            report(&hub, peer, reason);
+        }
+    });
+    if let Err(error) = spawned {
+        tracing::warn!(%peer, key, "RTMP publisher dropped: no thread to read it: {error}");
+    }
+}
+
+fn read_blocking(mut socket: std::net::TcpStream, mut session: Session, hub: &Hub) -> Result<(), RtmpIngestError> {
+    socket.set_nonblocking(false).map_err(RtmpIngestError::Read)?;
+    socket.set_read_timeout(Some(IDLE_TIMEOUT)).map_err(RtmpIngestError::Read)?;
+    let mut buffer = vec![0u8; READ_BUFFER];
+    loop {
+        let read = match socket.read(&mut buffer) {
+            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => return Err(RtmpIngestError::Idle),
+            Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+            Err(error) => return Err(RtmpIngestError::Read(error)),
             Ok(0) => {
-                if let Some(publisher) = &publisher {
-                    tracing::info!(%peer, key = publisher.key(), "publisher disconnected");
-                }
+                session.disconnected();
                 return Ok(());
             }
             Ok(n) => n,
         };
-        last_read = tokio::time::Instant::now();
-        let arrived = std::time::Instant::now();
-        Metrics::add(&hub.metrics.bytes_in, read as u64);
-        let events = connection.receive(&buffer[..read]);
-        let outcome = match events {
-            Ok(events) => handle_events(events, &mut connection, &mut depacketizer, &mut publisher, hub, peer, arrived),
-            Err(error) => Err(error.into()),
-        };
-        let outgoing = connection.take_outgoing();
-        if !outgoing.is_empty() {
-            socket.write_all(&outgoing).await.map_err(RtmpIngestError::Write)?;
+        let reply = session.receive(&buffer[..read], hub, std::time::Instant::now());
+        if !reply.outgoing.is_empty() {
+            socket.write_all(&reply.outgoing).map_err(RtmpIngestError::Write)?;
         }
-        match outcome {
+        match reply.outcome {
             Ok(true) => {}
             Ok(false) => return Ok(()),
             Err(error) => {
-                linger(&mut socket).await;
+                linger_blocking(&mut socket);
                 return Err(error);
             }
         }
@@ -199,5 +289,16 @@ async fn linger(socket: &mut TcpStream) {
     let _ = socket.shutdown().await;
     let mut sink = [0u8; 4096];
     let drain = async { while matches!(socket.read(&mut sink).await, Ok(n) if n > 0) {} };
-    let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
+    let _ = tokio::time::timeout(LINGER, drain).await;
+}
+
+fn linger_blocking(socket: &mut std::net::TcpStream) {
+    let _ = socket.shutdown(std::net::Shutdown::Write);
+    let deadline = std::time::Instant::now() + LINGER;
+    let mut sink = [0u8; 4096];
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()).filter(|left| !left.is_zero()) {
+        if socket.set_read_timeout(Some(left)).is_err() || !matches!(socket.read(&mut sink), Ok(n) if n > 0) {
+            return;
+        }
+    }
 }
