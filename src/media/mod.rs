@@ -2,6 +2,7 @@
 //! bitstream parsers. No sockets, no threads, no clocks.
 
 pub mod aac;
+pub mod bgrx;
 pub mod bits;
 pub mod codec;
 pub mod flv;

@@ -8,6 +8,7 @@
 use std::ffi::c_int;
 use std::ptr;
 
+use super::bgrx;
 use crate::ffmpeg::{self, AVPixelFormat, SWS_AREA, SWS_BICUBIC, SwsContext};
 use crate::native::LoadError;
 
@@ -113,6 +114,19 @@ impl<'a> Planes<'a> {
     }
 }
 
+/// Converts an even-sized BGRx picture into the tight I420 `out` of the
+/// same size without libswscale (`bgrx`); false, and nothing written, for
+/// any other picture.
+pub fn convert_bgrx(source: &Planes, out: &mut [u8]) -> Result<bool, ScaleError> {
+    let (w, h) = (source.width, source.height);
+    if source.format != PixelFormat::Bgr0 || w % 2 != 0 || h % 2 != 0 || out.len() < PixelFormat::I420.size(w, h) {
+        return Ok(false);
+    }
+    source.check()?;
+    bgrx::bgrx_to_i420(source.data[0], source.strides[0], w, h, out);
+    Ok(true)
+}
+
 /// Scales any picture to one size and format; keeps libswscale's context
 /// while the source's size and format stay.
 pub struct Scaler {
@@ -136,6 +150,17 @@ impl Scaler {
 
     /// Scales `source` into `out`, resized to a tight picture of the output size and format.
     pub fn scale(&mut self, source: &Planes, out: &mut Vec<u8>) -> Result<(), ScaleError> {
+        let (w, h) = (self.width, self.height);
+        if self.output == PixelFormat::I420 && (source.width, source.height) == (w, h) && source.format == PixelFormat::Bgr0 {
+            out.resize(self.output.size(w, h), 0);
+            if convert_bgrx(source, out)? {
+                return Ok(());
+            }
+        }
+        self.scale_with_libswscale(source, out)
+    }
+
+    pub(crate) fn scale_with_libswscale(&mut self, source: &Planes, out: &mut Vec<u8>) -> Result<(), ScaleError> {
         source.check()?;
         let (w, h) = (self.width, self.height);
         out.resize(self.output.size(w, h), 0);

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use super::source::{self, LayerSource, SourceKey};
 use super::spec::{Crop, Layer, Scene};
 use crate::capture::clock::{CaptureClock, CaptureTime};
-use crate::media::scale::{PixelFormat, Planes, Scaler};
+use crate::media::scale::{PixelFormat, Planes, Scaler, convert_bgrx};
 use crate::media::stamp;
 
 /// A layer's place on the canvas, in even pixels so chroma lines up.
@@ -141,6 +141,19 @@ impl Compositor {
             let rect = Rect::of(layer, Some((picture.planes.width, picture.planes.height)), (cw, ch));
             let crop = layer.crop;
             let planes = cropped(picture.planes, crop);
+            // A screen shown whole at its own size over the whole canvas (the
+            // usual background) is converted straight onto it: no copy.
+            let whole_canvas = rect == Rect { x: 0, y: 0, width: cw, height: ch } && (planes.width, planes.height) == (cw, ch);
+            if whole_canvas && layer.opacity >= 1.0 {
+                match convert_bgrx(&planes, canvas) {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(error) => {
+                        composed.warnings.push((layer.label(), error.to_string()));
+                        continue;
+                    }
+                }
+            }
             let output = if planes.format.has_alpha() { PixelFormat::Yuva420 } else { PixelFormat::I420 };
             let placed_key = PlacedKey { source: key, width: rect.width, height: rect.height, crop };
             let placed = self.placed.entry(placed_key.clone()).or_insert_with(|| Placed {
