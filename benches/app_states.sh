@@ -19,7 +19,7 @@ start_xvfb 1366x768
 
 # A server of its own for the custom target, to stop under the live app.
 RTMP="$(free_port)"; HTTP="$(free_port)"
-"$BIN" serve --rtmp "127.0.0.1:$RTMP" --srt 127.0.0.1:0 --http "127.0.0.1:$HTTP" --no-ladder >"$TMP/serve.log" 2>&1 &
+"$BIN" serve --webrtc 127.0.0.1:0 --rtmp "127.0.0.1:$RTMP" --srt 127.0.0.1:0 --http "127.0.0.1:$HTTP" --no-ladder >"$TMP/serve.log" 2>&1 &
 SERVE=$!; PIDS+=("$SERVE")
 wait_port 127.0.0.1 "$HTTP" 20
 CLOSED="$(free_port)"

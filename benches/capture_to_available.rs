@@ -67,7 +67,7 @@ fn main() {
         return;
     }
     let seconds: u64 = args.iter().skip(1).find(|a| !a.starts_with("--")).and_then(|s| s.parse().ok()).unwrap_or(60);
-    let (server, Announced { rtmp, srt, http }) = serve("[segments]\ntarget_ms = 1000\n[ladder]\nenabled = false\n");
+    let (server, Announced { rtmp, srt, http, .. }) = serve("[segments]\ntarget_ms = 1000\n[ladder]\nenabled = false\n");
     let _rtmp_publisher = publish("2", seconds + 5, &format!("{rtmp}/over-rtmp"));
     let _srt_publisher = publish("2", seconds + 5, &format!("{srt}?streamid=publish:live/over-srt&latency=120"));
     let end = Instant::now() + Duration::from_secs(seconds);

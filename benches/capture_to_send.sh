@@ -9,7 +9,7 @@ SECONDS_TO_RUN="${1:-30}"
 BIN="${ONAIR_BIN:-target/release/onair}"
 [ -x "$BIN" ] || cargo build --release
 LOG="$(mktemp /tmp/onair-latency.XXXXXX)"
-"$BIN" serve --no-ladder --rtmp 127.0.0.1:0 --http 127.0.0.1:0 >"$LOG" 2>/dev/null &
+"$BIN" serve --webrtc 127.0.0.1:0 --no-ladder --rtmp 127.0.0.1:0 --http 127.0.0.1:0 >"$LOG" 2>/dev/null &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; rm -f "$LOG"' EXIT
 for _ in $(seq 100); do grep -q '^onair: RTMP' "$LOG" && break; sleep 0.1; done

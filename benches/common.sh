@@ -65,7 +65,7 @@ start_xvfb() { # size
 # DIR/serve.log: sets SERVER (its PID), RTMP (the ingest URL before the key),
 # SRT (the ingest URL before its query) and HTTP (no trailing slash).
 start_onair_serve() { # bin dir
-    "$1" serve --no-ladder --rtmp 127.0.0.1:0 --srt 127.0.0.1:0 --http 127.0.0.1:0 >"$2/serve.log" 2>/dev/null &
+    "$1" serve --webrtc 127.0.0.1:0 --no-ladder --rtmp 127.0.0.1:0 --srt 127.0.0.1:0 --http 127.0.0.1:0 >"$2/serve.log" 2>/dev/null &
     SERVER=$!
     local i
     for i in $(seq 100); do grep -q '^onair: HTTP' "$2/serve.log" && break; sleep 0.1; done

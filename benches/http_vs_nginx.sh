@@ -41,7 +41,7 @@ NGINX="http://$HOST:$N_HTTP"
 PL_PATH="/live/$KEY/video/playlist.m3u8"
 
 # ---------------------------------------------------------------- onair + publisher
-"$BIN" serve --rtmp "$HOST:$O_RTMP" --http "$HOST:$O_HTTP" >"$TMP/onair.log" 2>&1 &
+"$BIN" serve --webrtc 127.0.0.1:0 --rtmp "$HOST:$O_RTMP" --http "$HOST:$O_HTTP" >"$TMP/onair.log" 2>&1 &
 ONAIR_PID=$!; PIDS+=("$ONAIR_PID")
 wait_port "$HOST" "$O_HTTP" 20; wait_port "$HOST" "$O_RTMP" 20
 grep '^onair:' "$TMP/onair.log" | sed 's/^/   /'

@@ -10,7 +10,7 @@ BIN="${ONAIR_BIN:-$ROOT/target/release/onair}"
 SECONDS_IDLE="${1:-30}"
 [ -x "$BIN" ] || { echo "missing binary $BIN (cargo build --release)" >&2; exit 1; }
 TMP="$(mktemp -d /tmp/onair-idle.XXXXXX)"
-printf '[rtmp]\nlisten = "127.0.0.1:0"\n[srt]\nlisten = "127.0.0.1:0"\n[http]\nlisten = "127.0.0.1:0"\n' >"$TMP/config.toml"
+printf '[rtmp]\nlisten = "127.0.0.1:0"\n[srt]\nlisten = "127.0.0.1:0"\n[http]\nlisten = "127.0.0.1:0"\n[webrtc]\nlisten = "127.0.0.1:0"\n' >"$TMP/config.toml"
 "$BIN" serve --config "$TMP/config.toml" >/dev/null 2>&1 &
 PID=$!
 trap 'kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$TMP"' EXIT

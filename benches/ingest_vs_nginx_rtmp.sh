@@ -60,7 +60,7 @@ while [ "$O_HTTP" = "$O_RTMP" ]; do O_HTTP="$(free_port)"; done
 while [ "$N_RTMP" = "$O_RTMP" ] || [ "$N_RTMP" = "$O_HTTP" ]; do N_RTMP="$(free_port)"; done
 
 # ---------------------------------------------------------------- onair
-"$BIN" serve --no-ladder --rtmp "$HOST:$O_RTMP" --http "$HOST:$O_HTTP" >"$TMP/onair.log" 2>&1 &
+"$BIN" serve --webrtc 127.0.0.1:0 --no-ladder --rtmp "$HOST:$O_RTMP" --http "$HOST:$O_HTTP" >"$TMP/onair.log" 2>&1 &
 ONAIR_PID=$!; PIDS+=("$ONAIR_PID")
 wait_port "$HOST" "$O_HTTP" 20
 wait_port "$HOST" "$O_RTMP" 20

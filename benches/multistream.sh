@@ -35,7 +35,7 @@ trap stop_all EXIT
 sink() { # name
     local http
     SINK_RTMP="$(free_port)"; SINK_SRT="$(free_port)"; http="$(free_port)"
-    NO_COLOR=1 "${SINK_CPUS[@]}" "$BIN" serve --no-ladder --rtmp "$HOST:$SINK_RTMP" --srt "$HOST:$SINK_SRT" --http "$HOST:$http" >"$TMP/sink-$1.log" 2>&1 &
+    NO_COLOR=1 "${SINK_CPUS[@]}" "$BIN" serve --webrtc 127.0.0.1:0 --no-ladder --rtmp "$HOST:$SINK_RTMP" --srt "$HOST:$SINK_SRT" --http "$HOST:$http" >"$TMP/sink-$1.log" 2>&1 &
     PIDS+=("$!")
     wait_port "$HOST" "$http" 20
 }
@@ -67,7 +67,7 @@ onair_server() { # name extra-toml
     SERVER_RTMP="$(free_port)"; http="$(free_port)"; srt="$(free_port)"
     printf '[rtmp]\nlisten = "%s:%s"\n[srt]\nlisten = "%s:%s"\n[http]\nlisten = "%s:%s"\n[ladder]\nenabled = false\n%b' \
         "$HOST" "$SERVER_RTMP" "$HOST" "$srt" "$HOST" "$http" "$2" >"$TMP/$1.toml"
-    NO_COLOR=1 "${MEASURED_CPUS[@]}" "$BIN" serve --config "$TMP/$1.toml" >"$TMP/$1.log" 2>&1 &
+    NO_COLOR=1 "${MEASURED_CPUS[@]}" "$BIN" serve --webrtc 127.0.0.1:0 --config "$TMP/$1.toml" >"$TMP/$1.log" 2>&1 &
     SERVER_PID=$!; PIDS+=("$SERVER_PID")
     wait_port "$HOST" "$http" 20
     SERVER_HTTP="$http"

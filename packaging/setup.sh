@@ -12,6 +12,8 @@ packages=(
   libavcodec-dev libavutil-dev libswscale-dev
   # the mixer records any sound server source (microphones, the desktop's monitor) with libpulse-simple
   libpulse-dev
+  # WebRTC audio: Opus through the system libopus
+  libopus-dev
   # peers the tests and benchmarks run against
   ffmpeg nginx libnginx-mod-rtmp libnginx-mod-stream srt-tools wrk iproute2 procps curl chromium
   # a microphone stand-in: PulseAudio with a null sink, reached through ALSA

@@ -125,6 +125,9 @@ struct ServeArgs {
     /// HTTP listen address (config: http.listen) [default: 127.0.0.1:8080].
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
+    /// WebRTC (WHEP) UDP address, one port for every peer (config: webrtc.listen) [default: 127.0.0.1:8189].
+    #[arg(long, value_name = "ADDR")]
+    webrtc: Option<SocketAddr>,
     /// Serve each stream's source rendition only: no transcoded ladder (config: ladder.enabled).
     #[arg(long)]
     no_ladder: bool,
@@ -239,6 +242,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(addr) = args.http {
         config.http.listen = addr;
     }
+    if let Some(addr) = args.webrtc {
+        config.webrtc.listen = addr;
+    }
     if args.no_ladder {
         config.ladder.enabled = false;
     }
@@ -251,7 +257,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let app = config.rtmp.app.clone();
         let server = onair::server::start(config).await?;
         // One machine-readable line per listener, for scripts and tests.
-        for line in onair::server::announce::lines(server.rtmp_addr, server.srt_addr, server.http_addr, &app) {
+        for line in onair::server::announce::lines(server.rtmp_addr, server.srt_addr, server.http_addr, server.webrtc_addr, &app) {
             println!("{line}");
         }
         tracing::info!("ready: publish to rtmp://{}/{app}/KEY, watch http://{}/live/KEY/index.m3u8", server.rtmp_addr, server.http_addr);
@@ -268,7 +274,7 @@ fn desktop() -> anyhow::Result<()> {
         onair::gui::run(onair::gui::GuiOptions::from_env())
     } else {
         onair::terminal::say("onair: no display found, so running the bundled server only (`onair serve`); `onair --help` lists the rest");
-        serve(ServeArgs { config: None, rtmp: None, srt: None, http: None, no_ladder: false, print_config: false })
+        serve(ServeArgs { config: None, rtmp: None, srt: None, http: None, webrtc: None, no_ladder: false, print_config: false })
     }
 }
 

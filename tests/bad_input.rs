@@ -145,7 +145,7 @@ fn a_busy_port_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_onair"))
-        .args(["serve", "--rtmp", "127.0.0.1:0", "--http", &format!("127.0.0.1:{port}")])
+        .args(["serve", "--webrtc", "127.0.0.1:0", "--rtmp", "127.0.0.1:0", "--http", &format!("127.0.0.1:{port}")])
         .output()
         .unwrap();
     assert!(!output.status.success());

@@ -1,6 +1,6 @@
 //! The web player page in headless Chromium (driven by tests/browser/play.mjs
-//! through playwright-core): LL-HLS and classic HLS through hls.js and
-//! low-latency DASH through dash.js play the
+//! through playwright-core): LL-HLS and classic HLS through hls.js,
+//! low-latency DASH through dash.js and WebRTC over WHEP play the
 //! engine's test pattern, glass-to-glass latency is read from the capture
 //! stamp in decoded frames, and playback carries on across a publisher reconnect.
 
@@ -99,6 +99,29 @@ fn ll_hls_hls_and_ll_dash_play_in_chromium_with_glass_to_glass_from_the_capture_
         assert!(p50 > 0.0 && p50 < budget_ms, "{mode}: glass-to-glass p50 {p50} ms: {report}");
         eprintln!("{mode}: glass-to-glass p50 {p50} ms, p95 {} ms", g2g["p95"]);
     }
+}
+
+#[test]
+fn webrtc_plays_over_whep_in_chromium_with_sound_well_under_a_second_behind() {
+    let _turn = one_at_a_time();
+    let server = Server::start("");
+    let _engine = Engine::start(&server, "rtc", 40);
+    wait_for("the first segment", Duration::from_secs(20), || server.get("/live/rtc/index.m3u8"));
+    let page = page_of(&server, "rtc");
+    let report = play(&page, "webrtc", 10);
+    let log = || server.log();
+    assert_eq!(report["engine"], "webrtc", "{report}\nserver log:\n{}", log());
+    assert_played(&report, 7.0);
+    let tracks = &report["webrtc"];
+    assert_eq!((tracks["videoTracks"].as_u64(), tracks["audioTracks"].as_u64()), (Some(1), Some(1)), "a picture and a sound track: {report}");
+    let g2g = &report["glassToGlass"];
+    assert!(g2g["count"].as_u64().unwrap_or(0) >= 5, "the stamp is read from decoded frames: {report}");
+    let p50 = g2g["p50"].as_f64().unwrap();
+    // LL-HLS's budget in this file is 4 s; WebRTC's must be far below it.
+    assert!(p50 > 0.0 && p50 < 1000.0, "webrtc: glass-to-glass p50 {p50} ms: {report}");
+    eprintln!("webrtc: glass-to-glass p50 {p50} ms, p95 {} ms, startup {} s", g2g["p95"], report["startupSeconds"]);
+    let metrics = server.get("/metrics").expect("/metrics");
+    assert!(metrics.contains("onair_webrtc_sent_bytes_total"), "{metrics}");
 }
 
 #[test]

@@ -38,7 +38,9 @@ impl Drop for Killed {
 /// unless it says otherwise) and waits for the addresses it announces.
 pub fn serve(config: &str) -> (Killed, Announced) {
     let path = std::env::temp_dir().join(format!("onair-bench-{}.toml", std::process::id()));
-    let toml = format!("[rtmp]\nlisten = \"127.0.0.1:0\"\n[srt]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\n{config}");
+    let toml = format!(
+        "[rtmp]\nlisten = \"127.0.0.1:0\"\n[srt]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\n[webrtc]\nlisten = \"127.0.0.1:0\"\n{config}"
+    );
     std::fs::write(&path, toml).expect("write the server config");
     let mut child = Command::new(binary()).args(["serve", "--config"]).arg(&path).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("onair serve");
     let stdout = child.stdout.take().expect("stdout");

@@ -124,7 +124,12 @@ pub async fn start_bundled_server() -> anyhow::Result<ServerInfo> {
     let mut moved = Vec::new();
     let tcp_free = |addr: SocketAddr| std::net::TcpListener::bind(addr).is_ok();
     let udp_free = |addr: SocketAddr| std::net::UdpSocket::bind(addr).is_ok();
-    for (name, addr, udp) in [("RTMP", &mut config.rtmp.listen, false), ("SRT", &mut config.srt.listen, true), ("HTTP", &mut config.http.listen, false)] {
+    for (name, addr, udp) in [
+        ("RTMP", &mut config.rtmp.listen, false),
+        ("SRT", &mut config.srt.listen, true),
+        ("HTTP", &mut config.http.listen, false),
+        ("WebRTC", &mut config.webrtc.listen, true),
+    ] {
         let (chosen, notice) = pick_port(name, *addr, |a| if udp { udp_free(a) } else { tcp_free(a) }).map_err(|message| anyhow::anyhow!(message))?;
         *addr = chosen;
         moved.extend(notice);

@@ -12,35 +12,41 @@ pub struct Announced {
     pub srt: String,
     /// `http://ADDR`, without a trailing slash.
     pub http: String,
+    /// `udp://ADDR`, the port WebRTC media flows through; announced before the others.
+    pub webrtc: Option<String>,
 }
 
-pub fn lines(rtmp: SocketAddr, srt: SocketAddr, http: SocketAddr, app: &str) -> [String; 3] {
+pub fn lines(rtmp: SocketAddr, srt: SocketAddr, http: SocketAddr, webrtc: SocketAddr, app: &str) -> [String; 4] {
     [
+        format!("onair: WebRTC udp://{webrtc}"),
         format!("onair: RTMP ingest rtmp://{rtmp}/{app}/KEY"),
         format!("onair: SRT ingest srt://{srt}?streamid=publish:{app}/KEY"),
         format!("onair: HTTP http://{http}/"),
     ]
 }
 
-/// Collects the three lines, in any order, among other output.
+/// Collects the lines, in any order, among other output.
 #[derive(Default)]
 pub struct AnnouncementReader {
+    webrtc: Option<String>,
     rtmp: Option<String>,
     srt: Option<String>,
     http: Option<String>,
 }
 
 impl AnnouncementReader {
-    /// Reads one line; returns the addresses once all three are known.
+    /// Reads one line; returns the addresses once RTMP's, SRT's and HTTP's are known.
     pub fn read(&mut self, line: &str) -> Option<Announced> {
-        if let Some(url) = line.strip_prefix("onair: RTMP ingest ") {
+        if let Some(url) = line.strip_prefix("onair: WebRTC ") {
+            self.webrtc = Some(url.to_string());
+        } else if let Some(url) = line.strip_prefix("onair: RTMP ingest ") {
             self.rtmp = Some(url.trim_end_matches("/KEY").to_string());
         } else if let Some(url) = line.strip_prefix("onair: SRT ingest ") {
             self.srt = Some(url.split('?').next().unwrap_or(url).to_string());
         } else if let Some(url) = line.strip_prefix("onair: HTTP ") {
             self.http = Some(url.trim_end_matches('/').to_string());
         }
-        Some(Announced { rtmp: self.rtmp.clone()?, srt: self.srt.clone()?, http: self.http.clone()? })
+        Some(Announced { rtmp: self.rtmp.clone()?, srt: self.srt.clone()?, http: self.http.clone()?, webrtc: self.webrtc.clone() })
     }
 }
 
@@ -52,11 +58,18 @@ mod tests {
     fn reads_what_it_writes() {
         let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
         let mut reader = AnnouncementReader::default();
-        let [rtmp, srt, http] = lines(addr, addr, addr, "live");
+        let [webrtc, rtmp, srt, http] = lines(addr, addr, addr, addr, "live");
         assert_eq!(reader.read("noise"), None);
+        assert_eq!(reader.read(&webrtc), None);
         assert_eq!(reader.read(&http), None);
         assert_eq!(reader.read(&rtmp), None);
         let announced = reader.read(&srt).unwrap();
-        assert_eq!(announced, Announced { rtmp: "rtmp://127.0.0.1:1/live".into(), srt: "srt://127.0.0.1:1".into(), http: "http://127.0.0.1:1".into() });
+        let expected = Announced {
+            rtmp: "rtmp://127.0.0.1:1/live".into(),
+            srt: "srt://127.0.0.1:1".into(),
+            http: "http://127.0.0.1:1".into(),
+            webrtc: Some("udp://127.0.0.1:1".into()),
+        };
+        assert_eq!(announced, expected);
     }
 }

@@ -11,6 +11,7 @@ pub struct ServerConfig {
     pub rtmp: RtmpConfig,
     pub srt: SrtConfig,
     pub http: HttpConfig,
+    pub webrtc: WebRtcConfig,
     pub segments: SegmentConfig,
     pub streams: StreamRules,
     pub ladder: LadderConfig,
@@ -97,6 +98,24 @@ impl Default for SrtConfig {
 pub struct HttpConfig {
     /// Where playlists, segments, the API and metrics are served.
     pub listen: SocketAddr,
+}
+
+/// WebRTC viewers (WHEP): every peer on one UDP port, ICE-lite.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebRtcConfig {
+    /// The UDP port WebRTC media flows through, for every peer.
+    pub listen: SocketAddr,
+    /// Addresses the server is reached at from outside (behind NAT, or when
+    /// `listen` is a wildcard), offered as candidates on the listen port.
+    /// Empty: the listen address itself.
+    pub public_ips: Vec<std::net::IpAddr>,
+}
+
+impl Default for WebRtcConfig {
+    fn default() -> Self {
+        WebRtcConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8189)), public_ips: Vec::new() }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -20,6 +20,14 @@ pub struct Metrics {
     pub ingest_errors: AtomicU64,
     pub connections_accepted: AtomicU64,
     pub publishes_refused: AtomicU64,
+    /// WebRTC viewers connected or connecting.
+    pub webrtc_viewers: AtomicU64,
+    pub webrtc_bytes_sent: AtomicU64,
+    pub webrtc_nacks: AtomicU64,
+    /// Keyframe requests, PLI and FIR.
+    pub webrtc_keyframe_requests: AtomicU64,
+    pub webrtc_packets_lost: AtomicU64,
+    pub webrtc_refused: AtomicU64,
     /// By status code, 100..=599; counted without a lock, as every request is.
     http_requests: StatusCounts,
     /// Microseconds from a frame's arrival to the segment it completed being listed.
@@ -58,6 +66,13 @@ impl Metrics {
         counter.fetch_add(amount, Ordering::Relaxed);
     }
 
+    pub fn add_webrtc(&self, counts: &crate::server::webrtc::peer::PeerCounts) {
+        Metrics::add(&self.webrtc_bytes_sent, counts.bytes_sent);
+        Metrics::add(&self.webrtc_nacks, counts.nacks);
+        Metrics::add(&self.webrtc_keyframe_requests, counts.plis + counts.firs);
+        Metrics::add(&self.webrtc_packets_lost, counts.packets_lost);
+    }
+
     pub fn count_http(&self, status: u16) {
         if let Some(count) = status.checked_sub(100).and_then(|i| self.http_requests.0.get(usize::from(i))) {
             count.fetch_add(1, Ordering::Relaxed);
@@ -87,6 +102,30 @@ impl Metrics {
         gauge(&mut out, "onair_ingest_errors_total", "Publisher connections closed for bad input.", "counter", self.ingest_errors.load(Ordering::Relaxed));
         gauge(&mut out, "onair_ingest_connections_total", "Publisher connections accepted.", "counter", self.connections_accepted.load(Ordering::Relaxed));
         gauge(&mut out, "onair_publishes_refused_total", "Publish requests refused.", "counter", self.publishes_refused.load(Ordering::Relaxed));
+        gauge(&mut out, "onair_webrtc_viewers", "WebRTC (WHEP) viewers connected or connecting.", "gauge", self.webrtc_viewers.load(Ordering::Relaxed));
+        gauge(
+            &mut out,
+            "onair_webrtc_sent_bytes_total",
+            "Bytes sent to WebRTC viewers, retransmissions included.",
+            "counter",
+            self.webrtc_bytes_sent.load(Ordering::Relaxed),
+        );
+        gauge(&mut out, "onair_webrtc_nacks_total", "NACKs WebRTC viewers sent.", "counter", self.webrtc_nacks.load(Ordering::Relaxed));
+        gauge(
+            &mut out,
+            "onair_webrtc_keyframe_requests_total",
+            "PLIs and FIRs WebRTC viewers sent.",
+            "counter",
+            self.webrtc_keyframe_requests.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "onair_webrtc_packets_lost_total",
+            "Packets WebRTC viewers reported lost.",
+            "counter",
+            self.webrtc_packets_lost.load(Ordering::Relaxed),
+        );
+        gauge(&mut out, "onair_webrtc_refused_total", "WHEP offers refused.", "counter", self.webrtc_refused.load(Ordering::Relaxed));
         if let Some((p50, p99, count)) = self.listing_delay_percentiles() {
             out.push_str("# HELP onair_segment_listing_delay_seconds From the arrival of the frame that completes a segment to the segment being listed.\n# TYPE onair_segment_listing_delay_seconds summary\n");
             let _ = writeln!(out, "onair_segment_listing_delay_seconds{{quantile=\"0.5\"}} {:.6}", p50 as f64 / 1e6);

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod package;
 pub mod record;
 pub mod serve;
+pub mod webrtc;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,6 +38,8 @@ pub enum ServeError {
     Record { directory: std::path::PathBuf, error: std::io::Error },
     #[error("cannot start the thread for RTMP ingest and forwards: {error}")]
     Media { error: std::io::Error },
+    #[error(transparent)]
+    WebRtc(#[from] webrtc::endpoint::EndpointError),
 }
 
 /// A running server: its bound addresses and the hub.
@@ -44,6 +47,8 @@ pub struct RunningServer {
     pub rtmp_addr: SocketAddr,
     pub srt_addr: SocketAddr,
     pub http_addr: SocketAddr,
+    /// Where WebRTC peers send their media.
+    pub webrtc_addr: SocketAddr,
     pub hub: Arc<Hub>,
 }
 
@@ -83,7 +88,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     let recorder = record::Recorder::start(&config.record)
         .map_err(|error| ServeError::Record { directory: config.record.directory.clone().unwrap_or_default(), error })?;
     let media = media_runtime().map_err(|error| ServeError::Media { error })?;
-    let hub = Arc::new(Hub::new(config, Arc::new(Metrics::default())).with_recorder(recorder).with_runtime(media.clone()));
+    let metrics = Arc::new(Metrics::default());
+    let webrtc = webrtc::endpoint::Endpoint::start(&config.webrtc, metrics.clone())?;
+    let webrtc_addr = webrtc.candidates[0];
+    let hub = Arc::new(Hub::new(config, metrics).with_recorder(recorder).with_runtime(media.clone()).with_webrtc(webrtc));
     let srt =
         ingest::srt::bind(&hub).map_err(|error| ServeError::Bind { what: "SRT", addr: srt_listen, config_key: "srt.listen", flag: "--srt ADDR", error })?;
     let srt_addr = srt.local_addr();
@@ -110,7 +118,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
         }
     });
     tokio::spawn(end_streams_when_due(hub.clone()));
-    Ok(RunningServer { rtmp_addr, srt_addr, http_addr, hub })
+    Ok(RunningServer { rtmp_addr, srt_addr, http_addr, webrtc_addr, hub })
 }
 
 /// Ends streams whose publisher did not come back, and forgets ended ones,

@@ -2,7 +2,7 @@
 //
 //   node tests/browser/play.mjs URL MODE SECONDS [--switch-levels] [--screenshot PATH]
 //
-// URL is the player page (http://127.0.0.1:8080/live/KEY/); MODE is llhls, hls or dash and
+// URL is the player page (http://127.0.0.1:8080/live/KEY/); MODE is llhls, hls, dash or webrtc and
 // is put into the URL's query. Once the video has started, the page's window.onairPlayer
 // hook is sampled every 500 ms for SECONDS seconds. --switch-levels forces each rendition
 // in turn, spread over the run, then goes back to auto. --screenshot saves a PNG at the end.
@@ -17,13 +17,14 @@
 //   latency {p50, max}             the page's latency to the live edge, seconds
 //   glassToGlass {count, p50, p95} capture stamp to screen, ms (count 0: no stamp seen)
 //   levels [{height, bitrate}], switched [{level, at, height, bitrate, accepted, reached}]
+//   webrtc              WebRTC only: {nacks, plis, lost, rtt, audioTracks, videoTracks} at the end
 //   errors              page exceptions, console errors and the player's own error notes
 // Exits 0 whenever it ran (the caller judges the numbers), 2 when Chromium or
 // playwright-core is missing, 1 on bad arguments.
 
 import { existsSync } from "node:fs";
 
-const USAGE = "usage: node tests/browser/play.mjs URL llhls|hls|dash SECONDS [--switch-levels] [--screenshot PATH]";
+const USAGE = "usage: node tests/browser/play.mjs URL llhls|hls|dash|webrtc SECONDS [--switch-levels] [--screenshot PATH]";
 const CHROMIUM = process.env.ONAIR_CHROMIUM || "/usr/bin/chromium";
 const START_TIMEOUT_MS = 30_000;
 const SAMPLE_MS = 500;
@@ -43,7 +44,7 @@ function parseArgs(argv) {
   }
   if (positional.length !== 3) return null;
   const [url, mode, seconds] = positional;
-  if (!["llhls", "hls", "dash"].includes(mode)) return null;
+  if (!["llhls", "hls", "dash", "webrtc"].includes(mode)) return null;
   const secs = Number(seconds);
   if (!Number.isFinite(secs) || secs <= 0) return null;
   try {
@@ -99,6 +100,8 @@ async function main() {
       "--disable-sync",
       "--disable-quic",
       "--no-first-run",
+      // WebRTC peers on loopback: the server's candidate is 127.0.0.1.
+      "--allow-loopback-in-peer-connection",
     ],
   });
   const result = {
@@ -115,6 +118,7 @@ async function main() {
     latency: { p50: null, max: null },
     startupSeconds: null,
     engine: null,
+    webrtc: null,
   };
   const began = Date.now();
   try {
@@ -227,7 +231,9 @@ async function main() {
 
       const end = await page.evaluate(() => {
         const p = window.onairPlayer;
-        return { stats: p.stats(), glass: [...(p.glassToGlass || [])], errors: [...(p.errors || [])] };
+        const media = document.querySelector("video").srcObject;
+        const tracks = media ? { audioTracks: media.getAudioTracks().length, videoTracks: media.getVideoTracks().length } : {};
+        return { stats: p.stats(), glass: [...(p.glassToGlass || [])], errors: [...(p.errors || [])], tracks };
       });
       const lastStep = end.stats.currentTime - last.currentTime;
       if (lastStep > 0 && lastStep < 5) advanced += lastStep;
@@ -235,6 +241,7 @@ async function main() {
       result.decodedFrames = end.stats.decodedFrames;
       result.droppedFrames = end.stats.droppedFrames;
       result.levels = end.stats.levels;
+      if (end.stats.webrtc) result.webrtc = { ...end.stats.webrtc, ...end.tracks };
       result.latency = {
         p50: percentile(latencies, 50),
         max: latencies.length ? Math.max(...latencies) : null,

@@ -31,6 +31,8 @@ pub struct Server {
     /// `srt://127.0.0.1:PORT`
     pub srt: String,
     pub http: String,
+    /// `udp://127.0.0.1:PORT`, where WebRTC media flows.
+    pub webrtc: Option<String>,
     pub log: std::sync::Arc<std::sync::Mutex<String>>,
     _config: tempfile_path::TempPath,
 }
@@ -55,7 +57,8 @@ impl Server {
         let path = std::env::temp_dir().join(format!("onair-test-{}-{}.toml", std::process::id(), unique()));
         let http = if config.contains("[http]") { String::new() } else { "[http]\nlisten = \"127.0.0.1:0\"\n".to_string() };
         let srt = if config.contains("[srt]") { String::new() } else { "[srt]\nlisten = \"127.0.0.1:0\"\n".to_string() };
-        let toml = format!("{http}{srt}{config}");
+        let webrtc = if config.contains("[webrtc]") { String::new() } else { "[webrtc]\nlisten = \"127.0.0.1:0\"\n".to_string() };
+        let toml = format!("{http}{srt}{webrtc}{config}");
         std::fs::write(&path, toml).expect("write test config");
         let mut child = Command::new(env!("CARGO_BIN_EXE_onair"))
             .args(["serve", "--config"])
@@ -90,7 +93,7 @@ impl Server {
                 break announced;
             }
         };
-        Server { child, rtmp: announced.rtmp, srt: announced.srt, http: announced.http, log, _config: tempfile_path::TempPath(path) }
+        Server { child, rtmp: announced.rtmp, srt: announced.srt, http: announced.http, webrtc: announced.webrtc, log, _config: tempfile_path::TempPath(path) }
     }
 
     pub fn rtmp_url(&self, key: &str) -> String {

@@ -24,6 +24,8 @@ use crate::server::ladder::{Ladder, LadderStatus, RungSink, SourceFrame};
 use crate::server::metrics::Metrics;
 use crate::server::package::cmaf::rung::RungFrame;
 use crate::server::record::{Recorder, Recording};
+use crate::server::webrtc::endpoint::Endpoint;
+use crate::server::webrtc::feed::RtcFeed;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum StreamState {
@@ -78,6 +80,8 @@ pub struct LiveStream {
     ladder: Mutex<Option<Ladder>>,
     /// The destinations the stream is pushed to, if any.
     pub forwards: Option<Forwards>,
+    /// What its WebRTC viewers are sent.
+    pub rtc: Arc<RtcFeed>,
     /// The packager's snapshots, read without its lock: requests never wait
     /// while a frame is packaged and the playlists rendered.
     snapshots: watch::Receiver<Arc<StreamSnapshot>>,
@@ -171,6 +175,8 @@ pub struct Hub {
     recorder: Option<Arc<Recorder>>,
     /// Where forwards to `[[forward]]` destinations run.
     runtime: Option<tokio::runtime::Handle>,
+    /// The WebRTC port, when the server runs one.
+    webrtc: Option<Arc<Endpoint>>,
 }
 
 impl Hub {
@@ -184,6 +190,7 @@ impl Hub {
             expiry_changed: Arc::new(tokio::sync::Notify::new()),
             recorder: None,
             runtime: None,
+            webrtc: None,
         }
     }
 
@@ -197,6 +204,16 @@ impl Hub {
     pub fn with_runtime(mut self, runtime: tokio::runtime::Handle) -> Hub {
         self.runtime = Some(runtime);
         self
+    }
+
+    /// Serves WebRTC viewers through `endpoint`.
+    pub fn with_webrtc(mut self, endpoint: Arc<Endpoint>) -> Hub {
+        self.webrtc = Some(endpoint);
+        self
+    }
+
+    pub fn webrtc(&self) -> Option<&Arc<Endpoint>> {
+        self.webrtc.as_ref()
     }
 
     pub fn recorder(&self) -> Option<&Arc<Recorder>> {
@@ -283,6 +300,7 @@ impl Hub {
         if let Some(forwards) = &stream.forwards {
             forwards.begin_session();
         }
+        stream.rtc.begin_session();
         stream.set_state(StreamState::Live);
         let ladder = (self.ladder_on() && self.config.ladder.covers(key)).then(|| self.config.ladder.clone());
         Ok(Publisher { stream, session, metrics: self.metrics.clone(), ladder, expiry_changed: self.expiry_changed.clone() })
@@ -309,6 +327,7 @@ impl Hub {
             viewers: Mutex::new(HashMap::new()),
             ladder: Mutex::new(None),
             forwards: self.runtime.as_ref().and_then(|runtime| Forwards::start(key, &self.config.forward, runtime)),
+            rtc: Arc::new(RtcFeed::new(key, self.webrtc.as_ref().map(|endpoint| endpoint.sender()))),
             created: Instant::now(),
         });
         streams.insert(key.to_string(), stream.clone());
@@ -433,6 +452,7 @@ impl Publisher {
         if let Some(forwards) = &self.stream.forwards {
             forwards.configure(&config);
         }
+        self.stream.rtc.configure(&config);
         self.stream.packager().configure(config, wall_now());
         Ok(())
     }
@@ -443,6 +463,7 @@ impl Publisher {
         if let Some(forwards) = &self.stream.forwards {
             forwards.push(&frame);
         }
+        self.stream.rtc.push(&frame);
         let for_ladder = (frame.kind == TrackKind::Video && self.ladder.is_some()).then(|| (frame.data.clone(), frame.keyframe));
         let (segments, placed) = {
             let mut packager = self.stream.packager();

@@ -100,7 +100,8 @@ impl LiveRequest {
     /// one that is, asked with a method other than GET or HEAD, or not UTF-8.
     fn read(request: &Request, peer: SocketAddr) -> Option<Result<LiveRequest, Response>> {
         let (key, path) = request.uri().path().strip_prefix("/live/")?.split_once('/')?;
-        if path.is_empty() {
+        // WHEP sessions are the router's.
+        if path.is_empty() || path == "whep" || path.starts_with("whep/") {
             return None;
         }
         if request.method() != Method::GET && request.method() != Method::HEAD {

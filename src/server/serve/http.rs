@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use bytes::Bytes;
 use serde::Serialize;
 use tower::util::MapResponseLayer;
@@ -31,6 +31,8 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .route("/metrics", get(metrics))
         .route("/live/{key}", get(to_player_page))
         .route("/live/{key}/", get(player_page))
+        .route("/live/{key}/whep", post(crate::server::webrtc::whep::offer).options(crate::server::webrtc::whep::preflight))
+        .route("/live/{key}/whep/{id}", delete(crate::server::webrtc::whep::stop).options(crate::server::webrtc::whep::preflight))
         .route("/assets/{name}", get(asset))
         .fallback(not_found)
         .layer(MapResponseLayer::new({
@@ -57,7 +59,7 @@ async fn to_player_page(Path(key): Path<String>) -> Response {
     response
 }
 
-fn urlencode_path(text: &str) -> String {
+pub(crate) fn urlencode_path(text: &str) -> String {
     text.bytes().map(|b| if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
@@ -94,9 +96,13 @@ struct StreamReport {
     segments_produced: u64,
     forced_cuts: u64,
     viewers: usize,
+    /// WebRTC (WHEP) viewers connected or connecting.
+    webrtc_viewers: usize,
     target_duration: Option<u32>,
     hls: String,
     dash: String,
+    /// Where a WHEP player POSTs its offer.
+    whep: String,
     /// What players are offered: the source's video, the ladder's rungs, the audio.
     renditions: Vec<RenditionReport>,
     /// The transcoding ladder: each rung running, shed or failed, with its lag and CPU.
@@ -189,9 +195,11 @@ fn report(stream: &LiveStream, now: Instant) -> StreamReport {
         segments_produced: segments,
         forced_cuts: forced,
         viewers: stream.viewers(now),
+        webrtc_viewers: stream.rtc.viewers(),
         target_duration: window.target_duration,
         hls: format!("/live/{}/index.m3u8", stream.key),
         dash: format!("/live/{}/manifest.mpd", stream.key),
+        whep: format!("/live/{}/whep", stream.key),
         renditions: window.tracks().map(|t| rendition_report(&stream.key, t)).collect(),
         ladder: stream.ladder_status(),
         forwards: stream.forwards.as_ref().map(|f| f.report()).unwrap_or_default(),

@@ -22,7 +22,7 @@ pub fn common_headers(hub: &Hub, mut response: Response) -> Response {
     hub.metrics.count_http(response.status().as_u16());
     let headers = response.headers_mut();
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Content-Length, Date"));
+    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Content-Length, Date, Location"));
     response
 }
 

@@ -1,0 +1,10 @@
+//! WebRTC viewers (WHEP): every live stream played in the browser a few
+//! hundred milliseconds behind its publisher. Peers share one UDP port
+//! (`endpoint`), each a str0m session (`peer`); a stream's media is made
+//! once for all of them (`feed`, with its Opus from the AAC: `opus`).
+
+pub mod endpoint;
+pub mod feed;
+pub mod opus;
+pub mod peer;
+pub mod whep;

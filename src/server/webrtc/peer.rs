@@ -1,0 +1,194 @@
+//! One WebRTC viewer: its str0m `Rtc` (ICE, DTLS, SRTP, RTCP), the media
+//! lines it receives on, and whether it has had its first keyframe.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::format::Codec;
+use str0m::media::{MediaKind, MediaTime, Mid, Pt};
+use str0m::net::Transmit;
+use str0m::{Event, IceConnectionState, Input, Output, Rtc};
+
+use super::feed::{RtcMedia, Watching};
+use crate::media::frame::TrackKind;
+use crate::server::metrics::Metrics;
+
+/// A viewer whose ICE and DTLS are not up by then is given up on: a
+/// browser that never sends a check would otherwise be kept for ever.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What a viewer's transport reported, summed over its life.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PeerCounts {
+    pub bytes_sent: u64,
+    pub nacks: u64,
+    pub plis: u64,
+    pub firs: u64,
+    pub packets_lost: u64,
+}
+
+impl PeerCounts {
+    pub fn add(&mut self, other: &PeerCounts) {
+        self.bytes_sent += other.bytes_sent;
+        self.nacks += other.nacks;
+        self.plis += other.plis;
+        self.firs += other.firs;
+        self.packets_lost += other.packets_lost;
+    }
+}
+
+pub struct Peer {
+    pub id: u64,
+    pub key: Arc<str>,
+    rtc: Rtc,
+    video: Option<Mid>,
+    audio: Option<Mid>,
+    video_pt: Option<Pt>,
+    audio_pt: Option<Pt>,
+    connected: bool,
+    /// Video is sent from a keyframe on: before it a decoder has nothing to start from.
+    joined: bool,
+    created: Instant,
+    pub timeout: Instant,
+    pub counts: PeerCounts,
+    /// Counts reported so far, per media line: RTCP's are totals.
+    reported: [PeerCounts; 2],
+    metrics: Arc<Metrics>,
+    _watching: Watching,
+}
+
+impl Peer {
+    pub fn new(id: u64, key: Arc<str>, rtc: Rtc, watching: Watching, metrics: Arc<Metrics>, now: Instant) -> Peer {
+        Peer {
+            id,
+            key,
+            rtc,
+            video: None,
+            audio: None,
+            video_pt: None,
+            audio_pt: None,
+            connected: false,
+            joined: false,
+            created: now,
+            timeout: now,
+            counts: PeerCounts::default(),
+            reported: [PeerCounts::default(); 2],
+            metrics,
+            _watching: watching,
+        }
+    }
+
+    pub fn accepts(&self, input: &Input) -> bool {
+        self.rtc.accepts(input)
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.rtc.is_alive()
+    }
+
+    pub fn handle(&mut self, input: Input) {
+        if let Err(error) = self.rtc.handle_input(input) {
+            tracing::info!(key = %self.key, peer = self.id, "WebRTC viewer dropped: {error}");
+            self.rtc.disconnect();
+        }
+    }
+
+    /// Ends the session politely (RTCP BYE, DTLS close), as a WHEP DELETE asks.
+    pub fn close(&mut self) {
+        self.rtc.disconnect();
+    }
+
+    /// Writes one frame or packet; video waits for a keyframe.
+    pub fn send(&mut self, media: &RtcMedia) {
+        if !self.connected {
+            return;
+        }
+        let (mid, pt) = match media.track {
+            TrackKind::Video => {
+                if !self.joined && !media.keyframe {
+                    return;
+                }
+                (self.video, self.video_pt)
+            }
+            TrackKind::Audio => (self.audio, self.audio_pt),
+        };
+        let (Some(mid), Some(pt)) = (mid, pt) else { return };
+        let Some(writer) = self.rtc.writer(mid) else { return };
+        let Some(frequency) = str0m::media::Frequency::new(media.time.base.ticks_per_second()) else { return };
+        let time = MediaTime::new(media.time.value.max(0) as u64, frequency);
+        match writer.write(pt, media.wallclock, time, media.data.clone()) {
+            Ok(()) => self.joined |= media.track == TrackKind::Video,
+            Err(error) => tracing::debug!(key = %self.key, peer = self.id, "WebRTC write refused: {error}"),
+        }
+    }
+
+    /// Runs the session until it next needs time to pass: sends what it has
+    /// to send, takes its events, and notes when it wants to be woken.
+    pub fn drive(&mut self, send: &mut impl FnMut(&Transmit), now: Instant) {
+        if !self.connected && now.duration_since(self.created) > CONNECT_TIMEOUT {
+            tracing::info!(key = %self.key, peer = self.id, "WebRTC viewer gave up: no connection within {CONNECT_TIMEOUT:?}");
+            self.rtc.disconnect();
+        }
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(at)) => {
+                    self.timeout = at;
+                    return;
+                }
+                Ok(Output::Transmit(transmit)) => send(&transmit),
+                Ok(Output::Event(event)) => self.event(event),
+                Err(error) => {
+                    tracing::info!(key = %self.key, peer = self.id, "WebRTC viewer dropped: {error}");
+                    self.rtc.disconnect();
+                    self.timeout = now + Duration::from_secs(3600);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn event(&mut self, event: Event) {
+        match event {
+            Event::Connected => {
+                tracing::info!(key = %self.key, peer = self.id, "WebRTC viewer connected");
+                self.connected = true;
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                tracing::info!(key = %self.key, peer = self.id, "WebRTC viewer left");
+                self.rtc.disconnect();
+            }
+            Event::MediaAdded(added) => {
+                let codec = if added.kind == MediaKind::Video { Codec::H264 } else { Codec::Opus };
+                let pt = self.rtc.writer(added.mid).and_then(|w| w.payload_params().find(|p| p.spec().codec == codec).map(|p| p.pt()));
+                match added.kind {
+                    MediaKind::Video => (self.video, self.video_pt) = (Some(added.mid), pt),
+                    MediaKind::Audio => (self.audio, self.audio_pt) = (Some(added.mid), pt),
+                }
+            }
+            // The source's keyframes come when its publisher makes them: a
+            // viewer that asks (PLI, FIR; counted from the reports below)
+            // waits for the next, within a GOP.
+            Event::KeyframeRequest(_) => {}
+            Event::MediaEgressStats(stats) => {
+                let line = usize::from(Some(stats.mid) == self.audio);
+                let reported = &mut self.reported[line];
+                let lost = stats.remote.map_or(0, |r| r.packets_lost);
+                let delta = |now: u64, before: &mut u64| {
+                    let d = now.saturating_sub(*before);
+                    *before = now.max(*before);
+                    d
+                };
+                let new = PeerCounts {
+                    bytes_sent: delta(stats.bytes, &mut reported.bytes_sent),
+                    nacks: delta(stats.nacks, &mut reported.nacks),
+                    plis: delta(stats.plis, &mut reported.plis),
+                    firs: delta(stats.firs, &mut reported.firs),
+                    packets_lost: delta(lost, &mut reported.packets_lost),
+                };
+                self.counts.add(&new);
+                self.metrics.add_webrtc(&new);
+            }
+            _ => {}
+        }
+    }
+}
