@@ -1,14 +1,15 @@
-//! WHEP's refusals and the WebRTC port's resilience, against a real server:
-//! an offer that is not SDP, the wrong content type, a stream that is not
-//! live, a source with B-frames (which WebRTC players would show out of
-//! order), and garbage on the UDP port, none of which disturbs the rest.
+//! WebRTC against a real server: headless Chromium publishing over WHIP
+//! (H.264 + Opus from a canvas and WebAudio) into HLS, DASH and the ladder;
+//! WHEP's and WHIP's refusals (an offer that is not SDP, the wrong content
+//! type, a stream that is not live, a source with B-frames, a wrong bearer
+//! token); and garbage on the UDP port, none of which disturbs the rest.
 
 mod common;
 
 use std::net::UdpSocket;
 use std::time::Duration;
 
-use common::{Publisher, Server, wait_for};
+use common::{Publisher, Server, decode_count, repo_path, require, run, wait_for};
 
 const BAD_SDP: &str = "v=0\r\nthis is not an offer\r\n";
 
@@ -89,4 +90,66 @@ fn garbage_on_the_webrtc_port_is_dropped_and_the_server_carries_on() {
     wait_for("a stream after the garbage", Duration::from_secs(20), || server.get("/live/after/index.m3u8"));
     let (status, _) = offer(&server, "after", "application/sdp", BAD_SDP);
     assert_eq!(status, 400, "WHEP still answers");
+}
+
+/// Runs tests/browser/whip.mjs for `seconds`; returns its JSON report.
+fn publish_from_chromium(url: &str, seconds: u32, token: Option<&str>) -> serde_json::Value {
+    require("node");
+    assert!(std::path::Path::new("/usr/bin/chromium").exists(), "Chromium is not installed: run packaging/setup.sh");
+    assert!(repo_path("node_modules/playwright-core").exists(), "playwright-core is not installed: run packaging/setup.sh");
+    let mut command = std::process::Command::new("node");
+    command.arg(repo_path("tests/browser/whip.mjs")).args([url, &seconds.to_string()]);
+    if let Some(token) = token {
+        command.args(["--token", token]);
+    }
+    let output = command.stdin(std::process::Stdio::null()).output().expect("run node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "whip.mjs failed: {}\n{stdout}", String::from_utf8_lossy(&output.stderr));
+    let line = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no report from whip.mjs: {stdout}"));
+    serde_json::from_str(line).expect("whip.mjs report is JSON")
+}
+
+#[test]
+fn chromium_publishes_over_whip_into_hls_dash_and_the_ladder() {
+    let server = Server::start_exact("[rtmp]\nlisten = \"127.0.0.1:0\"\npublish_secret = \"s3cret-token\"\n[streams]\ngrace_seconds = 30.0\n");
+    let url = server.url("/live/browser/whip");
+    let refused = publish_from_chromium(&url, 1, Some("wrong"));
+    assert_eq!(refused["status"], 401, "a wrong bearer token is refused: {refused}");
+    assert!(refused["error"].as_str().unwrap_or("").contains("wrong publish secret"), "{refused}");
+
+    let report = publish_from_chromium(&url, 12, Some("s3cret-token"));
+    let log = || server.log();
+    assert_eq!(report["status"], 201, "{report}\n{}", log());
+    assert_eq!(report["connected"], true, "{report}\n{}", log());
+    assert_eq!((report["videoCodec"].as_str(), report["audioCodec"].as_str()), (Some("video/H264"), Some("audio/opus")), "{report}");
+    assert_eq!(report["deleted"], 200, "the session is DELETEd: {report}");
+    // The DELETE ends the publish: the stream waits for its publisher, its segments closed.
+    let api = wait_for("the publisher to be gone", Duration::from_secs(10), || {
+        let text = server.get("/api/streams")?;
+        text.contains("waiting-for-publisher").then_some(text)
+    });
+    assert!(api.contains("\"protocol\": \"webrtc\"") || api.contains("\"protocol\":\"webrtc\""), "{api}");
+
+    // The source rendition and the AAC made from the Opus decode without an error.
+    let video = server.url("/live/browser/video/playlist.m3u8");
+    let frames = decode_count(&video, "v");
+    // Chromium sends what it manages on a busy two-core machine: 10 to 30 frames a second.
+    assert!(frames >= 100, "about ten seconds of video: {frames} frames\n{}", log());
+    let audio = server.url("/live/browser/audio/playlist.m3u8");
+    decode_count(&audio, "a");
+    let (ok, codec, stderr) =
+        run("ffprobe", &["-v", "error", "-select_streams", "a:0", "-show_entries", "stream=codec_name,sample_rate", "-of", "csv=p=0", &audio]);
+    assert!(ok && codec.lines().next() == Some("aac,48000"), "the sound is AAC at 48 kHz: {codec} {stderr}");
+    let (_, duration, _) = run("ffprobe", &["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", &audio]);
+    let seconds: f64 = duration.trim().parse().unwrap_or(0.0);
+    assert!(seconds >= 8.0, "about ten seconds of sound: {seconds} s\n{}", log());
+    // Segments follow the segment target although browsers make keyframes only when asked.
+    let playlist = server.get("/live/browser/video/playlist.m3u8").unwrap();
+    let longest = playlist.lines().filter_map(|l| l.strip_prefix("#EXTINF:")).filter_map(|d| d.trim_end_matches(',').parse::<f64>().ok()).fold(0.0, f64::max);
+    assert!(longest > 0.0 && longest <= 3.5, "segments near the 2 s target: the longest is {longest} s\n{playlist}");
+    // The ladder made its rungs from the WebRTC source, and DASH lists them too.
+    let rung = server.url("/live/browser/360p/playlist.m3u8");
+    assert!(decode_count(&rung, "v") > 0, "the 360p rung decodes");
+    let mpd = server.get("/live/browser/manifest.mpd").expect("the MPD");
+    assert!(mpd.contains("mp4a.40.2") && mpd.contains("height=\"360\""), "{mpd}");
 }

@@ -43,6 +43,8 @@ pub enum StreamState {
 pub enum IngestProtocol {
     Rtmp,
     Srt,
+    #[serde(rename = "webrtc")]
+    WebRtc,
 }
 
 impl std::fmt::Display for IngestProtocol {
@@ -50,6 +52,7 @@ impl std::fmt::Display for IngestProtocol {
         f.write_str(match self {
             IngestProtocol::Rtmp => "rtmp",
             IngestProtocol::Srt => "srt",
+            IngestProtocol::WebRtc => "webrtc",
         })
     }
 }

@@ -27,6 +27,13 @@ impl PublishName {
     }
 }
 
+impl PublishName {
+    /// A key and the secret that came apart from it (WHIP's bearer token).
+    pub fn with_secret(key: &str, secret: Option<&str>) -> PublishName {
+        PublishName { key: key.to_string(), secret: secret.map(str::to_string) }
+    }
+}
+
 fn secret_in(query: &str) -> Option<String> {
     let value = query.split('&').find_map(|pair| pair.strip_prefix("secret="))?;
     // A malformed escape is kept as it came, and then simply fails to match.

@@ -70,6 +70,9 @@ impl Service<Request> for ConnectionService {
 
     fn call(&mut self, request: Request) -> Self::Future {
         let Some(live) = LiveRequest::read(&request, self.peer) else {
+            let mut request = request;
+            // WHIP names its publisher by the address it posted from.
+            request.extensions_mut().insert(axum::extract::ConnectInfo(self.peer));
             let mut router = self.router.clone();
             return Box::pin(async move { router.call(request).await });
         };
@@ -100,8 +103,9 @@ impl LiveRequest {
     /// one that is, asked with a method other than GET or HEAD, or not UTF-8.
     fn read(request: &Request, peer: SocketAddr) -> Option<Result<LiveRequest, Response>> {
         let (key, path) = request.uri().path().strip_prefix("/live/")?.split_once('/')?;
-        // WHEP sessions are the router's.
-        if path.is_empty() || path == "whep" || path.starts_with("whep/") {
+        // WHEP and WHIP sessions are the router's.
+        let session = |name: &str| path == name || path.strip_prefix(name).is_some_and(|rest| rest.starts_with('/'));
+        if path.is_empty() || session("whep") || session("whip") {
             return None;
         }
         if request.method() != Method::GET && request.method() != Method::HEAD {

@@ -33,6 +33,8 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .route("/live/{key}/", get(player_page))
         .route("/live/{key}/whep", post(crate::server::webrtc::whep::offer).options(crate::server::webrtc::whep::preflight))
         .route("/live/{key}/whep/{id}", delete(crate::server::webrtc::whep::stop).options(crate::server::webrtc::whep::preflight))
+        .route("/live/{key}/whip", post(crate::server::webrtc::whip::offer).options(crate::server::webrtc::whep::preflight))
+        .route("/live/{key}/whip/{id}", delete(crate::server::webrtc::whep::stop).options(crate::server::webrtc::whep::preflight))
         .route("/assets/{name}", get(asset))
         .fallback(not_found)
         .layer(MapResponseLayer::new({

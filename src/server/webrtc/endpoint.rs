@@ -15,8 +15,8 @@ use str0m::{Input, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
-use super::feed::{RtcMedia, Watching};
-use super::peer::{Peer, PeerCounts};
+use super::feed::RtcMedia;
+use super::peer::{Peer, PeerCounts, Role};
 use crate::server::config::WebRtcConfig;
 use crate::server::metrics::Metrics;
 
@@ -84,10 +84,10 @@ impl Endpoint {
         self.commands.clone()
     }
 
-    /// Hands a negotiated session to the endpoint; returns its id (the WHEP resource).
-    pub fn add(&self, key: &str, rtc: Rtc, watching: Watching) -> u64 {
+    /// Hands a negotiated session to the endpoint; returns its id (the WHEP or WHIP resource).
+    pub fn add(&self, key: &str, rtc: Rtc, role: Role) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let peer = Peer::new(id, key.into(), rtc, watching, self.metrics.clone(), Instant::now());
+        let peer = Peer::new(id, key.into(), rtc, role, self.metrics.clone(), Instant::now());
         let _ = self.commands.send(Command::Add(Box::new(peer)));
         id
     }
@@ -145,7 +145,9 @@ impl Peers {
         match command {
             Command::Add(mut peer) => {
                 peer.drive(&mut transmit(socket), now);
-                self.metrics.webrtc_viewers.fetch_add(1, Ordering::Relaxed);
+                if matches!(peer.role(), Role::Viewer(_)) {
+                    self.metrics.webrtc_viewers.fetch_add(1, Ordering::Relaxed);
+                }
                 self.list.push(*peer);
             }
             Command::Close { key, id } => {
@@ -200,8 +202,10 @@ impl Peers {
                 return true;
             }
             let PeerCounts { bytes_sent, nacks, plis, firs, packets_lost } = peer.counts;
-            tracing::info!(key = %peer.key, peer = peer.id, bytes_sent, nacks, plis, firs, packets_lost, "WebRTC viewer closed");
-            metrics.webrtc_viewers.fetch_sub(1, Ordering::Relaxed);
+            tracing::info!(key = %peer.key, peer = peer.id, bytes_sent, nacks, plis, firs, packets_lost, "WebRTC {} closed", peer.role().noun());
+            if matches!(peer.role(), Role::Viewer(_)) {
+                metrics.webrtc_viewers.fetch_sub(1, Ordering::Relaxed);
+            }
             false
         });
         let alive: std::collections::HashSet<u64> = self.list.iter().map(|p| p.id).collect();

@@ -5,6 +5,8 @@
 
 pub mod endpoint;
 pub mod feed;
+pub mod ingest;
 pub mod opus;
 pub mod peer;
 pub mod whep;
+pub mod whip;

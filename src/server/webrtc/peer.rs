@@ -1,15 +1,18 @@
-//! One WebRTC viewer: its str0m `Rtc` (ICE, DTLS, SRTP, RTCP), the media
-//! lines it receives on, and whether it has had its first keyframe.
+//! One WebRTC peer: its str0m `Rtc` (ICE, DTLS, SRTP, RTCP) and what it is
+//! for: a viewer (the media lines it receives on, whether it has had its
+//! first keyframe) or a WHIP publisher (its media into the hub).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use str0m::format::Codec;
+use str0m::media::{Frequency, KeyframeRequestKind};
 use str0m::media::{MediaKind, MediaTime, Mid, Pt};
 use str0m::net::Transmit;
 use str0m::{Event, IceConnectionState, Input, Output, Rtc};
 
 use super::feed::{RtcMedia, Watching};
+use super::ingest::{Wanted, WhipIngest};
 use crate::media::frame::TrackKind;
 use crate::server::metrics::Metrics;
 
@@ -37,6 +40,23 @@ impl PeerCounts {
     }
 }
 
+/// What a peer is for.
+pub enum Role {
+    /// Watches a stream; the count of its viewers drops with it.
+    Viewer(Watching),
+    /// Publishes a stream over WHIP.
+    Publisher(Box<WhipIngest>),
+}
+
+impl Role {
+    pub fn noun(&self) -> &'static str {
+        match self {
+            Role::Viewer(_) => "viewer",
+            Role::Publisher(_) => "publisher",
+        }
+    }
+}
+
 pub struct Peer {
     pub id: u64,
     pub key: Arc<str>,
@@ -54,11 +74,11 @@ pub struct Peer {
     /// Counts reported so far, per media line: RTCP's are totals.
     reported: [PeerCounts; 2],
     metrics: Arc<Metrics>,
-    _watching: Watching,
+    role: Role,
 }
 
 impl Peer {
-    pub fn new(id: u64, key: Arc<str>, rtc: Rtc, watching: Watching, metrics: Arc<Metrics>, now: Instant) -> Peer {
+    pub fn new(id: u64, key: Arc<str>, rtc: Rtc, role: Role, metrics: Arc<Metrics>, now: Instant) -> Peer {
         Peer {
             id,
             key,
@@ -74,12 +94,16 @@ impl Peer {
             counts: PeerCounts::default(),
             reported: [PeerCounts::default(); 2],
             metrics,
-            _watching: watching,
+            role,
         }
     }
 
     pub fn accepts(&self, input: &Input) -> bool {
         self.rtc.accepts(input)
+    }
+
+    pub fn role(&self) -> &Role {
+        &self.role
     }
 
     pub fn is_alive(&self) -> bool {
@@ -88,7 +112,7 @@ impl Peer {
 
     pub fn handle(&mut self, input: Input) {
         if let Err(error) = self.rtc.handle_input(input) {
-            tracing::info!(key = %self.key, peer = self.id, "WebRTC viewer dropped: {error}");
+            tracing::info!(key = %self.key, peer = self.id, "WebRTC {} dropped: {error}", self.role.noun());
             self.rtc.disconnect();
         }
     }
@@ -100,7 +124,7 @@ impl Peer {
 
     /// Writes one frame or packet; video waits for a keyframe.
     pub fn send(&mut self, media: &RtcMedia) {
-        if !self.connected {
+        if !self.connected || matches!(self.role, Role::Publisher(_)) {
             return;
         }
         let (mid, pt) = match media.track {
@@ -126,7 +150,7 @@ impl Peer {
     /// to send, takes its events, and notes when it wants to be woken.
     pub fn drive(&mut self, send: &mut impl FnMut(&Transmit), now: Instant) {
         if !self.connected && now.duration_since(self.created) > CONNECT_TIMEOUT {
-            tracing::info!(key = %self.key, peer = self.id, "WebRTC viewer gave up: no connection within {CONNECT_TIMEOUT:?}");
+            tracing::info!(key = %self.key, peer = self.id, "WebRTC {} gave up: no connection within {CONNECT_TIMEOUT:?}", self.role.noun());
             self.rtc.disconnect();
         }
         loop {
@@ -138,7 +162,7 @@ impl Peer {
                 Ok(Output::Transmit(transmit)) => send(&transmit),
                 Ok(Output::Event(event)) => self.event(event),
                 Err(error) => {
-                    tracing::info!(key = %self.key, peer = self.id, "WebRTC viewer dropped: {error}");
+                    tracing::info!(key = %self.key, peer = self.id, "WebRTC {} dropped: {error}", self.role.noun());
                     self.rtc.disconnect();
                     self.timeout = now + Duration::from_secs(3600);
                     return;
@@ -150,11 +174,11 @@ impl Peer {
     fn event(&mut self, event: Event) {
         match event {
             Event::Connected => {
-                tracing::info!(key = %self.key, peer = self.id, "WebRTC viewer connected");
+                tracing::info!(key = %self.key, peer = self.id, "WebRTC {} connected", self.role.noun());
                 self.connected = true;
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                tracing::info!(key = %self.key, peer = self.id, "WebRTC viewer left");
+                tracing::info!(key = %self.key, peer = self.id, "WebRTC {} left", self.role.noun());
                 self.rtc.disconnect();
             }
             Event::MediaAdded(added) => {
@@ -163,6 +187,27 @@ impl Peer {
                 match added.kind {
                     MediaKind::Video => (self.video, self.video_pt) = (Some(added.mid), pt),
                     MediaKind::Audio => (self.audio, self.audio_pt) = (Some(added.mid), pt),
+                }
+            }
+            Event::MediaData(data) => {
+                let Role::Publisher(ingest) = &mut self.role else { return };
+                let wanted = match data.params.spec().codec {
+                    Codec::H264 => ingest.video(&data.data, data.time.rebase(Frequency::NINETY_KHZ).numer() as i64, data.contiguous, data.network_time),
+                    Codec::Opus => ingest.audio(&data.data, data.time.rebase(Frequency::FORTY_EIGHT_KHZ).numer() as i64, data.network_time),
+                    _ => Wanted::Nothing,
+                };
+                match wanted {
+                    Wanted::Nothing => {}
+                    Wanted::Keyframe => {
+                        let asked = self.rtc.writer(data.mid).map(|mut w| w.request_keyframe(None, KeyframeRequestKind::Pli));
+                        if let Some(Err(error)) = asked {
+                            tracing::debug!(key = %self.key, peer = self.id, "cannot ask the WebRTC publisher for a keyframe: {error}");
+                        }
+                    }
+                    Wanted::Close(refused) => {
+                        tracing::info!(key = %self.key, peer = self.id, "WebRTC publisher closed: {refused}");
+                        self.rtc.disconnect();
+                    }
                 }
             }
             // The source's keyframes come when its publisher makes them: a

@@ -14,6 +14,7 @@ use str0m::change::SdpOffer;
 use str0m::media::Pt;
 use str0m::{Candidate, Rtc};
 
+use super::peer::Role;
 use crate::server::hub::Hub;
 use crate::server::metrics::Metrics;
 
@@ -68,7 +69,7 @@ pub async fn offer(State(hub): State<Arc<Hub>>, Path(key): Path<String>, headers
         let reason = format!("the offer has no H.264 the stream can be sent as (profile-level-id {profile_level_id:06x}, packetization-mode 1)");
         return refuse(&hub, StatusCode::NOT_ACCEPTABLE, reason, &key);
     }
-    let id = endpoint.add(&key, rtc, stream.rtc.watch());
+    let id = endpoint.add(&key, rtc, Role::Viewer(stream.rtc.watch()));
     tracing::info!(key, peer = id, "WHEP viewer offered");
     let mut response = (StatusCode::CREATED, answer).into_response();
     let headers = response.headers_mut();
