@@ -104,7 +104,11 @@ fn main() {
     assert!(status.success(), "ffmpeg failed");
 
     let share = |cpu: f64| 100.0 * cpu / seconds as f64;
-    println!("{seconds} s of 48 kHz stereo; {} AAC frames, {} Opus packets of {PACKET_SAMPLES} samples, {aac_frames} AAC frames back", frames.len(), packets.len());
+    println!(
+        "{seconds} s of 48 kHz stereo; {} AAC frames, {} Opus packets of {PACKET_SAMPLES} samples, {aac_frames} AAC frames back",
+        frames.len(),
+        packets.len()
+    );
     println!("AAC -> Opus (WHEP, once per stream): {to_opus:.3} CPU s = {:.2} % of a core", share(to_opus));
     println!("Opus -> AAC (WHIP, once per publisher): {to_aac:.3} CPU s = {:.2} % of a core", share(to_aac));
     println!("ffmpeg AAC -> libopus 128k: {ffmpeg:.3} CPU s = {:.2} % of a core", share(ffmpeg));
