@@ -22,10 +22,9 @@
 // Exits 0 whenever it ran (the caller judges the numbers), 2 when Chromium or
 // playwright-core is missing, 1 on bad arguments.
 
-import { existsSync } from "node:fs";
+import { launch } from "./chromium.mjs";
 
 const USAGE = "usage: node tests/browser/play.mjs URL llhls|hls|dash|webrtc SECONDS [--switch-levels] [--screenshot PATH]";
-const CHROMIUM = process.env.ONAIR_CHROMIUM || "/usr/bin/chromium";
 const START_TIMEOUT_MS = 30_000;
 const SAMPLE_MS = 500;
 const STALL_MS = 1500;
@@ -70,17 +69,6 @@ async function main() {
     console.error(USAGE);
     return 1;
   }
-  let chromium;
-  try {
-    ({ chromium } = await import("playwright-core"));
-  } catch {
-    console.error("play.mjs: playwright-core is not installed; run packaging/setup.sh");
-    return 2;
-  }
-  if (!existsSync(CHROMIUM)) {
-    console.error(`play.mjs: Chromium not found at ${CHROMIUM}; run packaging/setup.sh`);
-    return 2;
-  }
 
   const errors = [];
   const addError = (text) => {
@@ -88,22 +76,8 @@ async function main() {
   };
   let started = false;
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--autoplay-policy=no-user-gesture-required",
-      "--no-sandbox",
-      // This machine has no network beyond loopback: keep Chromium from trying.
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--disable-quic",
-      "--no-first-run",
-      // WebRTC peers on loopback: the server's candidate is 127.0.0.1.
-      "--allow-loopback-in-peer-connection",
-    ],
-  });
+  const browser = await launch("play.mjs");
+  if (!browser) return 2;
   const result = {
     mode: args.mode,
     advanced: 0,

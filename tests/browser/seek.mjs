@@ -12,9 +12,8 @@
 // Exits 0 whenever it ran (the caller judges the numbers), 2 when Chromium or
 // playwright-core is missing, 1 on bad arguments.
 
-import { existsSync } from "node:fs";
+import { launch } from "./chromium.mjs";
 
-const CHROMIUM = process.env.ONAIR_CHROMIUM || "/usr/bin/chromium";
 const TIMEOUT_MS = 30_000;
 
 async function main() {
@@ -23,23 +22,9 @@ async function main() {
     console.error("usage: node tests/browser/seek.mjs URL hls|dash [--screenshot PATH]");
     return 1;
   }
-  let chromium;
-  try {
-    ({ chromium } = await import("playwright-core"));
-  } catch {
-    console.error("seek.mjs: playwright-core is not installed; run packaging/setup.sh");
-    return 2;
-  }
-  if (!existsSync(CHROMIUM)) {
-    console.error(`seek.mjs: Chromium not found at ${CHROMIUM}; run packaging/setup.sh`);
-    return 2;
-  }
   const errors = [];
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--autoplay-policy=no-user-gesture-required", "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-  });
+  const browser = await launch("seek.mjs");
+  if (!browser) return 2;
   const result = { mode, duration: null, started: false, seekTo: null, reached: null, playedAfterSeek: 0, errors };
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 820 } });

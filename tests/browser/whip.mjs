@@ -9,9 +9,8 @@
 // error, framesSent, videoCodec, audioCodec, deleted}. Exits 0 whenever it
 // ran (the caller judges), 2 when Chromium or playwright-core is missing.
 
-import { existsSync } from "node:fs";
+import { launch } from "./chromium.mjs";
 
-const CHROMIUM = process.env.ONAIR_CHROMIUM || "/usr/bin/chromium";
 
 async function main() {
   const [url, secondsText, ...rest] = process.argv.slice(2);
@@ -21,31 +20,8 @@ async function main() {
     return 1;
   }
   const token = rest[0] === "--token" ? rest[1] : null;
-  let chromium;
-  try {
-    ({ chromium } = await import("playwright-core"));
-  } catch {
-    console.error("whip.mjs: playwright-core is not installed; run packaging/setup.sh");
-    return 2;
-  }
-  if (!existsSync(CHROMIUM)) {
-    console.error(`whip.mjs: Chromium not found at ${CHROMIUM}; run packaging/setup.sh`);
-    return 2;
-  }
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--autoplay-policy=no-user-gesture-required",
-      "--no-sandbox",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--disable-quic",
-      "--no-first-run",
-      "--allow-loopback-in-peer-connection",
-    ],
-  });
+  const browser = await launch("whip.mjs");
+  if (!browser) return 2;
   let result = { connected: false, status: null, error: null };
   try {
     const page = await browser.newPage();

@@ -8,5 +8,6 @@ pub mod feed;
 pub mod ingest;
 pub mod opus;
 pub mod peer;
+pub mod signal;
 pub mod whep;
 pub mod whip;
