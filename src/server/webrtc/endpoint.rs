@@ -99,7 +99,7 @@ impl Endpoint {
 
 struct Peers {
     list: Vec<Peer>,
-    /// A datagram's source → its peer's index, learned from the first one it accepted.
+    /// A datagram's source → its peer's id, learned from the first one it accepted.
     by_source: HashMap<SocketAddr, u64>,
     metrics: Arc<Metrics>,
 }
