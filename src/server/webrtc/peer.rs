@@ -117,7 +117,8 @@ impl Peer {
         }
     }
 
-    /// Ends the session politely (RTCP BYE, DTLS close), as a WHEP DELETE asks.
+    /// Ends the session at once, as a WHEP or WHIP DELETE asks; the peer is
+    /// forgotten on the endpoint's next turn.
     pub fn close(&mut self) {
         self.rtc.disconnect();
     }
