@@ -16,10 +16,10 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use onair::encode::aac::AacEncoder;
+use onair::encode::aac_to_opus::{AacToOpus, PACKET_SAMPLES, RATE};
 use onair::media::aac::adts_header;
 use onair::media::frame::{EncodedFrame, TrackKind};
 use onair::media::time::{TimeBase, Timestamp};
-use onair::server::webrtc::opus::{AacToOpus, PACKET_SAMPLES, RATE};
 
 fn thread_cpu() -> f64 {
     let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };

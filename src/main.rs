@@ -64,7 +64,8 @@ enum Command {
 
 #[derive(clap::Args)]
 struct PublishArgs {
-    /// Where to publish: rtmp://HOST[:PORT]/APP/KEY or srt://HOST:PORT?streamid=publish:APP/KEY[&passphrase=..][&latency=MS].
+    /// Where to publish: rtmp://HOST[:PORT]/APP/KEY, srt://HOST:PORT?streamid=publish:APP/KEY[&passphrase=..][&latency=MS],
+    /// or over WebRTC to a WHIP endpoint: whip://HOST:PORT/live/KEY/whip (https:// or whips:// over TLS)[?token=BEARER].
     /// Give it more than once to go live to several places from one encode.
     #[arg(long, value_name = "URL", value_parser = parse_target, required = true, action = clap::ArgAction::Append)]
     to: Vec<onair::publish::target::PublishTarget>,

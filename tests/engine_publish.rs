@@ -6,21 +6,11 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{NginxRtmp, Server, av_offsets, decode_count, free_port, get_bytes, run, wait_for};
+use common::{NginxRtmp, Server, assert_in_sync, av_offsets, decode_count, free_port, get_bytes, run, wait_for};
 use onair::encode::quality::QualityKnob;
 use onair::engine::{AudioChoice, Command as EngineCommand, Engine, EngineConfig, VideoChoice};
 use onair::publish::shared::PublishState;
 use onair::publish::target::PublishTarget;
-
-const ONE_FRAME: f64 = 1.0 / 30.0 + 0.002;
-
-/// Every flash that has a beep near it is within one frame of it; the last
-/// flash may have lost its beep when the stream ended.
-fn assert_in_sync(offsets: &[f64]) {
-    let matched: Vec<f64> = offsets.iter().copied().filter(|d| d.abs() < 0.5).collect();
-    assert!(matched.len() + 1 >= offsets.len() && matched.len() >= 8, "flashes without beeps: {offsets:?}");
-    assert!(matched.iter().all(|d| d.abs() <= ONE_FRAME), "beeps versus flashes: {offsets:?}");
-}
 
 fn onair_publish(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_onair")).arg("publish").args(args).stdin(Stdio::null()).output().expect("run onair publish")

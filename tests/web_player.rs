@@ -2,13 +2,15 @@
 //! through playwright-core): LL-HLS and classic HLS through hls.js,
 //! low-latency DASH through dash.js and WebRTC over WHEP play the
 //! engine's test pattern, glass-to-glass latency is read from the capture
-//! stamp in decoded frames, and playback carries on across a publisher reconnect.
+//! stamp in decoded frames, WebRTC keeps playing through a relay that loses
+//! 2 % of its datagrams, and playback carries on across a publisher reconnect.
 
 mod common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::relay::LossyRelay;
 use common::{Server, repo_path, require, wait_for};
 
 /// `onair publish` of the stamped test pattern; killed on drop.
@@ -122,6 +124,29 @@ fn webrtc_plays_over_whep_in_chromium_with_sound_well_under_a_second_behind() {
     eprintln!("webrtc: glass-to-glass p50 {p50} ms, p95 {} ms, startup {} s", g2g["p95"], report["startupSeconds"]);
     let metrics = server.get("/metrics").expect("/metrics");
     assert!(metrics.contains("onair_webrtc_sent_bytes_total"), "{metrics}");
+}
+
+#[test]
+fn webrtc_through_two_percent_loss_is_repaired_and_never_freezes_for_a_gop() {
+    let _turn = one_at_a_time();
+    // The server offers 127.0.0.2 as its candidate, on its own port: the relay
+    // listens there, loses 2 % each way, delays 40 ms, and hands the rest on.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = Server::start(&format!("[webrtc]\nlisten = \"127.0.0.1:{port}\"\npublic_ips = [\"127.0.0.2\"]\n"));
+    let _relay = LossyRelay::start_at(([127, 0, 0, 2], port).into(), ([127, 0, 0, 1], port).into(), 2, Duration::from_millis(40), None);
+    let _engine = Engine::start(&server, "lossy", 40);
+    wait_for("the first segment", Duration::from_secs(20), || server.get("/live/lossy/index.m3u8"));
+    let report = play(&page_of(&server, "lossy"), "webrtc", 12);
+    let log = || server.log();
+    assert_eq!(report["engine"], "webrtc", "{report}\nserver log:\n{}", log());
+    assert_played(&report, 9.0);
+    // The studio's keyframes are 2 s apart: no frame goes undecoded for as long.
+    let freeze = report["longestFreeze"].as_f64().unwrap_or(f64::MAX);
+    assert!(freeze < 2.0, "the picture froze for {freeze} s: {report}");
+    let metrics = server.get("/metrics").expect("/metrics");
+    let nacks: u64 = metrics.lines().find_map(|l| l.strip_prefix("onair_webrtc_nacks_total ")?.parse().ok()).unwrap_or(0);
+    assert!(nacks > 0, "lost packets were asked for again: {report}\n{metrics}");
+    eprintln!("webrtc through 2 % loss: {nacks} NACKs, longest freeze {freeze} s, {report}");
 }
 
 #[test]

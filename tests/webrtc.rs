@@ -1,5 +1,8 @@
 //! WebRTC against a real server: headless Chromium publishing over WHIP
-//! (H.264 + Opus from a canvas and WebAudio) into HLS, DASH and the ladder;
+//! (H.264 + Opus from a canvas with the capture stamp and WebAudio) into
+//! HLS, DASH and the ladder;
+//! `onair publish` over WHIP, its sound in sync with its picture, and
+//! through a relay that loses 2 % of datagrams and delays them 40 ms;
 //! WHEP's and WHIP's refusals (an offer that is not SDP, the wrong content
 //! type, a stream that is not live, a source with B-frames, a wrong bearer
 //! token); and garbage on the UDP port, none of which disturbs the rest.
@@ -9,7 +12,9 @@ mod common;
 use std::net::UdpSocket;
 use std::time::Duration;
 
-use common::{Publisher, Server, decode_count, repo_path, require, run, wait_for};
+use common::relay::LossyRelay;
+use common::{Publisher, Server, assert_in_sync, av_offsets, decode_count, decode_i420, repo_path, require, run, wait_for};
+use onair::media::stamp;
 
 const BAD_SDP: &str = "v=0\r\nthis is not an offer\r\n";
 
@@ -159,8 +164,86 @@ fn chromium_publishes_over_whip_into_hls_dash_and_the_ladder() {
     let playlist = server.get("/live/browser/video/playlist.m3u8").unwrap();
     let longest = playlist.lines().filter_map(|l| l.strip_prefix("#EXTINF:")).filter_map(|d| d.trim_end_matches(',').parse::<f64>().ok()).fold(0.0, f64::max);
     assert!(longest > 0.0 && longest <= 3.5, "segments near the 2 s target: the longest is {longest} s\n{playlist}");
-    // The ladder made its rungs from the WebRTC source, and DASH lists them too.
-    assert!(decoded_frames(&server.url("/live/browser/360p/playlist.m3u8")) > 0, "the 360p rung decodes");
+    // The ladder made its rungs from the WebRTC source, and DASH lists them too;
+    // the canvas's capture stamp is read from the 360p rung's frames.
+    let rung = decode_i420(&server.url("/live/browser/360p/playlist.m3u8"), 640, 360);
+    let stamps: Vec<u64> = rung.iter().filter_map(|frame| stamp::read(&frame[..640 * 360], 640, 360, 640)).collect();
+    assert!(stamps.len() * 10 >= rung.len() * 9 && rung.len() >= 100, "the capture stamp is read in {} of {} frames", stamps.len(), rung.len());
+    assert!(stamps.windows(2).all(|w| w[1] >= w[0]), "the stamps are in order");
     let mpd = server.get("/live/browser/manifest.mpd").expect("the MPD");
     assert!(mpd.contains("mp4a.40.2") && mpd.contains("height=\"360\""), "{mpd}");
+}
+
+fn onair_publish(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_onair")).arg("publish").args(args).stdin(std::process::Stdio::null()).output().expect("run onair publish")
+}
+
+#[test]
+fn the_studio_publishes_over_whip_with_sound_in_sync_and_a_wrong_token_is_refused() {
+    let server =
+        Server::start_exact("[rtmp]\nlisten = \"127.0.0.1:0\"\npublish_secret = \"studio-token\"\n[streams]\ngrace_seconds = 1.0\n[ladder]\nenabled = false\n");
+    let base = server.url("/live/studio/whip").replacen("http://", "whip://", 1);
+
+    let refused = onair_publish(&["--to", &format!("{base}?token=wrong"), "--duration", "10"]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "a wrong token fails the publish: {said}");
+    assert!(said.contains("bearer token") && said.contains("wrong publish secret"), "the refusal says what was wrong: {said}");
+    assert!(!said.contains("wrong\"") && !said.contains("token=wrong"), "the token is not shown: {said}");
+
+    let url = format!("{base}?token=studio-token");
+    let output = onair_publish(&["--video", "test", "--audio", "tone", "--to", &url, "--quality", "1", "--duration", "12"]);
+    let log = || server.log();
+    assert!(output.status.success(), "onair publish over WHIP failed: {}\n{}", String::from_utf8_lossy(&output.stderr), log());
+    let playlist = wait_for("the stream to end", Duration::from_secs(30), || server.media_playlist("studio", "video").filter(|p| p.end_list));
+    let api = server.get("/api/streams").unwrap_or_default();
+    assert!(log().contains("WHIP publisher offered"), "{}", log());
+    let index = server.url("/live/studio/index.m3u8");
+    let (ok, probe, stderr) = run("ffprobe", &["-v", "error", "-show_entries", "stream=codec_name,width,height,sample_rate", "-of", "compact", &index]);
+    assert!(ok && probe.contains("codec_name=h264|width=640|height=360") && probe.contains("codec_name=aac|sample_rate=48000"), "{probe}{stderr}{api}");
+    let listed: f64 = playlist.segments.iter().map(|s| f64::from(s.duration)).sum();
+    let frames = decode_count(&server.url("/live/studio/video/playlist.m3u8"), "v");
+    assert!(listed >= 9.0 && frames as f64 >= listed * 30.0 - 3.0, "{frames} frames decoded from {listed:.3} s listed: none lost on loopback\n{}", log());
+    assert_in_sync(&av_offsets(&index));
+}
+
+/// The largest gap between consecutive video frames' presentation times, in seconds.
+fn longest_frame_gap(url: &str) -> f64 {
+    let (ok, times, stderr) = run("ffprobe", &["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time", "-of", "csv=p=0", url]);
+    assert!(ok, "{stderr}");
+    let mut times: Vec<f64> = times.lines().filter_map(|l| l.trim().trim_end_matches(',').parse().ok()).collect();
+    times.sort_by(f64::total_cmp);
+    times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max)
+}
+
+fn metric(server: &Server, name: &str) -> u64 {
+    let metrics = server.get("/metrics").expect("/metrics");
+    metrics.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok()).unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
+}
+
+#[test]
+fn whip_from_the_studio_through_loss_is_repaired_and_keeps_playing() {
+    // The server offers 127.0.0.2 as its candidate, on its own port: the relay
+    // listens there and hands every datagram on to the server, and back.
+    let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = Server::start(&format!(
+        "[webrtc]\nlisten = \"127.0.0.1:{port}\"\npublic_ips = [\"127.0.0.2\"]\n[streams]\ngrace_seconds = 1.0\n[ladder]\nenabled = false\n"
+    ));
+    let relay = LossyRelay::start_at(([127, 0, 0, 2], port).into(), ([127, 0, 0, 1], port).into(), 2, Duration::from_millis(40), None);
+    let url = server.url("/live/lossy/whip").replacen("http://", "whip://", 1);
+    let output = onair_publish(&["--video", "test", "--audio", "tone", "--to", &url, "--quality", "1", "--duration", "12"]);
+    drop(relay);
+    let log = || server.log();
+    assert!(output.status.success(), "onair publish through loss failed: {}\n{}", String::from_utf8_lossy(&output.stderr), log());
+    let playlist = wait_for("the stream to end", Duration::from_secs(30), || server.media_playlist("lossy", "video").filter(|p| p.end_list));
+    let nacks = metric(&server, "onair_whip_nacks_total");
+    assert!(nacks > 0, "2 % of the packets were lost: some were asked for again\n{}", log());
+    let video = server.url("/live/lossy/video/playlist.m3u8");
+    let listed: f64 = playlist.segments.iter().map(|s| f64::from(s.duration)).sum();
+    let frames = decoded_frames(&video);
+    assert!(listed >= 9.0 && frames as f64 >= listed * 30.0 * 0.9, "{frames} frames decoded from {listed:.3} s listed: loss was repaired\n{}", log());
+    // The studio's keyframes are 2 s apart: a frame that could not be
+    // completed stops the picture until the next at most.
+    let gap = longest_frame_gap(&video);
+    assert!(gap <= 2.0, "the picture froze for {gap:.3} s, longer than a GOP");
+    decode_count(&server.url("/live/lossy/audio/playlist.m3u8"), "a");
 }

@@ -13,6 +13,9 @@ use crate::media::time::{TimeBase, Timestamp};
 use crate::publish::queue::{Outgoing, OutgoingKind};
 use crate::publish::shared::MediaDescription;
 
+/// The least a congestion limit takes video to: below it a picture is mush.
+const MIN_VIDEO_KBPS: u32 = 150;
+
 pub fn run(mut source: Box<dyn VideoSource>, shared: Arc<EngineShared>, keyframe_interval_secs: u32) {
     let mut knob = shared.knob();
     let mut knob_generation = shared.knob_generation.load(Ordering::SeqCst);
@@ -65,6 +68,7 @@ pub fn run(mut source: Box<dyn VideoSource>, shared: Arc<EngineShared>, keyframe
         if shared.publish.take_keyframe_request() {
             active.force_keyframe();
         }
+        follow_path_limit(active, &knob, &shared);
         let started = Instant::now();
         let encoded = active.encode(&frame);
         shared.record_encode_time(started.elapsed());
@@ -91,6 +95,20 @@ pub fn run(mut source: Box<dyn VideoSource>, shared: Arc<EngineShared>, keyframe
             data: encoded.data,
             captured_micros,
         });
+    }
+}
+
+/// The knob's bitrate is the ceiling; a congestion-aware target's path may
+/// carry less. A change under 5 % waits, so the encoder is not retuned every frame.
+fn follow_path_limit(encoder: &mut H264Encoder, knob: &QualityKnob, shared: &EngineShared) {
+    let ceiling = knob.video_kbps();
+    let wanted = shared.publish.video_limit_kbps().map_or(ceiling, |limit| limit.clamp(MIN_VIDEO_KBPS.min(ceiling), ceiling));
+    let current = encoder.bitrate_kbps();
+    if wanted != current && (wanted == ceiling || wanted.abs_diff(current) * 20 > current) {
+        match encoder.set_bitrate(wanted) {
+            Ok(()) => tracing::info!("video bitrate {wanted} kbit/s ({})", if wanted == ceiling { "the knob's" } else { "what the network carries" }),
+            Err(error) => tracing::warn!("{error}"),
+        }
     }
 }
 

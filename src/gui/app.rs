@@ -26,7 +26,7 @@ use super::scene_store::SceneStore;
 use super::secrets::SecretStore;
 use super::settings::Settings;
 use super::source_preview::{PreviewOf, SourcePreview};
-use super::target_setting::{TargetField, TargetId, TargetProblem, TargetSetting, first_problem};
+use super::target_setting::{LocalServer, TargetField, TargetId, TargetProblem, TargetSetting, first_problem};
 use crate::encode::quality::QualityKnob;
 use crate::engine::status::Status;
 use crate::engine::{Command, Engine, EngineConfig, VideoChoice};
@@ -338,7 +338,7 @@ impl OnAirApp {
 
     /// What the engine is given for one of the streamer's targets.
     fn publish_target(&self, target: &TargetSetting) -> Result<PublishTarget, String> {
-        let local = self.server.as_ref().map(|server| (server.rtmp.as_str(), server.srt.as_str()));
+        let local = self.server.as_ref().map(|server| LocalServer { rtmp: &server.rtmp, srt: &server.srt, http: &server.http });
         let url = target
             .publish_url(local, &self.settings.local_key)
             .ok_or_else(|| format!("{}: the bundled server is not running; publish to a custom target", target.name))?;

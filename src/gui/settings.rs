@@ -243,8 +243,8 @@ impl LegacyTarget {
         };
         if let Some(local) = settings.targets.iter_mut().find(|t| t.kind.is_local()) {
             match chosen {
-                TargetKind::LocalRtmp | TargetKind::LocalSrt => local.kind = chosen,
-                TargetKind::CustomRtmp | TargetKind::CustomSrt => local.enabled = false,
+                kind if kind.is_local() => local.kind = kind,
+                _ => local.enabled = false,
             }
         }
         let filled = [

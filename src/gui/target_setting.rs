@@ -9,19 +9,26 @@ use serde::{Deserialize, Serialize};
 pub enum TargetKind {
     LocalRtmp,
     LocalSrt,
+    /// The bundled server over WebRTC (WHIP).
+    LocalWebRtc,
     CustomRtmp,
     CustomSrt,
+    /// Any WHIP endpoint, with its bearer token.
+    CustomWhip,
 }
 
 impl TargetKind {
-    pub const ALL: [TargetKind; 4] = [TargetKind::LocalRtmp, TargetKind::LocalSrt, TargetKind::CustomRtmp, TargetKind::CustomSrt];
+    pub const ALL: [TargetKind; 6] =
+        [TargetKind::LocalRtmp, TargetKind::LocalSrt, TargetKind::LocalWebRtc, TargetKind::CustomRtmp, TargetKind::CustomSrt, TargetKind::CustomWhip];
 
     pub fn label(self) -> &'static str {
         match self {
             TargetKind::LocalRtmp => "Local server over RTMP",
             TargetKind::LocalSrt => "Local server over SRT",
+            TargetKind::LocalWebRtc => "Local server over WebRTC",
             TargetKind::CustomRtmp => "Custom RTMP or RTMPS",
             TargetKind::CustomSrt => "Custom SRT",
+            TargetKind::CustomWhip => "Custom WHIP (WebRTC)",
         }
     }
 
@@ -30,11 +37,12 @@ impl TargetKind {
         match self {
             TargetKind::LocalRtmp | TargetKind::CustomRtmp => "RTMP",
             TargetKind::LocalSrt | TargetKind::CustomSrt => "SRT",
+            TargetKind::LocalWebRtc | TargetKind::CustomWhip => "WebRTC",
         }
     }
 
     pub fn is_local(self) -> bool {
-        matches!(self, TargetKind::LocalRtmp | TargetKind::LocalSrt)
+        matches!(self, TargetKind::LocalRtmp | TargetKind::LocalSrt | TargetKind::LocalWebRtc)
     }
 }
 
@@ -47,7 +55,7 @@ pub struct TargetId(pub u32);
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TargetSecrets {
-    /// The RTMP stream key, or the SRT stream id.
+    /// The RTMP stream key, the SRT stream id, or WHIP's bearer token.
     pub key: String,
     /// SRT's passphrase; empty for none.
     pub passphrase: String,
@@ -67,7 +75,8 @@ pub struct TargetSetting {
     /// Go Live starts it; while live, switching it starts or stops it alone.
     pub enabled: bool,
     pub kind: TargetKind,
-    /// A custom target's server (`rtmp[s]://HOST[:PORT]/APP` or `srt://HOST:PORT`); the local server's is known.
+    /// A custom target's server (`rtmp[s]://HOST[:PORT]/APP`, `srt://HOST:PORT`
+    /// or a WHIP endpoint's URL); the local server's is known.
     pub url: String,
     #[serde(skip)]
     pub secrets: TargetSecrets,
@@ -101,6 +110,10 @@ pub enum TargetProblem {
     NotRtmp,
     #[error("An SRT server URL starts with srt:// (srt://HOST:PORT)")]
     NotSrt,
+    #[error("A WHIP URL starts with https:// or http:// (whip:// and whips:// too)")]
+    NotWhip,
+    #[error("The bearer token goes in its own field, not in the URL")]
+    TokenInUrl,
     #[error("The stream key goes in its own field, not in the URL's ?")]
     QueryInUrl,
     #[error("The stream id is empty: the server needs it to know your stream")]
@@ -114,9 +127,10 @@ pub enum TargetProblem {
 impl TargetSetting {
     pub fn new(id: TargetId, kind: TargetKind) -> TargetSetting {
         let name = match kind {
-            TargetKind::LocalRtmp | TargetKind::LocalSrt => "Local server",
+            TargetKind::LocalRtmp | TargetKind::LocalSrt | TargetKind::LocalWebRtc => "Local server",
             TargetKind::CustomRtmp => "Custom RTMP",
             TargetKind::CustomSrt => "Custom SRT",
+            TargetKind::CustomWhip => "Custom WHIP",
         };
         TargetSetting { id, name: name.into(), enabled: true, kind, url: String::new(), secrets: TargetSecrets::default() }
     }
@@ -146,7 +160,11 @@ impl TargetSetting {
         };
         let secrets = &self.secrets;
         match self.kind {
-            TargetKind::LocalRtmp | TargetKind::LocalSrt => local_key.trim().is_empty().then_some((TargetField::StreamKey, TargetProblem::EmptyKey)),
+            TargetKind::LocalRtmp | TargetKind::LocalSrt | TargetKind::LocalWebRtc => {
+                local_key.trim().is_empty().then_some((TargetField::StreamKey, TargetProblem::EmptyKey))
+            }
+            TargetKind::CustomWhip => url(&["https://", "http://", "whips://", "whip://"], TargetProblem::NotWhip)
+                .or_else(|| self.url.contains("token=").then_some((TargetField::Url, TargetProblem::TokenInUrl))),
             TargetKind::CustomRtmp => url(&["rtmp://", "rtmps://"], TargetProblem::NotRtmp)
                 .or_else(|| self.url.contains('?').then_some((TargetField::Url, TargetProblem::QueryInUrl)))
                 .or_else(|| secrets.key.trim().is_empty().then_some((TargetField::StreamKey, TargetProblem::EmptyKey))),
@@ -161,11 +179,25 @@ impl TargetSetting {
 
     /// The publish URL, secrets included (for the engine, never for a log);
     /// None for a local target when the bundled server is not running.
-    pub fn publish_url(&self, local: Option<(&str, &str)>, local_key: &str) -> Option<String> {
+    pub fn publish_url(&self, local: Option<LocalServer<'_>>, local_key: &str) -> Option<String> {
         let secrets = &self.secrets;
         match self.kind {
-            TargetKind::LocalRtmp => local.map(|(rtmp, _)| format!("{rtmp}/{local_key}")),
-            TargetKind::LocalSrt => local.map(|(_, srt)| format!("{srt}?streamid=publish:live/{local_key}")),
+            TargetKind::LocalRtmp => local.map(|server| format!("{}/{local_key}", server.rtmp)),
+            TargetKind::LocalSrt => local.map(|server| format!("{}?streamid=publish:live/{local_key}", server.srt)),
+            TargetKind::LocalWebRtc => local.map(|server| {
+                let http = server.http.trim_end_matches('/');
+                let base = http.strip_prefix("http://").map_or_else(|| http.to_string(), |rest| format!("whip://{rest}"));
+                format!("{base}/live/{}/whip", crate::server::serve::http::urlencode_path(local_key))
+            }),
+            TargetKind::CustomWhip => {
+                let url = self.url.trim();
+                let token = secrets.key.trim();
+                if token.is_empty() {
+                    return Some(url.to_string());
+                }
+                let joiner = if url.contains('?') { '&' } else { '?' };
+                Some(format!("{url}{joiner}token={}", crate::server::serve::http::urlencode_path(token)))
+            }
             TargetKind::CustomRtmp => Some(format!("{}/{}", self.url.trim().trim_end_matches('/'), secrets.key.trim())),
             TargetKind::CustomSrt => {
                 let mut url = format!("{}?streamid={}", self.url.trim(), secrets.key.trim());
@@ -176,6 +208,14 @@ impl TargetSetting {
             }
         }
     }
+}
+
+/// Where the bundled server listens: its RTMP and SRT publish URLs and its HTTP base.
+#[derive(Clone, Copy, Debug)]
+pub struct LocalServer<'a> {
+    pub rtmp: &'a str,
+    pub srt: &'a str,
+    pub http: &'a str,
 }
 
 /// An id no target in `targets` has.
@@ -238,6 +278,18 @@ mod tests {
         let saved = serde_json::to_string(&target).unwrap();
         assert!(!saved.contains("0123456789") && !saved.contains("publish:live/k"), "{saved}");
         assert_eq!(TargetSetting::default().publish_url(None, "k"), None, "no bundled server, no local URL");
-        assert_eq!(TargetSetting::default().publish_url(Some(("rtmp://h/live", "srt://h:1")), "k").as_deref(), Some("rtmp://h/live/k"));
+        let local = LocalServer { rtmp: "rtmp://h/live", srt: "srt://h:1", http: "http://h:8080" };
+        assert_eq!(TargetSetting::default().publish_url(Some(local), "k").as_deref(), Some("rtmp://h/live/k"));
+        let webrtc = TargetSetting::new(TargetId(6), TargetKind::LocalWebRtc);
+        assert_eq!(webrtc.publish_url(Some(local), "my key").as_deref(), Some("whip://h:8080/live/my%20key/whip"));
+        let whip = TargetSetting {
+            url: "https://whip.example/endpoint?app=1".into(),
+            secrets: TargetSecrets { key: "a&b".into(), passphrase: String::new() },
+            ..TargetSetting::new(TargetId(7), TargetKind::CustomWhip)
+        };
+        let url = whip.publish_url(None, "k").unwrap();
+        assert_eq!(url, "https://whip.example/endpoint?app=1&token=a%26b");
+        let Ok(crate::publish::target::PublishTarget::Whip(parsed)) = crate::publish::target::PublishTarget::parse(&url) else { panic!("{url}") };
+        assert_eq!((parsed.url.path.as_str(), parsed.token.as_deref()), ("/endpoint?app=1", Some("a&b")));
     }
 }

@@ -3,7 +3,33 @@
 //! Pure: callers pass `now` in. Used for EXT-X-PROGRAM-DATE-TIME and DASH's
 //! availabilityStartTime, which are wall-clock times, not media times.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::time::{TimeBase, Timestamp};
+
+/// Media times on this machine's clock: the first time asked for is now
+/// (or where `place` put it), every later one that much after it. WebRTC's sender reports pair RTP
+/// times with these, the same for every track, so they play in sync.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MediaAnchor(Option<(Timestamp, Instant)>);
+
+impl MediaAnchor {
+    /// Puts media time `time` at `at`, unless a time is placed already.
+    pub fn place(&mut self, time: Timestamp, at: Instant) {
+        self.0.get_or_insert((time, at));
+    }
+
+    pub fn instant(&mut self, time: Timestamp) -> Instant {
+        let (base, at) = *self.0.get_or_insert((time, Instant::now()));
+        let micros = time.checked_sub(base).and_then(|d| d.rescale(TimeBase::MICROS)).map_or(0, |d| d.value);
+        if micros >= 0 { at + Duration::from_micros(micros as u64) } else { at.checked_sub(Duration::from_micros(micros.unsigned_abs())).unwrap_or(at) }
+    }
+
+    /// A new timeline (a new publisher): the next time asked for is now.
+    pub fn reset(&mut self) {
+        self.0 = None;
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UnixMillis(pub i64);

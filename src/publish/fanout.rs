@@ -64,6 +64,11 @@ impl Fanout {
         self.targets.write().unwrap_or_else(|p| p.into_inner()).retain(|t| !Arc::ptr_eq(t, target));
     }
 
+    /// The least video bitrate any target's path carries, if one says.
+    pub fn video_limit_kbps(&self) -> Option<u32> {
+        self.targets.read().unwrap_or_else(|p| p.into_inner()).iter().filter_map(|t| t.video_limit_kbps()).min()
+    }
+
     pub fn take_keyframe_request(&self) -> bool {
         self.signals.take_keyframe_request()
     }

@@ -4,7 +4,7 @@
 //! of the same encode shares.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -154,6 +154,8 @@ pub struct PublishShared {
     pub video_frames_sent: AtomicU64,
     latencies: Mutex<VecDeque<i64>>,
     link: Mutex<Option<LinkStats>>,
+    /// The video bitrate this target's path can carry, in kbit/s (0: no limit).
+    video_limit_kbps: AtomicU32,
     clock: CaptureClock,
 }
 
@@ -181,6 +183,7 @@ impl PublishShared {
             video_frames_sent: AtomicU64::new(0),
             latencies: Mutex::new(VecDeque::new()),
             link: Mutex::new(None),
+            video_limit_kbps: AtomicU32::new(0),
             clock,
         }
     }
@@ -265,6 +268,22 @@ impl PublishShared {
 
     pub fn link_stats(&self) -> Option<LinkStats> {
         *self.link.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A congestion-aware target (WebRTC) says how much video its path
+    /// carries; the encoder sends the least of every target's limit and the
+    /// knob's bitrate. None lifts the limit.
+    pub fn limit_video_kbps(&self, kbps: Option<u32>) {
+        self.video_limit_kbps.store(kbps.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    pub fn video_limit_kbps(&self) -> Option<u32> {
+        Some(self.video_limit_kbps.load(Ordering::Relaxed)).filter(|&kbps| kbps > 0)
+    }
+
+    /// The instant `micros` is on the capture clock.
+    pub fn capture_instant(&self, micros: i64) -> Instant {
+        self.clock.instant(micros)
     }
 
     pub fn count_sent(&self, bytes: usize) {

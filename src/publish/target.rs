@@ -1,5 +1,6 @@
 //! Where to publish: `rtmp://host[:port]/app/key` (`rtmps://` over TLS),
-//! `srt://host:port?…`, or a recording's file.
+//! `srt://host:port?…`, a WHIP endpoint (`whip://`, `whips://`, or its
+//! `http(s)://` URL), or a recording's file.
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RtmpTarget {
@@ -12,7 +13,9 @@ pub struct RtmpTarget {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{url:?} is not a publish URL: {reason}. Expected rtmp://HOST[:PORT]/APP/KEY (rtmps:// over TLS) or srt://HOST:PORT?streamid=publish:APP/KEY")]
+#[error(
+    "{url:?} is not a publish URL: {reason}. Expected rtmp://HOST[:PORT]/APP/KEY (rtmps:// over TLS), srt://HOST:PORT?streamid=publish:APP/KEY, or a WHIP URL: whip://HOST:PORT/live/KEY/whip (whips:// or https:// over TLS; ?token=SECRET for the bearer token)"
+)]
 pub struct TargetError {
     pub url: String,
     pub reason: &'static str,
@@ -121,11 +124,63 @@ impl SrtTarget {
     }
 }
 
-/// Where a stream goes: a server over either protocol, or a recording's file.
+/// A WHIP endpoint: the URL the offer is POSTed to, and the bearer token
+/// (given as `?token=`, sent in the Authorization header, never in the URL).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WhipTarget {
+    pub url: super::http_request::HttpUrl,
+    pub token: Option<String>,
+}
+
+impl WhipTarget {
+    pub fn parse(url: &str) -> Result<WhipTarget, TargetError> {
+        let error = |reason| TargetError { url: redact_query(url), reason };
+        let schemes = [("whip://", false), ("http://", false), ("whips://", true), ("https://", true)];
+        let Some((rest, tls)) = schemes.iter().find_map(|(scheme, tls)| url.strip_prefix(scheme).map(|rest| (rest, *tls))) else {
+            return Err(error("only whip://, whips://, http:// and https:// are WHIP URLs"));
+        };
+        let (authority, path) = rest.split_once('/').map(|(a, p)| (a, format!("/{p}"))).ok_or_else(|| error("no path to the WHIP endpoint"))?;
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) => (host, port.parse::<u16>().map_err(|_| error("the port is not a number"))?),
+            None => (authority, if tls { 443 } else { 80 }),
+        };
+        if host.is_empty() {
+            return Err(error("no host"));
+        }
+        let (path, query) = path.split_once('?').unwrap_or((&path, ""));
+        let mut token = None;
+        let mut kept = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("token", value)) => token = Some(percent_decode(value)).filter(|t| !t.is_empty()),
+                _ => kept.push(pair),
+            }
+        }
+        let path = if kept.is_empty() { path.to_string() } else { format!("{path}?{}", kept.join("&")) };
+        let url = super::http_request::HttpUrl { tls, host: host.trim_matches(['[', ']']).to_string(), port, path };
+        Ok(WhipTarget { url, token })
+    }
+
+    /// The URL with the stream key (the segment before a last `whip`, or
+    /// the last one) masked, and no token.
+    pub fn display(&self) -> String {
+        let scheme = if self.url.tls { "whips" } else { "whip" };
+        let path = self.url.path.split_once('?').map_or(self.url.path.as_str(), |(p, _)| p);
+        let mut segments: Vec<String> = path.split('/').map(str::to_string).collect();
+        let last = segments.len() - 1;
+        let key = if segments[last] == "whip" && last >= 2 { last - 1 } else { last };
+        segments[key] = mask(&segments[key]);
+        let token = if self.token.is_some() { " (with a token)" } else { "" };
+        format!("{scheme}://{}:{}{}{token}", self.url.host, self.url.port, segments.join("/"))
+    }
+}
+
+/// Where a stream goes: a server over one of the protocols, or a recording's file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PublishTarget {
     Rtmp(RtmpTarget),
     Srt(SrtTarget),
+    Whip(WhipTarget),
     File(FileTarget),
 }
 
@@ -161,13 +216,20 @@ impl FileTarget {
 
 impl PublishTarget {
     pub fn parse(url: &str) -> Result<PublishTarget, TargetError> {
-        if url.starts_with("srt://") { SrtTarget::parse(url).map(PublishTarget::Srt) } else { RtmpTarget::parse(url).map(PublishTarget::Rtmp) }
+        if url.starts_with("srt://") {
+            SrtTarget::parse(url).map(PublishTarget::Srt)
+        } else if ["whip://", "whips://", "http://", "https://"].iter().any(|scheme| url.starts_with(scheme)) {
+            WhipTarget::parse(url).map(PublishTarget::Whip)
+        } else {
+            RtmpTarget::parse(url).map(PublishTarget::Rtmp)
+        }
     }
 
     pub fn display(&self) -> String {
         match self {
             PublishTarget::Rtmp(target) => target.display(),
             PublishTarget::Srt(target) => target.display(),
+            PublishTarget::Whip(target) => target.display(),
             PublishTarget::File(target) => format!("recording to {}", target.path.display()),
         }
     }
@@ -225,5 +287,20 @@ mod tests {
         assert!(SrtTarget::parse("srt://host:1?passphrase=short").is_err());
         assert!(matches!(PublishTarget::parse("srt://h:1"), Ok(PublishTarget::Srt(_))));
         assert!(matches!(PublishTarget::parse("rtmp://h/a/k"), Ok(PublishTarget::Rtmp(_))));
+    }
+
+    #[test]
+    fn whip_urls() {
+        let Ok(PublishTarget::Whip(target)) = PublishTarget::parse("whip://127.0.0.1:8080/live/cam/whip?token=s%3Dcret&x=1") else { panic!("a WHIP URL") };
+        assert_eq!((target.url.tls, target.url.host.as_str(), target.url.port), (false, "127.0.0.1", 8080));
+        assert_eq!((target.url.path.as_str(), target.token.as_deref()), ("/live/cam/whip?x=1", Some("s=cret")));
+        assert_eq!(target.display(), "whip://127.0.0.1:8080/live/ca•/whip (with a token)");
+        let secure = WhipTarget::parse("https://live.example/whip/endpoint/abcdef").unwrap();
+        assert_eq!((secure.url.tls, secure.url.port, secure.token.as_deref()), (true, 443, None));
+        assert!(!secure.display().contains("abcdef"));
+        for bad in ["whip://host", "whip://:80/x", "whip://h:port/x"] {
+            assert!(WhipTarget::parse(bad).is_err(), "{bad}");
+        }
+        assert!(!WhipTarget::parse("whip://h:x/a?token=topsecret").unwrap_err().to_string().contains("topsecret"));
     }
 }

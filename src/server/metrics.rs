@@ -27,6 +27,9 @@ pub struct Metrics {
     /// Keyframe requests, PLI and FIR.
     pub webrtc_keyframe_requests: AtomicU64,
     pub webrtc_packets_lost: AtomicU64,
+    /// NACKs and keyframe requests sent to WebRTC (WHIP) publishers.
+    pub whip_nacks: AtomicU64,
+    pub whip_keyframe_requests: AtomicU64,
     pub webrtc_refused: AtomicU64,
     /// By status code, 100..=599; counted without a lock, as every request is.
     http_requests: StatusCounts,
@@ -73,6 +76,12 @@ impl Metrics {
         Metrics::add(&self.webrtc_packets_lost, counts.packets_lost);
     }
 
+    /// What the server asked of a WHIP publisher: `counts` as the peer keeps them.
+    pub fn add_whip(&self, counts: &crate::server::webrtc::peer::PeerCounts) {
+        Metrics::add(&self.whip_nacks, counts.nacks);
+        Metrics::add(&self.whip_keyframe_requests, counts.plis + counts.firs);
+    }
+
     pub fn count_http(&self, status: u16) {
         if let Some(count) = status.checked_sub(100).and_then(|i| self.http_requests.0.get(usize::from(i))) {
             count.fetch_add(1, Ordering::Relaxed);
@@ -111,6 +120,14 @@ impl Metrics {
             self.webrtc_bytes_sent.load(Ordering::Relaxed),
         );
         gauge(&mut out, "onair_webrtc_nacks_total", "NACKs WebRTC viewers sent.", "counter", self.webrtc_nacks.load(Ordering::Relaxed));
+        gauge(&mut out, "onair_whip_nacks_total", "NACKs sent to WebRTC (WHIP) publishers.", "counter", self.whip_nacks.load(Ordering::Relaxed));
+        gauge(
+            &mut out,
+            "onair_whip_keyframe_requests_total",
+            "PLIs and FIRs sent to WebRTC (WHIP) publishers.",
+            "counter",
+            self.whip_keyframe_requests.load(Ordering::Relaxed),
+        );
         gauge(
             &mut out,
             "onair_webrtc_keyframe_requests_total",

@@ -14,6 +14,7 @@
 //                       so it stays meaningful across the page's own reloads
 //   decodedFrames, droppedFrames   from video.getVideoPlaybackQuality() at the end
 //   stalls, stalledSeconds         times currentTime stood still > 1.5 s while not paused
+//   longestFreeze       the longest time no new frame was decoded, seconds (to the 500 ms sample)
 //   latency {p50, max}             the page's latency to the live edge, seconds
 //   glassToGlass {count, p50, p95} capture stamp to screen, ms (count 0: no stamp seen)
 //   levels [{height, bitrate}], switched [{level, at, height, bitrate, accepted, reached}]
@@ -86,6 +87,7 @@ async function main() {
     errors,
     stalls: 0,
     stalledSeconds: 0,
+    longestFreeze: null,
     glassToGlass: { count: 0, p50: null, p95: null },
     levels: [],
     switched: [],
@@ -145,6 +147,8 @@ async function main() {
       let inStall = false;
       let advanced = 0;
       let stallStart = 0;
+      let lastFrameAt = Date.now();
+      let longestFreeze = 0;
       const seen = new Set();
 
       // Rendition switches spread over the run: each level, then auto.
@@ -197,10 +201,13 @@ async function main() {
           result.stalls += 1;
         }
         if (s.paused) lastMoveAt = now;
+        if (s.decodedFrames > last.decodedFrames || s.paused) lastFrameAt = now;
+        longestFreeze = Math.max(longestFreeze, now - lastFrameAt);
         last = s;
       }
       if (inStall) result.stalledSeconds += (Date.now() - stallStart) / 1000;
       result.stalledSeconds = Math.round(result.stalledSeconds * 10) / 10;
+      result.longestFreeze = longestFreeze / 1000;
       if (current) result.switched.push(current);
 
       const end = await page.evaluate(() => {

@@ -1,6 +1,8 @@
 // Publishes to OnAir over WHIP from headless Chromium, as a browser studio
-// would: a canvas animated at 30 fps (moving bars and a frame counter) and a
-// 440 Hz tone from WebAudio, sent as H.264 + Opus.
+// would: a canvas animated at 30 fps (moving bars, a frame counter and the
+// capture stamp of src/media/stamp.rs: the draw time in Unix milliseconds as
+// 4 × 16 cells one cell in from the corner, each width/64 wide, white for 1)
+// and a 440 Hz tone from WebAudio, sent as H.264 + Opus.
 //
 //   node tests/browser/whip.mjs WHIP_URL SECONDS [--token TOKEN]
 //
@@ -33,6 +35,18 @@ async function main() {
       canvas.height = 720;
       document.body.appendChild(canvas);
       const g = canvas.getContext("2d");
+      // The 48-bit time and its 16-bit check word, as stamp.rs makes them.
+      const drawStamp = (millis) => {
+        const time = BigInt(millis) & 0xffffffffffffn;
+        const mixed = (time * 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn;
+        const check = ((mixed >> 48n) & 0xffffn) ^ 0xa5c3n;
+        const bits = (time << 16n) | check;
+        const cell = canvas.width / 64;
+        for (let index = 0; index < 64; index++) {
+          g.fillStyle = (bits >> BigInt(63 - index)) & 1n ? "#fff" : "#000";
+          g.fillRect(((index % 16) + 1) * cell, (Math.floor(index / 16) + 1) * cell, cell, cell);
+        }
+      };
       let n = 0;
       const draw = () => {
         n += 1;
@@ -40,6 +54,7 @@ async function main() {
           g.fillStyle = `hsl(${(i * 45 + n * 3) % 360} 80% 50%)`;
           g.fillRect(i * 160, 0, 160, 720);
         }
+        drawStamp(Date.now());
         g.fillStyle = "#000";
         g.fillRect(40, 600, 400, 80);
         g.fillStyle = "#fff";

@@ -1,6 +1,8 @@
 //! Helpers for tests that run the real `onair` binary against real peers.
 #![allow(dead_code)]
 
+pub mod relay;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -302,6 +304,17 @@ pub fn av_offsets(url: &str) -> Vec<f64> {
         .filter(|&&flash| flash >= 1.0)
         .filter_map(|&flash| beeps.iter().map(|&beep| beep - flash).min_by(|a, b| a.abs().total_cmp(&b.abs())))
         .collect()
+}
+
+/// One frame at 30 fps, and 2 ms for where the onset detector puts a beep.
+pub const ONE_FRAME: f64 = 1.0 / 30.0 + 0.002;
+
+/// Every flash that has a beep near it is within one frame of it; the last
+/// flash may have lost its beep when the stream ended.
+pub fn assert_in_sync(offsets: &[f64]) {
+    let matched: Vec<f64> = offsets.iter().copied().filter(|d| d.abs() < 0.5).collect();
+    assert!(matched.len() + 1 >= offsets.len() && matched.len() >= 8, "flashes without beeps: {offsets:?}");
+    assert!(matched.iter().all(|d| d.abs() <= ONE_FRAME), "beeps versus flashes: {offsets:?}");
 }
 
 /// A free loopback TCP port.

@@ -132,7 +132,13 @@ impl TargetPanel {
         });
         let secrets = &mut target.secrets;
         match target.kind {
-            TargetKind::LocalRtmp | TargetKind::LocalSrt => field(ui, Some(TargetField::StreamKey), "Stream key", "any name", local_key, false),
+            TargetKind::LocalRtmp | TargetKind::LocalSrt | TargetKind::LocalWebRtc => {
+                field(ui, Some(TargetField::StreamKey), "Stream key", "any name", local_key, false)
+            }
+            TargetKind::CustomWhip => {
+                field(ui, Some(TargetField::Url), "URL", "https://whip.example.com/endpoint", &mut target.url, false);
+                field(ui, Some(TargetField::StreamKey), "Bearer token", "if the endpoint wants one", &mut secrets.key, true);
+            }
             TargetKind::CustomRtmp => {
                 field(ui, Some(TargetField::Url), "URL", "rtmp://live.example.com/app", &mut target.url, false);
                 field(ui, Some(TargetField::StreamKey), "Stream key", "from your platform's dashboard", &mut secrets.key, true);

@@ -6,16 +6,16 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::endpoint::Command;
-use super::opus::{AacToOpus, RATE};
+use crate::encode::aac_to_opus::{AacToOpus, RATE};
 use crate::media::codec::{AacConfig, CodecConfig, H264Config};
 use crate::media::frame::{EncodedFrame, TrackKind};
 use crate::media::h264::{append_annexb, avcc_parameter_sets, nal_units};
 use crate::media::time::{TimeBase, Timestamp};
+use crate::media::wallclock::MediaAnchor;
 
 /// One access unit or Opus packet on its way to every viewer of a stream.
 #[derive(Clone, Debug)]
@@ -27,7 +27,7 @@ pub struct RtcMedia {
     pub time: Timestamp,
     /// When that time is, on this machine's clock: the sender reports' pairing
     /// of RTP and wall time, the same for both tracks so they play in sync.
-    pub wallclock: Instant,
+    pub wallclock: std::time::Instant,
     pub data: Arc<[u8]>,
 }
 
@@ -60,7 +60,7 @@ struct FeedState {
     newest_pts: Option<Timestamp>,
     reordered: bool,
     /// A media time and the instant it was sent at, for every later one's wall clock.
-    anchor: Option<(Timestamp, Instant)>,
+    anchor: MediaAnchor,
 }
 
 impl RtcFeed {
@@ -96,7 +96,7 @@ impl RtcFeed {
     /// A new publisher: its clock starts over, so times are anchored again.
     pub fn begin_session(&self) {
         let mut state = self.state();
-        state.anchor = None;
+        state.anchor.reset();
         state.newest_pts = None;
         state.reordered = false;
     }
@@ -128,7 +128,7 @@ impl RtcFeed {
         let Some(endpoint) = self.endpoint.as_ref().filter(|_| watched) else {
             // Nobody watches: the transcoder and the clock start afresh with the next viewer.
             state.transcoder = None;
-            state.anchor = None;
+            state.anchor.reset();
             return;
         };
         let state = &mut *state;
@@ -141,7 +141,7 @@ impl RtcFeed {
                 }
                 append_annexb(&mut data, nal_units(&frame.data, video.nal_length_size));
                 let Ok(time) = frame.pts.rescale(TimeBase::MPEG_90K) else { return };
-                let wallclock = wallclock(&mut state.anchor, frame.pts);
+                let wallclock = state.anchor.instant(frame.pts);
                 let media = RtcMedia { key: self.key.clone(), track: TrackKind::Video, keyframe: frame.keyframe, time, wallclock, data: data.into() };
                 let _ = endpoint.send(Command::Media(media));
             }
@@ -160,20 +160,13 @@ impl RtcFeed {
                 let packets = state.transcoder.as_mut().map(|t| t.push(frame)).unwrap_or_default();
                 for packet in packets {
                     let time = Timestamp::new(packet.time, TimeBase::new(RATE).unwrap_or(TimeBase::MICROS));
-                    let wallclock = wallclock(&mut state.anchor, time);
+                    let wallclock = state.anchor.instant(time);
                     let media = RtcMedia { key: self.key.clone(), track: TrackKind::Audio, keyframe: true, time, wallclock, data: packet.data.into() };
                     let _ = endpoint.send(Command::Media(media));
                 }
             }
         }
     }
-}
-
-/// The instant media time `time` is at: the first time asked for is now.
-fn wallclock(anchor: &mut Option<(Timestamp, Instant)>, time: Timestamp) -> Instant {
-    let (base, at) = *anchor.get_or_insert((time, Instant::now()));
-    let micros = time.checked_sub(base).and_then(|d| d.rescale(TimeBase::MICROS)).map_or(0, |d| d.value);
-    if micros >= 0 { at + Duration::from_micros(micros as u64) } else { at.checked_sub(Duration::from_micros(micros.unsigned_abs())).unwrap_or(at) }
 }
 
 /// One viewer's share in a feed; the count drops with it.

@@ -1,18 +1,21 @@
 //! A WHIP publisher's media made the hub's: H.264 access units (Annex B
 //! from str0m's depacketizer) become length-prefixed frames with their
 //! parameter sets as the stream's configuration, Opus is decoded and
-//! encoded to AAC once, and both tracks are put on one timeline by when
-//! their first packets arrived. Video that arrives broken is dropped until
+//! encoded to AAC once, and both tracks are put on one timeline: by when
+//! their first packets arrived, then, once the publisher's sender reports
+//! pair each track's RTP clock with its wall clock, by those (the sound is
+//! moved into place once, with silence or by dropping samples, since the
+//! tracks' arrival differs by what each took to encode and send). Video that arrives broken is dropped until
 //! the next keyframe, which is asked for (PLI), at most once a second.
 //! Browsers make keyframes only when asked, so one is asked for each
 //! segment target: segments stay the length they are meant to be.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 
-use super::opus::{PACKET_SAMPLES, RATE};
 use crate::encode::aac::AacEncoder;
+use crate::encode::aac_to_opus::{PACKET_SAMPLES, RATE};
 use crate::media::codec::CodecConfig;
 use crate::media::frame::{EncodedFrame, TrackKind};
 use crate::media::h264::{annexb_nal_units, build_avcc, length_prefixed, parse_avcc};
@@ -34,6 +37,37 @@ const OPUS_BASE: TimeBase = match TimeBase::new(RATE) {
     Some(base) => base,
     None => TimeBase::MICROS,
 };
+
+/// A sound offset from the sender reports smaller than this is left alone.
+const SYNC_TOLERANCE: i64 = RATE as i64 / 200;
+
+/// A sender report's pairing of a track's RTP time with the sender's wall clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SenderClock {
+    pub wall: SystemTime,
+    /// The RTP timestamp's 32 bits, at the track's rate.
+    pub rtp: u32,
+}
+
+impl SenderClock {
+    /// The extended RTP time of this report, given a nearby extended time `near`.
+    fn extended(self, near: i64) -> i64 {
+        near + i64::from((self.rtp.wrapping_sub(near as u32)) as i32)
+    }
+}
+
+/// The offset (48 kHz) that puts the sound's RTP time `audio_rtp` where
+/// the video is at the same wall time: from each track's sender report and
+/// the video's RTP time `video_rtp` with its offset onto the stream's timeline.
+fn audio_offset_from_reports(video: SenderClock, video_rtp: i64, video_offset: i64, audio: SenderClock, audio_rtp: i64) -> i64 {
+    let apart = match audio.wall.duration_since(video.wall) {
+        Ok(later) => later.as_micros() as i64,
+        Err(earlier) => -(earlier.duration().as_micros() as i64),
+    };
+    // The video's stream time at the audio report's wall time, at 90 kHz, then 48 kHz.
+    let video_at = video.extended(video_rtp) + video_offset + apart * 90 / 1000;
+    video_at * i64::from(RATE) / 90_000 - audio.extended(audio_rtp)
+}
 
 /// What the endpoint should do for this publisher after a frame.
 #[derive(Debug, PartialEq, Eq)]
@@ -66,6 +100,9 @@ struct VideoIn {
     /// Broken since a gap: frames wait for a keyframe.
     waiting_for_keyframe: bool,
     asked_at: Option<Instant>,
+    /// The newest sender report, and the newest frame's RTP time.
+    sender: Option<SenderClock>,
+    last_rtp: i64,
 }
 
 struct AudioIn {
@@ -78,6 +115,10 @@ struct AudioIn {
     /// The RTP time the next packet should have.
     expected: Option<i64>,
     pcm: Vec<i16>,
+    /// Put by the sender reports yet (else by arrival).
+    reported: bool,
+    /// Samples to move the sound by: silence to add (positive) or sound to drop.
+    shift: i64,
 }
 
 impl WhipIngest {
@@ -107,7 +148,9 @@ impl WhipIngest {
     }
 
     /// One depacketized H.264 access unit at 90 kHz RTP time `rtp`.
-    pub fn video(&mut self, annexb: &[u8], rtp: i64, contiguous: bool, arrived: Instant) -> Wanted {
+    pub fn video(&mut self, annexb: &[u8], rtp: i64, contiguous: bool, arrived: Instant, sender: Option<SenderClock>) -> Wanted {
+        self.video.sender = sender.or(self.video.sender);
+        self.video.last_rtp = rtp;
         let units = annexb_nal_units(annexb);
         let kind = |unit: &[u8]| unit.first().map_or(0, |b| b & 0x1f);
         let sps = units.iter().find(|u| kind(u) == NAL_SPS);
@@ -161,7 +204,7 @@ impl WhipIngest {
     }
 
     /// One Opus packet at 48 kHz RTP time `rtp`.
-    pub fn audio(&mut self, packet: &[u8], rtp: i64, arrived: Instant) -> Wanted {
+    pub fn audio(&mut self, packet: &[u8], rtp: i64, arrived: Instant, sender: Option<SenderClock>) -> Wanted {
         if self.video_expected && self.video.parameter_sets.is_none() {
             return Wanted::Nothing;
         }
@@ -170,7 +213,8 @@ impl WhipIngest {
             match opus::Decoder::new(RATE, opus::Channels::Stereo) {
                 Ok(decoder) => {
                     let offset = self.since_start(arrived, OPUS_BASE) - rtp;
-                    self.audio = Some(AudioIn { decoder, encoder, offset, origin: rtp + offset, expected: None, pcm: vec![0; 5760 * 2] });
+                    self.audio =
+                        Some(AudioIn { decoder, encoder, offset, origin: rtp + offset, expected: None, pcm: vec![0; 5760 * 2], reported: false, shift: 0 });
                 }
                 Err(error) => {
                     tracing::warn!(key = self.key(), "a WebRTC publisher's Opus cannot be decoded: {error}");
@@ -179,6 +223,18 @@ impl WhipIngest {
             }
         }
         let Some(audio) = self.audio.as_mut() else { return Wanted::Nothing };
+        if !audio.reported
+            && let (Some(video_report), Some(video_offset), Some(audio_report)) = (self.video.sender, self.video.offset, sender)
+        {
+            let wanted = audio_offset_from_reports(video_report, self.video.last_rtp, video_offset, audio_report, rtp);
+            let shift = wanted - audio.offset;
+            if shift.abs() > SYNC_TOLERANCE && shift.abs() < MAX_CONCEALED {
+                tracing::debug!(key = %self.publisher.key(), shift, "WebRTC sound moved into place by the sender reports");
+                audio.shift = shift;
+                audio.offset = wanted;
+            }
+            audio.reported = true;
+        }
         let mut decoded = Vec::new();
         match audio.expected.map(|expected| rtp - expected) {
             Some(gap) if !(0..=MAX_CONCEALED).contains(&gap) => {
@@ -210,6 +266,14 @@ impl WhipIngest {
                 return Wanted::Nothing;
             }
         }
+        if audio.shift > 0 {
+            decoded.splice(0..0, std::iter::repeat_n(0i16, 2 * audio.shift as usize));
+            audio.shift = 0;
+        } else if audio.shift < 0 {
+            let dropped = (2 * audio.shift.unsigned_abs() as usize).min(decoded.len());
+            decoded.drain(..dropped);
+            audio.shift += (dropped / 2) as i64;
+        }
         let frames = match audio.encoder.encode(&decoded) {
             Ok(frames) => frames,
             Err(error) => {
@@ -233,5 +297,29 @@ impl WhipIngest {
             Ok(()) => Wanted::Nothing,
             Err(refused) => Wanted::Close(refused),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(wall_ms: u64, rtp: u32) -> SenderClock {
+        SenderClock { wall: SystemTime::UNIX_EPOCH + Duration::from_millis(wall_ms), rtp }
+    }
+
+    #[test]
+    fn sender_reports_put_the_sound_at_the_pictures_wall_time() {
+        // Video RTP 9_000 was at wall 10 s and sits at stream time 0 (offset -9_000).
+        let video = report(10_000, 9_000);
+        // Audio RTP 4_800 was at wall 10.5 s: it belongs half a second into the stream.
+        let audio = report(10_500, 4_800);
+        let offset = audio_offset_from_reports(video, 9_000, -9_000, audio, 4_800);
+        assert_eq!(4_800 + offset, 24_000);
+        // The same across the 32-bit wrap of either clock, from extended times nearby.
+        let wrapped_video = report(10_000, 9_000u32.wrapping_sub(20_000));
+        let near = (1i64 << 32) + 9_000 - 20_000 + 900;
+        let offset = audio_offset_from_reports(wrapped_video, near, -(near - 900), audio, 4_800);
+        assert_eq!(4_800 + offset, 24_000);
     }
 }

@@ -12,7 +12,7 @@ use str0m::net::Transmit;
 use str0m::{Event, IceConnectionState, Input, Output, Rtc};
 
 use super::feed::{RtcMedia, Watching};
-use super::ingest::{Wanted, WhipIngest};
+use super::ingest::{SenderClock, Wanted, WhipIngest};
 use crate::media::frame::TrackKind;
 use crate::server::metrics::Metrics;
 
@@ -172,6 +172,25 @@ impl Peer {
         }
     }
 
+    /// RTCP's counts are totals: what media line `mid` adds since its last report.
+    fn reported(&mut self, mid: Mid, totals: &PeerCounts) -> PeerCounts {
+        let reported = &mut self.reported[usize::from(Some(mid) == self.audio)];
+        let delta = |now: u64, before: &mut u64| {
+            let d = now.saturating_sub(*before);
+            *before = now.max(*before);
+            d
+        };
+        let new = PeerCounts {
+            bytes_sent: delta(totals.bytes_sent, &mut reported.bytes_sent),
+            nacks: delta(totals.nacks, &mut reported.nacks),
+            plis: delta(totals.plis, &mut reported.plis),
+            firs: delta(totals.firs, &mut reported.firs),
+            packets_lost: delta(totals.packets_lost, &mut reported.packets_lost),
+        };
+        self.counts.add(&new);
+        new
+    }
+
     fn event(&mut self, event: Event) {
         match event {
             Event::Connected => {
@@ -192,9 +211,12 @@ impl Peer {
             }
             Event::MediaData(data) => {
                 let Role::Publisher(ingest) = &mut self.role else { return };
+                let rate = if data.params.spec().codec == Codec::H264 { Frequency::NINETY_KHZ } else { Frequency::FORTY_EIGHT_KHZ };
+                let sender = data.last_sender_info.map(|info| SenderClock { wall: info.ntp_time, rtp: info.rtp_time.rebase(rate).numer() as u32 });
+                let rtp = data.time.rebase(rate).numer() as i64;
                 let wanted = match data.params.spec().codec {
-                    Codec::H264 => ingest.video(&data.data, data.time.rebase(Frequency::NINETY_KHZ).numer() as i64, data.contiguous, data.network_time),
-                    Codec::Opus => ingest.audio(&data.data, data.time.rebase(Frequency::FORTY_EIGHT_KHZ).numer() as i64, data.network_time),
+                    Codec::H264 => ingest.video(&data.data, rtp, data.contiguous, data.network_time, sender),
+                    Codec::Opus => ingest.audio(&data.data, rtp, data.network_time, sender),
                     _ => Wanted::Nothing,
                 };
                 match wanted {
@@ -216,23 +238,16 @@ impl Peer {
             // waits for the next, within a GOP.
             Event::KeyframeRequest(_) => {}
             Event::MediaEgressStats(stats) => {
-                let line = usize::from(Some(stats.mid) == self.audio);
-                let reported = &mut self.reported[line];
                 let lost = stats.remote.map_or(0, |r| r.packets_lost);
-                let delta = |now: u64, before: &mut u64| {
-                    let d = now.saturating_sub(*before);
-                    *before = now.max(*before);
-                    d
-                };
-                let new = PeerCounts {
-                    bytes_sent: delta(stats.bytes, &mut reported.bytes_sent),
-                    nacks: delta(stats.nacks, &mut reported.nacks),
-                    plis: delta(stats.plis, &mut reported.plis),
-                    firs: delta(stats.firs, &mut reported.firs),
-                    packets_lost: delta(lost, &mut reported.packets_lost),
-                };
-                self.counts.add(&new);
+                let totals = PeerCounts { bytes_sent: stats.bytes, nacks: stats.nacks, plis: stats.plis, firs: stats.firs, packets_lost: lost };
+                let new = self.reported(stats.mid, &totals);
                 self.metrics.add_webrtc(&new);
+            }
+            // A publisher's: what the server asked it to resend or refresh.
+            Event::MediaIngressStats(stats) => {
+                let totals = PeerCounts { bytes_sent: 0, nacks: stats.nacks, plis: stats.plis, firs: stats.firs, packets_lost: 0 };
+                let new = self.reported(stats.mid, &totals);
+                self.metrics.add_whip(&new);
             }
             _ => {}
         }

@@ -18,7 +18,7 @@ use super::signal::{Refused, Signal};
 use crate::server::hub::Hub;
 
 /// Sender reports, egress statistics: how often a viewer's counts refresh.
-const STATS_INTERVAL: Duration = Duration::from_secs(1);
+pub const STATS_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The H.264 payload type offered; the answer takes the browser's number for it.
 const H264_PT: u8 = 102;

@@ -59,7 +59,12 @@ fn answer(hub: &Hub, key: &str, peer: SocketAddr, headers: &HeaderMap, body: &[u
     };
     hub.may_publish(key).map_err(conflict)?;
     let offer = Signal::parse(body)?;
-    let mut config = Rtc::builder().set_ice_lite(true).clear_codecs().enable_opus(true).set_reordering_size_video(REORDER_PACKETS);
+    let mut config = Rtc::builder()
+        .set_ice_lite(true)
+        .clear_codecs()
+        .enable_opus(true)
+        .set_reordering_size_video(REORDER_PACKETS)
+        .set_stats_interval(Some(super::whep::STATS_INTERVAL));
     for (pt, rtx, profile) in H264_PROFILES {
         config.codec_config().add_h264(Pt::from(pt), Some(Pt::from(rtx)), true, profile);
     }
