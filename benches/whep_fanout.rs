@@ -1,6 +1,6 @@
 //! WHEP fan-out: how many WebRTC viewers one core of `onair serve` feeds.
 //!
-//! `cargo bench --bench whep_fanout -- HTTP_BASE KEY SERVER_PID "STEPS" SECONDS`
+//! `cargo bench --profile dev --bench whep_fanout -- HTTP_BASE KEY SERVER_PID "STEPS" SECONDS`
 //! (run by `benches/whep_fanout.sh`, which starts the server and a 720p30
 //! 2.5 Mbit/s publisher). Viewers are real WebRTC peers of our own on
 //! loopback, each with its own UDP socket: str0m does their ICE, DTLS and

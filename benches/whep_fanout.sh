@@ -12,7 +12,8 @@ STEPS="${1:-100 200 300 400 500}"
 MEASURE="${2:-10}"
 BIN="${ONAIR_BIN:-target/release/onair}"
 [ -x "$BIN" ] || cargo build --release --locked
-cargo bench --locked --bench whep_fanout --no-run >/dev/null 2>&1
+# The load tool is mostly str0m, optimised in every profile: the dev build serves.
+cargo bench --locked --profile dev --bench whep_fanout --no-run >/dev/null 2>&1
 TMP="$(mktemp -d /tmp/onair-whep-fanout.XXXXXX)"
 . benches/common.sh
 SERVER= PUBLISHER=
@@ -25,4 +26,4 @@ ffmpeg -v error -re -stream_loop -1 -i "$TMP/clip.mp4" -c copy -f flv "$RTMP/fan
 PUBLISHER=$!
 for i in $(seq 100); do curl -sf "$HTTP/live/fan/index.m3u8" >/dev/null && break; sleep 0.2; done
 echo "onair serve PID $SERVER, $(nproc) cores; 720p30 2.5 Mbit/s x264 baseline + AAC over RTMP; $MEASURE s per step"
-cargo bench --locked --bench whep_fanout -- "$HTTP" fan "$SERVER" "$STEPS" "$MEASURE"
+cargo bench --locked --profile dev --bench whep_fanout -- "$HTTP" fan "$SERVER" "$STEPS" "$MEASURE"

@@ -2,7 +2,8 @@
 //! set the knob, Go Live to a local server, see LIVE and the in-app player
 //! decoding the local HLS with its latency, End stream, see Stopped; a
 //! refused target says so and offers Retry; one knob drag, one restart;
-//! two targets live at once, one stopped and started alone; keys kept apart.
+//! two targets live at once, one stopped and started alone; the local
+//! server over WebRTC; keys kept apart.
 
 mod common;
 
@@ -13,7 +14,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use onair::gui::app::{OnAirApp, ServerInfo};
 use onair::gui::settings::{CameraSetting, MicrophoneSetting, Settings};
-use onair::gui::target_setting::{TargetId, TargetSetting};
+use onair::gui::target_setting::{TargetId, TargetKind, TargetSetting};
 use onair::publish::shared::PublishState;
 
 /// The bundled server as the app would see `server`.
@@ -416,6 +417,35 @@ fn two_targets_go_live_together_and_one_stops_and_starts_alone_while_the_other_s
     assert_eq!(harness.get_all_by_label_contains("LIVE 00:").count(), 3);
     let local_target = &harness.state().status.targets[0];
     assert_eq!((local_target.dropped_frames, &local_target.state), (0, &PublishState::Live), "{local_target:?}");
+    harness.get_by_label("End stream").click();
+    step_until(&mut harness, "Stopped", Duration::from_secs(10), |app| app.status.state == PublishState::Stopped);
+}
+
+#[test]
+fn the_local_server_over_webrtc_is_a_target_the_window_offers() {
+    let server = Server::start("[ladder]\nenabled = false\n[streams]\ngrace_seconds = 1.0\n");
+    let info = bundled(&server);
+    let settings =
+        Settings { local_key: "over-rtc".into(), knob: 1, camera: CameraSetting::TestPattern, microphone: MicrophoneSetting::TestTone, ..Settings::default() };
+    let app = OnAirApp::new(settings, Some(info));
+    let mut harness = window(app, 900.0);
+    harness.run_steps(2);
+    harness.get_all_by_label("Edit").next().expect("the local target's Edit").click();
+    harness.run_steps(2);
+    harness.get_by_label("Kind").click();
+    harness.run_steps(2);
+    harness.get_by_label("Local server over WebRTC").click();
+    harness.run_steps(2);
+    harness.get_by_label("Done").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings.targets[0].kind, TargetKind::LocalWebRtc);
+    harness.get_by_label("Go Live").click();
+    step_until(&mut harness, "LIVE over WebRTC", Duration::from_secs(20), |app| app.status.state == PublishState::Live);
+    harness.run_steps(2);
+    harness.get_by_label_contains("WebRTC · ");
+    step_until(&mut harness, "segments from the WHIP publisher", Duration::from_secs(20), |_| server.get("/live/over-rtc/index.m3u8").is_some());
+    let api = server.get("/api/streams").expect("/api/streams");
+    assert!(api.contains("webrtc"), "the server took the stream over WebRTC: {api}");
     harness.get_by_label("End stream").click();
     step_until(&mut harness, "Stopped", Duration::from_secs(10), |app| app.status.state == PublishState::Stopped);
 }
