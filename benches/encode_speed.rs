@@ -8,20 +8,15 @@
 use std::io::Write;
 use std::time::Instant;
 
+mod support;
+
 use onair::capture::clock::CaptureClock;
 use onair::capture::pattern::TestPattern;
 use onair::encode::h264::H264Encoder;
 use onair::media::h264::{append_annexb, avcc_parameter_sets, length_prefixed_units};
 
 fn cpu_seconds() -> f64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given.
-    let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
-        usage.assume_init()
-    };
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    support::rusage_seconds(libc::RUSAGE_SELF)
 }
 
 fn main() {

@@ -12,6 +12,8 @@
 //!
 //! Prints each as a share of one core while the audio plays in real time.
 
+mod support;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -29,14 +31,7 @@ fn thread_cpu() -> f64 {
 }
 
 fn children_cpu() -> f64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given.
-    let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
-        usage.assume_init()
-    };
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    support::rusage_seconds(libc::RUSAGE_CHILDREN)
 }
 
 fn main() {

@@ -12,6 +12,8 @@
 //! prints the server's CPU (from /proc), its resident memory, the bitrate
 //! each viewer received, and the loss seen in the sequence numbers.
 
+mod support;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -107,25 +109,14 @@ async fn view(mut rtc: Rtc, socket: UdpSocket, local: SocketAddr, counts: Arc<Co
 
 /// The server's CPU seconds and resident kB, from /proc.
 fn server_usage(pid: u32) -> (f64, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit_once(") ").map_or("", |(_, rest)| rest).split(' ').collect();
-    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0) + fields.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    // SAFETY: sysconf has no preconditions.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let cpu = support::cpu_seconds(&format!("/proc/{pid}/stat")).map_or(0.0, |(_, seconds)| seconds);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let rss = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0);
-    (ticks as f64 / per_second, rss)
+    (cpu, rss)
 }
 
 fn own_cpu() -> f64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given.
-    let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
-        usage.assume_init()
-    };
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    support::rusage_seconds(libc::RUSAGE_SELF)
 }
 
 fn main() {

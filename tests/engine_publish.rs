@@ -157,9 +157,10 @@ fn publishing_resumes_by_itself_after_the_server_restarts() {
 #[test]
 fn bad_urls_refused_keys_and_missing_cameras_are_clear_errors() {
     let started = Instant::now();
-    let output = onair_publish(&["--to", "http://example.com/live/key"]);
+    let output = onair_publish(&["--to", "ftp://127.0.0.1/live/key"]);
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("Expected rtmp://HOST[:PORT]/APP/KEY"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("Expected rtmp://HOST[:PORT]/APP/KEY") && stderr.contains("whip://"), "{stderr}");
     let output = onair_publish(&["--video", "camera", "--to", "rtmp://127.0.0.1:1/live/key"]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);

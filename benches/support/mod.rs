@@ -96,6 +96,19 @@ pub fn cpu_seconds(stat_path: &str) -> Option<(String, f64)> {
     Some((comm, ticks as f64 / per_second))
 }
 
+/// CPU seconds (user + system) that `who` (`libc::RUSAGE_SELF`,
+/// `RUSAGE_CHILDREN`, `RUSAGE_THREAD`) has used.
+pub fn rusage_seconds(who: i32) -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        libc::getrusage(who, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
 /// The `p` quantile (0..=1) of sorted values; NaN when there are none.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() { f64::NAN } else { sorted[((sorted.len() - 1) as f64 * p).round() as usize] }

@@ -5,11 +5,9 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::session::{Failure, connect_error_text, resolve};
-use super::tls::TlsFailure;
+use super::session::{Failure, connect};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// An SDP answer is a few kilobytes; anything past this is not one.
@@ -68,28 +66,11 @@ impl HttpResponse {
     }
 }
 
-trait Connection: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Connection for T {}
-
 /// Sends `method` to `url` with `headers` and `body`; a network or TLS
 /// trouble is a `Failure` as the publish drivers classify them.
 pub async fn request(url: &HttpUrl, method: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<HttpResponse, Failure> {
     let transient = |reason: String| Failure::Transient { reason, was_live: false };
-    let address = resolve(&url.host, url.port).await?;
-    let tcp = tokio::time::timeout(TIMEOUT, TcpStream::connect(address))
-        .await
-        .map_err(|_| transient(format!("no answer from {address} within {} s; check the address and your network", TIMEOUT.as_secs())))?
-        .map_err(|e| transient(connect_error_text(&e)))?;
-    let mut stream: Box<dyn Connection> = if url.tls {
-        match tokio::time::timeout(TIMEOUT, super::tls::connect(tcp, &url.host)).await {
-            Err(_) => return Err(transient(format!("the TLS handshake with {address} did not finish within {} s", TIMEOUT.as_secs()))),
-            Ok(Err(TlsFailure::Certificate(reason))) => return Err(Failure::Certificate(reason)),
-            Ok(Err(handshake)) => return Err(transient(handshake.to_string())),
-            Ok(Ok(stream)) => Box::new(stream),
-        }
-    } else {
-        Box::new(tcp)
-    };
+    let (mut stream, address) = connect(&url.host, url.port, url.tls, TIMEOUT).await?;
     let default_port = if url.tls { 443 } else { 80 };
     let host = if url.port == default_port { url.host.clone() } else { format!("{}:{}", url.host, url.port) };
     let mut head = format!("{method} {} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n", url.path, body.len());

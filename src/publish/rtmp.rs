@@ -5,12 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
 use super::queue::{Outgoing, OutgoingKind};
-use super::session::{Failure, connect_error_text, resolve, run_with_reconnect};
+use super::session::{Failure, connect, run_with_reconnect};
 use super::shared::{PublishShared, PublishState};
 use super::target::RtmpTarget;
 use crate::media::codec::CodecConfig;
@@ -19,10 +18,6 @@ use crate::media::time::Timestamp;
 use crate::rtmp::client::{RtmpClientConnection, RtmpClientError};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A plain TCP connection, or TLS over one (RTMPS).
-trait Connection: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Connection for T {}
 
 /// Runs until stopped or refused; the final state says which.
 pub async fn run(target: RtmpTarget, shared: Arc<PublishShared>, stop: watch::Receiver<bool>) {
@@ -34,24 +29,7 @@ pub async fn run(target: RtmpTarget, shared: Arc<PublishShared>, stop: watch::Re
 
 async fn publish_once(target: &RtmpTarget, shared: &PublishShared, stop: &mut watch::Receiver<bool>) -> Result<(), Failure> {
     let transient = |reason: String| Failure::Transient { reason, was_live: false };
-    let address = resolve(&target.host, target.port).await?;
-    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
-        .await
-        .map_err(|_| transient(format!("no answer from {address} within {} s; check the address and your network", CONNECT_TIMEOUT.as_secs())))?
-        .map_err(|e| transient(connect_error_text(&e)))?;
-    let _ = tcp.set_nodelay(true);
-    let mut socket: Box<dyn Connection> = if target.tls {
-        let tls = tokio::time::timeout(CONNECT_TIMEOUT, super::tls::connect(tcp, &target.host))
-            .await
-            .map_err(|_| transient(format!("the TLS handshake with {address} did not finish within {} s", CONNECT_TIMEOUT.as_secs())))?;
-        match tls {
-            Ok(stream) => Box::new(stream),
-            Err(super::tls::TlsFailure::Certificate(reason)) => return Err(Failure::Certificate(reason)),
-            Err(handshake) => return Err(transient(handshake.to_string())),
-        }
-    } else {
-        Box::new(tcp)
-    };
+    let (mut socket, _) = connect(&target.host, target.port, target.tls, CONNECT_TIMEOUT).await?;
     let mut connection = RtmpClientConnection::new(&target.app, &target.key, &target.tc_url()).map_err(|e| transient(e.to_string()))?;
     let mut buffer = vec![0u8; 16 * 1024];
     let handshake = async {

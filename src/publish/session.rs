@@ -4,6 +4,7 @@
 //! (as OBS does: a target that never answered is reported, not retried).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::watch;
 
@@ -26,6 +27,31 @@ pub enum Failure {
 pub async fn resolve(host: &str, port: u16) -> Result<std::net::SocketAddr, Failure> {
     let mut addresses = tokio::net::lookup_host((host, port)).await.map_err(|e| Failure::Unresolved(e.to_string()))?;
     addresses.next().ok_or_else(|| Failure::Unresolved("the name has no address".into()))
+}
+
+/// A plain TCP connection, or TLS over one (RTMPS, HTTPS).
+pub trait Connection: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Connection for T {}
+
+/// Connects to `host:port` within `timeout`, over TLS (checked against the
+/// system's roots) when `tls`; returns the connection and the address reached.
+pub async fn connect(host: &str, port: u16, tls: bool, timeout: Duration) -> Result<(Box<dyn Connection>, std::net::SocketAddr), Failure> {
+    let transient = |reason: String| Failure::Transient { reason, was_live: false };
+    let address = resolve(host, port).await?;
+    let tcp = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(address))
+        .await
+        .map_err(|_| transient(format!("no answer from {address} within {} s; check the address and your network", timeout.as_secs())))?
+        .map_err(|e| transient(connect_error_text(&e)))?;
+    let _ = tcp.set_nodelay(true);
+    if !tls {
+        return Ok((Box::new(tcp), address));
+    }
+    match tokio::time::timeout(timeout, super::tls::connect(tcp, host)).await {
+        Err(_) => Err(transient(format!("the TLS handshake with {address} did not finish within {} s", timeout.as_secs()))),
+        Ok(Err(super::tls::TlsFailure::Certificate(reason))) => Err(Failure::Certificate(reason)),
+        Ok(Err(handshake)) => Err(transient(handshake.to_string())),
+        Ok(Ok(stream)) => Ok((Box::new(stream), address)),
+    }
 }
 
 /// A connect error as a streamer reads it: what it means, then the system's words.

@@ -311,7 +311,7 @@ impl ServerConfig {
         for (index, forward) in self.forward.iter().enumerate() {
             let url = forward.url.replace("{key}", "key");
             let parsed = crate::publish::target::PublishTarget::parse(&url);
-            within(&format!("forward[{index}].url"), &forward.url, parsed.is_ok(), "rtmp://HOST[:PORT]/APP/KEY or srt://HOST:PORT?streamid=…")?;
+            within(&format!("forward[{index}].url"), &forward.url, parsed.is_ok(), "rtmp://HOST[:PORT]/APP/KEY, srt://HOST:PORT?streamid=… or a WHIP URL")?;
         }
         if let Some(megabytes) = self.record.max_megabytes {
             within("record.max_megabytes", megabytes, megabytes >= 1, "1 or more (or leave it out)")?;

@@ -31,6 +31,8 @@ pub struct Metrics {
     pub whip_nacks: AtomicU64,
     pub whip_keyframe_requests: AtomicU64,
     pub webrtc_refused: AtomicU64,
+    /// Media the WebRTC thread could not take in time, dropped for its viewers.
+    pub webrtc_media_dropped: AtomicU64,
     /// By status code, 100..=599; counted without a lock, as every request is.
     http_requests: StatusCounts,
     /// Microseconds from a frame's arrival to the segment it completed being listed.
@@ -120,6 +122,13 @@ impl Metrics {
             self.webrtc_bytes_sent.load(Ordering::Relaxed),
         );
         gauge(&mut out, "onair_webrtc_nacks_total", "NACKs WebRTC viewers sent.", "counter", self.webrtc_nacks.load(Ordering::Relaxed));
+        gauge(
+            &mut out,
+            "onair_webrtc_media_dropped_total",
+            "Access units and Opus packets dropped because the WebRTC thread could not keep up.",
+            "counter",
+            self.webrtc_media_dropped.load(Ordering::Relaxed),
+        );
         gauge(&mut out, "onair_whip_nacks_total", "NACKs sent to WebRTC (WHIP) publishers.", "counter", self.whip_nacks.load(Ordering::Relaxed));
         gauge(
             &mut out,

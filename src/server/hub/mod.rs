@@ -330,7 +330,7 @@ impl Hub {
             viewers: Mutex::new(HashMap::new()),
             ladder: Mutex::new(None),
             forwards: self.runtime.as_ref().and_then(|runtime| Forwards::start(key, &self.config.forward, runtime)),
-            rtc: Arc::new(RtcFeed::new(key, self.webrtc.as_ref().map(|endpoint| endpoint.sender()))),
+            rtc: Arc::new(RtcFeed::new(key, self.webrtc.as_ref().map(|endpoint| endpoint.media_lane()))),
             created: Instant::now(),
         });
         streams.insert(key.to_string(), stream.clone());

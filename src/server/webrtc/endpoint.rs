@@ -13,7 +13,8 @@ use std::time::Instant;
 use str0m::net::{Protocol, Receive};
 use str0m::{Input, Rtc};
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::mpsc::{Receiver, Sender, UnboundedReceiver, UnboundedSender, channel, unbounded_channel};
 
 use super::feed::RtcMedia;
 use super::peer::{Peer, PeerCounts, Role};
@@ -22,16 +23,38 @@ use crate::server::metrics::Metrics;
 
 /// Larger than any datagram a WebRTC peer sends (str0m's MTU is about 1150).
 const DATAGRAM: usize = 2048;
+/// Access units and Opus packets waiting for the endpoint's thread: a few
+/// seconds of several streams. An endpoint that cannot keep up drops what
+/// comes after, as a congested network would (viewers recover at the next
+/// keyframe), rather than holding ever more of it.
+const MEDIA_BACKLOG: usize = 512;
 
 pub enum Command {
     Add(Box<Peer>),
     Close { key: Arc<str>, id: u64 },
-    Media(RtcMedia),
+}
+
+/// The way a stream's media reaches the endpoint: bounded, never waited on.
+#[derive(Clone)]
+pub struct MediaLane {
+    sender: Sender<RtcMedia>,
+    metrics: Arc<Metrics>,
+}
+
+impl MediaLane {
+    pub fn send(&self, media: RtcMedia) {
+        if let Err(TrySendError::Full(media)) = self.sender.try_send(media) {
+            if self.metrics.webrtc_media_dropped.fetch_add(1, Ordering::Relaxed) % 1000 == 0 {
+                tracing::warn!(key = %media.key, "the WebRTC thread cannot keep up with its viewers: media dropped");
+            }
+        }
+    }
 }
 
 /// The endpoint's address, its candidates, and the way in for peers and media.
 pub struct Endpoint {
     commands: UnboundedSender<Command>,
+    media: Sender<RtcMedia>,
     /// Where peers are told to send: the candidates in every answer.
     pub candidates: Vec<SocketAddr>,
     next_id: AtomicU64,
@@ -62,6 +85,7 @@ impl Endpoint {
         }
         socket.set_nonblocking(true).map_err(|error| EndpointError::Bind { addr, error })?;
         let (commands, received) = unbounded_channel();
+        let (media, media_received) = channel(MEDIA_BACKLOG);
         // str0m takes a datagram only when its destination is a candidate it offered.
         let local = candidates[0];
         let for_loop = metrics.clone();
@@ -71,17 +95,17 @@ impl Endpoint {
             .spawn(move || {
                 runtime.block_on(async move {
                     match UdpSocket::from_std(socket) {
-                        Ok(socket) => run(socket, local, received, for_loop).await,
+                        Ok(socket) => run(socket, local, received, media_received, for_loop).await,
                         Err(error) => tracing::error!("WebRTC cannot start: {error}"),
                     }
                 })
             })
             .map_err(EndpointError::Thread)?;
-        Ok(Arc::new(Endpoint { commands, candidates, next_id: AtomicU64::new(1), metrics }))
+        Ok(Arc::new(Endpoint { commands, media, candidates, next_id: AtomicU64::new(1), metrics }))
     }
 
-    pub fn sender(&self) -> UnboundedSender<Command> {
-        self.commands.clone()
+    pub fn media_lane(&self) -> MediaLane {
+        MediaLane { sender: self.media.clone(), metrics: self.metrics.clone() }
     }
 
     /// Hands a negotiated session to the endpoint; returns its id (the WHEP or WHIP resource).
@@ -104,7 +128,7 @@ struct Peers {
     metrics: Arc<Metrics>,
 }
 
-async fn run(socket: UdpSocket, local: SocketAddr, mut commands: UnboundedReceiver<Command>, metrics: Arc<Metrics>) {
+async fn run(socket: UdpSocket, local: SocketAddr, mut commands: UnboundedReceiver<Command>, mut media: Receiver<RtcMedia>, metrics: Arc<Metrics>) {
     tracing::info!("WebRTC on UDP {local}");
     let mut peers = Peers { list: Vec::new(), by_source: HashMap::new(), metrics };
     let mut buffer = vec![0u8; DATAGRAM];
@@ -121,6 +145,7 @@ async fn run(socket: UdpSocket, local: SocketAddr, mut commands: UnboundedReceiv
                 None => return,
                 Some(command) => peers.apply(command, &socket),
             },
+            Some(media) = media.recv() => peers.send(&media, &socket),
             received = socket.recv_from(&mut buffer) => match received {
                 Ok((length, source)) => peers.receive(&buffer[..length], source, local, &socket),
                 Err(error) => tracing::debug!("WebRTC receive failed: {error}"),
@@ -156,12 +181,14 @@ impl Peers {
                     peer.drive(&mut transmit(socket), now);
                 }
             }
-            Command::Media(media) => {
-                for peer in self.list.iter_mut().filter(|p| p.key == media.key) {
-                    peer.send(&media);
-                    peer.drive(&mut transmit(socket), now);
-                }
-            }
+        }
+    }
+
+    fn send(&mut self, media: &RtcMedia, socket: &UdpSocket) {
+        let now = Instant::now();
+        for peer in self.list.iter_mut().filter(|p| p.key == media.key) {
+            peer.send(media);
+            peer.drive(&mut transmit(socket), now);
         }
     }
 

@@ -7,9 +7,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::mpsc::UnboundedSender;
-
-use super::endpoint::Command;
+use super::endpoint::MediaLane;
 use crate::encode::aac_to_opus::{AacToOpus, RATE};
 use crate::media::codec::{AacConfig, CodecConfig, H264Config};
 use crate::media::frame::{EncodedFrame, TrackKind};
@@ -44,7 +42,7 @@ pub enum Unwatchable {
 
 pub struct RtcFeed {
     key: Arc<str>,
-    endpoint: Option<UnboundedSender<Command>>,
+    endpoint: Option<MediaLane>,
     watching: AtomicUsize,
     state: Mutex<FeedState>,
 }
@@ -64,7 +62,7 @@ struct FeedState {
 }
 
 impl RtcFeed {
-    pub fn new(key: &str, endpoint: Option<UnboundedSender<Command>>) -> RtcFeed {
+    pub fn new(key: &str, endpoint: Option<MediaLane>) -> RtcFeed {
         RtcFeed { key: key.into(), endpoint, watching: AtomicUsize::new(0), state: Mutex::new(FeedState::default()) }
     }
 
@@ -143,7 +141,7 @@ impl RtcFeed {
                 let Ok(time) = frame.pts.rescale(TimeBase::MPEG_90K) else { return };
                 let wallclock = state.anchor.instant(frame.pts);
                 let media = RtcMedia { key: self.key.clone(), track: TrackKind::Video, keyframe: frame.keyframe, time, wallclock, data: data.into() };
-                let _ = endpoint.send(Command::Media(media));
+                endpoint.send(media);
             }
             TrackKind::Audio => {
                 let Some(config) = &state.audio else { return };
@@ -162,7 +160,7 @@ impl RtcFeed {
                     let time = Timestamp::new(packet.time, TimeBase::new(RATE).unwrap_or(TimeBase::MICROS));
                     let wallclock = state.anchor.instant(time);
                     let media = RtcMedia { key: self.key.clone(), track: TrackKind::Audio, keyframe: true, time, wallclock, data: packet.data.into() };
-                    let _ = endpoint.send(Command::Media(media));
+                    endpoint.send(media);
                 }
             }
         }
