@@ -3,7 +3,8 @@
 //! low-latency DASH through dash.js and WebRTC over WHEP play the
 //! engine's test pattern, glass-to-glass latency is read from the capture
 //! stamp in decoded frames, WebRTC keeps playing through a relay that loses
-//! 2 % of its datagrams, and playback carries on across a publisher reconnect.
+//! 2 % of its datagrams and plays a source with B-frames from the ladder's
+//! rung, and playback carries on across a publisher reconnect.
 
 mod common;
 
@@ -11,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::relay::LossyRelay;
-use common::{Server, repo_path, require, wait_for};
+use common::{Server, free_port, repo_path, require, wait_for};
 
 /// `onair publish` of the stamped test pattern; killed on drop.
 struct Engine(Child);
@@ -22,9 +23,13 @@ impl Engine {
     }
 
     fn with_quality(server: &Server, key: &str, seconds: u32, quality: u8) -> Engine {
+        Engine::to(&server.rtmp_url(key), seconds, quality)
+    }
+
+    fn to(url: &str, seconds: u32, quality: u8) -> Engine {
         let child = Command::new(env!("CARGO_BIN_EXE_onair"))
             .args(["publish", "--video", "test", "--audio", "tone", "--quality", &quality.to_string(), "--duration", &seconds.to_string()])
-            .args(["--to", &server.rtmp_url(key)])
+            .args(["--to", url])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -147,6 +152,77 @@ fn webrtc_through_two_percent_loss_is_repaired_and_never_freezes_for_a_gop() {
     let nacks: u64 = metrics.lines().find_map(|l| l.strip_prefix("onair_webrtc_nacks_total ")?.parse().ok()).unwrap_or(0);
     assert!(nacks > 0, "lost packets were asked for again: {report}\n{metrics}");
     eprintln!("webrtc through 2 % loss: {nacks} NACKs, longest freeze {freeze} s, {report}");
+}
+
+/// ffmpeg as an RTMP server on `port`: it takes one publisher and pushes
+/// its picture, re-encoded by x264 with B-frames and a keyframe every 10 s,
+/// and its sound as it is, to `url`; killed on drop.
+struct BFrameRelay(Child);
+
+impl BFrameRelay {
+    fn start(port: u16, url: &str) -> BFrameRelay {
+        require("ffmpeg");
+        let input = format!("rtmp://127.0.0.1:{port}/live/in");
+        let child = Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-listen", "1", "-i", &input])
+            .args(["-c:v", "libx264", "-preset", "ultrafast", "-bf", "2", "-g", "300", "-keyint_min", "300", "-sc_threshold", "0", "-pix_fmt", "yuv420p"])
+            .args(["-c:a", "copy", "-f", "flv", url])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start ffmpeg");
+        BFrameRelay(child)
+    }
+}
+
+impl Drop for BFrameRelay {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Whether a TCP socket listens on `port` (from /proc/net/tcp: state 0A).
+fn listening(port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let local = format!(":{port:04X}");
+    table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.len() > 3 && fields[1].ends_with(&local) && fields[3] == "0A"
+    })
+}
+
+#[test]
+fn a_b_frame_source_plays_over_whep_from_the_ladders_rung_which_keyframes_for_each_new_viewer() {
+    let _turn = one_at_a_time();
+    let server = Server::start("[streams]\ngrace_seconds = 5.0\n[ladder]\nmax_lag_ms = 20000\n");
+    // The engine's 480p stamped pattern, re-encoded with B-frames: the ladder's 360p rung is what WebRTC can show.
+    let port = free_port();
+    let _relay = BFrameRelay::start(port, &server.rtmp_url("bframes"));
+    // Not probed by connecting: ffmpeg takes one connection only.
+    wait_for("ffmpeg to listen for RTMP", Duration::from_secs(10), || listening(port).then_some(()));
+    let _engine = Engine::to(&format!("rtmp://127.0.0.1:{port}/live/in"), 60, 2);
+    let log = || server.log();
+    let rung = wait_for("WebRTC viewers to be given the rung", Duration::from_secs(40), || {
+        let streams: serde_json::Value = serde_json::from_str(&server.get("/api/streams")?).ok()?;
+        let stream = streams.as_array()?.iter().find(|s| s["key"] == "bframes")?.clone();
+        stream["webrtc_rung"].as_str().map(str::to_string)
+    });
+    assert_eq!(rung, "360p", "the largest rung below the 480p source");
+    let report = play(&page_of(&server, "bframes"), "webrtc", 10);
+    assert_eq!(report["engine"], "webrtc", "{report}\nserver log:\n{}", log());
+    assert_played(&report, 6.0);
+    let tracks = &report["webrtc"];
+    assert_eq!((tracks["videoTracks"].as_u64(), tracks["audioTracks"].as_u64()), (Some(1), Some(1)), "a picture and a sound track: {report}");
+    let g2g = &report["glassToGlass"];
+    assert!(g2g["count"].as_u64().unwrap_or(0) >= 5, "the stamp is read from the rung's decoded frames: {report}");
+    // The source's keyframes are 10 s apart: a viewer starts well before the
+    // next one only because the rung made one when it connected.
+    let startup = report["startupSeconds"].as_f64().unwrap_or(f64::MAX);
+    assert!(startup < 4.0, "the viewer waited {startup} s for a keyframe: {report}\nserver log:\n{}", log());
+    assert!(log().contains("the source has B-frames"), "the change of source is logged: {}", log());
+    eprintln!("B-frame source over WHEP from the 360p rung: start-up {startup} s, glass-to-glass p50 {} ms", g2g["p50"]);
 }
 
 #[test]

@@ -408,26 +408,34 @@ fn wall_now() -> UnixMillis {
 impl RungSink for StreamSink {
     fn configure(&self, rung: usize, name: &str, config: CodecConfig) {
         if let Some(stream) = self.0.upgrade() {
+            stream.rtc.configure_rung(rung, name, &config);
             stream.packager().configure_rung(rung, name, config, wall_now());
         }
     }
 
     fn push(&self, rung: usize, frame: RungFrame) {
         if let Some(stream) = self.0.upgrade() {
+            stream.rtc.push_rung(rung, &frame.data, frame.pts, frame.keyframe);
             stream.packager().push_rung(rung, frame, wall_now());
         }
     }
 
     fn remove(&self, rung: usize) {
         if let Some(stream) = self.0.upgrade() {
+            stream.rtc.remove_rung(rung);
             stream.packager().remove_rung(rung, wall_now());
         }
     }
 
     fn finish(&self, rung: usize) {
         if let Some(stream) = self.0.upgrade() {
+            stream.rtc.remove_rung(rung);
             stream.packager().finish_rung(rung, wall_now());
         }
+    }
+
+    fn keyframe_wanted(&self, rung: usize) -> bool {
+        self.0.upgrade().is_some_and(|stream| stream.rtc.take_keyframe_request(rung))
     }
 }
 
@@ -468,11 +476,15 @@ impl Publisher {
         }
         self.stream.rtc.push(&frame);
         let for_ladder = (frame.kind == TrackKind::Video && self.ladder.is_some()).then(|| (frame.data.clone(), frame.keyframe));
+        let source_pts = (frame.kind == TrackKind::Video).then_some(frame.pts);
         let (segments, placed) = {
             let mut packager = self.stream.packager();
             let segments = packager.push(frame, wall_now());
             (segments, packager.last_video_time())
         };
+        if let (Some(pts), Some((_, placed_pts))) = (source_pts, placed) {
+            self.stream.rtc.place(pts, placed_pts);
+        }
         if let (Some((data, keyframe)), Some((dts, pts))) = (for_ladder, placed)
             && let Some(ladder) = self.stream.ladder().as_mut()
         {

@@ -35,6 +35,10 @@ pub trait RungSink: Send + Sync + 'static {
     fn remove(&self, rung: usize);
     /// The publisher left and the rung has delivered every frame it was given.
     fn finish(&self, rung: usize);
+    /// Asked before each picture: whether a viewer wants this rung's next one to be a keyframe.
+    fn keyframe_wanted(&self, _rung: usize) -> bool {
+        false
+    }
 }
 
 /// A source video frame as the packager placed it on the stream timeline.

@@ -1,5 +1,6 @@
 //! One rung on its own thread: scale the decoded picture, encode it with a
-//! keyframe wherever the source had one, and hand the frame to the stream.
+//! keyframe wherever the source had one (and where a WebRTC viewer asked
+//! for one), and hand the frame to the stream.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
@@ -118,7 +119,7 @@ fn run(key: &str, plan: &RungPlan, fps: u32, jobs: &Receiver<Job>, sink: &dyn Ru
         if let Err(error) = scaler.scale(&job.picture.planes(), &mut frame.i420) {
             return fail(format!("rung {}: {error}", plan.name));
         }
-        if job.timing.keyframe {
+        if job.timing.keyframe || sink.keyframe_wanted(plan.index) {
             encoder.force_keyframe();
         }
         match encoder.encode(&frame) {

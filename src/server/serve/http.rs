@@ -100,6 +100,8 @@ struct StreamReport {
     viewers: usize,
     /// WebRTC (WHEP) viewers connected or connecting.
     webrtc_viewers: usize,
+    /// The ladder rung WebRTC viewers get instead of a source with B-frames; null: the source.
+    webrtc_rung: Option<String>,
     target_duration: Option<u32>,
     hls: String,
     dash: String,
@@ -198,6 +200,7 @@ fn report(stream: &LiveStream, now: Instant) -> StreamReport {
         forced_cuts: forced,
         viewers: stream.viewers(now),
         webrtc_viewers: stream.rtc.viewers(),
+        webrtc_rung: stream.rtc.rung_name(),
         target_duration: window.target_duration,
         hls: format!("/live/{}/index.m3u8", stream.key),
         dash: format!("/live/{}/manifest.mpd", stream.key),

@@ -1,19 +1,25 @@
 //! What a stream's WebRTC viewers are sent, made once per stream however
 //! many watch: each video access unit in Annex B with the parameter sets
 //! before every keyframe (str0m packetizes it; a viewer joins on a
-//! keyframe and needs them there), and the audio as Opus. Nothing is made
-//! while nobody watches.
+//! keyframe and needs them there), from the source or, when it has
+//! B-frames, from the ladder's largest rung (`video_line`), and the audio
+//! as Opus. Nothing is made while nobody watches.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use super::endpoint::MediaLane;
+use super::video_line::{VideoLines, VideoSource, ViewerFrame};
 use crate::encode::aac_to_opus::{AacToOpus, RATE};
-use crate::media::codec::{AacConfig, CodecConfig, H264Config};
+use crate::media::codec::{AacConfig, CodecConfig};
 use crate::media::frame::{EncodedFrame, TrackKind};
-use crate::media::h264::{append_annexb, avcc_parameter_sets, nal_units};
 use crate::media::time::{TimeBase, Timestamp};
 use crate::media::wallclock::MediaAnchor;
+
+/// A rung makes a keyframe for WebRTC viewers at most this often, however
+/// many ask: each one costs every HLS and DASH viewer of the rung bitrate.
+const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_secs(1);
 
 /// One access unit or Opus packet on its way to every viewer of a stream.
 #[derive(Clone, Debug)]
@@ -35,7 +41,7 @@ pub enum Unwatchable {
     #[error("stream {0:?} has no video yet")]
     NoVideo(String),
     #[error(
-        "stream {0:?} has B-frames, which WebRTC players cannot show in order; publish without them (x264: -bf 0 or -profile:v baseline; OBS: Profile baseline) or watch it over HLS or DASH"
+        "stream {0:?} has B-frames, which WebRTC players cannot show in order, and no ladder rung to send instead; publish without them (x264: -bf 0 or -profile:v baseline; OBS: Profile baseline), turn the ladder on with a rung below the source's height, or watch it over HLS or DASH"
     )]
     BFrames(String),
 }
@@ -44,26 +50,25 @@ pub struct RtcFeed {
     key: Arc<str>,
     endpoint: Option<MediaLane>,
     watching: AtomicUsize,
+    /// One more than the rung a viewer asked a keyframe of; 0 when none is wanted.
+    keyframe_wanted: AtomicUsize,
     state: Mutex<FeedState>,
 }
 
 #[derive(Default)]
 struct FeedState {
-    video: Option<H264Config>,
-    /// SPS and PPS in Annex B, put before every keyframe.
-    parameter_sets: Vec<u8>,
+    video: VideoLines,
     audio: Option<AacConfig>,
     transcoder: Option<AacToOpus>,
-    /// The latest presentation time seen; an earlier one after it is a B-frame.
-    newest_pts: Option<Timestamp>,
-    reordered: bool,
     /// A media time and the instant it was sent at, for every later one's wall clock.
     anchor: MediaAnchor,
+    /// When a rung was last asked for a keyframe.
+    keyframe_asked: Option<Instant>,
 }
 
 impl RtcFeed {
     pub fn new(key: &str, endpoint: Option<MediaLane>) -> RtcFeed {
-        RtcFeed { key: key.into(), endpoint, watching: AtomicUsize::new(0), state: Mutex::new(FeedState::default()) }
+        RtcFeed { key: key.into(), endpoint, watching: AtomicUsize::new(0), keyframe_wanted: AtomicUsize::new(0), state: Mutex::new(FeedState::default()) }
     }
 
     fn state(&self) -> MutexGuard<'_, FeedState> {
@@ -83,30 +88,25 @@ impl RtcFeed {
     /// The video's H.264 profile_level_id (what the SDP negotiates), once its
     /// configuration came, unless the stream cannot be watched as it is.
     pub fn profile_level_id(&self) -> Result<u32, Unwatchable> {
-        let state = self.state();
-        let Some(video) = &state.video else { return Err(Unwatchable::NoVideo(self.key.to_string())) };
-        if state.reordered {
-            return Err(Unwatchable::BFrames(self.key.to_string()));
-        }
-        Ok(u32::from(video.profile_idc) << 16 | u32::from(video.constraint_flags) << 8 | u32::from(video.level_idc))
+        self.state().video.profile_level_id(&self.key)
+    }
+
+    /// The ladder rung viewers are sent instead of the source, if they are.
+    pub fn rung_name(&self) -> Option<String> {
+        self.state().video.rung_name(&self.key).map(str::to_string)
     }
 
     /// A new publisher: its clock starts over, so times are anchored again.
     pub fn begin_session(&self) {
         let mut state = self.state();
         state.anchor.reset();
-        state.newest_pts = None;
-        state.reordered = false;
+        state.video.begin_session();
     }
 
     pub fn configure(&self, config: &CodecConfig) {
         let mut state = self.state();
         match config {
-            CodecConfig::H264(h264) => {
-                state.parameter_sets.clear();
-                append_annexb(&mut state.parameter_sets, avcc_parameter_sets(&h264.avcc));
-                state.video = Some(h264.clone());
-            }
+            CodecConfig::H264(h264) => state.video.configure_source(h264),
             CodecConfig::Aac(aac) => {
                 state.audio = Some(aac.clone());
                 state.transcoder = None;
@@ -114,14 +114,66 @@ impl RtcFeed {
         }
     }
 
+    pub fn configure_rung(&self, rung: usize, name: &str, config: &CodecConfig) {
+        if let CodecConfig::H264(h264) = config {
+            self.state().video.configure_rung(rung, name, h264);
+        }
+    }
+
+    /// The rung was shed, rebuilt or finished; the next largest takes its place.
+    pub fn remove_rung(&self, rung: usize) {
+        let mut state = self.state();
+        let before = state.video.source(&self.key);
+        state.video.remove_rung(rung);
+        let after = state.video.source(&self.key);
+        if before == Ok(VideoSource::Rung(rung)) && self.viewers() > 0 {
+            match after {
+                Ok(VideoSource::Rung(next)) => {
+                    tracing::info!(key = %self.key, "WebRTC viewers now get ladder rung {next}: the rung they had is gone");
+                    drop(state);
+                    self.ask_rung_keyframe(next, Instant::now());
+                }
+                _ => tracing::warn!(key = %self.key, "WebRTC viewers get no picture: the ladder has no rung left and the source has B-frames"),
+            }
+        }
+    }
+
+    /// Where the packager put a source video frame presented at `pts`: rung
+    /// frames are on that timeline, and are sent on the publisher's.
+    pub fn place(&self, pts: Timestamp, placed: Timestamp) {
+        self.state().video.place(pts, placed);
+    }
+
+    /// A viewer joined or lost a picture: when its video is a rung, which can
+    /// make a keyframe, the rung is asked for one (the source's come when
+    /// its publisher makes them, within a GOP).
+    pub fn request_keyframe(&self, now: Instant) {
+        let source = self.state().video.source(&self.key);
+        if let Ok(VideoSource::Rung(rung)) = source {
+            self.ask_rung_keyframe(rung, now);
+        }
+    }
+
+    fn ask_rung_keyframe(&self, rung: usize, now: Instant) {
+        let mut state = self.state();
+        if state.keyframe_asked.is_some_and(|at| now.duration_since(at) < KEYFRAME_REQUEST_INTERVAL) {
+            return;
+        }
+        state.keyframe_asked = Some(now);
+        self.keyframe_wanted.store(rung + 1, Ordering::Relaxed);
+    }
+
+    /// Asked by rung `rung` before each picture it encodes: whether to make it a keyframe.
+    pub fn take_keyframe_request(&self, rung: usize) -> bool {
+        self.keyframe_wanted.compare_exchange(rung + 1, 0, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    }
+
+    /// A frame of the publisher's.
     pub fn push(&self, frame: &EncodedFrame) {
         let watched = self.viewers() > 0;
         let mut state = self.state();
-        if frame.kind == TrackKind::Video {
-            if state.newest_pts.is_some_and(|newest| frame.pts < newest) {
-                state.reordered = true;
-            }
-            state.newest_pts = Some(state.newest_pts.map_or(frame.pts, |newest| newest.max(frame.pts)));
+        if frame.kind == TrackKind::Video && state.video.observe_source(frame.pts) {
+            tracing::info!(key = %self.key, "the source has B-frames: WebRTC viewers get the ladder's largest rung, when there is one");
         }
         let Some(endpoint) = self.endpoint.as_ref().filter(|_| watched) else {
             // Nobody watches: the transcoder and the clock start afresh with the next viewer.
@@ -132,16 +184,9 @@ impl RtcFeed {
         let state = &mut *state;
         match frame.kind {
             TrackKind::Video => {
-                let Some(video) = &state.video else { return };
-                let mut data = Vec::with_capacity(frame.data.len() + state.parameter_sets.len() + 16);
-                if frame.keyframe {
-                    data.extend_from_slice(&state.parameter_sets);
+                if let Some(video) = state.video.from_source(&frame.data, frame.pts, frame.keyframe, &self.key) {
+                    self.send_video(endpoint, &mut state.anchor, video);
                 }
-                append_annexb(&mut data, nal_units(&frame.data, video.nal_length_size));
-                let Ok(time) = frame.pts.rescale(TimeBase::MPEG_90K) else { return };
-                let wallclock = state.anchor.instant(frame.pts);
-                let media = RtcMedia { key: self.key.clone(), track: TrackKind::Video, keyframe: frame.keyframe, time, wallclock, data: data.into() };
-                endpoint.send(media);
             }
             TrackKind::Audio => {
                 let Some(config) = &state.audio else { return };
@@ -165,10 +210,32 @@ impl RtcFeed {
             }
         }
     }
+
+    /// A frame of ladder rung `rung`, on the stream timeline.
+    pub fn push_rung(&self, rung: usize, data: &[u8], pts: Timestamp, keyframe: bool) {
+        let Some(endpoint) = self.endpoint.as_ref().filter(|_| self.viewers() > 0) else { return };
+        let mut state = self.state();
+        let state = &mut *state;
+        if let Some(video) = state.video.from_rung(rung, data, pts, keyframe, &self.key) {
+            self.send_video(endpoint, &mut state.anchor, video);
+        }
+    }
+
+    fn send_video(&self, endpoint: &MediaLane, anchor: &mut MediaAnchor, video: ViewerFrame) {
+        let Ok(time) = video.pts.rescale(TimeBase::MPEG_90K) else { return };
+        let wallclock = anchor.instant(video.pts);
+        endpoint.send(RtcMedia { key: self.key.clone(), track: TrackKind::Video, keyframe: video.keyframe, time, wallclock, data: video.data.into() });
+    }
 }
 
 /// One viewer's share in a feed; the count drops with it.
 pub struct Watching(Arc<RtcFeed>);
+
+impl Watching {
+    pub fn feed(&self) -> &RtcFeed {
+        &self.0
+    }
+}
 
 impl Drop for Watching {
     fn drop(&mut self) {

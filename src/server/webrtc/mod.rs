@@ -2,7 +2,8 @@
 //! hundred milliseconds behind its publisher. Peers share one UDP port
 //! (`endpoint`), each a str0m session (`peer`); a stream's media is made
 //! once for all of them (`feed`, with its Opus from the AAC:
-//! `encode::aac_to_opus`). WHIP publishers come in through the same port
+//! `encode::aac_to_opus`; its video from the source or, for a source with
+//! B-frames, the ladder's largest rung: `video_line`). WHIP publishers come in through the same port
 //! (`whip`, `ingest`).
 
 pub mod endpoint;
@@ -10,5 +11,6 @@ pub mod feed;
 pub mod ingest;
 pub mod peer;
 pub mod signal;
+pub mod video_line;
 pub mod whep;
 pub mod whip;
