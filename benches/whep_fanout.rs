@@ -10,7 +10,9 @@
 //! hundreds of them without taking the server's core. At each step (a total
 //! number of viewers, kept from the step before), once all are connected, it
 //! prints the server's CPU (from /proc), its resident memory, the bitrate
-//! each viewer received, and the loss seen in the sequence numbers.
+//! each viewer received, the loss seen in the sequence numbers, and where
+//! it was lost: frames the server's WebRTC thread dropped, datagrams its
+//! send buffer dropped, and datagrams the viewers' receive buffers dropped.
 
 mod support;
 
@@ -115,6 +117,23 @@ fn server_usage(pid: u32) -> (f64, u64) {
     (cpu, rss)
 }
 
+/// Counters of the server's `/metrics`: (media the WebRTC thread dropped, datagrams its send buffer dropped).
+fn server_drops(base: &str) -> (u64, u64) {
+    let text = ureq::get(&format!("{base}/metrics")).call().ok().and_then(|mut r| r.body_mut().read_to_string().ok()).unwrap_or_default();
+    let counter = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)?.trim().parse().ok()).unwrap_or(0);
+    (counter("onair_webrtc_media_dropped_total "), counter("onair_webrtc_datagrams_dropped_total "))
+}
+
+/// Datagrams this machine's UDP dropped for a full receive buffer (/proc/net/snmp's RcvbufErrors):
+/// on loopback, the viewers' sockets not read in time.
+fn receive_buffer_errors() -> u64 {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp: "));
+    let (Some(names), Some(values)) = (udp.next(), udp.next()) else { return 0 };
+    let index = names.split_whitespace().position(|n| n == "RcvbufErrors");
+    index.and_then(|i| values.split_whitespace().nth(i)?.parse().ok()).unwrap_or(0)
+}
+
 fn own_cpu() -> f64 {
     support::rusage_seconds(libc::RUSAGE_SELF)
 }
@@ -135,9 +154,9 @@ fn main() {
     let local = tokio::task::LocalSet::new();
     let (_, baseline_rss) = server_usage(pid);
     println!(
-        "| viewers | server CPU (cores) | viewers per core | received per viewer (Mbit/s) | loss | server RSS (MB) | RSS per viewer (kB) | load tool CPU (cores) |"
+        "| viewers | server CPU (cores) | viewers per core | received per viewer (Mbit/s) | loss | dropped by the server (frames, datagrams) | receive-buffer overflows | server RSS (MB) | RSS per viewer (kB) | load tool CPU (cores) |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     local.block_on(&runtime, async {
         let mut viewers = 0u64;
         for &total in &steps {
@@ -158,6 +177,7 @@ fn main() {
             let (cpu0, _) = server_usage(pid);
             let own0 = own_cpu();
             let (packets0, bytes0, lost0) = (counts.packets.load(Ordering::Relaxed), counts.bytes.load(Ordering::Relaxed), counts.lost.load(Ordering::Relaxed));
+            let (drops0, overflows0) = (server_drops(base), receive_buffer_errors());
             let started = Instant::now();
             tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
             let elapsed = started.elapsed().as_secs_f64();
@@ -166,13 +186,16 @@ fn main() {
             let packets = counts.packets.load(Ordering::Relaxed) - packets0;
             let bytes = counts.bytes.load(Ordering::Relaxed) - bytes0;
             let lost = counts.lost.load(Ordering::Relaxed) - lost0;
+            let drops = server_drops(base);
+            let (media_dropped, datagrams_dropped) = (drops.0 - drops0.0, drops.1 - drops0.1);
+            let overflows = receive_buffer_errors() - overflows0;
             let cores = (cpu1 - cpu0) / elapsed;
             let per_viewer_mbit = bytes as f64 * 8.0 / elapsed / total as f64 / 1e6;
             let loss = if packets + lost > 0 { 100.0 * lost as f64 / (packets + lost) as f64 } else { 0.0 };
             let per_core = if cores > 0.0 { total as f64 / cores } else { 0.0 };
             let rss_per_viewer = rss.saturating_sub(baseline_rss) as f64 / total as f64;
             println!(
-                "| {total} ({connected} connected) | {cores:.3} | {per_core:.0} | {per_viewer_mbit:.2} | {loss:.3} % | {:.1} | {rss_per_viewer:.0} | {own:.2} |",
+                "| {total} ({connected} connected) | {cores:.3} | {per_core:.0} | {per_viewer_mbit:.2} | {loss:.3} % | {media_dropped}, {datagrams_dropped} | {overflows} | {:.1} | {rss_per_viewer:.0} | {own:.2} |",
                 rss as f64 / 1024.0
             );
         }

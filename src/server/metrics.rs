@@ -33,6 +33,7 @@ pub struct Metrics {
     pub webrtc_refused: AtomicU64,
     /// Media the WebRTC thread could not take in time, dropped for its viewers.
     pub webrtc_media_dropped: AtomicU64,
+    pub webrtc_datagrams_dropped: AtomicU64,
     /// By status code, 100..=599; counted without a lock, as every request is.
     http_requests: StatusCounts,
     /// Microseconds from a frame's arrival to the segment it completed being listed.
@@ -128,6 +129,13 @@ impl Metrics {
             "Access units and Opus packets dropped because the WebRTC thread could not keep up.",
             "counter",
             self.webrtc_media_dropped.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "onair_webrtc_datagrams_dropped_total",
+            "WebRTC datagrams dropped because the UDP send buffer was full.",
+            "counter",
+            self.webrtc_datagrams_dropped.load(Ordering::Relaxed),
         );
         gauge(&mut out, "onair_whip_nacks_total", "NACKs sent to WebRTC (WHIP) publishers.", "counter", self.whip_nacks.load(Ordering::Relaxed));
         gauge(

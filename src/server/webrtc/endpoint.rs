@@ -2,7 +2,9 @@
 //! datagram goes to the peer whose address or ICE credentials it carries
 //! (str0m's `accepts`), each frame from a stream's feed to that stream's
 //! viewers, and each peer is woken when its own timer (STUN, RTCP,
-//! retransmissions) is due and not before: an idle endpoint sleeps.
+//! retransmissions) is due and not before: an idle endpoint sleeps. What a
+//! peer sends in one turn leaves through an `Outbox`, a run of datagrams
+//! per send.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -17,6 +19,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::mpsc::{Receiver, Sender, UnboundedReceiver, UnboundedSender, channel, unbounded_channel};
 
 use super::feed::RtcMedia;
+use super::outbox::Outbox;
 use super::peer::{Peer, PeerCounts, Role};
 use crate::server::config::WebRtcConfig;
 use crate::server::metrics::Metrics;
@@ -125,12 +128,13 @@ struct Peers {
     list: Vec<Peer>,
     /// A datagram's source → its peer's id, learned from the first one it accepted.
     by_source: HashMap<SocketAddr, u64>,
+    outbox: Outbox,
     metrics: Arc<Metrics>,
 }
 
 async fn run(socket: UdpSocket, local: SocketAddr, mut commands: UnboundedReceiver<Command>, mut media: Receiver<RtcMedia>, metrics: Arc<Metrics>) {
     tracing::info!("WebRTC on UDP {local}");
-    let mut peers = Peers { list: Vec::new(), by_source: HashMap::new(), metrics };
+    let mut peers = Peers { list: Vec::new(), by_source: HashMap::new(), outbox: Outbox::default(), metrics };
     let mut buffer = vec![0u8; DATAGRAM];
     loop {
         let next = peers.list.iter().map(|p| p.timeout).min();
@@ -156,11 +160,12 @@ async fn run(socket: UdpSocket, local: SocketAddr, mut commands: UnboundedReceiv
     }
 }
 
-fn transmit(socket: &UdpSocket) -> impl FnMut(&str0m::net::Transmit) + '_ {
-    // A full send buffer drops the datagram, as the network may: RTP is
-    // repaired by NACK, and a blocked endpoint would stall every peer.
-    move |t| {
-        let _ = socket.try_send_to(&t.contents, t.destination);
+/// Runs `peer` until it waits for time to pass, and sends what it made.
+fn drive(peer: &mut Peer, outbox: &mut Outbox, socket: &UdpSocket, metrics: &Metrics, now: Instant) {
+    peer.drive(&mut |t| outbox.push(t.destination, &t.contents), now);
+    let dropped = outbox.flush(socket);
+    if dropped > 0 {
+        metrics.webrtc_datagrams_dropped.fetch_add(dropped, Ordering::Relaxed);
     }
 }
 
@@ -169,7 +174,7 @@ impl Peers {
         let now = Instant::now();
         match command {
             Command::Add(mut peer) => {
-                peer.drive(&mut transmit(socket), now);
+                drive(&mut peer, &mut self.outbox, socket, &self.metrics, now);
                 if matches!(peer.role(), Role::Viewer(_)) {
                     self.metrics.webrtc_viewers.fetch_add(1, Ordering::Relaxed);
                 }
@@ -178,7 +183,7 @@ impl Peers {
             Command::Close { key, id } => {
                 if let Some(peer) = self.list.iter_mut().find(|p| p.id == id && p.key == key) {
                     peer.close();
-                    peer.drive(&mut transmit(socket), now);
+                    drive(peer, &mut self.outbox, socket, &self.metrics, now);
                 }
             }
         }
@@ -188,7 +193,7 @@ impl Peers {
         let now = Instant::now();
         for peer in self.list.iter_mut().filter(|p| p.key == media.key) {
             peer.send(media);
-            peer.drive(&mut transmit(socket), now);
+            drive(peer, &mut self.outbox, socket, &self.metrics, now);
         }
     }
 
@@ -208,14 +213,14 @@ impl Peers {
         let peer = &mut self.list[index];
         self.by_source.insert(source, peer.id);
         peer.handle(input);
-        peer.drive(&mut transmit(socket), now);
+        drive(peer, &mut self.outbox, socket, &self.metrics, now);
     }
 
     fn wake(&mut self, socket: &UdpSocket) {
         let now = Instant::now();
         for peer in self.list.iter_mut().filter(|p| p.timeout <= now) {
             peer.handle(Input::Timeout(now));
-            peer.drive(&mut transmit(socket), now);
+            drive(peer, &mut self.outbox, socket, &self.metrics, now);
         }
     }
 

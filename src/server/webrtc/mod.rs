@@ -9,6 +9,7 @@
 pub mod endpoint;
 pub mod feed;
 pub mod ingest;
+pub mod outbox;
 pub mod peer;
 pub mod signal;
 pub mod video_line;
