@@ -1,7 +1,8 @@
 //! What a stream's WebRTC viewers are sent, made once per stream however
 //! many watch: each video access unit in Annex B with the parameter sets
 //! before every keyframe (str0m packetizes it; a viewer joins on a
-//! keyframe and needs them there), from the source or, when it has
+//! keyframe and needs them there) cut into RTP payloads once for all of
+//! them, from the source or, when it has
 //! B-frames, from the ladder's largest rung (`video_line`), and the audio
 //! as Opus. Nothing is made while nobody watches.
 
@@ -16,23 +17,36 @@ use crate::media::codec::{AacConfig, CodecConfig};
 use crate::media::frame::{EncodedFrame, TrackKind};
 use crate::media::time::{TimeBase, Timestamp};
 use crate::media::wallclock::MediaAnchor;
+use str0m::unversioned::{H264Packetizer, Packetizer};
 
 /// A rung makes a keyframe for WebRTC viewers at most this often, however
 /// many ask: each one costs every HLS and DASH viewer of the rung bitrate.
 const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_secs(1);
 
+/// RTP payload bytes of H.264 sized as str0m sizes its own: its datagram
+/// MTU less the SRTP tag, rounded down to the cipher's block.
+const RTP_PAYLOAD: usize = (str0m::DATAGRAM_MTU_TARGET - 16) & !15;
+
 /// One access unit or Opus packet on its way to every viewer of a stream.
 #[derive(Clone, Debug)]
 pub struct RtcMedia {
     pub key: Arc<str>,
-    pub track: TrackKind,
     pub keyframe: bool,
     /// Presentation time at the RTP clock: 90 kHz video, 48 kHz Opus.
     pub time: Timestamp,
     /// When that time is, on this machine's clock: the sender reports' pairing
     /// of RTP and wall time, the same for both tracks so they play in sync.
     pub wallclock: std::time::Instant,
-    pub data: Arc<[u8]>,
+    pub payload: RtcPayload,
+}
+
+#[derive(Clone, Debug)]
+pub enum RtcPayload {
+    /// One access unit as RTP payloads (STAP-A, FU-A), cut once for every
+    /// viewer: each viewer's session only numbers and encrypts them.
+    Video(Arc<[Arc<[u8]>]>),
+    /// One Opus packet.
+    Audio(Arc<[u8]>),
 }
 
 /// Why a stream cannot be watched over WebRTC as it is published.
@@ -64,6 +78,8 @@ struct FeedState {
     anchor: MediaAnchor,
     /// When a rung was last asked for a keyframe.
     keyframe_asked: Option<Instant>,
+    /// Cuts access units into RTP payloads; keeps the parameter sets to put before the next IDR.
+    packetizer: H264Packetizer,
 }
 
 impl RtcFeed {
@@ -185,7 +201,7 @@ impl RtcFeed {
         match frame.kind {
             TrackKind::Video => {
                 if let Some(video) = state.video.from_source(&frame.data, frame.pts, frame.keyframe, &self.key) {
-                    self.send_video(endpoint, &mut state.anchor, video);
+                    self.send_video(endpoint, &mut state.anchor, &mut state.packetizer, video);
                 }
             }
             TrackKind::Audio => {
@@ -204,7 +220,7 @@ impl RtcFeed {
                 for packet in packets {
                     let time = Timestamp::new(packet.time, TimeBase::new(RATE).unwrap_or(TimeBase::MICROS));
                     let wallclock = state.anchor.instant(time);
-                    let media = RtcMedia { key: self.key.clone(), track: TrackKind::Audio, keyframe: true, time, wallclock, data: packet.data.into() };
+                    let media = RtcMedia { key: self.key.clone(), keyframe: true, time, wallclock, payload: RtcPayload::Audio(packet.data.into()) };
                     endpoint.send(media);
                 }
             }
@@ -217,14 +233,23 @@ impl RtcFeed {
         let mut state = self.state();
         let state = &mut *state;
         if let Some(video) = state.video.from_rung(rung, data, pts, keyframe, &self.key) {
-            self.send_video(endpoint, &mut state.anchor, video);
+            self.send_video(endpoint, &mut state.anchor, &mut state.packetizer, video);
         }
     }
 
-    fn send_video(&self, endpoint: &MediaLane, anchor: &mut MediaAnchor, video: ViewerFrame) {
+    fn send_video(&self, endpoint: &MediaLane, anchor: &mut MediaAnchor, packetizer: &mut H264Packetizer, video: ViewerFrame) {
         let Ok(time) = video.pts.rescale(TimeBase::MPEG_90K) else { return };
         let wallclock = anchor.instant(video.pts);
-        endpoint.send(RtcMedia { key: self.key.clone(), track: TrackKind::Video, keyframe: video.keyframe, time, wallclock, data: video.data.into() });
+        let packets = match packetizer.packetize(RTP_PAYLOAD, &video.data) {
+            Ok(packets) if !packets.is_empty() => packets,
+            Ok(_) => return,
+            Err(error) => {
+                tracing::warn!(key = %self.key, "an access unit could not be cut into RTP packets, skipped: {error}");
+                return;
+            }
+        };
+        let payload = RtcPayload::Video(packets.into_iter().map(Arc::from).collect());
+        endpoint.send(RtcMedia { key: self.key.clone(), keyframe: video.keyframe, time, wallclock, payload });
     }
 }
 

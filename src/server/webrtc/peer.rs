@@ -9,11 +9,11 @@ use str0m::format::Codec;
 use str0m::media::{Frequency, KeyframeRequestKind};
 use str0m::media::{MediaKind, MediaTime, Mid, Pt};
 use str0m::net::Transmit;
+use str0m::rtp::{RtpWrite, SeqNo};
 use str0m::{Event, IceConnectionState, Input, Output, Rtc};
 
-use super::feed::{RtcMedia, Watching};
+use super::feed::{RtcMedia, RtcPayload, Watching};
 use super::ingest::{SenderClock, Wanted, WhipIngest};
-use crate::media::frame::TrackKind;
 use crate::server::metrics::Metrics;
 
 /// A viewer whose ICE and DTLS are not up by then is given up on: a
@@ -68,6 +68,8 @@ pub struct Peer {
     connected: bool,
     /// Video is sent from a keyframe on: before it a decoder has nothing to start from.
     joined: bool,
+    /// The next video packet's number: video is written as RTP, cut once per stream.
+    video_seq: SeqNo,
     created: Instant,
     pub timeout: Instant,
     pub counts: PeerCounts,
@@ -89,6 +91,7 @@ impl Peer {
             audio_pt: None,
             connected: false,
             joined: false,
+            video_seq: SeqNo::default(),
             created: now,
             timeout: now,
             counts: PeerCounts::default(),
@@ -128,22 +131,32 @@ impl Peer {
         if !self.connected || matches!(self.role, Role::Publisher(_)) {
             return;
         }
-        let (mid, pt) = match media.track {
-            TrackKind::Video => {
+        match &media.payload {
+            RtcPayload::Video(packets) => {
                 if !self.joined && !media.keyframe {
                     return;
                 }
-                (self.video, self.video_pt)
+                let (Some(mid), Some(pt)) = (self.video, self.video_pt) else { return };
+                let mut api = self.rtc.direct_api();
+                let Some(stream) = api.stream_tx_by_mid(mid, None) else { return };
+                // The RTP clock is 90 kHz; its timestamps wrap at 32 bits.
+                let time = media.time.value as u32;
+                let last = packets.len().saturating_sub(1);
+                for (i, payload) in packets.iter().enumerate() {
+                    let seq_no = self.video_seq.inc();
+                    stream.write_rtp(RtpWrite::new(pt, seq_no, time, media.wallclock, payload.clone()).marker(i == last).nackable(true));
+                }
+                self.joined = true;
             }
-            TrackKind::Audio => (self.audio, self.audio_pt),
-        };
-        let (Some(mid), Some(pt)) = (mid, pt) else { return };
-        let Some(writer) = self.rtc.writer(mid) else { return };
-        let Some(frequency) = str0m::media::Frequency::new(media.time.base.ticks_per_second()) else { return };
-        let time = MediaTime::new(media.time.value.max(0) as u64, frequency);
-        match writer.write(pt, media.wallclock, time, media.data.clone()) {
-            Ok(()) => self.joined |= media.track == TrackKind::Video,
-            Err(error) => tracing::debug!(key = %self.key, peer = self.id, "WebRTC write refused: {error}"),
+            RtcPayload::Audio(packet) => {
+                let (Some(mid), Some(pt)) = (self.audio, self.audio_pt) else { return };
+                let Some(writer) = self.rtc.writer(mid) else { return };
+                let Some(frequency) = Frequency::new(media.time.base.ticks_per_second()) else { return };
+                let time = MediaTime::new(media.time.value.max(0) as u64, frequency);
+                if let Err(error) = writer.write(pt, media.wallclock, time, packet.clone()) {
+                    tracing::debug!(key = %self.key, peer = self.id, "WebRTC write refused: {error}");
+                }
+            }
         }
     }
 
