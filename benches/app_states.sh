@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Photographs the desktop app under Xvfb in each state a streamer meets:
-# before Go Live (preview and meter running), live to two targets,
+# before Go Live (preview and meter running), live to the bundled server
+# over WebRTC (WHIP), live to two targets,
 # reconnecting (one target's server stopped under it, the other live),
-# failed (a target that never answers) and recording while live. Writes target/screenshots/app-{ready,live,reconnecting,failed,recording}.png.
+# failed (a target that never answers) and recording while live. Writes target/screenshots/app-{ready,webrtc,live,reconnecting,failed,recording}.png.
 # Usage: benches/app_states.sh   (ONAIR_BIN=path)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +48,12 @@ app ready '(knob:3)' 0
 wait_log ready "bundled server"
 sleep 3 # the source preview and the meter fill in
 shot ready
+kill "$APP"; wait "$APP" 2>/dev/null || true
+
+app webrtc '(targets:[(id:1,name:\"Local server\",enabled:true,kind:LocalWebRtc)])' 1
+wait_log webrtc "state: live"
+sleep 4
+shot webrtc
 kill "$APP"; wait "$APP" 2>/dev/null || true
 
 app failed "$(targets "rtmp://127.0.0.1:$CLOSED/live" false)" 1

@@ -41,8 +41,73 @@ fn is_rtp(datagram: &[u8]) -> bool {
     datagram.len() >= 12 && datagram[0] >> 6 == 2 && !(192..=223).contains(&datagram[1])
 }
 
+/// A viewer's receive buffer: a browser's is 256 kB or more; this one process
+/// reads hundreds of sockets, so a frame's burst waits a little longer for it
+/// than for a browser, and loss here would be the load tool's, not the server's.
+const RECEIVE_BUFFER: libc::c_int = 2 << 20;
+
+fn set_option(socket: &UdpSocket, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: setsockopt reads size_of::<c_int>() bytes from `value`, which lives across the call.
+    unsafe {
+        let pointer = &value as *const libc::c_int as *const libc::c_void;
+        libc::setsockopt(socket.as_raw_fd(), level, name, pointer, std::mem::size_of::<libc::c_int>() as libc::socklen_t) == 0
+    }
+}
+
+/// A larger receive buffer (SO_RCVBUFFORCE passes net.core.rmem_max as root),
+/// and UDP GRO: a run of equal datagrams (a video frame, sent with segmentation
+/// offload) arrives in one read. The load tool then keeps up with hundreds of
+/// viewers on the one core the server leaves it, and on loopback the kernel no
+/// longer bills the server for waking a reader per datagram, work no server
+/// does for viewers on other machines.
+fn tune(socket: &UdpSocket) {
+    if !set_option(socket, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, RECEIVE_BUFFER) {
+        set_option(socket, libc::SOL_SOCKET, libc::SO_RCVBUF, RECEIVE_BUFFER);
+    }
+    set_option(socket, libc::SOL_UDP, libc::UDP_GRO, 1);
+}
+
+/// One read: (bytes, source, the datagrams' size when GRO joined several, else 0).
+async fn receive(socket: &UdpSocket, buffer: &mut [u8]) -> std::io::Result<(usize, SocketAddr, usize)> {
+    use std::os::fd::AsRawFd;
+    socket
+        .async_io(tokio::io::Interest::READABLE, || {
+            let mut source = onair::srt::addr::SockAddr::empty();
+            let mut control = [0u64; 8];
+            let mut iov = libc::iovec { iov_base: buffer.as_mut_ptr() as *mut libc::c_void, iov_len: buffer.len() };
+            // SAFETY: msghdr is plain data; its pointers (source, iov, control) outlive the call,
+            // and the control messages are read within msg_controllen as the kernel wrote them.
+            unsafe {
+                let mut message: libc::msghdr = std::mem::zeroed();
+                message.msg_name = source.as_mut_ptr() as *mut libc::c_void;
+                message.msg_namelen = source.capacity() as libc::socklen_t;
+                message.msg_iov = &mut iov;
+                message.msg_iovlen = 1;
+                message.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+                message.msg_controllen = std::mem::size_of_val(&control) as _;
+                let length = libc::recvmsg(socket.as_raw_fd(), &mut message, 0);
+                if length < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let mut segment = 0;
+                let mut header = libc::CMSG_FIRSTHDR(&message);
+                while !header.is_null() {
+                    if (*header).cmsg_level == libc::SOL_UDP && (*header).cmsg_type == libc::UDP_GRO {
+                        segment = std::ptr::read_unaligned(libc::CMSG_DATA(header) as *const u16) as usize;
+                    }
+                    header = libc::CMSG_NXTHDR(&message, header);
+                }
+                let from = onair::srt::addr::from_sockaddr(source.as_ptr()).ok_or_else(|| std::io::Error::other("a datagram from no address"))?;
+                Ok((length as usize, from, segment))
+            }
+        })
+        .await
+}
+
 async fn offer_and_connect(whep: &str, counts: Arc<Counts>, stop: Arc<AtomicBool>) -> Result<(), String> {
     let socket = UdpSocket::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    tune(&socket);
     let local = socket.local_addr().map_err(|e| e.to_string())?;
     let mut rtc = Rtc::builder().build(Instant::now());
     rtc.add_local_candidate(Candidate::host(local, "udp").map_err(|e| e.to_string())?);
@@ -65,7 +130,8 @@ async fn offer_and_connect(whep: &str, counts: Arc<Counts>, stop: Arc<AtomicBool
 }
 
 async fn view(mut rtc: Rtc, socket: UdpSocket, local: SocketAddr, counts: Arc<Counts>, stop: Arc<AtomicBool>) {
-    let mut buffer = vec![0u8; 2048];
+    // Room for a GRO read of up to 64 datagrams.
+    let mut buffer = vec![0u8; 65_536];
     let mut next_seq: HashMap<u32, u16> = HashMap::new();
     while !stop.load(Ordering::Relaxed) && rtc.is_alive() {
         let timeout = loop {
@@ -83,9 +149,9 @@ async fn view(mut rtc: Rtc, socket: UdpSocket, local: SocketAddr, counts: Arc<Co
         };
         let timeout = timeout.min(Instant::now() + Duration::from_millis(500));
         tokio::select! {
-            received = socket.recv_from(&mut buffer) => {
-                let Ok((length, source)) = received else { continue };
-                let datagram = &buffer[..length];
+            received = receive(&socket, &mut buffer) => {
+                let Ok((length, source, segment)) = received else { continue };
+                for datagram in buffer[..length].chunks(if segment > 0 { segment } else { length.max(1) }) {
                 if is_rtp(datagram) {
                     let ssrc = u32::from_be_bytes([datagram[8], datagram[9], datagram[10], datagram[11]]);
                     let seq = u16::from_be_bytes([datagram[2], datagram[3]]);
@@ -97,9 +163,10 @@ async fn view(mut rtc: Rtc, socket: UdpSocket, local: SocketAddr, counts: Arc<Co
                     }
                     next_seq.insert(ssrc, seq.wrapping_add(1));
                     counts.packets.fetch_add(1, Ordering::Relaxed);
-                    counts.bytes.fetch_add(length as u64, Ordering::Relaxed);
+                    counts.bytes.fetch_add(datagram.len() as u64, Ordering::Relaxed);
                 } else if let Ok(receive) = Receive::new(Protocol::Udp, source, local, datagram) {
                     let _ = rtc.handle_input(Input::Receive(Instant::now(), receive));
+                }
                 }
             }
             () = tokio::time::sleep_until(timeout.into()) => {

@@ -1,4 +1,4 @@
-//! `SocketAddr` to and from the C `sockaddr` that libsrt takes.
+//! `SocketAddr` to and from the C `sockaddr` that libsrt (and the WebRTC outbox's `sendmsg`) take.
 
 use std::ffi::c_int;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};

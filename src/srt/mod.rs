@@ -3,7 +3,7 @@
 //! libsrt's log lines in `tracing`. Using the same library as the peers makes
 //! encryption and loss recovery interoperate exactly.
 
-mod addr;
+pub mod addr;
 mod admission;
 mod ffi;
 mod handshakes;

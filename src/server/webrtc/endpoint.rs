@@ -193,6 +193,9 @@ impl Peers {
         let now = Instant::now();
         for peer in self.list.iter_mut().filter(|p| p.key == media.key) {
             peer.send(media);
+            // str0m releases what was written when time next moves: move it
+            // now, so the packets leave in this turn and not in a wake of their own.
+            peer.handle(Input::Timeout(now));
             drive(peer, &mut self.outbox, socket, &self.metrics, now);
         }
     }

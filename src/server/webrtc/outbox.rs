@@ -11,6 +11,8 @@ use std::os::fd::AsRawFd;
 
 use tokio::net::UdpSocket;
 
+use crate::srt::addr::SockAddr;
+
 /// At most this many datagrams in one send (the kernel's UDP_MAX_SEGMENTS).
 const MAX_SEGMENTS: usize = 64;
 /// At most this many bytes in one send: an IP datagram's payload.
@@ -94,21 +96,21 @@ impl Outbox {
 
 /// One `sendmsg` of `bytes`, which the kernel cuts into datagrams of `segment` bytes.
 fn send_segmented(socket: &UdpSocket, destination: SocketAddr, bytes: &[u8], segment: usize) -> std::io::Result<()> {
-    let (address, address_len) = socket_address(destination);
+    let address = SockAddr::from(destination);
     let segment = u16::try_from(segment).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
     // Room for one cmsghdr carrying a u16, aligned as cmsghdr must be.
     let mut control = [0u64; 4];
     let mut iov = libc::iovec { iov_base: bytes.as_ptr() as *mut libc::c_void, iov_len: bytes.len() };
     // SAFETY: msghdr is plain data; every pointer set below outlives the sendmsg call, and
-    // the control buffer (32 bytes) holds CMSG_SPACE(2) (24 on 64-bit Linux), checked first.
+    // the control buffer is checked to hold CMSG_SPACE(2) first.
     unsafe {
         let space = libc::CMSG_SPACE(std::mem::size_of::<u16>() as u32) as usize;
         if space > std::mem::size_of_val(&control) {
             return Err(std::io::Error::from(std::io::ErrorKind::Unsupported));
         }
         let mut message: libc::msghdr = std::mem::zeroed();
-        message.msg_name = &address as *const libc::sockaddr_storage as *mut libc::c_void;
-        message.msg_namelen = address_len;
+        message.msg_name = address.as_ptr() as *mut libc::c_void;
+        message.msg_namelen = address.len() as libc::socklen_t;
         message.msg_iov = &mut iov;
         message.msg_iovlen = 1;
         message.msg_control = control.as_mut_ptr() as *mut libc::c_void;
@@ -123,38 +125,6 @@ fn send_segmented(socket: &UdpSocket, destination: SocketAddr, bytes: &[u8], seg
         }
     }
     Ok(())
-}
-
-/// `destination` as the C socket address sendmsg takes.
-fn socket_address(destination: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
-    // SAFETY: sockaddr_storage is plain data, and large and aligned enough for either family.
-    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let length = match destination {
-        SocketAddr::V4(v4) => {
-            let address = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: v4.port().to_be(),
-                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(v4.ip().octets()) },
-                sin_zero: [0; 8],
-            };
-            // SAFETY: as above; a sockaddr_in fits in sockaddr_storage.
-            unsafe { std::ptr::write(&mut storage as *mut _ as *mut libc::sockaddr_in, address) };
-            std::mem::size_of::<libc::sockaddr_in>()
-        }
-        SocketAddr::V6(v6) => {
-            let address = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: v6.port().to_be(),
-                sin6_flowinfo: v6.flowinfo(),
-                sin6_addr: libc::in6_addr { s6_addr: v6.ip().octets() },
-                sin6_scope_id: v6.scope_id(),
-            };
-            // SAFETY: as above; a sockaddr_in6 fits in sockaddr_storage.
-            unsafe { std::ptr::write(&mut storage as *mut _ as *mut libc::sockaddr_in6, address) };
-            std::mem::size_of::<libc::sockaddr_in6>()
-        }
-    };
-    (storage, length as libc::socklen_t)
 }
 
 #[cfg(test)]
