@@ -40,6 +40,10 @@ const OPUS_BASE: TimeBase = match TimeBase::new(RATE) {
 
 /// A sound offset from the sender reports smaller than this is left alone.
 const SYNC_TOLERANCE: i64 = RATE as i64 / 200;
+/// The sound is held this long at most for both tracks' sender reports, so
+/// that it starts in place; a sender whose reports come later has its sound
+/// placed by arrival until then, and moved once they come.
+const REPORT_WAIT: Duration = Duration::from_secs(2);
 
 /// A sender report's pairing of a track's RTP time with the sender's wall clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,6 +123,9 @@ struct AudioIn {
     reported: bool,
     /// Samples to move the sound by: silence to add (positive) or sound to drop.
     shift: i64,
+    /// Decoded sound held for the reports, from the first packet's arrival on (at most REPORT_WAIT).
+    held: Vec<i16>,
+    first_arrival: Instant,
 }
 
 impl WhipIngest {
@@ -213,8 +220,18 @@ impl WhipIngest {
             match opus::Decoder::new(RATE, opus::Channels::Stereo) {
                 Ok(decoder) => {
                     let offset = self.since_start(arrived, OPUS_BASE) - rtp;
-                    self.audio =
-                        Some(AudioIn { decoder, encoder, offset, origin: rtp + offset, expected: None, pcm: vec![0; 5760 * 2], reported: false, shift: 0 });
+                    self.audio = Some(AudioIn {
+                        decoder,
+                        encoder,
+                        offset,
+                        origin: rtp + offset,
+                        expected: None,
+                        pcm: vec![0; 5760 * 2],
+                        reported: false,
+                        shift: 0,
+                        held: Vec::new(),
+                        first_arrival: arrived,
+                    });
                 }
                 Err(error) => {
                     tracing::warn!(key = self.key(), "a WebRTC publisher's Opus cannot be decoded: {error}");
@@ -245,6 +262,7 @@ impl WhipIngest {
                     Err(_) => return Wanted::Nothing,
                 }
                 audio.origin = rtp + audio.offset;
+                audio.held.clear();
             }
             Some(gap) => {
                 // Lost packets: libopus conceals them, keeping the count of samples true.
@@ -265,6 +283,13 @@ impl WhipIngest {
                 tracing::debug!(key = %self.publisher.key(), "an Opus packet does not decode: {error}");
                 return Wanted::Nothing;
             }
+        }
+        if !audio.reported && arrived.duration_since(audio.first_arrival) < REPORT_WAIT {
+            audio.held.extend_from_slice(&decoded);
+            return Wanted::Nothing;
+        }
+        if !audio.held.is_empty() {
+            decoded.splice(0..0, std::mem::take(&mut audio.held));
         }
         if audio.shift > 0 {
             decoded.splice(0..0, std::iter::repeat_n(0i16, 2 * audio.shift as usize));
