@@ -1,9 +1,8 @@
 //! What a stream's WebRTC viewers are sent, made once per stream however
-//! many watch: each video access unit in Annex B with the parameter sets
-//! before every keyframe (str0m packetizes it; a viewer joins on a
-//! keyframe and needs them there) cut into RTP payloads once for all of
-//! them, from the source or, when it has
-//! B-frames, from the ladder's largest rung (`video_line`), and the audio
+//! many watch: each video access unit with the parameter sets before every
+//! keyframe (a viewer joins on a keyframe and needs them there), cut into
+//! RTP payloads once for all of them, from the source or, when it has
+//! B-frames, from the ladder's largest rung (`video_line`); and the audio
 //! as Opus. Nothing is made while nobody watches.
 
 use std::sync::atomic::{AtomicUsize, Ordering};

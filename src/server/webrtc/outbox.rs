@@ -43,6 +43,9 @@ impl Default for Outbox {
 
 impl Outbox {
     pub fn push(&mut self, destination: SocketAddr, datagram: &[u8]) {
+        if datagram.is_empty() {
+            return;
+        }
         let start = self.bytes.len();
         let joins = self.runs.last_mut().filter(|run| {
             run.destination == destination
@@ -72,13 +75,15 @@ impl Outbox {
             if run.count > 1 && self.segmentation {
                 match send_segmented(socket, run.destination, bytes, run.segment) {
                     Ok(()) => continue,
-                    Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
-                        dropped += run.count as u64;
-                        continue;
-                    }
-                    Err(error) => {
+                    Err(error) if refuses_segmentation(&error) => {
                         tracing::info!("UDP segmentation offload refused ({error}); WebRTC sends one datagram at a time");
                         self.segmentation = false;
+                    }
+                    // A full buffer, or an error the peer's address earned
+                    // (a viewer gone: ICMP port unreachable): the run is lost, as one datagram would be.
+                    Err(_) => {
+                        dropped += run.count as u64;
+                        continue;
                     }
                 }
             }
@@ -92,6 +97,13 @@ impl Outbox {
         self.runs.clear();
         dropped
     }
+}
+
+/// Whether a failed segmented send means the kernel or device cannot segment
+/// (as quinn-udp reads them: EIO from a device without checksum offload,
+/// EINVAL or the option unknown), not a problem of this one send.
+fn refuses_segmentation(error: &std::io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::EIO | libc::EINVAL | libc::ENOPROTOOPT | libc::EOPNOTSUPP))
 }
 
 /// One `sendmsg` of `bytes`, which the kernel cuts into datagrams of `segment` bytes.
@@ -150,6 +162,8 @@ mod tests {
         let mut outbox = Outbox::default();
         for (to, datagram) in &sent {
             outbox.push(*to, datagram);
+            // Nothing to send: no run, no zero-sized segment.
+            outbox.push(*to, &[]);
         }
         assert_eq!(outbox.runs.len(), 4, "a shorter datagram ends a run, as does another address or a larger one");
         assert_eq!(outbox.flush(&sender), 0);

@@ -204,16 +204,20 @@ impl Peer {
         new
     }
 
+    /// A viewer's keyframe wish goes to its stream's feed.
+    fn want_keyframe(&self) {
+        if let Role::Viewer(watching) = &self.role {
+            watching.feed().request_keyframe(Instant::now());
+        }
+    }
+
     fn event(&mut self, event: Event) {
         match event {
             Event::Connected => {
                 tracing::info!(key = %self.key, peer = self.id, "WebRTC {} connected", self.role.noun());
                 self.connected = true;
                 // A new viewer starts at a keyframe: sooner, when its video is a rung that can make one.
-                // A new viewer starts at a keyframe: sooner, when its video is a rung that can make one.
-                if let Role::Viewer(watching) = &self.role {
-                    watching.feed().request_keyframe(Instant::now());
-                }
+                self.want_keyframe();
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 tracing::info!(key = %self.key, peer = self.id, "WebRTC {} left", self.role.noun());
@@ -254,11 +258,7 @@ impl Peer {
             // A viewer that lost its picture (PLI, FIR; counted from the
             // reports below): a rung makes a keyframe; the source's come when
             // its publisher makes them, within a GOP.
-            Event::KeyframeRequest(_) => {
-                if let Role::Viewer(watching) = &self.role {
-                    watching.feed().request_keyframe(Instant::now());
-                }
-            }
+            Event::KeyframeRequest(_) => self.want_keyframe(),
             Event::MediaEgressStats(stats) => {
                 let lost = stats.remote.map_or(0, |r| r.packets_lost);
                 let totals = PeerCounts { bytes_sent: stats.bytes, nacks: stats.nacks, plis: stats.plis, firs: stats.firs, packets_lost: lost };
