@@ -263,6 +263,7 @@ impl Engine {
         let for_video = shared.clone();
         threads.push(spawn("video", Box::new(move || video::run(video, for_video, keyframe)))?);
         if let Some(audio) = audio {
+            shared.publish.expect_sound();
             let for_audio = shared.clone();
             let kbps = preset.audio_kbps;
             threads.push(spawn("audio", Box::new(move || audio::run(audio, for_audio, kbps)))?);

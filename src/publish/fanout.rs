@@ -76,6 +76,11 @@ impl Fanout {
     pub fn set_media_description(&self, media: MediaDescription) {
         self.signals.set_media_description(media);
     }
+
+    /// The encode has a sound track (said before any target starts).
+    pub fn expect_sound(&self) {
+        self.signals.expect_sound();
+    }
 }
 
 #[cfg(test)]

@@ -123,6 +123,8 @@ pub struct MediaDescription {
 pub struct EncoderSignals {
     keyframe_wanted: AtomicBool,
     media: Mutex<MediaDescription>,
+    /// The encode has a sound track, whose configuration may come after the video's.
+    sound_coming: AtomicBool,
 }
 
 impl EncoderSignals {
@@ -141,6 +143,14 @@ impl EncoderSignals {
 
     pub fn media_description(&self) -> MediaDescription {
         *self.media.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn expect_sound(&self) {
+        self.sound_coming.store(true, Ordering::SeqCst);
+    }
+
+    pub fn sound_coming(&self) -> bool {
+        self.sound_coming.load(Ordering::SeqCst)
     }
 }
 
@@ -210,6 +220,12 @@ impl PublishShared {
 
     pub async fn wait_for_media(&self) {
         self.media_ready.notified().await;
+    }
+
+    /// Whether the encode has sound: a driver that fixes its tracks at the
+    /// start (WebRTC's offer) waits for its configuration.
+    pub fn sound_coming(&self) -> bool {
+        self.signals.sound_coming()
     }
 
     pub fn queue_depth(&self) -> usize {

@@ -39,6 +39,8 @@ const DATAGRAM: usize = 2048;
 const VIDEO_SHARE: f64 = 0.85;
 /// How often each track's sender report goes out.
 const SENDER_REPORTS: Duration = Duration::from_millis(250);
+/// How long the offer waits for the sound's configuration after the picture's.
+const SOUND_WAIT: Duration = Duration::from_secs(3);
 /// Opus sound as the studio sends it over WebRTC.
 const OPUS_KBPS: u64 = 128;
 const OPUS_BASE: TimeBase = match TimeBase::new(RATE) {
@@ -80,15 +82,25 @@ impl Codecs {
     }
 }
 
-/// The encoders' configurations, once the video's has come; None if stopped first.
+/// The encoders' configurations, once the video's has come and the
+/// sound's, when the encode has sound (the offer fixes the tracks), or
+/// SOUND_WAIT after the video's; None if stopped first.
 async fn wait_for_codecs(shared: &PublishShared, stop: &mut watch::Receiver<bool>) -> Option<Codecs> {
     let mut codecs = Codecs { parameter_sets: Vec::new(), nal_length_size: 4, aac: None };
+    let mut video_since = None;
     loop {
         for header in shared.resync() {
             codecs.learn(&header);
         }
         if !codecs.parameter_sets.is_empty() {
-            return Some(codecs);
+            let since = *video_since.get_or_insert_with(Instant::now);
+            if codecs.aac.is_some() || !shared.sound_coming() {
+                return Some(codecs);
+            }
+            if since.elapsed() >= SOUND_WAIT {
+                tracing::warn!("the sound's encoder has not started {} s after the picture's; going live over WebRTC without sound", SOUND_WAIT.as_secs());
+                return Some(codecs);
+            }
         }
         tokio::select! {
             _ = shared.wait_for_media() => {}

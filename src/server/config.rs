@@ -110,11 +110,22 @@ pub struct WebRtcConfig {
     /// `listen` is a wildcard), offered as candidates on the listen port.
     /// Empty: the listen address itself.
     pub public_ips: Vec<std::net::IpAddr>,
+    /// How long a WHIP publisher's video waits for a lost packet to be
+    /// resent (NACK) before the frame is given up and a keyframe asked for.
+    pub repair_ms: u32,
+}
+
+impl WebRtcConfig {
+    /// `repair_ms` as the complete frames held behind a hole, at 30 fps
+    /// (str0m counts its reorder window in frames).
+    pub fn repair_frames(&self) -> usize {
+        (self.repair_ms as usize * 30).div_ceil(1000).max(1)
+    }
 }
 
 impl Default for WebRtcConfig {
     fn default() -> Self {
-        WebRtcConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8189)), public_ips: Vec::new() }
+        WebRtcConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8189)), public_ips: Vec::new(), repair_ms: 500 }
     }
 }
 
@@ -291,6 +302,7 @@ impl ServerConfig {
             within("segments.part_target_ms", s.part_target_ms, (50..=s.target_ms).contains(&s.part_target_ms), "50 up to segments.target_ms")?;
         }
         within("segments.chunk_ms", s.chunk_ms, s.chunk_ms == 0 || (20..=s.target_ms).contains(&s.chunk_ms), "0 (off), or 20 up to segments.target_ms")?;
+        within("webrtc.repair_ms", self.webrtc.repair_ms, (50..=5_000).contains(&self.webrtc.repair_ms), "50 to 5000")?;
         let srt = &self.srt;
         within("srt.latency_ms", srt.latency_ms, (20..=8_000).contains(&srt.latency_ms), "20 to 8000")?;
         within("srt.key_size", srt.key_size, [16, 24, 32].contains(&srt.key_size), "16, 24 or 32 (bytes: AES-128, -192, -256)")?;
@@ -339,6 +351,7 @@ mod tests {
         assert_eq!(problem(""), None, "the defaults work");
         for (toml, key) in [
             ("[segments]\nwindow = 0", "segments.window = 0"),
+            ("[webrtc]\nrepair_ms = 10", "webrtc.repair_ms = 10"),
             ("[segments]\ntarget_ms = 0", "segments.target_ms = 0"),
             ("[segments]\npart_target_ms = 5000", "segments.part_target_ms = 5000"),
             ("[srt]\npassphrase = \"short\"", "srt.passphrase = a 5-character passphrase"),

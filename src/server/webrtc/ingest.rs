@@ -5,7 +5,9 @@
 //! their first packets arrived, then, once the publisher's sender reports
 //! pair each track's RTP clock with its wall clock, by those (the sound is
 //! moved into place once, with silence or by dropping samples, since the
-//! tracks' arrival differs by what each took to encode and send). Video that arrives broken is dropped until
+//! tracks' arrival differs by what each took to encode and send, by more
+//! than half a second on a busy machine). Reports that came before a
+//! track's first packet are not used: they pair no real RTP time. Video that arrives broken is dropped until
 //! the next keyframe, which is asked for (PLI), at most once a second.
 //! Browsers make keyframes only when asked, so one is asked for each
 //! segment target: segments stay the length they are meant to be.
@@ -40,6 +42,10 @@ const OPUS_BASE: TimeBase = match TimeBase::new(RATE) {
 
 /// A sound offset from the sender reports smaller than this is left alone.
 const SYNC_TOLERANCE: i64 = RATE as i64 / 200;
+/// The sound is moved by the reports at most this far: placing by arrival
+/// can be off by more than half a second on a busy machine, and a move is
+/// once, at the start (silence added or sound dropped).
+const MAX_REPORTED_MOVE: i64 = 3 * RATE as i64;
 /// The sound is held this long at most for both tracks' sender reports, so
 /// that it starts in place; a sender whose reports come later has its sound
 /// placed by arrival until then, and moved once they come.
@@ -73,6 +79,14 @@ fn audio_offset_from_reports(video: SenderClock, video_rtp: i64, video_offset: i
     video_at * i64::from(RATE) / 90_000 - audio.extended(audio_rtp)
 }
 
+/// `report` unless it is `stale`, the one that was newest when the track's
+/// first packet came: a sender may report before it has sent anything
+/// (str0m then pairs RTP time 0 with its clock), and only a report made
+/// while media flowed pairs the track's real RTP time with its wall clock.
+fn fresh_report(report: Option<SenderClock>, stale: Option<SenderClock>) -> Option<SenderClock> {
+    report.filter(|report| Some(*report) != stale)
+}
+
 /// What the endpoint should do for this publisher after a frame.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Wanted {
@@ -87,6 +101,8 @@ pub struct WhipIngest {
     started: Instant,
     video: VideoIn,
     audio: Option<AudioIn>,
+    /// The sound's report that came before its first packet (see `fresh_report`).
+    stale_audio_report: Option<Option<SenderClock>>,
     /// The stream's tracks are fixed by its first frame: with video coming,
     /// sound waits for the video's configuration.
     video_expected: bool,
@@ -107,6 +123,8 @@ struct VideoIn {
     /// The newest sender report, and the newest frame's RTP time.
     sender: Option<SenderClock>,
     last_rtp: i64,
+    /// The report that came before the first frame (see `fresh_report`).
+    stale_report: Option<Option<SenderClock>>,
 }
 
 struct AudioIn {
@@ -141,7 +159,7 @@ impl WhipIngest {
             publisher.configure(CodecConfig::Aac(encoder.config().clone()))?;
         }
         let video_in = VideoIn { waiting_for_keyframe: true, ..VideoIn::default() };
-        Ok(WhipIngest { publisher, started, video: video_in, audio: None, video_expected: video, aac, keyframe_every, last_keyframe: None })
+        Ok(WhipIngest { publisher, started, video: video_in, audio: None, stale_audio_report: None, video_expected: video, aac, keyframe_every, last_keyframe: None })
     }
 
     pub fn key(&self) -> &str {
@@ -156,7 +174,8 @@ impl WhipIngest {
 
     /// One depacketized H.264 access unit at 90 kHz RTP time `rtp`.
     pub fn video(&mut self, annexb: &[u8], rtp: i64, contiguous: bool, arrived: Instant, sender: Option<SenderClock>) -> Wanted {
-        self.video.sender = sender.or(self.video.sender);
+        let stale = *self.video.stale_report.get_or_insert(sender);
+        self.video.sender = fresh_report(sender, stale).or(self.video.sender);
         self.video.last_rtp = rtp;
         let units = annexb_nal_units(annexb);
         let kind = |unit: &[u8]| unit.first().map_or(0, |b| b & 0x1f);
@@ -212,6 +231,7 @@ impl WhipIngest {
 
     /// One Opus packet at 48 kHz RTP time `rtp`.
     pub fn audio(&mut self, packet: &[u8], rtp: i64, arrived: Instant, sender: Option<SenderClock>) -> Wanted {
+        let stale_audio = *self.stale_audio_report.get_or_insert(sender);
         if self.video_expected && self.video.parameter_sets.is_none() {
             return Wanted::Nothing;
         }
@@ -241,12 +261,15 @@ impl WhipIngest {
         }
         let Some(audio) = self.audio.as_mut() else { return Wanted::Nothing };
         if !audio.reported
-            && let (Some(video_report), Some(video_offset), Some(audio_report)) = (self.video.sender, self.video.offset, sender)
+            && let (Some(video_report), Some(video_offset), Some(audio_report)) = (self.video.sender, self.video.offset, fresh_report(sender, stale_audio))
         {
             let wanted = audio_offset_from_reports(video_report, self.video.last_rtp, video_offset, audio_report, rtp);
             let shift = wanted - audio.offset;
-            if shift.abs() > SYNC_TOLERANCE && shift.abs() < MAX_CONCEALED {
-                tracing::debug!(key = %self.publisher.key(), shift, "WebRTC sound moved into place by the sender reports");
+            let shift_ms = shift * 1000 / i64::from(RATE);
+            if shift.abs() >= MAX_REPORTED_MOVE {
+                tracing::warn!(key = %self.publisher.key(), shift_ms, "a WebRTC publisher's sender reports put its sound too far from where it arrived to move it; it stays where it arrived");
+            } else if shift.abs() > SYNC_TOLERANCE {
+                tracing::info!(key = %self.publisher.key(), shift_ms, "WebRTC sound moved into place by the sender reports");
                 audio.shift = shift;
                 audio.offset = wanted;
             }

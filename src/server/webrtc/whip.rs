@@ -24,9 +24,6 @@ use crate::server::ingest::publish_secret::{self, PublishName};
 /// The H.264 profiles taken from publishers (packetization-mode 1): what
 /// browsers and OBS send. The answer takes the offer's payload numbers.
 const H264_PROFILES: [(u8, u8, u32); 4] = [(102, 103, 0x42e01f), (104, 105, 0x42001f), (106, 107, 0x4d001f), (108, 109, 0x64001f)];
-/// Packets str0m holds to put a frame back in order: a 1080p keyframe is
-/// a few hundred.
-const REORDER_PACKETS: usize = 1000;
 
 pub async fn offer(
     State(hub): State<Arc<Hub>>,
@@ -63,7 +60,7 @@ fn answer(hub: &Hub, key: &str, peer: SocketAddr, headers: &HeaderMap, body: &[u
         .set_ice_lite(true)
         .clear_codecs()
         .enable_opus(true)
-        .set_reordering_size_video(REORDER_PACKETS)
+        .set_reordering_size_video(hub.config().webrtc.repair_frames())
         .set_stats_interval(Some(super::whep::STATS_INTERVAL));
     for (pt, rtx, profile) in H264_PROFILES {
         config.codec_config().add_h264(Pt::from(pt), Some(Pt::from(rtx)), true, profile);
