@@ -115,7 +115,21 @@ fn webrtc_plays_over_whep_in_chromium_with_sound_well_under_a_second_behind() {
     let _engine = Engine::start(&server, "rtc", 40);
     wait_for("the first segment", Duration::from_secs(20), || server.get("/live/rtc/index.m3u8"));
     let page = page_of(&server, "rtc");
-    let report = play(&page, "webrtc", 10);
+    // While it plays, the stream's own WebRTC figures show what is being sent.
+    let playing = std::sync::atomic::AtomicBool::new(true);
+    let (report, sent_kbps) = std::thread::scope(|scope| {
+        let sampler = scope.spawn(|| {
+            let mut rates = Vec::new();
+            while playing.load(std::sync::atomic::Ordering::Relaxed) {
+                rates.extend(webrtc_figures(&server, "rtc").and_then(|f| f["sent_kbps"].as_u64()).filter(|&kbps| kbps > 0));
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            rates
+        });
+        let report = play(&page, "webrtc", 10);
+        playing.store(false, std::sync::atomic::Ordering::Relaxed);
+        (report, sampler.join().expect("the sampler"))
+    });
     let log = || server.log();
     assert_eq!(report["engine"], "webrtc", "{report}\nserver log:\n{}", log());
     assert_played(&report, 7.0);
@@ -128,7 +142,36 @@ fn webrtc_plays_over_whep_in_chromium_with_sound_well_under_a_second_behind() {
     assert!(p50 > 0.0 && p50 < 1000.0, "webrtc: glass-to-glass p50 {p50} ms: {report}");
     eprintln!("webrtc: glass-to-glass p50 {p50} ms, p95 {} ms, startup {} s", g2g["p95"], report["startupSeconds"]);
     let metrics = server.get("/metrics").expect("/metrics");
-    assert!(metrics.contains("onair_webrtc_sent_bytes_total"), "{metrics}");
+    let sent = metric(&metrics, "onair_webrtc_sent_bytes_total");
+    let figures = webrtc_figures(&server, "rtc").expect("the stream's WebRTC figures");
+    assert!(sent > 0 && figures["bytes_sent"].as_u64() == Some(sent), "the one stream was sent what the server sent: {figures} vs {sent}");
+    // The viewer was sent the stream at about the rate it comes in (its picture and sound).
+    let ingest = webrtc_stream(&server, "rtc").and_then(|s| s["ingest_kbps"].as_u64()).unwrap_or(0);
+    let median = median_of(sent_kbps.clone());
+    assert!(
+        median as f64 >= ingest as f64 * 0.5 && median as f64 <= ingest as f64 * 2.0 + 200.0,
+        "sent at {median} kbit/s ({sent_kbps:?}) while {ingest} kbit/s came in"
+    );
+}
+
+/// `/api/streams`' entry for `key`.
+fn webrtc_stream(server: &Server, key: &str) -> Option<serde_json::Value> {
+    let streams: serde_json::Value = serde_json::from_str(&server.get("/api/streams")?).ok()?;
+    streams.as_array()?.iter().find(|s| s["key"] == key).cloned()
+}
+
+/// What `key`'s WebRTC viewers were sent and asked for, from `/api/streams`.
+fn webrtc_figures(server: &Server, key: &str) -> Option<serde_json::Value> {
+    webrtc_stream(server, key).map(|s| s["webrtc"].clone())
+}
+
+fn metric(metrics: &str, name: &str) -> u64 {
+    metrics.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0)
+}
+
+fn median_of(mut values: Vec<u64>) -> u64 {
+    values.sort_unstable();
+    values.get(values.len() / 2).copied().unwrap_or(0)
 }
 
 #[test]
@@ -149,8 +192,10 @@ fn webrtc_through_two_percent_loss_is_repaired_and_never_freezes_for_a_gop() {
     let freeze = report["longestFreeze"].as_f64().unwrap_or(f64::MAX);
     assert!(freeze < 2.0, "the picture froze for {freeze} s: {report}");
     let metrics = server.get("/metrics").expect("/metrics");
-    let nacks: u64 = metrics.lines().find_map(|l| l.strip_prefix("onair_webrtc_nacks_total ")?.parse().ok()).unwrap_or(0);
+    let nacks = metric(&metrics, "onair_webrtc_nacks_total");
     assert!(nacks > 0, "lost packets were asked for again: {report}\n{metrics}");
+    let figures = webrtc_figures(&server, "lossy").expect("the stream's WebRTC figures");
+    assert_eq!(figures["nacks"].as_u64(), Some(nacks), "the stream counts its viewers' NACKs: {figures}");
     eprintln!("webrtc through 2 % loss: {nacks} NACKs, longest freeze {freeze} s, {report}");
 }
 

@@ -201,7 +201,11 @@ fn the_studio_publishes_over_whip_with_sound_in_sync_and_a_wrong_token_is_refuse
     assert!(log().contains("WHIP publisher offered"), "{}", log());
     let index = server.url("/live/studio/index.m3u8");
     let (ok, probe, stderr) = run("ffprobe", &["-v", "error", "-show_entries", "stream=codec_name,width,height,sample_rate", "-of", "compact", &index]);
-    assert!(ok && probe.contains("codec_name=h264|width=640|height=360") && probe.contains("codec_name=aac|sample_rate=48000"), "{probe}{stderr}{api}\n{}", log());
+    assert!(
+        ok && probe.contains("codec_name=h264|width=640|height=360") && probe.contains("codec_name=aac|sample_rate=48000"),
+        "{probe}{stderr}{api}\n{}",
+        log()
+    );
     let listed: f64 = playlist.segments.iter().map(|s| f64::from(s.duration)).sum();
     let frames = decode_count(&server.url("/live/studio/video/playlist.m3u8"), "v");
     assert!(listed >= 9.0 && frames as f64 >= listed * 30.0 - 3.0, "{frames} frames decoded from {listed:.3} s listed: none lost on loopback\n{}", log());
@@ -243,7 +247,14 @@ fn whip_from_the_studio_through_loss_is_repaired_and_keeps_playing() {
     let video = server.url("/live/lossy/video/playlist.m3u8");
     let listed: f64 = playlist.segments.iter().map(|s| f64::from(s.duration)).sum();
     let frames = decoded_frames(&video);
-    assert!(listed >= 9.0 && frames as f64 >= listed * 30.0 * 0.9, "{frames} frames decoded from {listed:.3} s listed: loss was repaired\n{}\n{}\n{}\nthe studio said:\n{}", server.get("/live/lossy/video/playlist.m3u8").unwrap_or_default(), server.get("/api/streams").unwrap_or_default(), log(), String::from_utf8_lossy(&output.stderr));
+    assert!(
+        listed >= 9.0 && frames as f64 >= listed * 30.0 * 0.9,
+        "{frames} frames decoded from {listed:.3} s listed: loss was repaired\n{}\n{}\n{}\nthe studio said:\n{}",
+        server.get("/live/lossy/video/playlist.m3u8").unwrap_or_default(),
+        server.get("/api/streams").unwrap_or_default(),
+        log(),
+        String::from_utf8_lossy(&output.stderr)
+    );
     // The studio's keyframes are 2 s apart: a frame that could not be
     // completed stops the picture until the next at most.
     let gap = longest_frame_gap(&video);

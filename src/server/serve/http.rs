@@ -100,6 +100,8 @@ struct StreamReport {
     viewers: usize,
     /// WebRTC (WHEP) viewers connected or connecting.
     webrtc_viewers: usize,
+    /// What the WebRTC viewers were sent (and the rate now) and asked for.
+    webrtc: crate::server::webrtc::viewer_stats::ViewerStats,
     /// The ladder rung WebRTC viewers get instead of a source with B-frames; null: the source.
     webrtc_rung: Option<String>,
     target_duration: Option<u32>,
@@ -200,6 +202,7 @@ fn report(stream: &LiveStream, now: Instant) -> StreamReport {
         forced_cuts: forced,
         viewers: stream.viewers(now),
         webrtc_viewers: stream.rtc.viewers(),
+        webrtc: stream.rtc.viewer_stats(),
         webrtc_rung: stream.rtc.rung_name(),
         target_duration: window.target_duration,
         hls: format!("/live/{}/index.m3u8", stream.key),

@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::endpoint::MediaLane;
+use super::peer::PeerCounts;
 use super::video_line::{VideoLines, VideoSource, ViewerFrame};
+use super::viewer_stats::{ViewerStats, ViewerTally};
 use crate::encode::aac_to_opus::{AacToOpus, RATE};
 use crate::media::codec::{AacConfig, CodecConfig};
 use crate::media::frame::{EncodedFrame, TrackKind};
@@ -66,6 +68,7 @@ pub struct RtcFeed {
     /// One more than the rung a viewer asked a keyframe of; 0 when none is wanted.
     keyframe_wanted: AtomicUsize,
     state: Mutex<FeedState>,
+    tally: Mutex<ViewerTally>,
 }
 
 #[derive(Default)]
@@ -83,7 +86,14 @@ struct FeedState {
 
 impl RtcFeed {
     pub fn new(key: &str, endpoint: Option<MediaLane>) -> RtcFeed {
-        RtcFeed { key: key.into(), endpoint, watching: AtomicUsize::new(0), keyframe_wanted: AtomicUsize::new(0), state: Mutex::new(FeedState::default()) }
+        RtcFeed {
+            key: key.into(),
+            endpoint,
+            watching: AtomicUsize::new(0),
+            keyframe_wanted: AtomicUsize::new(0),
+            state: Mutex::new(FeedState::default()),
+            tally: Mutex::default(),
+        }
     }
 
     fn state(&self) -> MutexGuard<'_, FeedState> {
@@ -92,6 +102,16 @@ impl RtcFeed {
 
     pub fn viewers(&self) -> usize {
         self.watching.load(Ordering::Relaxed)
+    }
+
+    /// A viewer's transport counts since its last report.
+    pub fn count(&self, new: &PeerCounts, now: Instant) {
+        self.tally.lock().unwrap_or_else(|p| p.into_inner()).add(new, now);
+    }
+
+    /// What the stream's viewers were sent and asked for.
+    pub fn viewer_stats(&self) -> ViewerStats {
+        self.tally.lock().unwrap_or_else(|p| p.into_inner()).stats(self.viewers() > 0)
     }
 
     /// A viewer starts; media is made for as long as one watches.

@@ -159,7 +159,17 @@ impl WhipIngest {
             publisher.configure(CodecConfig::Aac(encoder.config().clone()))?;
         }
         let video_in = VideoIn { waiting_for_keyframe: true, ..VideoIn::default() };
-        Ok(WhipIngest { publisher, started, video: video_in, audio: None, stale_audio_report: None, video_expected: video, aac, keyframe_every, last_keyframe: None })
+        Ok(WhipIngest {
+            publisher,
+            started,
+            video: video_in,
+            audio: None,
+            stale_audio_report: None,
+            video_expected: video,
+            aac,
+            keyframe_every,
+            last_keyframe: None,
+        })
     }
 
     pub fn key(&self) -> &str {

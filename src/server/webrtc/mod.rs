@@ -13,5 +13,6 @@ pub mod outbox;
 pub mod peer;
 pub mod signal;
 pub mod video_line;
+pub mod viewer_stats;
 pub mod whep;
 pub mod whip;

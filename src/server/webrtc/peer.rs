@@ -264,6 +264,9 @@ impl Peer {
                 let totals = PeerCounts { bytes_sent: stats.bytes, nacks: stats.nacks, plis: stats.plis, firs: stats.firs, packets_lost: lost };
                 let new = self.reported(stats.mid, &totals);
                 self.metrics.add_webrtc(&new);
+                if let Role::Viewer(watching) = &self.role {
+                    watching.feed().count(&new, Instant::now());
+                }
             }
             // A publisher's: what the server asked it to resend or refresh.
             Event::MediaIngressStats(stats) => {
