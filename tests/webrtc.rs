@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::net::UdpSocket;
+use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use common::relay::LossyRelay;
@@ -177,7 +177,13 @@ fn chromium_publishes_over_whip_into_hls_dash_and_the_ladder() {
 }
 
 fn onair_publish(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_onair")).arg("publish").args(args).stdin(std::process::Stdio::null()).output().expect("run onair publish")
+    std::process::Command::new(env!("CARGO_BIN_EXE_onair"))
+        .arg("publish")
+        .args(args)
+        .env("ONAIR_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run onair publish")
 }
 
 #[test]
@@ -260,4 +266,68 @@ fn whip_from_the_studio_through_loss_is_repaired_and_keeps_playing() {
     let gap = longest_frame_gap(&video);
     assert!(gap <= 2.0, "the picture froze for {gap:.3} s, longer than a GOP");
     decode_count(&server.url("/live/lossy/audio/playlist.m3u8"), "a");
+}
+
+/// The video bitrate of an ended stream's last `count` segments, in kbit/s.
+fn late_video_kbps(server: &Server, key: &str, count: usize) -> f64 {
+    let playlist = server.media_playlist(key, "video").expect("the media playlist");
+    let late = &playlist.segments[playlist.segments.len().saturating_sub(count)..];
+    let bytes: usize = late.iter().map(|s| common::get_bytes(&server.url(&format!("/live/{key}/video/{}", s.uri))).expect("a listed segment").len()).sum();
+    let seconds: f64 = late.iter().map(|s| f64::from(s.duration)).sum();
+    bytes as f64 * 8.0 / seconds / 1000.0
+}
+
+#[test]
+fn whip_from_the_studio_through_a_narrow_uplink_lowers_the_bitrate_and_keeps_playing() {
+    // The same stream twice through a relay on the server's public address:
+    // first with room to spare, then through an uplink of CAP_KBPS, below
+    // what the knob asks (quality 2: 1500 kbit/s of video).
+    const CAP_KBPS: u64 = 700;
+    let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = Server::start(&format!(
+        "[webrtc]\nlisten = \"127.0.0.1:{port}\"\npublic_ips = [\"127.0.0.2\"]\n[streams]\ngrace_seconds = 1.0\n[segments]\nwindow = 30\n[ladder]\nenabled = false\n"
+    ));
+    let (public, local) = (SocketAddr::from(([127, 0, 0, 2], port)), SocketAddr::from(([127, 0, 0, 1], port)));
+    let publish = |key: &str, seconds: &str| {
+        let url = server.url(&format!("/live/{key}/whip")).replacen("http://", "whip://", 1);
+        let output = onair_publish(&["--video", "test", "--audio", "tone", "--to", &url, "--quality", "2", "--duration", seconds]);
+        let said = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "onair publish to {key} failed: {said}\n{}", server.log());
+        wait_for("the stream to end", Duration::from_secs(30), || server.media_playlist(key, "video").filter(|p| p.end_list));
+        said
+    };
+
+    let open = LossyRelay::start_at(public, local, 0, Duration::from_millis(20), None);
+    publish("open", "10");
+    drop(open);
+    let open_kbps = late_video_kbps(&server, "open", 3);
+    assert!(
+        open_kbps > CAP_KBPS as f64 * 1.3,
+        "with room to spare the picture takes the knob's bitrate, well above the cap: {open_kbps:.0} kbit/s"
+    );
+
+    let narrow = LossyRelay::capped_at(public, local, CAP_KBPS, Duration::from_millis(20));
+    let said = publish("narrow", "24");
+    drop(narrow);
+    assert!(said.contains("what the network carries"), "the studio follows the estimate down:\n{said}");
+    // Packets, SRTP and RTP headers and the sound share the cap with the picture.
+    let narrow_kbps = late_video_kbps(&server, "narrow", 3);
+    assert!(
+        narrow_kbps < CAP_KBPS as f64,
+        "the picture fits the {CAP_KBPS} kbit/s uplink once the estimate settles: {narrow_kbps:.0} kbit/s (it was {open_kbps:.0} kbit/s with room)\nthe studio said:\n{said}\n{}",
+        server.log()
+    );
+    let video = server.url("/live/narrow/video/playlist.m3u8");
+    let playlist = server.media_playlist("narrow", "video").unwrap();
+    let listed: f64 = playlist.segments.iter().map(|s| f64::from(s.duration)).sum();
+    // The first seconds overflow the uplink's queue until the estimate comes
+    // down: frames are lost there (not after), and the picture plays on.
+    let frames = decoded_frames(&video);
+    assert!(
+        listed >= 20.0 && frames as f64 >= listed * 30.0 * 0.7,
+        "{frames} frames decoded from {listed:.3} s listed: the stream plays on through the narrow uplink\nthe studio said:\n{said}\n{}",
+        server.log()
+    );
+    eprintln!("video: {open_kbps:.0} kbit/s with room, {narrow_kbps:.0} kbit/s through {CAP_KBPS}; {frames} frames over {listed:.1} s");
+    decode_count(&server.url("/live/narrow/audio/playlist.m3u8"), "a");
 }

@@ -1,19 +1,65 @@
-//! A UDP relay on loopback that loses and delays datagrams: this kernel has
-//! no netem qdisc for namespaces, so loss is made here.
+//! A UDP relay on loopback that loses, delays and rate-limits datagrams: this
+//! kernel has no netem qdisc for namespaces, so the bad link is made here.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// How long the relay lets the connection set up before it starts losing datagrams.
 const HANDSHAKE_GRACE: Duration = Duration::from_millis(300);
 
+/// How much a capped link holds before it drops what comes (drop-tail, as a
+/// home router's queue does), in time at the cap's rate.
+const CAPPED_QUEUE: Duration = Duration::from_millis(250);
+
 /// A UDP relay that drops a share of datagrams both ways and delays the rest.
 /// It loses nothing during the handshake, nor after `lossy_for` (when given).
+/// A capped relay carries at most so many bits a second towards `to`.
 pub struct LossyRelay {
     pub port: u16,
     running: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// The upward bottleneck: a token bucket drained at `bits_per_second`, ahead
+/// of a bounded queue.
+struct Bottleneck {
+    bits_per_second: u64,
+    queue: std::collections::VecDeque<Vec<u8>>,
+    queued_bytes: usize,
+    /// When the link is free to send its next datagram.
+    free_at: Instant,
+}
+
+impl Bottleneck {
+    fn new(bits_per_second: u64) -> Bottleneck {
+        Bottleneck { bits_per_second, queue: Default::default(), queued_bytes: 0, free_at: Instant::now() }
+    }
+
+    fn offer(&mut self, datagram: Vec<u8>) {
+        let room = (self.bits_per_second as f64 / 8.0 * CAPPED_QUEUE.as_secs_f64()) as usize;
+        if self.queued_bytes + datagram.len() <= room {
+            self.queued_bytes += datagram.len();
+            self.queue.push_back(datagram);
+        }
+    }
+
+    /// The datagrams the link has finished sending by `now`.
+    fn sent(&mut self, now: Instant) -> Vec<Vec<u8>> {
+        let mut sent = Vec::new();
+        while self.free_at <= now {
+            let Some(datagram) = self.queue.pop_front() else {
+                self.free_at = now;
+                break;
+            };
+            self.queued_bytes -= datagram.len();
+            self.free_at += Duration::from_secs_f64(datagram.len() as f64 * 8.0 / self.bits_per_second as f64);
+            sent.push(datagram);
+        }
+        sent
+    }
 }
 
 impl LossyRelay {
@@ -23,6 +69,16 @@ impl LossyRelay {
 
     /// The relay listening on `at` (a WebRTC server's public address, say).
     pub fn start_at(at: SocketAddr, to: SocketAddr, loss_percent: u64, delay: Duration, lossy_for: Option<Duration>) -> LossyRelay {
+        LossyRelay::run(at, to, loss_percent, delay, lossy_for, None)
+    }
+
+    /// A relay on `at` that loses nothing but carries at most `kbps` towards
+    /// `to` (a publisher's uplink), each datagram delayed by `delay` besides.
+    pub fn capped_at(at: SocketAddr, to: SocketAddr, kbps: u64, delay: Duration) -> LossyRelay {
+        LossyRelay::run(at, to, 0, delay, None, Some(Bottleneck::new(kbps * 1000)))
+    }
+
+    fn run(at: SocketAddr, to: SocketAddr, loss_percent: u64, delay: Duration, lossy_for: Option<Duration>, mut bottleneck: Option<Bottleneck>) -> LossyRelay {
         let socket = UdpSocket::bind(at).unwrap();
         let port = socket.local_addr().unwrap().port();
         let upstream = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -31,7 +87,7 @@ impl LossyRelay {
         upstream.set_nonblocking(true).unwrap();
         let running = Arc::new(AtomicBool::new(true));
         let flag = running.clone();
-        std::thread::spawn(move || {
+        let thread = std::thread::spawn(move || {
             let mut client = None;
             let mut queue: std::collections::VecDeque<(Instant, bool, Vec<u8>)> = std::collections::VecDeque::new();
             let mut state = 0x2545_f491_4f6c_dd1du64;
@@ -54,9 +110,17 @@ impl LossyRelay {
                 while let Ok((n, from)) = socket.recv_from(&mut buffer) {
                     idle = false;
                     client = Some(from);
-                    if !lose() {
-                        queue.push_back((Instant::now() + delay, true, buffer[..n].to_vec()));
+                    if lose() {
+                        continue;
                     }
+                    match bottleneck.as_mut() {
+                        Some(link) => link.offer(buffer[..n].to_vec()),
+                        None => queue.push_back((Instant::now() + delay, true, buffer[..n].to_vec())),
+                    }
+                }
+                if let Some(link) = bottleneck.as_mut() {
+                    let now = Instant::now();
+                    queue.extend(link.sent(now).into_iter().map(|data| (now + delay, true, data)));
                 }
                 while let Ok(n) = upstream.recv(&mut buffer) {
                     idle = false;
@@ -77,12 +141,16 @@ impl LossyRelay {
                 }
             }
         });
-        LossyRelay { port, running }
+        LossyRelay { port, running, thread: Some(thread) }
     }
 }
 
 impl Drop for LossyRelay {
     fn drop(&mut self) {
         self.running.store(false, Ordering::SeqCst);
+        // The port is free again once the relay is gone: another may bind it.
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
