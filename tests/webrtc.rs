@@ -301,10 +301,7 @@ fn whip_from_the_studio_through_a_narrow_uplink_lowers_the_bitrate_and_keeps_pla
     publish("open", "10");
     drop(open);
     let open_kbps = late_video_kbps(&server, "open", 3);
-    assert!(
-        open_kbps > CAP_KBPS as f64 * 1.3,
-        "with room to spare the picture takes the knob's bitrate, well above the cap: {open_kbps:.0} kbit/s"
-    );
+    assert!(open_kbps > CAP_KBPS as f64 * 1.3, "with room to spare the picture takes the knob's bitrate, well above the cap: {open_kbps:.0} kbit/s");
 
     let narrow = LossyRelay::capped_at(public, local, CAP_KBPS, Duration::from_millis(20));
     let said = publish("narrow", "24");
