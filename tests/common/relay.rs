@@ -23,8 +23,8 @@ pub struct LossyRelay {
     thread: Option<JoinHandle<()>>,
 }
 
-/// The upward bottleneck: a token bucket drained at `bits_per_second`, ahead
-/// of a bounded queue.
+/// The upward bottleneck: a link that takes each datagram's size in bits
+/// over `bits_per_second` to send, fed from a drop-tail queue `CAPPED_QUEUE` deep.
 struct Bottleneck {
     bits_per_second: u64,
     queue: std::collections::VecDeque<Vec<u8>>,
