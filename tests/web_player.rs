@@ -11,83 +11,9 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::player::{Engine, assert_played, one_at_a_time, page_of, play, play_with};
 use common::relay::LossyRelay;
-use common::{Server, free_port, repo_path, require, wait_for};
-
-/// `onair publish` of the stamped test pattern; killed on drop.
-struct Engine(Child);
-
-impl Engine {
-    fn start(server: &Server, key: &str, seconds: u32) -> Engine {
-        Engine::with_quality(server, key, seconds, 1)
-    }
-
-    fn with_quality(server: &Server, key: &str, seconds: u32, quality: u8) -> Engine {
-        Engine::to(&server.rtmp_url(key), seconds, quality)
-    }
-
-    fn to(url: &str, seconds: u32, quality: u8) -> Engine {
-        let child = Command::new(env!("CARGO_BIN_EXE_onair"))
-            .args(["publish", "--video", "test", "--audio", "tone", "--quality", &quality.to_string(), "--duration", &seconds.to_string()])
-            .args(["--to", url])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start onair publish");
-        Engine(child)
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// One browser test at a time: each runs a real-time publisher and Chromium,
-/// and two of them side by side overload a two-core machine and measure that.
-static ONE_BROWSER_TEST: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_BROWSER_TEST.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Runs the browser harness; returns its JSON report.
-fn play(page: &str, mode: &str, seconds: u32) -> serde_json::Value {
-    play_with(page, mode, seconds, &[])
-}
-
-fn play_with(page: &str, mode: &str, seconds: u32, extra: &[&str]) -> serde_json::Value {
-    require("node");
-    assert!(std::path::Path::new("/usr/bin/chromium").exists(), "Chromium is not installed: run packaging/setup.sh");
-    assert!(repo_path("node_modules/playwright-core").exists(), "playwright-core is not installed: run packaging/setup.sh");
-    let output = Command::new("node")
-        .arg(repo_path("tests/browser/play.mjs"))
-        .args([page, mode, &seconds.to_string()])
-        .args(extra)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "play.mjs failed: {}\n{stdout}", String::from_utf8_lossy(&output.stderr));
-    let line = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no report from play.mjs: {stdout}"));
-    serde_json::from_str(line).expect("play.mjs report is JSON")
-}
-
-fn assert_played(report: &serde_json::Value, at_least: f64) {
-    let advanced = report["advanced"].as_f64().unwrap_or(0.0);
-    assert!(advanced >= at_least, "video advanced {advanced} s: {report}");
-    assert!(report["decodedFrames"].as_u64().unwrap_or(0) > 0, "{report}");
-    assert_eq!(report["errors"].as_array().map_or(1, Vec::len), 0, "player errors: {report}");
-}
-
-fn page_of(server: &Server, key: &str) -> String {
-    let page = server.url(&format!("/live/{key}/"));
-    let html = server.get(&format!("/live/{key}/")).expect("the player page");
-    assert!(html.contains("hls.js dash.js"), "the players are built in");
-    page
-}
+use common::{Server, free_port, require, wait_for};
 
 #[test]
 fn ll_hls_hls_and_ll_dash_play_in_chromium_with_glass_to_glass_from_the_capture_stamp() {

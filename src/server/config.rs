@@ -98,6 +98,9 @@ impl Default for SrtConfig {
 pub struct HttpConfig {
     /// Where playlists, segments, the API and metrics are served.
     pub listen: SocketAddr,
+    /// When set, `/api/*` and `/metrics` answer only `Authorization: Bearer
+    /// <admin_token>`; the player and media paths stay public.
+    pub admin_token: Option<String>,
 }
 
 /// WebRTC viewers (WHEP): every peer on one UDP port, ICE-lite.
@@ -227,7 +230,7 @@ impl Default for RtmpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8080)) }
+        HttpConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), admin_token: None }
     }
 }
 
@@ -294,6 +297,10 @@ impl ServerConfig {
         }
         if let Some((key, _)) = self.rtmp.publish_secrets.iter().find(|(_, secret)| secret.is_empty()) {
             return Err(ConfigProblem::EmptyKeySecret(key.clone()));
+        }
+        if let Some(token) = &self.http.admin_token {
+            let usable = !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic());
+            within("http.admin_token", format!("{} characters", token.len()), usable, "one or more printable characters, no spaces")?;
         }
         let s = &self.segments;
         within("segments.target_ms", s.target_ms, (500..=30_000).contains(&s.target_ms), "500 to 30000")?;
@@ -395,6 +402,9 @@ mod tests {
     fn empty_publish_secrets_are_refused() {
         let parse = |text: &str| toml::from_str::<ServerConfig>(text).unwrap().check();
         assert!(parse("[rtmp]\npublish_secret = \"\"").unwrap_err().to_string().contains("rtmp.publish_secret is empty"));
+        assert!(parse("[http]\nadmin_token = \"\"").unwrap_err().to_string().contains("http.admin_token"));
+        assert!(parse("[http]\nadmin_token = \"two words\"").unwrap_err().to_string().contains("no spaces"));
+        assert!(parse("[http]\nadmin_token = \"s3cret\"").is_ok());
         assert!(parse("[rtmp.publish_secrets]\nstudio = \"\"").unwrap_err().to_string().contains("\"studio\""));
         assert_eq!(parse("[rtmp]\npublish_secret = \"s\"\n[rtmp.publish_secrets]\nstudio = \"t\""), Ok(()));
     }

@@ -31,6 +31,8 @@ pub struct Metrics {
     pub whip_nacks: AtomicU64,
     pub whip_keyframe_requests: AtomicU64,
     pub webrtc_refused: AtomicU64,
+    /// `/api/*` and `/metrics` requests without the admin token.
+    pub admin_refused: AtomicU64,
     /// Media the WebRTC thread could not take in time, dropped for its viewers.
     pub webrtc_media_dropped: AtomicU64,
     pub webrtc_datagrams_dropped: AtomicU64,
@@ -160,6 +162,13 @@ impl Metrics {
             self.webrtc_packets_lost.load(Ordering::Relaxed),
         );
         gauge(&mut out, "onair_webrtc_refused_total", "WHEP offers refused.", "counter", self.webrtc_refused.load(Ordering::Relaxed));
+        gauge(
+            &mut out,
+            "onair_admin_refused_total",
+            "API and metrics requests refused for a missing or wrong [http] admin_token.",
+            "counter",
+            self.admin_refused.load(Ordering::Relaxed),
+        );
         if let Some((p50, p99, count)) = self.listing_delay_percentiles() {
             out.push_str("# HELP onair_segment_listing_delay_seconds From the arrival of the frame that completes a segment to the segment being listed.\n# TYPE onair_segment_listing_delay_seconds summary\n");
             let _ = writeln!(out, "onair_segment_listing_delay_seconds{{quantile=\"0.5\"}} {:.6}", p50 as f64 / 1e6);

@@ -1,6 +1,8 @@
 //! Helpers for tests that run the real `onair` binary against real peers.
 #![allow(dead_code)]
 
+pub mod edge;
+pub mod player;
 pub mod relay;
 
 use std::io::{BufRead, BufReader, Read};

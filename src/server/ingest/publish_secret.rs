@@ -62,7 +62,7 @@ pub fn check(config: &RtmpConfig, name: &PublishName) -> Result<(), SecretRefusa
 }
 
 /// Compares in time that depends on the lengths only, not on where they differ.
-fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+pub(crate) fn same_secret(given: &[u8], expected: &[u8]) -> bool {
     given.len() == expected.len() && given.iter().zip(expected).fold(0u8, |diff, (a, b)| diff | (a ^ b)) == 0
 }
 

@@ -23,7 +23,7 @@ use axum::serve::{IncomingStream, Listener};
 use bytes::Bytes;
 use tower::Service;
 
-use super::response::{PLAYLIST_CACHE, SEGMENT_CACHE, body, common_headers, media_type, not_found_response};
+use super::response::{Cache, body, common_headers, media_type, not_found_response, revalidated};
 use crate::server::hub::Hub;
 use crate::server::hub::stream::StreamSnapshot;
 use crate::server::package::dash::UTC_TIMING_PLACEHOLDER;
@@ -96,6 +96,7 @@ struct LiveRequest {
     query: Option<String>,
     viewer: u64,
     host: Option<HeaderValue>,
+    if_none_match: Option<HeaderValue>,
 }
 
 impl LiveRequest {
@@ -121,6 +122,7 @@ impl LiveRequest {
             query: request.uri().query().map(str::to_string),
             viewer: viewer_id(peer, headers),
             host: headers.get(header::HOST).cloned(),
+            if_none_match: headers.get(header::IF_NONE_MATCH).cloned(),
         }))
     }
 
@@ -129,7 +131,9 @@ impl LiveRequest {
         stream.saw_viewer(self.viewer, Instant::now());
         if let Some((rendition, file)) = self.path.split_once('/') {
             if file == "playlist.m3u8" {
-                return live_edge::media_playlist(&stream, rendition, self.query.as_deref()).await.unwrap_or_else(not_found_response);
+                return live_edge::media_playlist(&stream, rendition, self.query.as_deref(), self.if_none_match.as_ref())
+                    .await
+                    .unwrap_or_else(not_found_response);
             }
             if let Some((number, index)) = parse_part_name(file) {
                 return live_edge::part(stream.clone(), rendition, number, index).await.unwrap_or_else(not_found_response);
@@ -141,7 +145,7 @@ impl LiveRequest {
             }
         }
         let host = self.host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
-        serve_live_path(&stream.snapshot(), &self.path, host).unwrap_or_else(not_found_response)
+        serve_live_path(&stream.snapshot(), &self.path, host, self.if_none_match.as_ref()).unwrap_or_else(not_found_response)
     }
 }
 
@@ -165,15 +169,15 @@ pub(crate) fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
-fn serve_live_path(snapshot: &StreamSnapshot, path: &str, host: &str) -> Option<Response> {
+fn serve_live_path(snapshot: &StreamSnapshot, path: &str, host: &str, if_none_match: Option<&HeaderValue>) -> Option<Response> {
     const M3U8: &str = "application/vnd.apple.mpegurl";
     match path {
-        "index.m3u8" => return snapshot.master().map(|b| body(M3U8, PLAYLIST_CACHE, b.clone())),
+        "index.m3u8" => return snapshot.master().map(|b| revalidated(M3U8, Cache::Playlist, b.clone(), if_none_match)),
         "manifest.mpd" => {
             let mpd = snapshot.mpd()?;
             let text = mpd.replace(UTC_TIMING_PLACEHOLDER, &format!("http://{host}/time"));
-            // Low-latency players refresh it every second: never from a cache.
-            return Some(body("application/dash+xml", "no-cache", Bytes::from(text)));
+            // Low-latency players refresh it every second: never a stale one.
+            return Some(revalidated("application/dash+xml", Cache::Revalidate, Bytes::from(text), if_none_match));
         }
         _ => {}
     }
@@ -182,11 +186,11 @@ fn serve_live_path(snapshot: &StreamSnapshot, path: &str, host: &str) -> Option<
     let mime = media_type(track.kind);
     if let Some(version) = file.strip_prefix("init-").and_then(|rest| rest.strip_suffix(".mp4")) {
         let version: u32 = version.parse().ok()?;
-        return track.inits.get(&version).map(|data| body(mime, SEGMENT_CACHE, data.clone()));
+        return track.inits.get(&version).map(|data| body(mime, Cache::Immutable, data.clone()));
     }
     if let Some(number) = file.strip_prefix("seg-").and_then(|rest| rest.strip_suffix(".m4s")) {
         let number: u64 = number.parse().ok()?;
-        return track.segment(number).map(|segment| body(mime, SEGMENT_CACHE, segment.data.clone()));
+        return track.segment(number).map(|segment| body(mime, Cache::Immutable, segment.data.clone()));
     }
     None
 }

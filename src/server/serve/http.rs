@@ -13,7 +13,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use tower::util::MapResponseLayer;
 
-use super::response::{body, common_headers, html_escape, not_found_response};
+use super::response::{Cache, body, common_headers, html_escape, not_found_response};
 use crate::media::codec::CodecConfig;
 use crate::media::frame::TrackKind;
 use crate::media::wallclock::UnixMillis;
@@ -22,13 +22,16 @@ use crate::server::ladder::RungState;
 use crate::server::package::hls::codec_string;
 
 pub fn router(hub: Arc<Hub>) -> Router {
-    Router::new()
-        .route("/", get(index))
-        .route("/time", get(time))
+    let admin = Router::new()
         .route("/api/streams", get(api_streams))
         .route("/api/recordings", get(super::vod::list))
-        .route("/vod/{*path}", get(super::vod::file))
         .route("/metrics", get(metrics))
+        .route_layer(axum::middleware::from_fn_with_state(hub.clone(), super::admin::require_token));
+    Router::new()
+        .merge(admin)
+        .route("/", get(index))
+        .route("/time", get(time))
+        .route("/vod/{*path}", get(super::vod::file))
         .route("/live/{key}", get(to_player_page))
         .route("/live/{key}/", get(player_page))
         .route("/live/{key}/whep", post(crate::server::webrtc::whep::offer).options(crate::server::webrtc::whep::preflight))
@@ -74,7 +77,7 @@ async fn asset(Path(name): Path<String>) -> Response {
 
 async fn time() -> Response {
     let now = UnixMillis::from_system_time(SystemTime::now()).to_iso8601();
-    body("text/plain; charset=utf-8", "no-store", Bytes::from(now))
+    body("text/plain; charset=utf-8", Cache::NoStore, Bytes::from(now))
 }
 
 #[derive(Serialize)]
@@ -251,14 +254,14 @@ async fn api_streams(State(hub): State<Arc<Hub>>) -> Response {
     let now = Instant::now();
     let reports: Vec<StreamReport> = hub.list().iter().map(|s| report(s, now)).collect();
     let json = serde_json::to_vec_pretty(&reports).unwrap_or_default();
-    body("application/json", "no-store", Bytes::from(json))
+    body("application/json", Cache::NoStore, Bytes::from(json))
 }
 
 async fn metrics(State(hub): State<Arc<Hub>>) -> Response {
     let mut text = hub.metrics.render(hub.live_count());
     let ladders: Vec<_> = hub.list().iter().filter_map(|s| s.ladder_status().map(|l| (s.key.clone(), l))).collect();
     crate::server::metrics::render_ladders(&mut text, &ladders);
-    body("text/plain; version=0.0.4", "no-store", Bytes::from(text))
+    body("text/plain; version=0.0.4", Cache::NoStore, Bytes::from(text))
 }
 
 /// The index page's list of recordings (recording is on).
@@ -322,5 +325,5 @@ async fn index(State(hub): State<Arc<Hub>>) -> Response {
          table{{border-collapse:collapse}}td,th{{padding:.4em .8em;border-bottom:1px solid #ddd;text-align:left}}</style></head>\
          <body><h1>OnAir — live streams</h1><table><tr><th>Key</th><th>State</th><th>Size</th><th>Ladder</th><th>Ingest</th><th>Uptime</th><th>Viewers</th><th>Watch</th></tr>\n{rows}</table>{recordings}</body></html>"
     );
-    body("text/html; charset=utf-8", "no-store", Bytes::from(page))
+    body("text/html; charset=utf-8", Cache::NoStore, Bytes::from(page))
 }

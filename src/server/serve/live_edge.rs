@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::time::Sleep;
 
-use super::response::{PLAYLIST_CACHE, SEGMENT_CACHE, body, media_type};
+use super::response::{Cache, body, media_type, revalidated};
 use crate::media::frame::TrackKind;
 use crate::server::hub::LiveStream;
 use crate::server::hub::stream::StreamSnapshot;
@@ -63,11 +63,11 @@ fn deadline(snapshot: &StreamSnapshot) -> Pin<Box<Sleep>> {
 }
 
 fn text_status(status: StatusCode, message: String) -> Response {
-    (status, [(header::CACHE_CONTROL, "no-store")], message).into_response()
+    (status, [(header::CACHE_CONTROL, Cache::NoStore.header())], message).into_response()
 }
 
 /// A media playlist; None is a 404.
-pub async fn media_playlist(stream: &LiveStream, name: &str, query: Option<&str>) -> Option<Response> {
+pub async fn media_playlist(stream: &LiveStream, name: &str, query: Option<&str>, if_none_match: Option<&HeaderValue>) -> Option<Response> {
     const M3U8: &str = "application/vnd.apple.mpegurl";
     let query = match PlaylistQuery::parse(query) {
         Ok(query) => query,
@@ -97,7 +97,8 @@ pub async fn media_playlist(stream: &LiveStream, name: &str, query: Option<&str>
             }
         }
     };
-    body.map(|body| self::body(M3U8, PLAYLIST_CACHE, body))
+    let cache = if query.blocks() { Cache::Blocked { seconds: snapshot.window.target_duration.unwrap_or(2).max(1) } } else { Cache::Playlist };
+    body.map(|body| revalidated(M3U8, cache, body, if_none_match))
 }
 
 /// A part: served whole at once when it exists. The hinted one is waited
@@ -126,12 +127,12 @@ pub async fn part(stream: Arc<LiveStream>, name: &str, number: u64, index: u32) 
         Readiness::TooFar => None,
     }?;
     if first.complete {
-        return Some(body(media_type(kind), SEGMENT_CACHE, Pieces::new(first.pieces)));
+        return Some(body(media_type(kind), Cache::Immutable, Pieces::new(first.pieces)));
     }
     let cursor = PartCursor { number, index, offset: first.pieces.iter().map(Bytes::len).sum(), first_fragment: first.first_fragment };
     let rest = part_pieces(stream, name.to_string(), cursor, waited.unwrap_or_else(|| deadline(&snapshot)), false);
     let pieces = futures_util::stream::iter(first.pieces.into_iter().map(Ok)).chain(rest);
-    Some(streamed(kind, SEGMENT_CACHE, pieces))
+    Some(streamed(kind, Cache::Immutable, pieces))
 }
 
 /// The segment being written, sent chunk by chunk as its frames come and
@@ -145,7 +146,9 @@ pub fn open_segment(stream: Arc<LiveStream>, name: &str, number: u64) -> Option<
         return None;
     }
     let cursor = PartCursor { number, index: 0, offset: 0, first_fragment: None };
-    Some(streamed(kind, "no-cache", part_pieces(stream, name.to_string(), cursor, deadline(&snapshot), true)))
+    // The same URL is the whole segment once it closes, but a response cut
+    // short by a publisher leaving must not be kept as if it were.
+    Some(streamed(kind, Cache::Revalidate, part_pieces(stream, name.to_string(), cursor, deadline(&snapshot), true)))
 }
 
 /// Where a streamed response is in a segment: part `index`, `offset` bytes
@@ -211,10 +214,10 @@ fn part_pieces(
 }
 
 /// A response whose body is sent as it comes (chunked transfer).
-fn streamed(kind: TrackKind, cache: &'static str, pieces: impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static) -> Response {
+fn streamed(kind: TrackKind, cache: Cache, pieces: impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static) -> Response {
     let mut response = Response::new(Body::from_stream(pieces));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type(kind)));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    headers.insert(header::CACHE_CONTROL, cache.header());
     response
 }

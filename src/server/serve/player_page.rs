@@ -6,11 +6,10 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use bytes::Bytes;
 
-use super::response::body;
+use super::response::{Cache, body};
 
 const PAGE: &str = include_str!("../../../assets/player.html");
 const VOD_PAGE: &str = include_str!("../../../assets/vod.html");
-const SCRIPT_CACHE: &str = "public, max-age=86400";
 
 #[cfg(onair_players)]
 const PLAYER_SCRIPTS: Option<(&[u8], &[u8])> = Some((include_bytes!(env!("ONAIR_HLS_JS")), include_bytes!(env!("ONAIR_DASH_JS"))));
@@ -34,7 +33,7 @@ pub fn vod_page(key: &str, id: &str) -> Response {
 fn html(page: String) -> Response {
     let players = if has_players() { "hls.js dash.js" } else { "none" };
     let html = page.replace("{{PLAYERS}}", players);
-    let mut response = body("text/html; charset=utf-8", "no-cache", Bytes::from(html));
+    let mut response = body("text/html; charset=utf-8", Cache::Revalidate, Bytes::from(html));
     response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
 }
@@ -47,5 +46,5 @@ pub fn script(name: &str) -> Option<Response> {
         "dash.all.min.js" => dash,
         _ => return None,
     };
-    Some(body("text/javascript; charset=utf-8", SCRIPT_CACHE, Bytes::from_static(data)))
+    Some(body("text/javascript; charset=utf-8", Cache::Script, Bytes::from_static(data)))
 }

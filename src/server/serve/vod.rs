@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
-use super::response::{SEGMENT_CACHE, body, not_found_response};
+use super::response::{Cache, body, not_found_response};
 use crate::server::hub::Hub;
 use crate::server::record::safe_relative_path;
 
@@ -23,7 +23,7 @@ pub async fn list(State(hub): State<Arc<Hub>>) -> Response {
         None => Vec::new(),
     };
     let json = serde_json::to_vec_pretty(&entries).unwrap_or_default();
-    body("application/json", "no-store", Bytes::from(json))
+    body("application/json", Cache::NoStore, Bytes::from(json))
 }
 
 /// `GET /vod/KEY/ID/…`: the player page for `KEY/ID/`, else a file of the recording.
@@ -54,14 +54,14 @@ pub async fn file(State(hub): State<Arc<Hub>>, Path(path): Path<String>) -> Resp
 
 /// What a recording's file is served as: playlists change while it is
 /// being written, its media never does.
-fn served_as(components: &[&str]) -> Option<(&'static str, &'static str)> {
+fn served_as(components: &[&str]) -> Option<(&'static str, Cache)> {
     let name = components.last()?;
     let media = if components.get(2) == Some(&"audio") { "audio/mp4" } else { "video/mp4" };
     Some(match name.rsplit_once('.')?.1 {
-        "m3u8" => ("application/vnd.apple.mpegurl", "no-cache"),
-        "mpd" => ("application/dash+xml", "no-cache"),
-        "json" => ("application/json", "no-cache"),
-        "mp4" | "m4s" => (media, SEGMENT_CACHE),
+        "m3u8" => ("application/vnd.apple.mpegurl", Cache::Revalidate),
+        "mpd" => ("application/dash+xml", Cache::Revalidate),
+        "json" => ("application/json", Cache::Revalidate),
+        "mp4" | "m4s" => (media, Cache::Immutable),
         _ => return None,
     })
 }

@@ -1,0 +1,134 @@
+//! `[http] admin_token`: when set, `/api/*` and `/metrics` answer only a
+//! request that carries it as `Authorization: Bearer TOKEN`; the player,
+//! the media and the index page stay public. A refusal is counted in
+//! `/metrics` and logged once a minute per address, not per request.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::response::Cache;
+use crate::server::hub::Hub;
+use crate::server::ingest::publish_secret::same_secret;
+use crate::server::metrics::Metrics;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AdminRefusal {
+    #[error("this server's API and metrics need `Authorization: Bearer <[http] admin_token>`")]
+    Missing,
+    #[error("the bearer token is not this server's [http] admin_token")]
+    Wrong,
+}
+
+/// Whether `headers` carry `expected` (None: the paths are open).
+pub fn check(expected: Option<&str>, headers: &HeaderMap) -> Result<(), AdminRefusal> {
+    let Some(expected) = expected else { return Ok(()) };
+    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| {
+        let (scheme, token) = v.trim().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    });
+    match given {
+        None => Err(AdminRefusal::Missing),
+        Some(token) if same_secret(token.as_bytes(), expected.as_bytes()) => Ok(()),
+        Some(_) => Err(AdminRefusal::Wrong),
+    }
+}
+
+/// The router's layer over the admin routes.
+pub async fn require_token(State(hub): State<Arc<Hub>>, request: Request, next: Next) -> Response {
+    let refusal = match check(hub.config().http.admin_token.as_deref(), request.headers()) {
+        Ok(()) => return next.run(request).await,
+        Err(refusal) => refusal,
+    };
+    Metrics::add(&hub.metrics.admin_refused, 1);
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    if let Some(peer) = peer
+        && LOGGED.should_log(peer.ip(), Instant::now())
+    {
+        tracing::warn!(%peer, path = %request.uri().path(), "refused: {refusal} (logged once a minute per address)");
+    }
+    let mut response = (StatusCode::UNAUTHORIZED, format!("{refusal}\n")).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"onair\""));
+    headers.insert(header::CACHE_CONTROL, Cache::NoStore.header());
+    response
+}
+
+static LOGGED: RefusalLog = RefusalLog::new(Duration::from_secs(60));
+
+/// When each address was last logged; bounded, as refusals may come from anywhere.
+pub struct RefusalLog {
+    every: Duration,
+    last: Mutex<Option<HashMap<IpAddr, Instant>>>,
+}
+
+const MOST_ADDRESSES: usize = 4096;
+
+impl RefusalLog {
+    pub const fn new(every: Duration) -> RefusalLog {
+        RefusalLog { every, last: Mutex::new(None) }
+    }
+
+    pub fn should_log(&self, address: IpAddr, now: Instant) -> bool {
+        let Ok(mut last) = self.last.lock() else { return false };
+        let last = last.get_or_insert_with(HashMap::new);
+        if last.get(&address).is_some_and(|&then| now.duration_since(then) < self.every) {
+            return false;
+        }
+        if last.len() >= MOST_ADDRESSES {
+            last.retain(|_, then| now.duration_since(*then) < self.every);
+            if last.len() >= MOST_ADDRESSES {
+                // Flooded from more addresses than it keeps: it says so once a minute at most.
+                return false;
+            }
+        }
+        last.insert(address, now);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bearing(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn only_the_token_opens_the_admin_paths_when_one_is_set() {
+        assert_eq!(check(None, &HeaderMap::new()), Ok(()));
+        assert_eq!(check(Some("t0ken"), &HeaderMap::new()), Err(AdminRefusal::Missing));
+        assert_eq!(check(Some("t0ken"), &bearing("Bearer t0ken")), Ok(()));
+        assert_eq!(check(Some("t0ken"), &bearing("bearer  t0ken ")), Ok(()));
+        assert_eq!(check(Some("t0ken"), &bearing("Bearer t0ke")), Err(AdminRefusal::Wrong));
+        assert_eq!(check(Some("t0ken"), &bearing("Basic dDA6a2Vu")), Err(AdminRefusal::Missing));
+    }
+
+    #[test]
+    fn an_address_is_logged_once_a_minute() {
+        let log = RefusalLog::new(Duration::from_secs(60));
+        let (start, one, two) = (Instant::now(), IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
+        assert!(log.should_log(one, start));
+        assert!(!log.should_log(one, start + Duration::from_secs(59)));
+        assert!(log.should_log(two, start + Duration::from_secs(1)));
+        assert!(log.should_log(one, start + Duration::from_secs(61)));
+    }
+
+    #[test]
+    fn a_flood_from_many_addresses_keeps_the_log_bounded() {
+        let log = RefusalLog::new(Duration::from_secs(60));
+        let start = Instant::now();
+        let logged = (0..MOST_ADDRESSES as u32 * 2).filter(|&i| log.should_log(IpAddr::from(i.to_be_bytes()), start)).count();
+        assert_eq!(logged, MOST_ADDRESSES);
+        assert!(log.should_log(IpAddr::from([1, 2, 3, 4]), start + Duration::from_secs(61)), "old entries make room");
+    }
+}
