@@ -84,7 +84,8 @@ impl RefusalLog {
         if last.len() >= MOST_ADDRESSES {
             last.retain(|_, then| now.duration_since(*then) < self.every);
             if last.len() >= MOST_ADDRESSES {
-                // Flooded from more addresses than it keeps: it says so once a minute at most.
+                // More addresses refused within a minute than it keeps: the
+                // newcomers go unlogged (still counted) until entries age out.
                 return false;
             }
         }
