@@ -129,15 +129,21 @@ fn headers_of(url: &str, if_none_match: Option<&str>) -> (u16, String, Option<St
 
 const ORIGIN: &str = "[streams]\ngrace_seconds = 5.0\n[ladder]\nenabled = false\n";
 
+/// An origin with the stamped test pattern live on `key` for `seconds`,
+/// an edge in front of it and a second tier in front of that.
+fn origin_and_two_tiers(key: &str, seconds: u32) -> (Server, Engine, Edge, Edge) {
+    let server = Server::start(ORIGIN);
+    let engine = Engine::start(&server, key, seconds);
+    wait_for("the first segment", Duration::from_secs(20), || server.get(&format!("/live/{key}/video/playlist.m3u8")).filter(|p| p.contains("#EXTINF")));
+    let edge = Edge::start(key, server.http.trim_start_matches("http://"));
+    let second = Edge::start(&format!("{key}-tier2"), &edge.address());
+    (server, engine, edge, second)
+}
+
 #[test]
 fn two_hundred_ll_hls_viewers_through_an_edge_cost_the_origin_one_request_per_object() {
     let _turn = one_at_a_time();
-    let server = Server::start(ORIGIN);
-    let origin = server.http.trim_start_matches("http://").to_string();
-    let _engine = Engine::start(&server, "crowd", 50);
-    wait_for("the first segment", Duration::from_secs(20), || server.get("/live/crowd/video/playlist.m3u8").filter(|p| p.contains("#EXTINF")));
-    let edge = Edge::start("crowd", &origin);
-    let second = Edge::start("crowd-tier2", &edge.address());
+    let (server, _engine, edge, second) = origin_and_two_tiers("crowd", 50);
     let part_seconds = 0.334;
 
     let before = requests_to_origin(&server);
@@ -172,12 +178,7 @@ fn two_hundred_ll_hls_viewers_through_an_edge_cost_the_origin_one_request_per_ob
 #[test]
 fn hls_js_plays_ll_hls_through_one_edge_and_through_two_tiers() {
     let _turn = one_at_a_time();
-    let server = Server::start(ORIGIN);
-    let origin = server.http.trim_start_matches("http://").to_string();
-    let _engine = Engine::start(&server, "edge", 60);
-    wait_for("the first segment", Duration::from_secs(20), || server.get("/live/edge/index.m3u8"));
-    let edge = Edge::start("player", &origin);
-    let second = Edge::start("player-tier2", &edge.address());
+    let (server, _engine, edge, second) = origin_and_two_tiers("edge", 60);
     page_of(&server, "edge");
     for (tiers, page) in [("direct", server.url("/live/edge/")), ("one edge", edge.url("/live/edge/")), ("two tiers", second.url("/live/edge/"))] {
         let report = play(&page, "llhls", 10);
