@@ -258,6 +258,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let app = config.rtmp.app.clone();
         let server = onair::server::start(config).await?;
         // One machine-readable line per listener, for scripts and tests.
+        for line in onair::server::announce::tls_lines(server.rtmps_addr, server.https_addr, &app) {
+            println!("{line}");
+        }
         for line in onair::server::announce::lines(server.rtmp_addr, server.srt_addr, server.http_addr, server.webrtc_addr, &app) {
             println!("{line}");
         }

@@ -14,6 +14,16 @@ pub struct Announced {
     pub http: String,
     /// `udp://ADDR`, the port WebRTC media flows through; announced before the others.
     pub webrtc: Option<String>,
+    /// `rtmps://ADDR/APP` and `https://ADDR`, when configured; announced before RTMP's.
+    pub rtmps: Option<String>,
+    pub https: Option<String>,
+}
+
+/// The TLS listeners' lines, printed before `lines`.
+pub fn tls_lines(rtmps: Option<SocketAddr>, https: Option<SocketAddr>, app: &str) -> Vec<String> {
+    let rtmps = rtmps.map(|addr| format!("onair: RTMPS ingest rtmps://{addr}/{app}/KEY"));
+    let https = https.map(|addr| format!("onair: HTTPS https://{addr}/"));
+    rtmps.into_iter().chain(https).collect()
 }
 
 pub fn lines(rtmp: SocketAddr, srt: SocketAddr, http: SocketAddr, webrtc: SocketAddr, app: &str) -> [String; 4] {
@@ -29,6 +39,8 @@ pub fn lines(rtmp: SocketAddr, srt: SocketAddr, http: SocketAddr, webrtc: Socket
 #[derive(Default)]
 pub struct AnnouncementReader {
     webrtc: Option<String>,
+    rtmps: Option<String>,
+    https: Option<String>,
     rtmp: Option<String>,
     srt: Option<String>,
     http: Option<String>,
@@ -39,6 +51,10 @@ impl AnnouncementReader {
     pub fn read(&mut self, line: &str) -> Option<Announced> {
         if let Some(url) = line.strip_prefix("onair: WebRTC ") {
             self.webrtc = Some(url.to_string());
+        } else if let Some(url) = line.strip_prefix("onair: RTMPS ingest ") {
+            self.rtmps = Some(url.trim_end_matches("/KEY").to_string());
+        } else if let Some(url) = line.strip_prefix("onair: HTTPS ") {
+            self.https = Some(url.trim_end_matches('/').to_string());
         } else if let Some(url) = line.strip_prefix("onair: RTMP ingest ") {
             self.rtmp = Some(url.trim_end_matches("/KEY").to_string());
         } else if let Some(url) = line.strip_prefix("onair: SRT ingest ") {
@@ -46,7 +62,14 @@ impl AnnouncementReader {
         } else if let Some(url) = line.strip_prefix("onair: HTTP ") {
             self.http = Some(url.trim_end_matches('/').to_string());
         }
-        Some(Announced { rtmp: self.rtmp.clone()?, srt: self.srt.clone()?, http: self.http.clone()?, webrtc: self.webrtc.clone() })
+        Some(Announced {
+            rtmp: self.rtmp.clone()?,
+            srt: self.srt.clone()?,
+            http: self.http.clone()?,
+            webrtc: self.webrtc.clone(),
+            rtmps: self.rtmps.clone(),
+            https: self.https.clone(),
+        })
     }
 }
 
@@ -60,6 +83,9 @@ mod tests {
         let mut reader = AnnouncementReader::default();
         let [webrtc, rtmp, srt, http] = lines(addr, addr, addr, addr, "live");
         assert_eq!(reader.read("noise"), None);
+        for line in tls_lines(Some(addr), Some(addr), "live") {
+            assert_eq!(reader.read(&line), None);
+        }
         assert_eq!(reader.read(&webrtc), None);
         assert_eq!(reader.read(&http), None);
         assert_eq!(reader.read(&rtmp), None);
@@ -69,6 +95,8 @@ mod tests {
             srt: "srt://127.0.0.1:1".into(),
             http: "http://127.0.0.1:1".into(),
             webrtc: Some("udp://127.0.0.1:1".into()),
+            rtmps: Some("rtmps://127.0.0.1:1/live".into()),
+            https: Some("https://127.0.0.1:1".into()),
         };
         assert_eq!(announced, expected);
     }

@@ -16,6 +16,8 @@ pub struct ServerConfig {
     pub streams: StreamRules,
     pub ladder: LadderConfig,
     pub record: RecordConfig,
+    pub limits: LimitsConfig,
+    pub tls: TlsConfig,
     /// Destinations every live stream (or the keys each names) is pushed to: `[[forward]]`.
     pub forward: Vec<ForwardConfig>,
 }
@@ -64,6 +66,9 @@ pub struct RtmpConfig {
     pub publish_secret: Option<String>,
     /// Per stream key secrets, overriding the global one.
     pub publish_secrets: std::collections::BTreeMap<String, String>,
+    /// Where RTMPS publishers connect (rtmps://ADDR/live/KEY), with `[tls]`'s
+    /// certificate; none when absent.
+    pub tls_listen: Option<SocketAddr>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -101,6 +106,67 @@ pub struct HttpConfig {
     /// When set, `/api/*` and `/metrics` answer only `Authorization: Bearer
     /// <admin_token>`; the player and media paths stay public.
     pub admin_token: Option<String>,
+    /// Where the same paths are served over HTTPS, with `[tls]`'s
+    /// certificate; none when absent.
+    pub tls_listen: Option<SocketAddr>,
+}
+
+/// The certificate HTTPS and RTMPS present, reloaded on SIGHUP.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM: the server's certificate first, then its chain (Let's Encrypt's `fullchain.pem`).
+    pub certificate: Option<PathBuf>,
+    /// PEM: its private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: Option<PathBuf>,
+}
+
+/// Bounds on what outside peers may hold open; each refusal is counted in
+/// `/metrics` and logged once a minute per address.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Open connections each TCP listener (HTTP, HTTPS, RTMP, RTMPS) holds at most.
+    pub max_connections: usize,
+    /// Open connections one address holds on each listener. A CDN edge is
+    /// one address for all its viewers: raise it for edges.
+    pub max_connections_per_address: usize,
+    /// Seconds a connection has from its first byte to publishing (RTMP)
+    /// or to a finished TLS handshake.
+    pub handshake_seconds: f64,
+    /// Seconds an HTTP client has to send a request's headers, and a
+    /// keep-alive connection may wait for its next request.
+    pub header_seconds: f64,
+    /// Largest HTTP request head, in bytes.
+    pub max_header_bytes: usize,
+    /// Largest HTTP request body (WHIP and WHEP offers), in bytes.
+    pub max_body_bytes: usize,
+    /// Live streams at most (waiting ones count); publishing another is refused.
+    pub max_streams: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_connections: 8192,
+            max_connections_per_address: 1024,
+            handshake_seconds: 10.0,
+            header_seconds: 10.0,
+            max_header_bytes: 16 * 1024,
+            max_body_bytes: 64 * 1024,
+            max_streams: 64,
+        }
+    }
+}
+
+impl LimitsConfig {
+    pub fn handshake(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.handshake_seconds)
+    }
+
+    pub fn header(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.header_seconds)
+    }
 }
 
 /// WebRTC viewers (WHEP): every peer on one UDP port, ICE-lite.
@@ -224,13 +290,14 @@ impl Default for RtmpConfig {
             max_message_bytes: 8 << 20,
             publish_secret: None,
             publish_secrets: std::collections::BTreeMap::new(),
+            tls_listen: None,
         }
     }
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), admin_token: None }
+        HttpConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), admin_token: None, tls_listen: None }
     }
 }
 
@@ -265,6 +332,8 @@ pub enum ConfigProblem {
     EmptyPublishSecret,
     #[error("the publish secret of stream {0:?} in [rtmp.publish_secrets] is empty: set a secret or remove the line")]
     EmptyKeySecret(String),
+    #[error("http.tls_listen and rtmp.tls_listen need [tls] certificate = \"FILE.pem\" and key = \"FILE.pem\"")]
+    TlsWithoutCertificate,
     #[error("{key} = {value} cannot work: use {allowed}")]
     OutOfRange { key: String, value: String, allowed: &'static str },
 }
@@ -332,6 +401,19 @@ impl ServerConfig {
             let parsed = crate::publish::target::PublishTarget::parse(&url);
             within(&format!("forward[{index}].url"), &forward.url, parsed.is_ok(), "rtmp://HOST[:PORT]/APP/KEY, srt://HOST:PORT?streamid=… or a WHIP URL")?;
         }
+        let limits = &self.limits;
+        within("limits.max_connections", limits.max_connections, limits.max_connections >= 1, "1 or more")?;
+        within("limits.max_connections_per_address", limits.max_connections_per_address, limits.max_connections_per_address >= 1, "1 or more")?;
+        within("limits.handshake_seconds", limits.handshake_seconds, (0.1..=600.0).contains(&limits.handshake_seconds), "0.1 to 600")?;
+        within("limits.header_seconds", limits.header_seconds, (0.1..=600.0).contains(&limits.header_seconds), "0.1 to 600")?;
+        within("limits.max_header_bytes", limits.max_header_bytes, (8192..=1 << 20).contains(&limits.max_header_bytes), "8192 to 1048576")?;
+        within("limits.max_body_bytes", limits.max_body_bytes, (4096..=64 << 20).contains(&limits.max_body_bytes), "4096 to 67108864")?;
+        within("limits.max_streams", limits.max_streams, limits.max_streams >= 1, "1 or more")?;
+        let wants_tls = self.http.tls_listen.is_some() || self.rtmp.tls_listen.is_some();
+        let has_tls = self.tls.certificate.is_some() && self.tls.key.is_some();
+        if wants_tls && !has_tls {
+            return Err(ConfigProblem::TlsWithoutCertificate);
+        }
         if let Some(megabytes) = self.record.max_megabytes {
             within("record.max_megabytes", megabytes, megabytes >= 1, "1 or more (or leave it out)")?;
         }
@@ -366,6 +448,9 @@ mod tests {
             ("[srt]\nkey_size = 20", "srt.key_size = 20"),
             ("[srt]\nlatency_ms = 0", "srt.latency_ms = 0"),
             ("[streams]\ngrace_seconds = -1.0", "streams.grace_seconds = -1"),
+            ("[limits]\nmax_connections = 0", "limits.max_connections = 0"),
+            ("[limits]\nheader_seconds = 0.0", "limits.header_seconds = 0"),
+            ("[limits]\nmax_header_bytes = 100", "limits.max_header_bytes = 100"),
             ("[[ladder.rungs]]\nname = \"odd\"\nheight = 361\nbitrate_kbps = 800", "ladder.rungs[0].height = 361"),
         ] {
             let message = problem(toml).unwrap_or_else(|| panic!("{toml:?} was accepted"));
@@ -407,6 +492,14 @@ mod tests {
         assert!(parse("[http]\nadmin_token = \"s3cret\"").is_ok());
         assert!(parse("[rtmp.publish_secrets]\nstudio = \"\"").unwrap_err().to_string().contains("\"studio\""));
         assert_eq!(parse("[rtmp]\npublish_secret = \"s\"\n[rtmp.publish_secrets]\nstudio = \"t\""), Ok(()));
+    }
+
+    #[test]
+    fn a_tls_listener_needs_a_certificate() {
+        let parse = |text: &str| toml::from_str::<ServerConfig>(text).unwrap().check();
+        assert_eq!(parse("[http]\ntls_listen = \"127.0.0.1:8443\""), Err(ConfigProblem::TlsWithoutCertificate));
+        assert_eq!(parse("[rtmp]\ntls_listen = \"127.0.0.1:1936\"\n[tls]\ncertificate = \"c.pem\""), Err(ConfigProblem::TlsWithoutCertificate));
+        assert_eq!(parse("[rtmp]\ntls_listen = \"127.0.0.1:1936\"\n[tls]\ncertificate = \"c.pem\"\nkey = \"k.pem\""), Ok(()));
     }
 
     #[test]

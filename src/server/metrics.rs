@@ -1,6 +1,7 @@
 //! Process-wide counters, exported as Prometheus text on /metrics.
 
 use crate::server::ladder::RungState;
+use crate::server::limits::{Listener, ListenerCounts};
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +37,8 @@ pub struct Metrics {
     /// Media the WebRTC thread could not take in time, dropped for its viewers.
     pub webrtc_media_dropped: AtomicU64,
     pub webrtc_datagrams_dropped: AtomicU64,
+    /// Per TCP listener, in `Listener::ALL`'s order: open, refused, timed out.
+    pub listeners: [std::sync::Arc<ListenerCounts>; 4],
     /// By status code, 100..=599; counted without a lock, as every request is.
     http_requests: StatusCounts,
     /// Microseconds from a frame's arrival to the segment it completed being listed.
@@ -85,6 +88,38 @@ impl Metrics {
     pub fn add_whip(&self, counts: &crate::server::webrtc::peer::PeerCounts) {
         Metrics::add(&self.whip_nacks, counts.nacks);
         Metrics::add(&self.whip_keyframe_requests, counts.plis + counts.firs);
+    }
+
+    pub fn listener(&self, listener: Listener) -> std::sync::Arc<ListenerCounts> {
+        self.listeners[listener as usize].clone()
+    }
+
+    fn render_listeners(&self, out: &mut String) {
+        type Field = fn(&ListenerCounts) -> &AtomicU64;
+        let family = |out: &mut String, name: &str, help: &str, kind: &str, series: &[(&str, Field)]| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (labels, value) in series {
+                for listener in Listener::ALL {
+                    let count = value(&self.listeners[listener as usize]).load(Ordering::Relaxed);
+                    let _ = writeln!(out, "{name}{{listener=\"{}\"{labels}}} {count}", listener.label());
+                }
+            }
+        };
+        family(out, "onair_connections_open", "TCP connections open, by listener.", "gauge", &[("", |c| &c.open)]);
+        family(
+            out,
+            "onair_connections_refused_total",
+            "TCP connections refused at accept: the listener or the address held its most ([limits]).",
+            "counter",
+            &[(",reason=\"max_connections\"", |c| &c.refused_full), (",reason=\"max_connections_per_address\"", |c| &c.refused_address)],
+        );
+        family(
+            out,
+            "onair_connections_timed_out_total",
+            "Connections closed for taking too long: a handshake, or an HTTP request's headers ([limits]).",
+            "counter",
+            &[(",stage=\"handshake\"", |c| &c.handshake_timeouts), (",stage=\"header\"", |c| &c.header_timeouts)],
+        );
     }
 
     pub fn count_http(&self, status: u16) {
@@ -175,6 +210,7 @@ impl Metrics {
             let _ = writeln!(out, "onair_segment_listing_delay_seconds{{quantile=\"0.99\"}} {:.6}", p99 as f64 / 1e6);
             let _ = writeln!(out, "onair_segment_listing_delay_seconds_count {count}");
         }
+        self.render_listeners(&mut out);
         out.push_str("# HELP onair_http_requests_total HTTP requests by response status.\n# TYPE onair_http_requests_total counter\n");
         for (offset, count) in self.http_requests.0.iter().enumerate() {
             let count = count.load(Ordering::Relaxed);

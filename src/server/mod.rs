@@ -12,21 +12,23 @@ pub mod forward;
 pub mod hub;
 pub mod ingest;
 pub mod ladder;
+pub mod limits;
 pub mod metrics;
 pub mod package;
 pub mod record;
 pub mod serve;
+pub mod tls;
 pub mod webrtc;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use axum::serve::ListenerExt;
 use tokio::net::{TcpListener, TcpSocket};
 
 use self::config::ServerConfig;
 use self::hub::Hub;
+use self::limits::{Gate, Listener};
 use self::metrics::Metrics;
 use crate::media::wallclock::UnixMillis;
 
@@ -39,6 +41,8 @@ pub enum ServeError {
     #[error("cannot start the thread for RTMP ingest and forwards: {error}")]
     Media { error: std::io::Error },
     #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error(transparent)]
     WebRtc(#[from] webrtc::endpoint::EndpointError),
 }
 
@@ -47,6 +51,9 @@ pub struct RunningServer {
     pub rtmp_addr: SocketAddr,
     pub srt_addr: SocketAddr,
     pub http_addr: SocketAddr,
+    /// HTTPS and RTMPS, when `[http]`/`[rtmp]` `tls_listen` are set.
+    pub https_addr: Option<SocketAddr>,
+    pub rtmps_addr: Option<SocketAddr>,
     /// Where WebRTC peers send their media.
     pub webrtc_addr: SocketAddr,
     pub hub: Arc<Hub>,
@@ -80,45 +87,79 @@ fn media_runtime() -> std::io::Result<tokio::runtime::Handle> {
 
 /// Binds every listener, then runs ingest, HTTP and housekeeping on the current runtime.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
+    raise_open_file_limit();
     let rtmp = bind(config.rtmp.listen, "RTMP", "rtmp.listen", "--rtmp ADDR")?;
     let http = bind(config.http.listen, "HTTP", "http.listen", "--http ADDR")?;
-    let rtmp_addr = rtmp.local_addr().unwrap_or(config.rtmp.listen);
-    let http_addr = http.local_addr().unwrap_or(config.http.listen);
+    let rtmps = config.rtmp.tls_listen.map(|addr| bind(addr, "RTMPS", "rtmp.tls_listen", "no flag")).transpose()?;
+    let https = config.http.tls_listen.map(|addr| bind(addr, "HTTPS", "http.tls_listen", "no flag")).transpose()?;
+    let certificates = match (&config.tls.certificate, &config.tls.key) {
+        (Some(certificate), Some(key)) if rtmps.is_some() || https.is_some() => Some(tls::Certificates::open(certificate, key)?),
+        _ => None,
+    };
+    let address = |listener: &TcpListener, configured: SocketAddr| listener.local_addr().unwrap_or(configured);
+    let rtmp_addr = address(&rtmp, config.rtmp.listen);
+    let http_addr = address(&http, config.http.listen);
+    let rtmps_addr = rtmps.as_ref().zip(config.rtmp.tls_listen).map(|(l, a)| address(l, a));
+    let https_addr = https.as_ref().zip(config.http.tls_listen).map(|(l, a)| address(l, a));
     let srt_listen = config.srt.listen;
+    let limits = config.limits.clone();
     let recorder = record::Recorder::start(&config.record)
         .map_err(|error| ServeError::Record { directory: config.record.directory.clone().unwrap_or_default(), error })?;
     let media = media_runtime().map_err(|error| ServeError::Media { error })?;
     let metrics = Arc::new(Metrics::default());
+    let gate = |listener: Listener| Gate::new(listener, &limits, metrics.listener(listener));
+    let tls_for = |alpn: &[&[u8]]| certificates.as_ref().map(|c| c.acceptor(alpn)).transpose();
+    let (https_tls, rtmps_tls) = (tls_for(&[b"http/1.1"])?, tls_for(&[])?);
     let webrtc = webrtc::endpoint::Endpoint::start(&config.webrtc, metrics.clone())?;
     let webrtc_addr = webrtc.candidates[0];
-    let hub = Arc::new(Hub::new(config, metrics).with_recorder(recorder).with_runtime(media.clone()).with_webrtc(webrtc));
+    let hub = Arc::new(Hub::new(config, metrics.clone()).with_recorder(recorder).with_runtime(media.clone()).with_webrtc(webrtc));
     let srt =
         ingest::srt::bind(&hub).map_err(|error| ServeError::Bind { what: "SRT", addr: srt_listen, config_key: "srt.listen", flag: "--srt ADDR", error })?;
     let srt_addr = srt.local_addr();
-    let rtmp = rtmp.into_std().map_err(|error| ServeError::Media { error })?;
-    let for_rtmp = hub.clone();
-    media.spawn(async move {
-        match tokio::net::TcpListener::from_std(rtmp) {
-            Ok(listener) => ingest::rtmp::serve(listener, for_rtmp).await,
-            Err(error) => tracing::error!("RTMP ingest cannot start: {error}"),
-        }
-    });
-    ingest::srt::serve(srt, hub.clone());
-    let app = serve::connection::Connections { hub: hub.clone(), router: serve::http::router(hub.clone()) };
-    tokio::spawn(async move {
-        // Without Nagle: a part larger than one loopback segment would otherwise
-        // hold its tail until the client acknowledges the head.
-        let http = http.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!("cannot turn off Nagle's algorithm: {error}");
+    let mut rtmp_listeners = vec![(rtmp, gate(Listener::Rtmp), None)];
+    if let Some(rtmps) = rtmps {
+        rtmp_listeners.push((rtmps, gate(Listener::Rtmps), rtmps_tls));
+    }
+    for (listener, gate, tls) in rtmp_listeners {
+        let listener = listener.into_std().map_err(|error| ServeError::Media { error })?;
+        let hub = hub.clone();
+        media.spawn(async move {
+            match tokio::net::TcpListener::from_std(listener) {
+                Ok(tcp) => ingest::rtmp::serve(ingest::rtmp::RtmpListener { tcp, gate, tls }, hub).await,
+                Err(error) => tracing::error!("RTMP ingest cannot start: {error}"),
             }
         });
-        if let Err(error) = axum::serve(http, app).await {
-            tracing::error!("HTTP server stopped: {error}");
-        }
-    });
+    }
+    ingest::srt::serve(srt, hub.clone());
+    let app = serve::connection::Connections { hub: hub.clone(), router: serve::http::router(hub.clone()) };
+    let mut http_listeners = vec![serve::listener::HttpListener { tcp: http, gate: gate(Listener::Http), tls: None }];
+    if let Some(https) = https {
+        http_listeners.push(serve::listener::HttpListener { tcp: https, gate: gate(Listener::Https), tls: https_tls });
+    }
+    for listener in http_listeners {
+        tokio::spawn(serve::listener::serve(listener, app.clone(), limits.clone()));
+    }
+    if let Some(certificates) = &certificates {
+        certificates.reload_on_hangup();
+    }
     tokio::spawn(end_streams_when_due(hub.clone()));
-    Ok(RunningServer { rtmp_addr, srt_addr, http_addr, webrtc_addr, hub })
+    Ok(RunningServer { rtmp_addr, srt_addr, http_addr, https_addr, rtmps_addr, webrtc_addr, hub })
+}
+
+/// Every connection is a file descriptor: the soft limit (often 1024) would
+/// refuse viewers long before `[limits] max_connections`, so it is raised to
+/// the hard limit the system grants.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit read and write only the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) != 0 {
+                tracing::debug!("cannot raise the open file limit from {}", limit.rlim_cur);
+            }
+        }
+    }
 }
 
 /// Ends streams whose publisher did not come back, and forgets ended ones,

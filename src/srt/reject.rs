@@ -7,7 +7,7 @@ use super::ffi;
 
 pub use super::ffi::{
     SRT_REJX_BAD_MODE as BAD_MODE, SRT_REJX_BAD_REQUEST as BAD_REQUEST, SRT_REJX_CONFLICT as CONFLICT, SRT_REJX_FORBIDDEN as FORBIDDEN,
-    SRT_REJX_ISE as INTERNAL, SRT_REJX_UNAUTHORIZED as UNAUTHORIZED,
+    SRT_REJX_ISE as INTERNAL, SRT_REJX_OVERLOAD as OVERLOAD, SRT_REJX_UNAUTHORIZED as UNAUTHORIZED,
 };
 
 pub fn reject_reason_text(reason: i32) -> String {
@@ -19,6 +19,7 @@ pub fn reject_reason_text(reason: i32) -> String {
         ffi::SRT_REJX_FORBIDDEN => "the stream id names another application".into(),
         ffi::SRT_REJX_CONFLICT => "the stream key is already live".into(),
         ffi::SRT_REJX_UNAUTHORIZED => "not authorised".into(),
+        ffi::SRT_REJX_OVERLOAD => "the server carries its most live streams".into(),
         code if code >= 1000 => format!("server reason {code}"),
         code => {
             // SAFETY: libsrt returns a static string for any code.

@@ -163,6 +163,8 @@ pub enum PublishError {
     BadKey(String),
     #[error("a newer publisher took over stream {0:?}")]
     Replaced(String),
+    #[error("the server carries its most live streams ({0}, [limits] max_streams)")]
+    TooManyStreams(usize),
 }
 
 pub struct Hub {
@@ -261,11 +263,21 @@ impl Hub {
         if !valid_key(key) {
             return Err(PublishError::BadKey(shown_key(key)));
         }
-        let live = self.streams().get(key).is_some_and(|s| s.state() == StreamState::Live);
+        let streams = self.streams();
+        let live = streams.get(key).is_some_and(|s| s.state() == StreamState::Live);
         if live && self.config.streams.on_conflict == ConflictPolicy::Refuse {
             return Err(PublishError::AlreadyLive(key.to_string()));
         }
-        Ok(())
+        self.room_for(&streams, key)
+    }
+
+    /// Whether `key` may start a new stream under `[limits] max_streams`; a
+    /// publisher continuing its stream always may.
+    fn room_for(&self, streams: &HashMap<String, Arc<LiveStream>>, key: &str) -> Result<(), PublishError> {
+        let continues = streams.get(key).is_some_and(|s| !matches!(s.state(), StreamState::Ended { .. }));
+        let most = self.config.limits.max_streams;
+        let live = streams.values().filter(|s| !matches!(s.state(), StreamState::Ended { .. })).count();
+        if continues || live < most { Ok(()) } else { Err(PublishError::TooManyStreams(most)) }
     }
 
     /// A publisher asks for `key`.
@@ -274,6 +286,7 @@ impl Hub {
             return Err(PublishError::BadKey(shown_key(key)));
         }
         let mut streams = self.streams();
+        self.room_for(&streams, key)?;
         let existing = streams.get(key).cloned();
         let stream = match existing {
             Some(stream) => match stream.state() {

@@ -5,13 +5,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 
 use super::flv_ingest::{FlvDepacketizer, IngestError, IngestItem};
 use super::publish_secret::{self, PublishName, SecretRefusal};
 use crate::rtmp::server::{RtmpError, RtmpEvent, RtmpServerConnection};
 use crate::server::hub::{Hub, IngestProtocol, PublishError, Publisher};
+use crate::server::limits::{Admitted, Gate, Timeout};
 use crate::server::metrics::Metrics;
 
 /// A connection that sends nothing for this long is closed.
@@ -25,6 +27,10 @@ const READ_BUFFER: usize = 64 * 1024;
 pub enum RtmpIngestError {
     #[error("no data for {} s", IDLE_TIMEOUT.as_secs())]
     Idle,
+    #[error("did not publish within [limits] handshake_seconds")]
+    HandshakeTimeout,
+    #[error("TLS handshake failed: {0}")]
+    Tls(std::io::Error),
     #[error("read failed: {0}")]
     Read(std::io::Error),
     #[error("write failed: {0}")]
@@ -41,16 +47,35 @@ pub enum RtmpIngestError {
     BadMedia { key: String, source: IngestError },
 }
 
-pub async fn serve(listener: TcpListener, hub: Arc<Hub>) {
+/// One RTMP listening socket: plain, or RTMPS when `tls` is set.
+pub struct RtmpListener {
+    pub tcp: TcpListener,
+    pub gate: Arc<Gate>,
+    pub tls: Option<TlsAcceptor>,
+}
+
+pub async fn serve(listener: RtmpListener, hub: Arc<Hub>) {
     loop {
-        match listener.accept().await {
+        match listener.tcp.accept().await {
             Ok((socket, peer)) => {
+                let Some(admitted) = listener.gate.admit(peer) else { continue };
                 Metrics::add(&hub.metrics.connections_accepted, 1);
-                let hub = hub.clone();
+                let (hub, tls) = (hub.clone(), listener.tls.clone());
                 tokio::spawn(async move {
-                    match handshake(socket, peer, &hub).await {
-                        Ok(Handshake::Publishing(socket, session)) => read_published(socket, *session, hub),
+                    let deadline = tokio::time::Instant::now() + hub.config().limits.handshake();
+                    let _ = socket.set_nodelay(true);
+                    let outcome = match tls {
+                        None => handshake(socket, peer, &hub, deadline).await.map(|h| h.map(Connection::Plain)),
+                        Some(tls) => match tokio::time::timeout_at(deadline, tls.accept(socket)).await {
+                            Ok(Ok(socket)) => handshake(socket, peer, &hub, deadline).await.map(|h| h.map(|tls| Connection::Tls(Box::new(tls)))),
+                            Ok(Err(error)) => Err(RtmpIngestError::Tls(error)),
+                            Err(_) => Err(RtmpIngestError::HandshakeTimeout),
+                        },
+                    };
+                    match outcome {
+                        Ok(Handshake::Publishing(socket, session)) => read_published(socket, *session, hub, admitted),
                         Ok(Handshake::Closed) => {}
+                        Err(RtmpIngestError::HandshakeTimeout) => admitted.counts().timed_out(Timeout::Handshake),
                         Err(reason) => report(&hub, peer, reason),
                     }
                 });
@@ -59,6 +84,73 @@ pub async fn serve(listener: TcpListener, hub: Arc<Hub>) {
                 tracing::warn!("RTMP accept failed: {error}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
+        }
+    }
+}
+
+/// A connection's socket, plain or TLS: read on the runtime until it
+/// publishes, then with blocking reads on a thread of its own.
+trait IngestSocket: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    type Blocking: Read + Write + Send + 'static;
+    fn into_blocking(self) -> std::io::Result<Self::Blocking>;
+}
+
+impl IngestSocket for TcpStream {
+    type Blocking = std::net::TcpStream;
+    fn into_blocking(self) -> std::io::Result<std::net::TcpStream> {
+        let socket = self.into_std()?;
+        socket.set_nonblocking(false)?;
+        Ok(socket)
+    }
+}
+
+type TlsBlocking = rustls::StreamOwned<rustls::ServerConnection, std::net::TcpStream>;
+
+impl IngestSocket for tokio_rustls::server::TlsStream<TcpStream> {
+    type Blocking = TlsBlocking;
+    fn into_blocking(self) -> std::io::Result<TlsBlocking> {
+        // Bytes rustls already decrypted stay in the connection it hands over.
+        let (tcp, tls) = self.into_inner();
+        Ok(rustls::StreamOwned::new(tls, tcp.into_blocking()?))
+    }
+}
+
+/// A publishing connection, read with blocking reads.
+enum Connection {
+    Plain(std::net::TcpStream),
+    Tls(Box<TlsBlocking>),
+}
+
+impl Connection {
+    fn tcp(&self) -> &std::net::TcpStream {
+        match self {
+            Connection::Plain(tcp) => tcp,
+            Connection::Tls(tls) => &tls.sock,
+        }
+    }
+}
+
+impl Read for Connection {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Connection::Plain(tcp) => tcp.read(buffer),
+            Connection::Tls(tls) => tls.read(buffer),
+        }
+    }
+}
+
+impl Write for Connection {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Connection::Plain(tcp) => tcp.write(bytes),
+            Connection::Tls(tls) => tls.write(bytes),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Connection::Plain(tcp) => tcp.flush(),
+            Connection::Tls(tls) => tls.flush(),
         }
     }
 }
@@ -105,16 +197,29 @@ impl Session {
     }
 }
 
-enum Handshake {
-    Publishing(std::net::TcpStream, Box<Session>),
+enum Handshake<S> {
+    Publishing(S, Box<Session>),
     Closed,
+}
+
+impl<S> Handshake<S> {
+    fn map<T>(self, f: impl FnOnce(S) -> T) -> Handshake<T> {
+        match self {
+            Handshake::Publishing(socket, session) => Handshake::Publishing(f(socket), session),
+            Handshake::Closed => Handshake::Closed,
+        }
+    }
 }
 
 /// Runs a connection on the runtime until its publish is accepted: the
 /// handshake and commands of many idle or hostile connections cost one task
 /// each, not a thread.
-async fn handshake(mut socket: TcpStream, peer: SocketAddr, hub: &Hub) -> Result<Handshake, RtmpIngestError> {
-    let _ = socket.set_nodelay(true);
+async fn handshake<S: IngestSocket>(
+    mut socket: S,
+    peer: SocketAddr,
+    hub: &Hub,
+    deadline: tokio::time::Instant,
+) -> Result<Handshake<S::Blocking>, RtmpIngestError> {
     let mut session = Session::new(peer, hub);
     let mut buffer = vec![0u8; READ_BUFFER];
     // One timer for the connection, moved on only when it fires: a timeout
@@ -125,6 +230,7 @@ async fn handshake(mut socket: TcpStream, peer: SocketAddr, hub: &Hub) -> Result
     loop {
         let read = tokio::select! {
             read = socket.read(&mut buffer) => read,
+            () = tokio::time::sleep_until(deadline) => return Err(RtmpIngestError::HandshakeTimeout),
             () = &mut idle => {
                 if last_read.elapsed() >= IDLE_TIMEOUT {
                     return Err(RtmpIngestError::Idle);
@@ -145,7 +251,7 @@ async fn handshake(mut socket: TcpStream, peer: SocketAddr, hub: &Hub) -> Result
         }
         match reply.outcome {
             Ok(true) if session.publisher.is_some() => {
-                let socket = socket.into_std().map_err(RtmpIngestError::Read)?;
+                let socket = socket.into_blocking().map_err(RtmpIngestError::Read)?;
                 return Ok(Handshake::Publishing(socket, Box::new(session)));
             }
             Ok(true) => {}
@@ -161,10 +267,11 @@ async fn handshake(mut socket: TcpStream, peer: SocketAddr, hub: &Hub) -> Result
 /// Reads a publishing connection on a thread of its own with blocking reads:
 /// one system call per arrival, where the runtime would add an epoll wait and
 /// a task wake-up to each (a fifth of ingest's CPU).
-fn read_published(socket: std::net::TcpStream, session: Session, hub: Arc<Hub>) {
+fn read_published(socket: Connection, session: Session, hub: Arc<Hub>, admitted: Admitted) {
     let peer = session.peer;
     let key = session.publisher.as_ref().map(|publisher| publisher.key().to_string()).unwrap_or_default();
     let spawned = std::thread::Builder::new().name(format!("rtmp {key}")).spawn(move || {
+        let _admitted = admitted;
         if let Err(reason) = read_blocking(socket, session, &hub) {
             report(&hub, peer, reason);
         }
@@ -174,9 +281,8 @@ fn read_published(socket: std::net::TcpStream, session: Session, hub: Arc<Hub>) 
     }
 }
 
-fn read_blocking(mut socket: std::net::TcpStream, mut session: Session, hub: &Hub) -> Result<(), RtmpIngestError> {
-    socket.set_nonblocking(false).map_err(RtmpIngestError::Read)?;
-    socket.set_read_timeout(Some(IDLE_TIMEOUT)).map_err(RtmpIngestError::Read)?;
+fn read_blocking(mut socket: Connection, mut session: Session, hub: &Hub) -> Result<(), RtmpIngestError> {
+    socket.tcp().set_read_timeout(Some(IDLE_TIMEOUT)).map_err(RtmpIngestError::Read)?;
     let mut buffer = vec![0u8; READ_BUFFER];
     loop {
         let read = match socket.read(&mut buffer) {
@@ -285,19 +391,23 @@ fn feed(
 }
 
 /// Lets the peer read a final status message before the connection closes.
-async fn linger(socket: &mut TcpStream) {
+async fn linger(socket: &mut (impl AsyncRead + AsyncWrite + Unpin)) {
     let _ = socket.shutdown().await;
     let mut sink = [0u8; 4096];
     let drain = async { while matches!(socket.read(&mut sink).await, Ok(n) if n > 0) {} };
     let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
-fn linger_blocking(socket: &mut std::net::TcpStream) {
-    let _ = socket.shutdown(std::net::Shutdown::Write);
+fn linger_blocking(socket: &mut Connection) {
+    if let Connection::Tls(tls) = socket {
+        tls.conn.send_close_notify();
+        let _ = tls.flush();
+    }
+    let _ = socket.tcp().shutdown(std::net::Shutdown::Write);
     let deadline = std::time::Instant::now() + LINGER;
     let mut sink = [0u8; 4096];
     while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()).filter(|left| !left.is_zero()) {
-        if socket.set_read_timeout(Some(left)).is_err() || !matches!(socket.read(&mut sink), Ok(n) if n > 0) {
+        if socket.tcp().set_read_timeout(Some(left)).is_err() || !matches!(socket.read(&mut sink), Ok(n) if n > 0) {
             return;
         }
     }

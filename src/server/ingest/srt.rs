@@ -193,6 +193,7 @@ fn admit(hub: &Hub, request: &CallerRequest<'_>) -> Admission {
         let reason = match error {
             PublishError::AlreadyLive(_) => reject::CONFLICT,
             PublishError::BadKey(_) | PublishError::Replaced(_) => reject::BAD_REQUEST,
+            PublishError::TooManyStreams(_) => reject::OVERLOAD,
         };
         return refuse(error.to_string(), reason);
     }

@@ -3,9 +3,8 @@
 //! the media and the index page stay public. A refusal is counted in
 //! `/metrics` and logged once a minute per address, not per request.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -16,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use super::response::Cache;
 use crate::server::hub::Hub;
 use crate::server::ingest::publish_secret::same_secret;
+use crate::server::limits::RefusalLog;
 use crate::server::metrics::Metrics;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -62,38 +62,6 @@ pub async fn require_token(State(hub): State<Arc<Hub>>, request: Request, next: 
 
 static LOGGED: RefusalLog = RefusalLog::new(Duration::from_secs(60));
 
-/// When each address was last logged; bounded, as refusals may come from anywhere.
-pub struct RefusalLog {
-    every: Duration,
-    last: Mutex<Option<HashMap<IpAddr, Instant>>>,
-}
-
-const MOST_ADDRESSES: usize = 4096;
-
-impl RefusalLog {
-    pub const fn new(every: Duration) -> RefusalLog {
-        RefusalLog { every, last: Mutex::new(None) }
-    }
-
-    pub fn should_log(&self, address: IpAddr, now: Instant) -> bool {
-        let Ok(mut last) = self.last.lock() else { return false };
-        let last = last.get_or_insert_with(HashMap::new);
-        if last.get(&address).is_some_and(|&then| now.duration_since(then) < self.every) {
-            return false;
-        }
-        if last.len() >= MOST_ADDRESSES {
-            last.retain(|_, then| now.duration_since(*then) < self.every);
-            if last.len() >= MOST_ADDRESSES {
-                // More addresses refused within a minute than it keeps: the
-                // newcomers go unlogged (still counted) until entries age out.
-                return false;
-            }
-        }
-        last.insert(address, now);
-        true
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,24 +80,5 @@ mod tests {
         assert_eq!(check(Some("t0ken"), &bearing("bearer  t0ken ")), Ok(()));
         assert_eq!(check(Some("t0ken"), &bearing("Bearer t0ke")), Err(AdminRefusal::Wrong));
         assert_eq!(check(Some("t0ken"), &bearing("Basic dDA6a2Vu")), Err(AdminRefusal::Missing));
-    }
-
-    #[test]
-    fn an_address_is_logged_once_a_minute() {
-        let log = RefusalLog::new(Duration::from_secs(60));
-        let (start, one, two) = (Instant::now(), IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
-        assert!(log.should_log(one, start));
-        assert!(!log.should_log(one, start + Duration::from_secs(59)));
-        assert!(log.should_log(two, start + Duration::from_secs(1)));
-        assert!(log.should_log(one, start + Duration::from_secs(61)));
-    }
-
-    #[test]
-    fn a_flood_from_many_addresses_keeps_the_log_bounded() {
-        let log = RefusalLog::new(Duration::from_secs(60));
-        let start = Instant::now();
-        let logged = (0..MOST_ADDRESSES as u32 * 2).filter(|&i| log.should_log(IpAddr::from(i.to_be_bytes()), start)).count();
-        assert_eq!(logged, MOST_ADDRESSES);
-        assert!(log.should_log(IpAddr::from([1, 2, 3, 4]), start + Duration::from_secs(61)), "old entries make room");
     }
 }

@@ -19,7 +19,6 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::serve::{IncomingStream, Listener};
 use bytes::Bytes;
 use tower::Service;
 
@@ -30,24 +29,17 @@ use crate::server::package::dash::UTC_TIMING_PLACEHOLDER;
 use crate::server::serve::blocking::parse_part_name;
 use crate::server::serve::live_edge;
 
-/// What `axum::serve` asks for each accepted connection.
+/// What every accepted connection is served by.
 #[derive(Clone)]
 pub struct Connections {
     pub hub: Arc<Hub>,
     pub router: Router,
 }
 
-impl<'a, L: Listener<Addr = SocketAddr>> Service<IncomingStream<'a, L>> for Connections {
-    type Response = ConnectionService;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<ConnectionService, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, incoming: IncomingStream<'a, L>) -> Self::Future {
-        std::future::ready(Ok(ConnectionService { hub: self.hub.clone(), router: self.router.clone(), peer: *incoming.remote_addr() }))
+impl Connections {
+    /// The service for one connection from `peer`; `secure` over HTTPS.
+    pub fn for_peer(&self, peer: SocketAddr, secure: bool) -> ConnectionService {
+        ConnectionService { hub: self.hub.clone(), router: self.router.clone(), peer, secure }
     }
 }
 
@@ -57,6 +49,8 @@ pub struct ConnectionService {
     pub hub: Arc<Hub>,
     pub router: Router,
     pub peer: SocketAddr,
+    /// Served over HTTPS: the URLs it writes say so.
+    pub secure: bool,
 }
 
 impl Service<Request> for ConnectionService {
@@ -69,7 +63,7 @@ impl Service<Request> for ConnectionService {
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let Some(live) = LiveRequest::read(&request, self.peer) else {
+        let Some(live) = LiveRequest::read(&request, self.peer, self.secure) else {
             let mut request = request;
             // WHIP names its publisher by the address it posted from.
             request.extensions_mut().insert(axum::extract::ConnectInfo(self.peer));
@@ -96,13 +90,14 @@ struct LiveRequest {
     query: Option<String>,
     viewer: u64,
     host: Option<HeaderValue>,
+    secure: bool,
     if_none_match: Option<HeaderValue>,
 }
 
 impl LiveRequest {
     /// None for paths that are not `/live/KEY/PATH`; an error response for
     /// one that is, asked with a method other than GET or HEAD, or not UTF-8.
-    fn read(request: &Request, peer: SocketAddr) -> Option<Result<LiveRequest, Response>> {
+    fn read(request: &Request, peer: SocketAddr, secure: bool) -> Option<Result<LiveRequest, Response>> {
         let (key, path) = request.uri().path().strip_prefix("/live/")?.split_once('/')?;
         // WHEP and WHIP sessions are the router's.
         let session = |name: &str| path == name || path.strip_prefix(name).is_some_and(|rest| rest.starts_with('/'));
@@ -122,6 +117,7 @@ impl LiveRequest {
             query: request.uri().query().map(str::to_string),
             viewer: viewer_id(peer, headers),
             host: headers.get(header::HOST).cloned(),
+            secure,
             if_none_match: headers.get(header::IF_NONE_MATCH).cloned(),
         }))
     }
@@ -145,7 +141,8 @@ impl LiveRequest {
             }
         }
         let host = self.host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
-        serve_live_path(&stream.snapshot(), &self.path, host, self.if_none_match.as_ref()).unwrap_or_else(not_found_response)
+        let origin = format!("{}://{host}", if self.secure { "https" } else { "http" });
+        serve_live_path(&stream.snapshot(), &self.path, &origin, self.if_none_match.as_ref()).unwrap_or_else(not_found_response)
     }
 }
 
@@ -169,13 +166,13 @@ pub(crate) fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
-fn serve_live_path(snapshot: &StreamSnapshot, path: &str, host: &str, if_none_match: Option<&HeaderValue>) -> Option<Response> {
+fn serve_live_path(snapshot: &StreamSnapshot, path: &str, origin: &str, if_none_match: Option<&HeaderValue>) -> Option<Response> {
     const M3U8: &str = "application/vnd.apple.mpegurl";
     match path {
         "index.m3u8" => return snapshot.master().map(|b| revalidated(M3U8, Cache::Playlist, b.clone(), if_none_match)),
         "manifest.mpd" => {
             let mpd = snapshot.mpd()?;
-            let text = mpd.replace(UTC_TIMING_PLACEHOLDER, &format!("http://{host}/time"));
+            let text = mpd.replace(UTC_TIMING_PLACEHOLDER, &format!("{origin}/time"));
             // Low-latency players refresh it every second: never a stale one.
             return Some(revalidated("application/dash+xml", Cache::Revalidate, Bytes::from(text), if_none_match));
         }
@@ -226,13 +223,15 @@ mod tests {
     fn only_paths_below_a_key_are_live_requests() {
         let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         for uri in ["/", "/live/key", "/live/key/", "/api/streams", "/assets/hls.js"] {
-            assert!(LiveRequest::read(&request(Method::GET, uri), peer).is_none(), "{uri}");
+            assert!(LiveRequest::read(&request(Method::GET, uri), peer, false).is_none(), "{uri}");
         }
-        let Some(Ok(live)) = LiveRequest::read(&request(Method::GET, "/live/my%20show/video/playlist.m3u8?_HLS_msn=3"), peer) else { panic!("a live request") };
+        let Some(Ok(live)) = LiveRequest::read(&request(Method::GET, "/live/my%20show/video/playlist.m3u8?_HLS_msn=3"), peer, false) else {
+            panic!("a live request")
+        };
         assert_eq!((live.key.as_str(), live.path.as_str(), live.query.as_deref()), ("my show", "video/playlist.m3u8", Some("_HLS_msn=3")));
-        let Some(Err(refused)) = LiveRequest::read(&request(Method::POST, "/live/key/index.m3u8"), peer) else { panic!("refused") };
+        let Some(Err(refused)) = LiveRequest::read(&request(Method::POST, "/live/key/index.m3u8"), peer, false) else { panic!("refused") };
         assert_eq!(refused.status(), StatusCode::METHOD_NOT_ALLOWED);
-        let Some(Err(refused)) = LiveRequest::read(&request(Method::GET, "/live/key/%ff"), peer) else { panic!("refused") };
+        let Some(Err(refused)) = LiveRequest::read(&request(Method::GET, "/live/key/%ff"), peer, false) else { panic!("refused") };
         assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     }
 }

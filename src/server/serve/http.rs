@@ -40,6 +40,7 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .route("/live/{key}/whip/{id}", delete(crate::server::webrtc::whep::stop).options(crate::server::webrtc::whep::preflight))
         .route("/assets/{name}", get(asset))
         .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(hub.config().limits.max_body_bytes))
         .layer(MapResponseLayer::new({
             let hub = hub.clone();
             move |response| common_headers(&hub, response)

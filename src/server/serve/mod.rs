@@ -7,6 +7,7 @@ pub mod admin;
 pub mod blocking;
 pub mod connection;
 pub mod http;
+pub mod listener;
 pub mod live_edge;
 pub mod player_page;
 pub mod response;
