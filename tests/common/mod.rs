@@ -37,6 +37,9 @@ pub struct Server {
     pub http: String,
     /// `udp://127.0.0.1:PORT`, where WebRTC media flows.
     pub webrtc: Option<String>,
+    /// `rtmps://127.0.0.1:PORT/live` and `https://127.0.0.1:PORT`, when configured.
+    pub rtmps: Option<String>,
+    pub https: Option<String>,
     pub log: std::sync::Arc<std::sync::Mutex<String>>,
     _config: tempfile_path::TempPath,
 }
@@ -97,7 +100,17 @@ impl Server {
                 break announced;
             }
         };
-        Server { child, rtmp: announced.rtmp, srt: announced.srt, http: announced.http, webrtc: announced.webrtc, log, _config: tempfile_path::TempPath(path) }
+        Server {
+            child,
+            rtmp: announced.rtmp,
+            srt: announced.srt,
+            http: announced.http,
+            webrtc: announced.webrtc,
+            rtmps: announced.rtmps,
+            https: announced.https,
+            log,
+            _config: tempfile_path::TempPath(path),
+        }
     }
 
     pub fn rtmp_url(&self, key: &str) -> String {
@@ -138,6 +151,10 @@ impl Server {
     pub fn maps_library(&self, stem: &str) -> bool {
         let maps = std::fs::read_to_string(format!("/proc/{}/maps", self.child.id())).expect("the server's /proc/PID/maps");
         maps.lines().filter_map(|line| line.split_whitespace().nth(5)).any(|path| path.rsplit('/').next().is_some_and(|name| name.starts_with(stem)))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn is_running(&mut self) -> bool {

@@ -50,6 +50,11 @@ pub fn play(page: &str, mode: &str, seconds: u32) -> serde_json::Value {
 }
 
 pub fn play_with(page: &str, mode: &str, seconds: u32, extra: &[&str]) -> serde_json::Value {
+    play_in(page, mode, seconds, extra, &[])
+}
+
+/// `play_with`, the harness run with `env` added (`ONAIR_CHROMIUM_TRUST_SPKI`).
+pub fn play_in(page: &str, mode: &str, seconds: u32, extra: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
     require("node");
     assert!(std::path::Path::new("/usr/bin/chromium").exists(), "Chromium is not installed: run packaging/setup.sh");
     assert!(repo_path("node_modules/playwright-core").exists(), "playwright-core is not installed: run packaging/setup.sh");
@@ -57,6 +62,7 @@ pub fn play_with(page: &str, mode: &str, seconds: u32, extra: &[&str]) -> serde_
         .arg(repo_path("tests/browser/play.mjs"))
         .args([page, mode, &seconds.to_string()])
         .args(extra)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
         .expect("run node");

@@ -11,7 +11,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
@@ -67,17 +67,23 @@ pub async fn serve(listener: HttpListener, connections: Connections, limits: Lim
     }
 }
 
-async fn serve_connection<S>(http: &http1::Builder, io: S, service: ConnectionService, counts: &ListenerCounts)
+async fn serve_connection<S>(http: &http1::Builder, mut io: S, service: ConnectionService, counts: &ListenerCounts)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let peer = service.peer;
     let service = TowerToHyperService::new(service.map_request(|request: Request<Incoming>| request.map(axum::body::Body::new)));
-    if let Err(error) = http.serve_connection(TokioIo::new(io), service).await {
+    if let Err(error) = http.serve_connection(TokioIo::new(&mut io), service).await {
         if error.is_timeout() {
             counts.timed_out(Timeout::Header);
         } else {
             tracing::debug!(%peer, "HTTP connection ended: {error}");
         }
     }
+    // A TLS client (GnuTLS in ffmpeg) takes a close without close_notify for
+    // an error, not for the end of an idle keep-alive connection.
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, io.shutdown()).await;
 }
+
+/// How long a closing connection may take to send its last bytes.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
