@@ -131,7 +131,7 @@ pub struct LimitsConfig {
     /// Open connections one address holds on each listener. A CDN edge is
     /// one address for all its viewers: raise it for edges.
     pub max_connections_per_address: usize,
-    /// Seconds a connection has from its first byte to publishing (RTMP)
+    /// Seconds a connection has from connecting to publishing (RTMP)
     /// or to a finished TLS handshake.
     pub handshake_seconds: f64,
     /// Seconds an HTTP client has to send a request's headers, and a

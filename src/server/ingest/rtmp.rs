@@ -21,6 +21,9 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a refused peer is given to read why before the connection closes.
 const LINGER: Duration = Duration::from_millis(500);
 const READ_BUFFER: usize = 64 * 1024;
+/// Until it publishes a connection is read in smaller pieces: thousands of
+/// idle ones must not hold 64 KiB each.
+const HANDSHAKE_BUFFER: usize = 8 * 1024;
 
 /// Why one RTMP connection was closed; the log line names its peer.
 #[derive(Debug, thiserror::Error)]
@@ -65,9 +68,9 @@ pub async fn serve(listener: RtmpListener, hub: Arc<Hub>) {
                     let deadline = tokio::time::Instant::now() + hub.config().limits.handshake();
                     let _ = socket.set_nodelay(true);
                     let outcome = match tls {
-                        None => handshake(socket, peer, &hub, deadline).await.map(|h| h.map(Connection::Plain)),
-                        Some(tls) => match tokio::time::timeout_at(deadline, tls.accept(socket)).await {
-                            Ok(Ok(socket)) => handshake(socket, peer, &hub, deadline).await.map(|h| h.map(|tls| Connection::Tls(Box::new(tls)))),
+                        None => Box::pin(handshake(socket, peer, &hub, deadline)).await.map(|h| h.map(Connection::Plain)),
+                        Some(tls) => match tokio::time::timeout_at(deadline, Box::pin(tls.accept(socket))).await {
+                            Ok(Ok(socket)) => Box::pin(handshake(socket, peer, &hub, deadline)).await.map(|h| h.map(|tls| Connection::Tls(Box::new(tls)))),
                             Ok(Err(error)) => Err(RtmpIngestError::Tls(error)),
                             Err(_) => Err(RtmpIngestError::HandshakeTimeout),
                         },
@@ -93,10 +96,16 @@ pub async fn serve(listener: RtmpListener, hub: Arc<Hub>) {
 trait IngestSocket: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     type Blocking: Read + Write + Send + 'static;
     fn into_blocking(self) -> std::io::Result<Self::Blocking>;
+    /// Resolves once the peer has sent something (or closed).
+    fn first_bytes(&self) -> impl Future<Output = std::io::Result<()>> + Send;
 }
 
 impl IngestSocket for TcpStream {
     type Blocking = std::net::TcpStream;
+    fn first_bytes(&self) -> impl Future<Output = std::io::Result<()>> + Send {
+        // peek, not readable(): a new socket is taken as ready until a read says otherwise.
+        async { self.peek(&mut [0u8; 1]).await.map(drop) }
+    }
     fn into_blocking(self) -> std::io::Result<std::net::TcpStream> {
         let socket = self.into_std()?;
         socket.set_nonblocking(false)?;
@@ -108,6 +117,10 @@ type TlsBlocking = rustls::StreamOwned<rustls::ServerConnection, std::net::TcpSt
 
 impl IngestSocket for tokio_rustls::server::TlsStream<TcpStream> {
     type Blocking = TlsBlocking;
+    /// Its TLS handshake was bytes from the peer already.
+    fn first_bytes(&self) -> impl Future<Output = std::io::Result<()>> + Send {
+        std::future::ready(Ok(()))
+    }
     fn into_blocking(self) -> std::io::Result<TlsBlocking> {
         // Bytes rustls already decrypted stay in the connection it hands over.
         let (tcp, tls) = self.into_inner();
@@ -220,31 +233,26 @@ async fn handshake<S: IngestSocket>(
     hub: &Hub,
     deadline: tokio::time::Instant,
 ) -> Result<Handshake<S::Blocking>, RtmpIngestError> {
-    let mut session = Session::new(peer, hub);
-    let mut buffer = vec![0u8; READ_BUFFER];
-    // One timer for the connection, moved on only when it fires: a timeout
-    // around every read would add and remove a timer entry per read.
-    let idle = tokio::time::sleep(IDLE_TIMEOUT);
-    tokio::pin!(idle);
-    let mut last_read = tokio::time::Instant::now();
+    // One timer for the whole handshake, not one around every read.
+    let over = tokio::time::sleep_until(deadline);
+    tokio::pin!(over);
+    // A connection that never sends costs its task and nothing more.
+    tokio::select! {
+        ready = socket.first_bytes() => ready.map_err(RtmpIngestError::Read)?,
+        () = &mut over => return Err(RtmpIngestError::HandshakeTimeout),
+    }
+    let mut session = Box::new(Session::new(peer, hub));
+    let mut buffer = vec![0u8; HANDSHAKE_BUFFER];
     loop {
         let read = tokio::select! {
             read = socket.read(&mut buffer) => read,
-            () = tokio::time::sleep_until(deadline) => return Err(RtmpIngestError::HandshakeTimeout),
-            () = &mut idle => {
-                if last_read.elapsed() >= IDLE_TIMEOUT {
-                    return Err(RtmpIngestError::Idle);
-                }
-                idle.as_mut().reset(last_read + IDLE_TIMEOUT);
-                continue;
-            }
+            () = &mut over => return Err(RtmpIngestError::HandshakeTimeout),
         };
         let read = match read {
             Err(error) => return Err(RtmpIngestError::Read(error)),
             Ok(0) => return Ok(Handshake::Closed),
             Ok(n) => n,
         };
-        last_read = tokio::time::Instant::now();
         let reply = session.receive(&buffer[..read], hub, std::time::Instant::now());
         if !reply.outgoing.is_empty() {
             socket.write_all(&reply.outgoing).await.map_err(RtmpIngestError::Write)?;
@@ -252,7 +260,7 @@ async fn handshake<S: IngestSocket>(
         match reply.outcome {
             Ok(true) if session.publisher.is_some() => {
                 let socket = socket.into_blocking().map_err(RtmpIngestError::Read)?;
-                return Ok(Handshake::Publishing(socket, Box::new(session)));
+                return Ok(Handshake::Publishing(socket, session));
             }
             Ok(true) => {}
             Ok(false) => return Ok(Handshake::Closed),
@@ -393,7 +401,8 @@ fn feed(
 /// Lets the peer read a final status message before the connection closes.
 async fn linger(socket: &mut (impl AsyncRead + AsyncWrite + Unpin)) {
     let _ = socket.shutdown().await;
-    let mut sink = [0u8; 4096];
+    // On the heap: an array here would make every connection's task larger.
+    let mut sink = vec![0u8; 4096];
     let drain = async { while matches!(socket.read(&mut sink).await, Ok(n) if n > 0) {} };
     let _ = tokio::time::timeout(LINGER, drain).await;
 }

@@ -37,7 +37,7 @@ fn http1(limits: &LimitsConfig) -> http1::Builder {
 
 pub async fn serve(listener: HttpListener, connections: Connections, limits: LimitsConfig) {
     let http = http1(&limits);
-    let handshake = limits.handshake();
+    let (handshake, header) = (limits.handshake(), limits.header());
     loop {
         let (tcp, peer) = match listener.tcp.accept().await {
             Ok(accepted) => accepted,
@@ -57,9 +57,19 @@ pub async fn serve(listener: HttpListener, connections: Connections, limits: Lim
         let (http, tls, gate) = (http.clone(), listener.tls.clone(), listener.gate.clone());
         tokio::spawn(async move {
             let _admitted = admitted;
-            let Some(tls) = tls else { return serve_connection(&http, tcp, service, gate.counts()).await };
-            match tokio::time::timeout(handshake, tls.accept(tcp)).await {
-                Ok(Ok(stream)) => serve_connection(&http, stream, service, gate.counts()).await,
+            // A connection that sends nothing costs its task alone: HTTP's
+            // buffers and TLS's state are made for the first bytes, and each
+            // stage is boxed so the waiting task is small.
+            let (wait, timeout) = if tls.is_some() { (handshake, Timeout::Handshake) } else { (header, Timeout::Header) };
+            // peek, not readable(): a new socket is taken as ready until a read says otherwise.
+            match tokio::time::timeout(wait, tcp.peek(&mut [0u8; 1])).await {
+                Ok(Ok(n)) if n > 0 => {}
+                Ok(_) => return,
+                Err(_) => return gate.counts().timed_out(timeout),
+            }
+            let Some(tls) = tls else { return Box::pin(serve_connection(&http, tcp, service, gate.counts())).await };
+            match tokio::time::timeout(handshake, Box::pin(tls.accept(tcp))).await {
+                Ok(Ok(stream)) => Box::pin(serve_connection(&http, stream, service, gate.counts())).await,
                 Ok(Err(error)) => tracing::debug!(%peer, "TLS handshake failed: {error}"),
                 Err(_) => gate.counts().timed_out(Timeout::Handshake),
             }
