@@ -15,7 +15,7 @@ packages=(
   # WebRTC audio: Opus through the system libopus
   libopus-dev
   # peers the tests and benchmarks run against
-  ffmpeg nginx libnginx-mod-rtmp libnginx-mod-stream srt-tools wrk iproute2 procps curl chromium
+  ffmpeg nginx libnginx-mod-rtmp libnginx-mod-stream srt-tools wrk iproute2 procps curl chromium openssl
   # a microphone stand-in: PulseAudio with a null sink, reached through ALSA
   pulseaudio pulseaudio-utils libasound2-plugins
   # the desktop app's window (X11 or Wayland, OpenGL), and a virtual display for its tests
