@@ -16,6 +16,8 @@ packages=(
   libopus-dev
   # peers the tests and benchmarks run against
   ffmpeg nginx libnginx-mod-rtmp libnginx-mod-stream srt-tools wrk iproute2 procps curl chromium openssl
+  # the .deb: building it (packaging/build-deb.sh) and checking its metadata
+  dpkg-dev binutils desktop-file-utils appstream systemd
   # a microphone stand-in: PulseAudio with a null sink, reached through ALSA
   pulseaudio pulseaudio-utils libasound2-plugins
   # the desktop app's window (X11 or Wayland, OpenGL), and a virtual display for its tests
