@@ -5,74 +5,18 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{NginxRtmp, require, run, wait_for};
+use common::test_ca::TestCa;
+use common::{NginxRtmp, run, wait_for};
 
-/// A test authority and a certificate it issued for `localhost` only.
-struct Certificates {
-    directory: PathBuf,
-}
-
-impl Certificates {
-    fn make(name: &str) -> Certificates {
-        require("openssl");
-        let directory = std::env::temp_dir().join(format!("onair-tls-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&directory).unwrap();
-        let path = |file: &str| directory.join(file).display().to_string();
-        let openssl = |args: &[&str]| {
-            let (ok, _, stderr) = run("openssl", args);
-            assert!(ok, "openssl {args:?}: {stderr}");
-        };
-        for ca in ["ca", "other-ca"] {
-            openssl(&[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                &path(&format!("{ca}.key")),
-                "-out",
-                &path(&format!("{ca}.pem")),
-                "-days",
-                "2",
-                "-subj",
-                &format!("/CN=OnAir test {ca}"),
-            ]);
-        }
-        openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &path("server.key"), "-out", &path("server.csr"), "-subj", "/CN=localhost"]);
-        std::fs::write(directory.join("ext.cnf"), "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n").unwrap();
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &path("server.csr"),
-            "-CA",
-            &path("ca.pem"),
-            "-CAkey",
-            &path("ca.key"),
-            "-CAcreateserial",
-            "-out",
-            &path("server.pem"),
-            "-days",
-            "2",
-            "-extfile",
-            &path("ext.cnf"),
-        ]);
-        Certificates { directory }
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.directory.join(name)
-    }
-}
-
-impl Drop for Certificates {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.directory);
-    }
+/// A test authority, another one, and a certificate the first issued for `localhost` only.
+fn certificates(name: &str) -> TestCa {
+    let ca = TestCa::new(&format!("rtmps-{name}"));
+    ca.authority("other-ca");
+    ca.issue("server", "DNS:localhost");
+    ca
 }
 
 /// `onair publish` to `url` trusting only the authorities in `roots`.
@@ -89,9 +33,9 @@ fn publish(url: &str, roots: &Path, seconds: &str) -> (bool, String, Duration) {
 
 #[test]
 fn onair_publish_goes_live_over_rtmps_to_nginx_behind_tls() {
-    let certificates = Certificates::make("ok");
-    let (nginx, tls_port) = NginxRtmp::start_tls("rtmps", &certificates.file("server.pem"), &certificates.file("server.key"));
-    let (ok, stderr, _) = publish(&format!("rtmps://localhost:{tls_port}/live/secure"), &certificates.file("ca.pem"), "5");
+    let certificates = certificates("ok");
+    let (nginx, tls_port) = NginxRtmp::start_tls("rtmps", &certificates.path("server.pem"), &certificates.path("server.key"));
+    let (ok, stderr, _) = publish(&format!("rtmps://localhost:{tls_port}/live/secure"), &certificates.path("ca.pem"), "5");
     assert!(ok, "{stderr}");
     assert!(stderr.contains(&format!("rtmps://localhost:{tls_port}/live/se")), "the target is shown as RTMPS: {stderr}");
     let recorded = nginx.recording("secure").display().to_string();
@@ -106,11 +50,11 @@ fn onair_publish_goes_live_over_rtmps_to_nginx_behind_tls() {
 
 #[test]
 fn a_certificate_for_another_name_or_from_an_untrusted_authority_fails_at_once_saying_why() {
-    let certificates = Certificates::make("bad");
-    let (_nginx, tls_port) = NginxRtmp::start_tls("rtmps-bad", &certificates.file("server.pem"), &certificates.file("server.key"));
+    let certificates = certificates("bad");
+    let (_nginx, tls_port) = NginxRtmp::start_tls("rtmps-bad", &certificates.path("server.pem"), &certificates.path("server.key"));
     let cases = [
-        (format!("rtmps://127.0.0.1:{tls_port}/live/x"), certificates.file("ca.pem"), "not valid for the name 127.0.0.1"),
-        (format!("rtmps://localhost:{tls_port}/live/x"), certificates.file("other-ca.pem"), "issued by an authority this system does not trust"),
+        (format!("rtmps://127.0.0.1:{tls_port}/live/x"), certificates.path("ca.pem"), "not valid for the name 127.0.0.1"),
+        (format!("rtmps://localhost:{tls_port}/live/x"), certificates.path("other-ca.pem"), "issued by an authority this system does not trust"),
     ];
     for (url, roots, expected) in cases {
         let (ok, stderr, took) = publish(&url, &roots, "20");

@@ -4,86 +4,24 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::player::{assert_played, one_at_a_time, play_in};
+use common::test_ca::TestCa;
 use common::{Publisher, Server, require, run, wait_for};
 
-/// A CA made with the openssl command line and server certificates it signs
-/// for `localhost` and 127.0.0.1.
-struct TestCa {
-    dir: PathBuf,
-}
+/// The names the server's certificates carry.
+const LOCAL: &str = "DNS:localhost,IP:127.0.0.1";
 
-impl TestCa {
-    fn new(name: &str) -> TestCa {
-        require("openssl");
-        let dir = std::env::temp_dir().join(format!("onair-tls-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let ca = TestCa { dir };
-        ca.openssl(
-            &["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
-            &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=OnAir test CA"],
-        );
-        std::fs::write(ca.dir.join("ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n").unwrap();
-        ca
-    }
-
-    fn openssl(&self, args: &[&str], more: &[&str]) -> String {
-        let output = Command::new("openssl").args(args).args(more).current_dir(&self.dir).output().expect("run openssl");
-        assert!(output.status.success(), "openssl {args:?} {more:?}: {}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-
-    /// Issues `NAME.pem` and `NAME.key`; returns the certificate's serial number.
-    fn issue(&self, name: &str) -> String {
-        let (key, csr, pem) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"));
-        self.openssl(
-            &["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
-            &["-keyout", &key, "-out", &csr, "-subj", "/CN=localhost"],
-        );
-        self.openssl(
-            &["x509", "-req", "-in", &csr, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial"],
-            &["-out", &pem, "-days", "2", "-extfile", "ext.cnf"],
-        );
-        self.serial(&self.path(&pem))
-    }
-
-    fn serial(&self, certificate: &Path) -> String {
-        self.openssl(&["x509", "-noout", "-serial", "-in"], &[certificate.to_str().unwrap()]).trim().to_string()
-    }
-
-    /// Base64 SHA-256 of the certificate's public key: what Chromium pins.
-    fn spki_hash(&self, name: &str) -> String {
-        let script =
-            format!("openssl x509 -in {name}.pem -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | openssl base64 -A");
-        let output = Command::new("sh").args(["-c", &script]).current_dir(&self.dir).output().expect("run openssl");
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8_lossy(&output.stdout).trim().to_string()
-    }
-
-    /// The server's `[tls]` section and both TLS listeners on free ports; it
-    /// begins inside the `[rtmp]` section `Server::start` opens.
-    fn config(&self, name: &str) -> String {
-        format!(
-            "tls_listen = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\n[tls]\ncertificate = \"{}\"\nkey = \"{}\"\n[ladder]\nenabled = false\n",
-            self.path(&format!("{name}.pem")).display(),
-            self.path(&format!("{name}.key")).display()
-        )
-    }
-}
-
-impl Drop for TestCa {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// The server's `[tls]` section and both TLS listeners on free ports; it
+/// begins inside the `[rtmp]` section `Server::start` opens.
+fn tls_config(ca: &TestCa, name: &str) -> String {
+    format!(
+        "tls_listen = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\n[tls]\ncertificate = \"{}\"\nkey = \"{}\"\n[ladder]\nenabled = false\n",
+        ca.path(&format!("{name}.pem")).display(),
+        ca.path(&format!("{name}.key")).display()
+    )
 }
 
 /// `https://127.0.0.1:PORT` as `https://localhost:PORT`, the name the certificate carries.
@@ -104,8 +42,8 @@ fn ffmpeg_publishes_over_rtmps_and_curl_ffmpeg_and_chromium_play_over_https() {
     let _one = one_at_a_time();
     require("curl");
     let ca = TestCa::new("play");
-    ca.issue("server");
-    let server = Server::start(&format!("{}[segments]\ntarget_ms = 1000\n", ca.config("server")));
+    ca.issue("server", LOCAL);
+    let server = Server::start(&format!("{}[segments]\ntarget_ms = 1000\n", tls_config(&ca, "server")));
     let (rtmps, https) = (server.rtmps.clone().expect("an RTMPS listener"), by_name(server.https.as_deref().expect("an HTTPS listener")));
     let _publisher = Publisher::spawn(
         "-f lavfi -i testsrc2=size=640x360:rate=30 -f lavfi -i sine=frequency=440",
@@ -157,13 +95,13 @@ fn ffmpeg_publishes_over_rtmps_and_curl_ffmpeg_and_chromium_play_over_https() {
 fn sighup_serves_a_renewed_certificate_and_a_broken_one_keeps_the_last() {
     require("openssl");
     let ca = TestCa::new("reload");
-    let first = ca.issue("server");
-    let server = Server::start(&ca.config("server"));
+    let first = ca.issue("server", LOCAL);
+    let server = Server::start(&tls_config(&ca, "server"));
     let https = server.https.clone().expect("an HTTPS listener");
     assert_eq!(presented_serial(&https).as_deref(), Some(first.as_str()));
 
     // certbot's renewal writes new files over the old ones, then signals.
-    let renewed = ca.issue("renewed");
+    let renewed = ca.issue("renewed", LOCAL);
     assert_ne!(renewed, first);
     std::fs::copy(ca.path("renewed.pem"), ca.path("server.pem")).unwrap();
     std::fs::copy(ca.path("renewed.key"), ca.path("server.key")).unwrap();

@@ -4,6 +4,7 @@
 pub mod edge;
 pub mod player;
 pub mod relay;
+pub mod test_ca;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
