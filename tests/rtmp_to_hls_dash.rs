@@ -161,6 +161,36 @@ fn a_publisher_that_returns_within_the_grace_period_continues_the_playlists() {
 }
 
 #[test]
+fn a_publisher_that_returns_after_the_grace_period_never_meets_a_404() {
+    let server = Server::start(FAST);
+    let key = "late";
+    let first = Publisher::spawn(&av_input("320x240", 4, 48_000), &x264(30), &server.rtmp_url(key));
+    let (ok, stderr) = first.finish(Duration::from_secs(60));
+    assert!(ok, "first publish failed: {stderr}");
+    let ended = follow_until_end(&server, key, "video");
+    assert!(!ended.segments.is_empty());
+    // The new stream's first segment is two seconds of video away: until
+    // then the ended stream's playlists, MPD and segments answer.
+    let second = Publisher::spawn(&av_input("320x240", 6, 48_000), &x264(60), &server.rtmp_url(key));
+    let paths = ["index.m3u8", "video/playlist.m3u8", "manifest.mpd"];
+    let mut asked = 0;
+    wait_for("the new stream's first segment", Duration::from_secs(30), || {
+        for path in paths {
+            let url = server.url(&format!("/live/{key}/{path}"));
+            let code = common::status(&url);
+            assert_eq!(code, 200, "{path} answered {code} after {asked} requests while the publisher returned");
+            asked += 1;
+        }
+        media(&server, key, "video").filter(|playlist| !playlist.end_list)
+    });
+    assert!(asked > 3 * paths.len(), "the gap was polled ({asked} requests)");
+    let (ok, stderr) = second.finish(Duration::from_secs(60));
+    assert!(ok, "second publish failed: {stderr}");
+    let after = follow_until_end(&server, key, "video");
+    assert!(!after.segments.is_empty());
+}
+
+#[test]
 fn a_second_publisher_on_a_live_key_is_refused_and_the_first_carries_on() {
     let server = Server::start(FAST);
     let key = "taken";

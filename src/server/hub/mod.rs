@@ -90,6 +90,10 @@ pub struct LiveStream {
     snapshots: watch::Receiver<Arc<StreamSnapshot>>,
     wakeups: Arc<Wakeups>,
     pub created: Instant,
+    /// The ended stream this one took the key over from: its playlists are
+    /// served until this one has a segment, so a returning publisher's
+    /// viewers never meet a 404 in between.
+    replaced: Mutex<Option<Arc<LiveStream>>>,
 }
 
 impl LiveStream {
@@ -120,6 +124,19 @@ impl LiveStream {
 
     pub fn snapshot(&self) -> Arc<StreamSnapshot> {
         self.snapshots.borrow().clone()
+    }
+
+    /// The stream whose media answers requests for this key: this one, or
+    /// the ended one it replaced while this one has no segment yet.
+    pub fn serving(self: &Arc<Self>) -> Arc<LiveStream> {
+        let mut replaced = self.replaced.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(previous) = replaced.as_ref() {
+            if self.snapshot().master().is_none() {
+                return previous.clone();
+            }
+            *replaced = None;
+        }
+        self.clone()
     }
 
     /// Where a request for `track` waits for the next snapshot.
@@ -297,9 +314,9 @@ impl Hub {
                     tracing::info!(key, %peer, "publisher continues stream");
                     stream
                 }
-                StreamState::Ended { .. } => self.new_stream(&mut streams, key, protocol, peer),
+                StreamState::Ended { .. } => self.new_stream(&mut streams, key, protocol, peer, Some(stream.serving())),
             },
-            None => self.new_stream(&mut streams, key, protocol, peer),
+            None => self.new_stream(&mut streams, key, protocol, peer, None),
         };
         let session = stream.session.fetch_add(1, Ordering::SeqCst) + 1;
         *stream.peer.lock().unwrap_or_else(|p| p.into_inner()) = peer;
@@ -322,7 +339,14 @@ impl Hub {
         Ok(Publisher { stream, session, metrics: self.metrics.clone(), ladder, expiry_changed: self.expiry_changed.clone() })
     }
 
-    fn new_stream(&self, streams: &mut HashMap<String, Arc<LiveStream>>, key: &str, protocol: IngestProtocol, peer: SocketAddr) -> Arc<LiveStream> {
+    fn new_stream(
+        &self,
+        streams: &mut HashMap<String, Arc<LiveStream>>,
+        key: &str,
+        protocol: IngestProtocol,
+        peer: SocketAddr,
+        replaced: Option<Arc<LiveStream>>,
+    ) -> Arc<LiveStream> {
         let segments = &self.config.segments;
         let mut packager =
             Packager::new(key, segments.target_ms, segments.low_latency.then_some(segments.part_target_ms), segments.window, segments.directory.clone())
@@ -345,6 +369,7 @@ impl Hub {
             forwards: self.runtime.as_ref().and_then(|runtime| Forwards::start(key, &self.config.forward, runtime)),
             rtc: Arc::new(RtcFeed::new(key, self.webrtc.as_ref().map(|endpoint| endpoint.media_lane()))),
             created: Instant::now(),
+            replaced: Mutex::new(replaced),
         });
         streams.insert(key.to_string(), stream.clone());
         tracing::info!(key, %peer, "new stream");

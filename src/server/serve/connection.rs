@@ -125,6 +125,7 @@ impl LiveRequest {
     async fn answer(self, hub: &Hub) -> Response {
         let Some(stream) = hub.get(&self.key) else { return not_found_response() };
         stream.saw_viewer(self.viewer, Instant::now());
+        let stream = stream.serving();
         if let Some((rendition, file)) = self.path.split_once('/') {
             if file == "playlist.m3u8" {
                 return live_edge::media_playlist(&stream, rendition, self.query.as_deref(), self.if_none_match.as_ref())
