@@ -62,6 +62,7 @@ http {
         location /live/g2g/ { alias $TMP/hls/; }
         location = /assets/hls.min.js { alias $ROOT/node_modules/hls.js/dist/hls.min.js; }
         location = /assets/dash.all.min.js { alias $ROOT/node_modules/dashjs/dist/dash.all.min.js; }
+        location = /assets/stamp.js { alias $ROOT/assets/stamp.js; }
     }
 }
 EOF

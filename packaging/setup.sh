@@ -18,6 +18,8 @@ packages=(
   ffmpeg nginx libnginx-mod-rtmp libnginx-mod-stream srt-tools wrk iproute2 procps curl chromium openssl
   # the .deb: building it (packaging/build-deb.sh) and checking its metadata
   dpkg-dev binutils desktop-file-utils appstream systemd
+  # GStreamer's playbin, one of the players the output is checked against (HLS and DASH demuxers, H.264/AAC decoders)
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav
   # a microphone stand-in: PulseAudio with a null sink, reached through ALSA
   pulseaudio pulseaudio-utils libasound2-plugins
   # the desktop app's window (X11 or Wayland, OpenGL), and a virtual display for its tests

@@ -10,6 +10,9 @@ use super::response::{Cache, body};
 
 const PAGE: &str = include_str!("../../../assets/player.html");
 const VOD_PAGE: &str = include_str!("../../../assets/vod.html");
+/// Reads the test pattern's capture stamp: the page's glass-to-glass figure,
+/// and any embedding page's that loads it.
+const STAMP_SCRIPT: &str = include_str!("../../../assets/stamp.js");
 
 #[cfg(onair_players)]
 const PLAYER_SCRIPTS: Option<(&[u8], &[u8])> = Some((include_bytes!(env!("ONAIR_HLS_JS")), include_bytes!(env!("ONAIR_DASH_JS"))));
@@ -38,12 +41,12 @@ fn html(page: String) -> Response {
     response
 }
 
-/// `/assets/NAME`: the embedded players; None for anything else.
+/// `/assets/NAME`: the stamp reader and the embedded players; None for anything else.
 pub fn script(name: &str) -> Option<Response> {
-    let (hls, dash) = PLAYER_SCRIPTS?;
     let data = match name {
-        "hls.min.js" => hls,
-        "dash.all.min.js" => dash,
+        "stamp.js" => STAMP_SCRIPT.as_bytes(),
+        "hls.min.js" => PLAYER_SCRIPTS?.0,
+        "dash.all.min.js" => PLAYER_SCRIPTS?.1,
         _ => return None,
     };
     Some(body("text/javascript; charset=utf-8", Cache::Script, Bytes::from_static(data)))
