@@ -3,8 +3,10 @@
 //   node tests/browser/play.mjs URL MODE SECONDS [--switch-levels] [--screenshot PATH]
 //
 // URL is the player page (http://127.0.0.1:8080/live/KEY/); MODE is llhls, hls, dash or webrtc and
-// is put into the URL's query. Once the video has started, the page's window.onairPlayer
-// hook is sampled every 500 ms for SECONDS seconds. --switch-levels forces each rendition
+// is put into the URL's query. MODE hlsjs, shaka-hls, shaka-dash or dashjs plays the stream
+// in a stock player instead: tests/browser/embed.html, served beside the stream as embed.html
+// with the libraries from node_modules under /embed-lib/. Once the video has started, the
+// page's window.onairPlayer hook is sampled every 500 ms for SECONDS seconds. --switch-levels forces each rendition
 // in turn, spread over the run, then goes back to auto. --screenshot saves a PNG at the end.
 //
 // Prints one JSON line:
@@ -23,9 +25,22 @@
 // Exits 0 whenever it ran (the caller judges the numbers), 2 when Chromium or
 // playwright-core is missing, 1 on bad arguments.
 
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { launch } from "./chromium.mjs";
 
-const USAGE = "usage: node tests/browser/play.mjs URL llhls|hls|dash|webrtc SECONDS [--switch-levels] [--screenshot PATH]";
+const PAGE_MODES = ["llhls", "hls", "dash", "webrtc"];
+const EMBED_MODES = ["hlsjs", "shaka-hls", "shaka-dash", "dashjs"];
+const USAGE = `usage: node tests/browser/play.mjs URL ${[...PAGE_MODES, ...EMBED_MODES].join("|")} SECONDS [--switch-levels] [--screenshot PATH]`;
+const HERE = dirname(fileURLToPath(import.meta.url));
+const NODE_MODULES = join(HERE, "..", "..", "node_modules");
+// What embed.html may load from /embed-lib/, by file name.
+const EMBED_LIBRARIES = {
+  "hls.min.js": "hls.js/dist/hls.min.js",
+  "shaka-player.compiled.js": "shaka-player/dist/shaka-player.compiled.js",
+  "dash.all.min.js": "dashjs/dist/dash.all.min.js",
+};
 const START_TIMEOUT_MS = 30_000;
 const SAMPLE_MS = 500;
 const STALL_MS = 1500;
@@ -44,7 +59,7 @@ function parseArgs(argv) {
   }
   if (positional.length !== 3) return null;
   const [url, mode, seconds] = positional;
-  if (!["llhls", "hls", "dash", "webrtc"].includes(mode)) return null;
+  if (![...PAGE_MODES, ...EMBED_MODES].includes(mode)) return null;
   const secs = Number(seconds);
   if (!Number.isFinite(secs) || secs <= 0) return null;
   try {
@@ -116,6 +131,18 @@ async function main() {
     page.on("crash", () => addError("page crashed"));
 
     const url = new URL(args.url);
+    if (EMBED_MODES.includes(args.mode)) {
+      const base = url.toString().replace(/\/?$/, "/");
+      await page.route(base + "embed.html*", (route) =>
+        route.fulfill({ contentType: "text/html", body: readFileSync(join(HERE, "embed.html")) }),
+      );
+      await page.route(`${url.origin}/embed-lib/*`, (route) => {
+        const file = EMBED_LIBRARIES[new URL(route.request().url()).pathname.split("/").pop()];
+        if (!file) return route.fulfill({ status: 404, body: "" });
+        return route.fulfill({ contentType: "text/javascript", body: readFileSync(join(NODE_MODULES, file)) });
+      });
+      url.pathname = new URL(base).pathname + "embed.html";
+    }
     url.searchParams.set("mode", args.mode);
     const opened = Date.now();
     await page.goto(url.toString(), { waitUntil: "load", timeout: START_TIMEOUT_MS });
